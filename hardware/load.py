@@ -1,0 +1,102 @@
+"""Load chips from presets or files, and change them by dotted path.
+
+`load_chip("h100-sxm", overrides={"memory.dram.bandwidth": "2 TB/s"})` reads the preset,
+replaces the field, and validates the result as a whole, so an override can never produce
+a chip that a file could not.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from hardware.chip import Chip
+from hardware.errors import InputError, explain_validation, load_yaml_mapping, read_text
+
+PRESET_DIR = Path(__file__).parent / "presets"
+
+
+def list_chips() -> list[str]:
+    """Names of the shipped presets, sorted."""
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def _preset_or_path(name_or_path: str | Path) -> tuple[dict, str]:
+    text = str(name_or_path)
+    preset = PRESET_DIR / f"{text}.yaml"
+    if preset.is_file():
+        return load_yaml_mapping(preset.read_text(encoding="utf-8"), f"chip preset {text!r}"), text
+    path = Path(text)
+    if path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists():
+        return load_yaml_mapping(read_text(path, "chip"), str(path)), str(path)
+    close = difflib.get_close_matches(text, list_chips(), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise InputError(f"unknown chip {text!r}: not a preset and not a file.{hint} "
+                     f"Presets: {', '.join(list_chips())}.")
+
+
+def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
+    """['memory.dram.bandwidth=1TB/s', ...] -> {'memory.dram.bandwidth': '1TB/s', ...}."""
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--set {pair!r}: expected KEY=VALUE with a dotted key, "
+                             "e.g. memory.dram.bandwidth=2TB/s.")
+        overrides[key.strip()] = _scalar(value.strip())
+    return overrides
+
+
+def _scalar(value: str) -> Any:
+    """YAML scalars and lists ('64', 'true', '[8, 8, 16]'); anything else stays a string."""
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    return parsed if isinstance(parsed, int | float | bool | list | dict) else value
+
+
+def apply_overrides(data: dict, overrides: Mapping[str, Any], source: str = "override") -> dict:
+    """A copy of the raw spec dict with each dotted path replaced (creating mappings)."""
+    data = copy.deepcopy(data)
+    for path, value in overrides.items():
+        parts = path.split(".")
+        node = data
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part) if isinstance(node, dict) else None
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                where = ".".join(parts[: depth + 1])
+                raise InputError(f"{source}: cannot set {path!r}: {where!r} is a value, not a "
+                                 "group of fields.")
+            node = child
+        node[parts[-1]] = value
+        data.setdefault("sources", {})
+        if isinstance(data["sources"], dict):
+            data["sources"][path] = f"user override ({value})"
+    return data
+
+
+def validate_chip(data: dict, source: str) -> Chip:
+    try:
+        return Chip.model_validate(data)
+    except ValidationError as err:
+        raise explain_validation(err, source, Chip) from None
+
+
+def load_chip(name_or_path: str | Path | Chip, overrides: Mapping[str, Any] | None = None) -> Chip:
+    """A preset name, a YAML/JSON file, or a Chip; overrides are dotted paths -> values."""
+    if isinstance(name_or_path, Chip):
+        data, source = name_or_path.model_dump(), name_or_path.name
+    else:
+        data, source = _preset_or_path(name_or_path)
+    if overrides:
+        data = apply_overrides(data, overrides, source)
+    return validate_chip(data, source)

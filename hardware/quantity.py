@@ -1,0 +1,197 @@
+"""Numbers with units, parsed once at the edge and stored in SI base units.
+
+A spec writes `"3.35 TB/s"`, `"50 MiB"`, `"1.83 GHz"`, `"4 us"`, `"700 W"`; inside topsim
+every quantity is a float in bytes, bytes/s, Hz, s, W, J, K/W or J/K. Decimal prefixes
+(k, M, G, T, P) are powers of 1000 and binary ones (Ki, Mi, Gi, Ti) powers of 1024, as
+datasheets use them. A bare number is taken as already in the base unit.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated
+
+from pydantic import BeforeValidator
+
+_DECIMAL = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
+_BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
+_SUBUNIT = {"": 1.0, "m": 1e-3, "u": 1e-6, "µ": 1e-6, "n": 1e-9, "p": 1e-12, "f": 1e-15}
+
+# dimension -> (accepted unit suffixes, what to say when one does not parse)
+_TIME = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9, "ps": 1e-12, "min": 60.0}
+
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:inf|nan)"
+_QUANTITY = re.compile(rf"^\s*({_NUMBER})\s*([^\s\d].*?)?\s*$", re.IGNORECASE)
+
+
+class QuantityError(ValueError):
+    """A unit string that does not parse; the message says what is allowed."""
+
+
+def _split(text: str, dimension: str, examples: str) -> tuple[float, str]:
+    match = _QUANTITY.match(text)
+    if not match:
+        raise QuantityError(f"{text!r} is not a {dimension}; write a number and a unit, e.g. {examples}")
+    return float(match.group(1)), (match.group(2) or "")
+
+
+def _scaled(prefix: str, allow_binary: bool) -> float | None:
+    if prefix in _DECIMAL:
+        return _DECIMAL[prefix]
+    if allow_binary and prefix in _BINARY:
+        return _BINARY[prefix]
+    return None
+
+
+def _with_base(text: str, bases: dict[str, float], dimension: str, examples: str,
+               allow_binary: bool) -> float:
+    value, unit = _split(text, dimension, examples)
+    if unit == "":
+        return value
+    for base, base_scale in sorted(bases.items(), key=lambda kv: -len(kv[0])):
+        if unit.endswith(base):
+            scale = _scaled(unit[: -len(base)], allow_binary)
+            if scale is not None:
+                return value * scale * base_scale
+    raise QuantityError(f"{text!r}: unknown unit {unit!r} for a {dimension}; allowed e.g. {examples}")
+
+
+def parse_bytes(text: str | float | int) -> float:
+    """'50 MiB' -> 52428800.0; 'KB' is 1000 bytes, 'KiB' 1024."""
+    if isinstance(text, int | float):
+        return float(text)
+    return _with_base(text, {"B": 1.0, "byte": 1.0, "bytes": 1.0}, "size in bytes",
+                      "'50 MiB', '80 GB', '512 KiB'", allow_binary=True)
+
+
+def parse_bandwidth(text: str | float | int) -> float:
+    """'3.35 TB/s' -> 3.35e12 bytes/s; 'Gbit/s' and 'Gbps' are bits."""
+    if isinstance(text, int | float):
+        return float(text)
+    bases = {"B/s": 1.0, "bit/s": 0.125, "bps": 0.125, "b/s": 0.125}
+    return _with_base(text, bases, "bandwidth", "'3.35 TB/s', '900 GB/s', '16 Gbit/s'",
+                      allow_binary=True)
+
+
+def parse_frequency(text: str | float | int) -> float:
+    """'1.83 GHz' -> 1.83e9."""
+    if isinstance(text, int | float):
+        return float(text)
+    return _with_base(text, {"Hz": 1.0}, "frequency", "'1.83 GHz', '700 MHz'", allow_binary=False)
+
+
+def parse_time(text: str | float | int) -> float:
+    """'4 us' -> 4e-6 s."""
+    if isinstance(text, int | float):
+        return float(text)
+    value, unit = _split(text, "time", "'4 us', '2.5 ms', '60 s'")
+    if unit in _TIME:
+        return value * _TIME[unit]
+    raise QuantityError(f"{text!r}: unknown unit {unit!r} for a time; allowed s, ms, us, ns, min")
+
+
+def _sub_si(text: str | float | int, base: str, dimension: str, examples: str) -> float:
+    if isinstance(text, int | float):
+        return float(text)
+    value, unit = _split(text, dimension, examples)
+    if unit == "":
+        return value
+    if unit.endswith(base):
+        prefix = unit[: -len(base)]
+        scale = _SUBUNIT.get(prefix, _DECIMAL.get(prefix))
+        if scale is not None:
+            return value * scale
+    raise QuantityError(f"{text!r}: unknown unit {unit!r} for a {dimension}; allowed e.g. {examples}")
+
+
+def parse_power(text: str | float | int) -> float:
+    """'700 W' -> 700.0; 'mW' and 'kW' work too."""
+    return _sub_si(text, "W", "power", "'700 W', '350 mW'")
+
+
+def parse_energy(text: str | float | int) -> float:
+    """'0.5 pJ' -> 5e-13 J."""
+    return _sub_si(text, "J", "energy", "'0.5 pJ', '20 nJ'")
+
+
+def parse_temperature(text: str | float | int) -> float:
+    """Degrees Celsius: '85 C' -> 85.0. Kelvin ('358 K') is converted to Celsius."""
+    if isinstance(text, int | float):
+        return float(text)
+    value, unit = _split(text, "temperature", "'85 C', '358 K'")
+    if unit in ("", "C", "°C", "degC"):
+        return value
+    if unit == "K":
+        return value - 273.15
+    raise QuantityError(f"{text!r}: unknown unit {unit!r} for a temperature; allowed C or K")
+
+
+def parse_thermal_resistance(text: str | float | int) -> float:
+    """'0.15 K/W' -> 0.15 (same as C/W)."""
+    if isinstance(text, int | float):
+        return float(text)
+    value, unit = _split(text, "thermal resistance", "'0.15 K/W'")
+    if unit in ("", "K/W", "C/W", "°C/W"):
+        return value
+    raise QuantityError(f"{text!r}: unknown unit {unit!r} for a thermal resistance; allowed K/W")
+
+
+def parse_heat_capacity(text: str | float | int) -> float:
+    """'150 J/K' -> 150.0."""
+    if isinstance(text, int | float):
+        return float(text)
+    value, unit = _split(text, "heat capacity", "'150 J/K'")
+    if unit in ("", "J/K", "J/C", "J/°C"):
+        return value
+    raise QuantityError(f"{text!r}: unknown unit {unit!r} for a heat capacity; allowed J/K")
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {value}")
+    return value
+
+
+def _positive(value: float) -> float:
+    if not value > 0:
+        raise ValueError(f"must be greater than zero, got {value:g}")
+    return value
+
+
+def _nonnegative(value: float) -> float:
+    if not value >= 0:
+        raise ValueError(f"must be zero or more, got {value:g}")
+    return value
+
+
+def _physical(parse, check):
+    return BeforeValidator(lambda v: check(_finite(parse(v))))
+
+
+Bytes = Annotated[float, _physical(parse_bytes, _positive)]
+Bandwidth = Annotated[float, _physical(parse_bandwidth, _positive)]
+Frequency = Annotated[float, _physical(parse_frequency, _positive)]
+Seconds = Annotated[float, _physical(parse_time, _nonnegative)]
+PositiveSeconds = Annotated[float, _physical(parse_time, _positive)]
+Watts = Annotated[float, _physical(parse_power, _nonnegative)]
+Joules = Annotated[float, _physical(parse_energy, _nonnegative)]
+Celsius = Annotated[float, _physical(parse_temperature, lambda v: v)]
+KelvinPerWatt = Annotated[float, _physical(parse_thermal_resistance, _positive)]
+JoulesPerKelvin = Annotated[float, _physical(parse_heat_capacity, _positive)]
+
+
+def format_si(value: float, unit: str, binary: bool = False) -> str:
+    """3.35e12, 'B/s' -> '3.35 TB/s'; binary=True uses KiB/MiB/GiB."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g} {unit}"
+    if binary:
+        for prefix, scale in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+            if abs(value) >= scale:
+                return f"{value / scale:.3g} {prefix}{unit}"
+        return f"{value:.3g} {unit}"
+    for prefix, scale in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3), ("", 1.0),
+                          ("m", 1e-3), ("u", 1e-6), ("n", 1e-9), ("p", 1e-12)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"

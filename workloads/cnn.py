@@ -1,0 +1,1 @@
+"""Convolutional networks (filled in by the CNN builders)."""

@@ -1,0 +1,46 @@
+"""Graphs to and from files: YAML or JSON in the schema of `Graph`, or ONNX (extra `onnx`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from hardware.errors import InputError, explain_validation, load_yaml_mapping, read_text
+from workloads.graph import Graph
+
+GRAPH_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def load(path: str | os.PathLike) -> Graph:
+    """Read a graph from .yaml/.yml/.json (or .onnx with the `onnx` extra)."""
+    p = Path(path)
+    if p.suffix.lower() == ".onnx":
+        from workloads.onnx import load_onnx
+
+        return load_onnx(p)
+    if p.suffix.lower() not in GRAPH_SUFFIXES:
+        raise InputError(f"{p}: unknown graph file type {p.suffix or '(none)'!r}; use .yaml, "
+                         ".yml, .json or .onnx.")
+    data = load_yaml_mapping(read_text(p, "graph"), str(p))
+    return graph_from_dict(data, str(p))
+
+
+def graph_from_dict(data: dict, source: str) -> Graph:
+    try:
+        return Graph.model_validate(data)
+    except ValidationError as err:
+        raise explain_validation(err, source, Graph) from None
+
+
+def save(graph: Graph, path: str | os.PathLike) -> None:
+    """Write a graph as YAML or JSON (by suffix); `load` reads it back identically."""
+    p = Path(path)
+    data = graph.to_dict()
+    if p.suffix.lower() == ".json":
+        p.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    else:
+        p.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=None), encoding="utf-8")

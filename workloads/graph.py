@@ -1,0 +1,261 @@
+"""A workload is a DAG of ops over named tensors, validated once.
+
+The same schema is the YAML/JSON file format and the Python API:
+
+    name: tiny
+    tensors:
+      x:  {shape: [1, 3, 32, 32], dtype: fp16}
+      w:  {shape: [8, 3, 3, 3], dtype: fp16, const: true}   # weights: const
+      y:  {shape: [1, 8, 30, 30], dtype: fp16}
+    inputs: [x]                 # fed from outside each batch
+    outputs: [y]
+    ops:
+      - {name: conv, kind: conv2d, inputs: [x, w], outputs: [y], attrs: {stride: 1}}
+
+Validation checks that every tensor is produced exactly once (by an op, as a graph input,
+or as a const), that the graph is acyclic, and that each op's declared output shapes are
+the ones its kind infers.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+from hardware.chip import DTYPE_BYTES, Dtype
+from workloads.ops import KINDS, OpShapeError, OpStats, infer, numel
+
+OpKind = Literal[tuple(KINDS)]  # type: ignore[valid-type]
+
+
+class Tensor(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    shape: tuple[int, ...] = Field(min_length=0)
+    dtype: Dtype = "fp16"
+    const: bool = False
+
+    @model_validator(mode="after")
+    def _positive_dims(self) -> Tensor:
+        if any(d < 1 for d in self.shape):
+            raise ValueError(f"every dimension must be >= 1, got {list(self.shape)}")
+        if numel(self.shape) > 2**50:
+            raise ValueError(f"shape {list(self.shape)} has more than 2^50 elements")
+        return self
+
+    @property
+    def numel(self) -> int:
+        return numel(self.shape)
+
+    @property
+    def nbytes(self) -> float:
+        return self.numel * DTYPE_BYTES[self.dtype]
+
+
+class Op(BaseModel):
+    """One node. Derived numbers (`macs`, `ops`, `op_class`, `gemm`, bytes) are filled in
+    by the graph that owns the op, from the op's kind and its input tensors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    kind: OpKind
+    inputs: list[str]
+    outputs: list[str] = Field(min_length=1)
+    attrs: dict[str, Any] = {}
+
+    _stats: OpStats | None = PrivateAttr(default=None)
+    _read_bytes: float = PrivateAttr(default=0.0)
+    _write_bytes: float = PrivateAttr(default=0.0)
+    _dtype: str = PrivateAttr(default="fp16")
+
+    @property
+    def stats(self) -> OpStats:
+        if self._stats is None:
+            raise RuntimeError(f"op {self.name!r} is not part of a validated graph")
+        return self._stats
+
+    @property
+    def macs(self) -> int:
+        return self.stats.macs
+
+    @property
+    def ops(self) -> int:
+        return self.stats.ops
+
+    @property
+    def op_class(self) -> str:
+        return self.stats.op_class
+
+    @property
+    def gemm(self):
+        return self.stats.gemm
+
+    @property
+    def dtype(self) -> str:
+        """The dtype the op computes in (its first input's, unless `attrs.dtype` says)."""
+        return self._dtype
+
+    @property
+    def read_bytes(self) -> float:
+        """Minimal bytes read: each input once (only the gathered rows of an embedding)."""
+        return self._read_bytes
+
+    @property
+    def write_bytes(self) -> float:
+        return self._write_bytes
+
+    @property
+    def accelerated(self) -> bool:
+        """False for a custom op declared as running only on the host CPU."""
+        return bool(self.attrs.get("accelerated", True))
+
+
+class Graph(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    tensors: dict[str, Tensor]
+    inputs: list[str] = []
+    outputs: list[str] = []
+    ops: list[Op] = Field(min_length=1)
+
+    _order: list[Op] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _check(self) -> Graph:
+        self._check_names()
+        for op in self.ops:
+            self._derive(op)
+        self._check_outputs()
+        _ = self.order
+        return self
+
+    def _check_names(self) -> None:
+        producers: dict[str, str] = {}
+        seen_ops: set[str] = set()
+        for name in self.inputs:
+            if name not in self.tensors:
+                raise ValueError(f"inputs: tensor {name!r} is not declared in tensors")
+            producers[name] = "graph input"
+        for op in self.ops:
+            if op.name in seen_ops:
+                raise ValueError(f"op name {op.name!r} is used twice")
+            seen_ops.add(op.name)
+            for t in op.inputs + op.outputs:
+                if t not in self.tensors:
+                    raise ValueError(f"op {op.name!r}: tensor {t!r} is not declared in tensors")
+            for t in op.outputs:
+                if t in producers or self.tensors[t].const:
+                    first = producers.get(t, "a const declaration")
+                    raise ValueError(f"op {op.name!r}: tensor {t!r} is already produced by {first}")
+                producers[t] = op.name
+        for op in self.ops:
+            for t in op.inputs:
+                if t not in producers and not self.tensors[t].const:
+                    raise ValueError(f"op {op.name!r}: input {t!r} is dangling: no op produces it, "
+                                     "and it is neither a graph input nor const")
+        for name in self.outputs:
+            if name not in producers:
+                raise ValueError(f"outputs: tensor {name!r} is not produced by any op")
+
+    def _derive(self, op: Op) -> None:
+        shapes = [self.tensors[t].shape for t in op.inputs]
+        try:
+            stats = infer(op.kind, shapes, op.attrs)
+        except OpShapeError as exc:
+            raise ValueError(f"op {op.name!r} ({op.kind}): {exc}") from None
+        if len(stats.out_shapes) != len(op.outputs):
+            raise ValueError(f"op {op.name!r} ({op.kind}) makes {len(stats.out_shapes)} outputs "
+                             f"but lists {len(op.outputs)}")
+        for name, shape in zip(op.outputs, stats.out_shapes, strict=True):
+            if self.tensors[name].shape != tuple(shape):
+                raise ValueError(f"op {op.name!r} ({op.kind}): output {name!r} is declared "
+                                 f"{list(self.tensors[name].shape)} but the op makes {list(shape)}")
+        dtype = op.attrs.get("dtype") or self.tensors[(op.inputs or op.outputs)[0]].dtype
+        if dtype not in DTYPE_BYTES:
+            raise ValueError(f"op {op.name!r}: unknown dtype {dtype!r}; allowed: "
+                             f"{', '.join(DTYPE_BYTES)}")
+        read = 0.0
+        for i, t in enumerate(dict.fromkeys(op.inputs)):
+            tensor = self.tensors[t]
+            share = stats.read_fraction if (op.kind == "embedding" and i == 1) else 1.0
+            read += tensor.nbytes * share
+        if op.kind == "embedding":
+            read = self.tensors[op.inputs[0]].nbytes + self.tensors[op.outputs[0]].nbytes
+        op._stats = stats
+        op._dtype = dtype
+        op._read_bytes = 0.0 if stats.is_view else read
+        op._write_bytes = 0.0 if stats.is_view else sum(self.tensors[t].nbytes for t in op.outputs)
+
+    def _check_outputs(self) -> None:
+        if not self.outputs:
+            consumed = {t for op in self.ops for t in op.inputs}
+            self.outputs = [t for op in self.ops for t in op.outputs if t not in consumed]
+
+    @property
+    def order(self) -> list[Op]:
+        """Ops in a topological order; ties broken by name so insertion order is irrelevant."""
+        if self._order is None:
+            self._order = self._topological()
+        return self._order
+
+    def _topological(self) -> list[Op]:
+        producer = {t: op.name for op in self.ops for t in op.outputs}
+        by_name = {op.name: op for op in self.ops}
+        waiting = {op.name: len({producer[t] for t in op.inputs if t in producer}) for op in self.ops}
+        consumers: dict[str, list[str]] = {op.name: [] for op in self.ops}
+        for op in self.ops:
+            for p in sorted({producer[t] for t in op.inputs if t in producer}):
+                consumers[p].append(op.name)
+        ready = [name for name, n in waiting.items() if n == 0]
+        heapq.heapify(ready)
+        order: list[Op] = []
+        while ready:
+            name = heapq.heappop(ready)
+            order.append(by_name[name])
+            for c in consumers[name]:
+                waiting[c] -= 1
+                if waiting[c] == 0:
+                    heapq.heappush(ready, c)
+        if len(order) != len(self.ops):
+            stuck = sorted(n for n, k in waiting.items() if k > 0)
+            raise ValueError(f"the graph has a cycle through op(s) {', '.join(stuck[:5])}")
+        return order
+
+    def producers(self) -> dict[str, Op]:
+        return {t: op for op in self.ops for t in op.outputs}
+
+    @property
+    def macs(self) -> int:
+        return sum(op.macs for op in self.ops)
+
+    @property
+    def total_ops(self) -> int:
+        return sum(op.ops for op in self.ops)
+
+    @property
+    def params(self) -> int:
+        return sum(t.numel for t in self.tensors.values() if t.const)
+
+    @property
+    def dtype(self) -> str:
+        """The dtype most MACs (or, without MACs, most ops) are computed in."""
+        weight: dict[str, int] = {}
+        for op in self.ops:
+            weight[op.dtype] = weight.get(op.dtype, 0) + (op.macs or op.ops) + 1
+        return max(sorted(weight), key=lambda d: weight[d])
+
+    @property
+    def input_bytes(self) -> float:
+        return sum(self.tensors[t].nbytes for t in self.inputs)
+
+    def to_dict(self) -> dict:
+        """The file schema: plain lists and scalars, defaults left out."""
+        data = self.model_dump(mode="json", exclude_defaults=True)
+        data["tensors"] = {n: {"shape": list(t.shape), **({"dtype": t.dtype}),
+                               **({"const": True} if t.const else {})}
+                           for n, t in self.tensors.items()}
+        return data

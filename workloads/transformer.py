@@ -1,0 +1,1 @@
+"""Transformer networks (filled in by the transformer builders)."""
