@@ -85,7 +85,9 @@ def _problem(error: dict, model: type[BaseModel] | None) -> str:
         text = repr(value)
         shown = f" (got {text[:60]})"
         if isinstance(value, float) and not math.isfinite(value):
-            shown = f" (got {value})"
+            shown = "" if f"got {value}" in message else f" (got {value})"
+    if not loc:
+        return f"{message}{shown}"
     return f"field {field!r}: {message}{shown}"
 
 

@@ -194,4 +194,4 @@ def format_si(value: float, unit: str, binary: bool = False) -> str:
                           ("m", 1e-3), ("u", 1e-6), ("n", 1e-9), ("p", 1e-12)):
         if abs(value) >= scale:
             return f"{value / scale:.3g} {prefix}{unit}"
-    return f"{value:.3g} {unit}"
+    return f"{value / 1e-12:.3g} p{unit}"

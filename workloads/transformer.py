@@ -1,1 +1,525 @@
-"""Transformer networks (filled in by the transformer builders)."""
+"""Transformer networks: BERT, GPT-2 and Llama as block stacks, in prefill or one decode step.
+
+One function, `transformer`, stamps out any `TransformerConfig`:
+
+    embedding (+ learned positions) -> layers x [norm, attention, add, norm, FFN, add]
+    -> final norm -> LM head (decoders)
+
+Attention is q/k/v projections, a split into heads, one fused `attention` op (softmax and
+scale inside), a merge of the heads and the output projection. Work, per forward pass of
+B sequences of S new tokens (H hidden, L layers, D head dim, F ffn, V vocab):
+
+    linear MACs    = B*S * (L * [H*(H + 2*kv_heads*D) + H*H + (3 if gated else 2)*H*F] + H*V)
+    attention MACs = 2 * B * L * heads * D * pairs
+        pairs = S*(S+1)/2 for a causal prefill, S*S for an encoder, T+1 for a decode step
+        with T tokens already cached
+
+(the H*V LM head term only for decoders). That is, to well under 1%, non-embedding
+parameters x tokens plus the attention term.
+
+Modelling choices, stated so nobody has to guess:
+
+- Token ids are fed as `fp32`, a 4-byte stand-in for int32 (there is no int32 dtype).
+- A reshape is a free view and is used only where the memory layout allows it; going
+  from [B, S, H*D] to [B, H, S, D] and back is a `transpose` (a copy), except when the
+  moved axis has size 1 (decode, S = 1), where it is a view.
+- Prefill applies the LM head to every position (as a plain forward pass does); a
+  serving stack that keeps only the last token's logits does S times less head work.
+- Decode reads each layer's K and V cache, const tensors "layer{i}.k_cache" /
+  "layer{i}.v_cache" of shape [B, kv_heads, T, D] in the KV dtype (they live in device
+  memory), and appends the new token with a `concat` along the sequence axis. The concat
+  reads T rows and writes T+1, so cache traffic is about three times that of an in-place
+  append (which writes one row before attention reads T+1).
+- Rotary position embedding (Llama) is a `custom` vector op of 3 element ops per element
+  (x*cos + rotate(x)*sin) on q and k; its cos/sin tables are not modelled.
+- GPT-2 ties its LM head to the token embedding table [V, H]: the head is
+  matmul(table, x^T), which yields the logits vocab-major ([V, B*S]) and costs one small
+  transpose of the activations, but keeps the parameter count and the weight bytes right.
+- `weight_dtype` is the storage dtype of the linear weights (weight-only quantization:
+  the matmuls still compute in `dtype`); embedding tables stay in `dtype`.
+- No dropout, no BERT pooler (bert-base returns hidden states), biases as in each model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+from hardware.chip import DTYPE_BYTES
+from hardware.errors import InputError
+from workloads.builder import GraphBuilder
+from workloads.graph import Graph
+from workloads.ops import numel
+from workloads.registry import register
+
+ID_DTYPE = "fp32"  # 4-byte stand-in for int32 token ids
+ROPE_FLOPS_PER_ELEMENT = 3  # x*cos + rotate_half(x)*sin
+KV_CACHE_SUFFIXES = (".k_cache", ".v_cache")
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """The shape of a transformer; everything a builder needs, nothing about weights."""
+
+    name: str
+    layers: int
+    hidden: int
+    heads: int
+    kv_heads: int  # < heads: grouped-query attention (GQA)
+    ffn: int
+    vocab: int
+    max_positions: int
+    norm: Literal["layernorm", "rmsnorm"] = "layernorm"
+    activation: Literal["gelu", "silu"] = "gelu"
+    gated: bool = False  # SwiGLU FFN: down(act(gate(x)) * up(x))
+    decoder: bool = True  # causal attention, LM head, KV-cache decode
+    learned_positions: bool = True  # False: rotary embedding on q and k
+    token_types: int = 0  # BERT segment embeddings
+    bias: bool = True  # biases on linear layers
+    tied_head: bool = False  # LM head shares the token embedding table
+    pre_norm: bool = True  # False: post-norm (BERT), with a norm after the embeddings
+
+    def __post_init__(self) -> None:
+        for field in ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "max_positions"):
+            value = getattr(self, field)
+            if not isinstance(value, int) or value < 1:
+                raise InputError(
+                    f"transformer {self.name!r}: {field} must be a positive integer, got {value!r}."
+                )
+        if self.hidden % self.heads or self.heads % self.kv_heads:
+            raise InputError(
+                f"transformer {self.name!r}: hidden ({self.hidden}) must be a "
+                f"multiple of heads ({self.heads}), and heads a multiple of "
+                f"kv_heads ({self.kv_heads})."
+            )
+        if self.norm not in ("layernorm", "rmsnorm"):
+            raise InputError(
+                f"transformer {self.name!r}: norm must be layernorm or rmsnorm, got {self.norm!r}."
+            )
+        if self.activation not in ("gelu", "silu"):
+            raise InputError(
+                f"transformer {self.name!r}: activation must be gelu or silu, "
+                f"got {self.activation!r}."
+            )
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden // self.heads
+
+
+CONFIGS: dict[str, TransformerConfig] = {
+    # Radford et al. 2019, "Language Models are Unsupervised Multitask Learners", Table 2
+    # (smallest model); exact sizes from the model card config openai-community/gpt2
+    # (n_layer 12, n_embd 768, n_head 12, n_positions 1024, vocab 50257, tied head):
+    # 124,439,808 parameters.
+    "gpt2": TransformerConfig(
+        name="gpt2",
+        layers=12,
+        hidden=768,
+        heads=12,
+        kv_heads=12,
+        ffn=3072,
+        vocab=50257,
+        max_positions=1024,
+        norm="layernorm",
+        activation="gelu",
+        tied_head=True,
+    ),
+    # Devlin et al. 2019, "BERT: Pre-training of Deep Bidirectional Transformers",
+    # Section 3 (BERT-base: L=12, H=768, A=12, 110M with the pooler, FFN 4H); vocab,
+    # 512 positions and 2 token types from the model card google-bert/bert-base-uncased.
+    "bert-base": TransformerConfig(
+        name="bert-base",
+        layers=12,
+        hidden=768,
+        heads=12,
+        kv_heads=12,
+        ffn=3072,
+        vocab=30522,
+        max_positions=512,
+        norm="layernorm",
+        activation="gelu",
+        decoder=False,
+        token_types=2,
+        pre_norm=False,
+    ),
+    # Touvron et al. 2023, "Llama 2: Open Foundation and Fine-Tuned Chat Models", Table 1
+    # (7B, 4k context); dims from the model card meta-llama/Llama-2-7b-hf config.json
+    # (hidden 4096, intermediate 11008, 32 layers, 32 heads): 6,738,415,616 parameters.
+    "llama-2-7b": TransformerConfig(
+        name="llama-2-7b",
+        layers=32,
+        hidden=4096,
+        heads=32,
+        kv_heads=32,
+        ffn=11008,
+        vocab=32000,
+        max_positions=4096,
+        norm="rmsnorm",
+        activation="silu",
+        gated=True,
+        learned_positions=False,
+        bias=False,
+    ),
+    # Llama Team 2024, "The Llama 3 Herd of Models", Table 3 (8B: 32 layers, 4096 model
+    # dim, FFN 14336, 32 heads, 8 KV heads, vocab 128K); exact vocab 128256 and 8k
+    # context from the model card meta-llama/Meta-Llama-3-8B: 8,030,261,248 parameters.
+    "llama-3-8b": TransformerConfig(
+        name="llama-3-8b",
+        layers=32,
+        hidden=4096,
+        heads=32,
+        kv_heads=8,
+        ffn=14336,
+        vocab=128256,
+        max_positions=8192,
+        norm="rmsnorm",
+        activation="silu",
+        gated=True,
+        learned_positions=False,
+        bias=False,
+    ),
+    # Touvron et al. 2023 (Llama 2), Table 1 (70B, GQA); dims from the model card
+    # meta-llama/Llama-2-70b-hf config.json (hidden 8192, intermediate 28672, 80 layers,
+    # 64 heads, 8 KV heads): 68,976,648,192 parameters.
+    "llama-2-70b": TransformerConfig(
+        name="llama-2-70b",
+        layers=80,
+        hidden=8192,
+        heads=64,
+        kv_heads=8,
+        ffn=28672,
+        vocab=32000,
+        max_positions=4096,
+        norm="rmsnorm",
+        activation="silu",
+        gated=True,
+        learned_positions=False,
+        bias=False,
+    ),
+}
+
+
+def transformer(
+    config: TransformerConfig,
+    batch: int = 1,
+    seq: int = 128,
+    dtype: str = "fp16",
+    mode: str = "prefill",
+    kv: int = 0,
+    weight_dtype: str | None = None,
+    kv_dtype: str | None = None,
+    layers: int | None = None,
+) -> Graph:
+    """The block stack of `config` as a Graph.
+
+    mode "prefill": `seq` new tokens per sequence, no cache (`kv` must be 0).
+    mode "decode": ONE step of one new token per sequence with `kv` tokens already in the
+    cache (`seq` is ignored); attention runs over kv + 1 keys.
+    `layers` overrides the number of layers (small graphs for tests and quick looks).
+    """
+    if layers is not None:
+        config = dataclasses.replace(config, layers=layers)
+    weight_dtype = weight_dtype or dtype
+    kv_dtype = kv_dtype or dtype
+    new_tokens = _check(config, batch, seq, dtype, mode, kv, weight_dtype, kv_dtype)
+    graph_name = config.name if not config.decoder else f"{config.name}-{mode}"
+    b = GraphBuilder(graph_name, dtype)
+    x = _embed(b, config, batch, new_tokens, first_position=kv)
+    for i in range(config.layers):
+        x = _block(b, config, x, f"layer{i}", kv if mode == "decode" else 0, weight_dtype, kv_dtype)
+    if config.pre_norm:
+        x = b.layernorm(x, name="final_norm", kind=config.norm)
+    if config.decoder:
+        x = _lm_head(b, config, x, weight_dtype)
+    return b.build(outputs=[x])
+
+
+def decode_step(
+    config_name: str,
+    batch: int,
+    kv: int,
+    dtype: str = "fp16",
+    weight_dtype: str | None = None,
+    kv_dtype: str | None = None,
+    layers: int | None = None,
+) -> Graph:
+    """One decode step of a named decoder: `batch` sequences, `kv` tokens already cached."""
+    if config_name not in CONFIGS:
+        raise InputError(f"unknown transformer {config_name!r}; known: {', '.join(CONFIGS)}.")
+    return transformer(
+        CONFIGS[config_name],
+        batch=batch,
+        dtype=dtype,
+        mode="decode",
+        kv=kv,
+        weight_dtype=weight_dtype,
+        kv_dtype=kv_dtype,
+        layers=layers,
+    )
+
+
+def is_kv_cache(tensor_name: str) -> bool:
+    return tensor_name.endswith(KV_CACHE_SUFFIXES)
+
+
+def weight_count(graph: Graph) -> int:
+    """Parameters: the const tensors, less the KV caches (state, not weights)."""
+    return sum(t.numel for n, t in graph.tensors.items() if t.const and not is_kv_cache(n))
+
+
+def kv_cache_bytes(graph: Graph) -> float:
+    return sum(t.nbytes for n, t in graph.tensors.items() if t.const and is_kv_cache(n))
+
+
+# the pieces ---------------------------------------------------------------------------------
+
+
+def _check(
+    config: TransformerConfig,
+    batch: int,
+    seq: int,
+    dtype: str,
+    mode: str,
+    kv: int,
+    weight_dtype: str,
+    kv_dtype: str,
+) -> int:
+    """Reject impossible requests; return the number of new tokens per sequence."""
+    where = f"workload {config.name!r}"
+    for key, value in (("batch", batch), ("seq", seq)):
+        if not isinstance(value, int) or value < 1:
+            raise InputError(f"{where}: {key} must be a positive integer, got {value!r}.")
+    if not isinstance(kv, int) or kv < 0:
+        raise InputError(
+            f"{where}: kv (tokens already cached) must be an integer >= 0, got {kv!r}."
+        )
+    for key, value in (("dtype", dtype), ("weight_dtype", weight_dtype), ("kv_dtype", kv_dtype)):
+        if value not in DTYPE_BYTES:
+            raise InputError(
+                f"{where}: unknown {key} {value!r}; allowed: {', '.join(DTYPE_BYTES)}."
+            )
+    if mode not in ("prefill", "decode"):
+        raise InputError(f"{where}: mode must be 'prefill' or 'decode', got {mode!r}.")
+    if mode == "decode" and not config.decoder:
+        raise InputError(f"{where} is an encoder: it has no decode mode.")
+    if mode == "prefill" and kv:
+        raise InputError(
+            f"{where}: kv={kv} applies to mode='decode'; a prefill starts from an empty cache."
+        )
+    positions = seq if mode == "prefill" else kv + 1
+    if positions > config.max_positions:
+        raise InputError(
+            f"{where} handles at most {config.max_positions} positions, asked for {positions}."
+        )
+    return seq if mode == "prefill" else 1
+
+
+def _embed(
+    b: GraphBuilder, config: TransformerConfig, batch: int, tokens: int, first_position: int
+) -> str:
+    """Token (+ position, + segment) embeddings summed: [B, S, H] in the model dtype."""
+    dtype = b.dtype
+    ids = b.input("ids", (batch, tokens), dtype=ID_DTYPE)
+    table = b.const("embed.tokens.w", (config.vocab, config.hidden))
+    x = b.op("embedding", [ids, table], name="embed.tokens", out_dtype=dtype, dtype=dtype)
+    if config.learned_positions:
+        # all sequences of a batch sit at the same positions: one row of ids, broadcast
+        positions = b.input("positions", (1, tokens), dtype=ID_DTYPE)
+        table = b.const("embed.positions.w", (config.max_positions, config.hidden))
+        pos = b.op(
+            "embedding", [positions, table], name="embed.positions", out_dtype=dtype, dtype=dtype
+        )
+        x = b.add(x, pos, name="embed.add_positions")
+    if config.token_types:
+        types = b.input("token_types", (batch, tokens), dtype=ID_DTYPE)
+        table = b.const("embed.types.w", (config.token_types, config.hidden))
+        seg = b.op("embedding", [types, table], name="embed.types", out_dtype=dtype, dtype=dtype)
+        x = b.add(x, seg, name="embed.add_types")
+    if not config.pre_norm:
+        x = b.layernorm(x, name="embed.norm", kind=config.norm)
+    return x
+
+
+def _block(
+    b: GraphBuilder,
+    config: TransformerConfig,
+    x: str,
+    prefix: str,
+    cached: int,
+    weight_dtype: str,
+    kv_dtype: str,
+) -> str:
+    """One layer; pre-norm (GPT-2, Llama) or post-norm (BERT)."""
+    if config.pre_norm:
+        h = b.layernorm(x, name=f"{prefix}.attn_norm", kind=config.norm)
+        x = b.add(
+            x,
+            _attention(b, config, h, prefix, cached, weight_dtype, kv_dtype),
+            name=f"{prefix}.attn_residual",
+        )
+        h = b.layernorm(x, name=f"{prefix}.ffn_norm", kind=config.norm)
+        return b.add(x, _ffn(b, config, h, prefix, weight_dtype), name=f"{prefix}.ffn_residual")
+    x = b.add(
+        x,
+        _attention(b, config, x, prefix, cached, weight_dtype, kv_dtype),
+        name=f"{prefix}.attn_residual",
+    )
+    x = b.layernorm(x, name=f"{prefix}.attn_norm", kind=config.norm)
+    x = b.add(x, _ffn(b, config, x, prefix, weight_dtype), name=f"{prefix}.ffn_residual")
+    return b.layernorm(x, name=f"{prefix}.ffn_norm", kind=config.norm)
+
+
+def _attention(
+    b: GraphBuilder,
+    config: TransformerConfig,
+    x: str,
+    prefix: str,
+    cached: int,
+    weight_dtype: str,
+    kv_dtype: str,
+) -> str:
+    """Self-attention of the new tokens over the cache (if any) and themselves."""
+    d = config.head_dim
+    heads = {}
+    for proj, n_heads in (("q", config.heads), ("k", config.kv_heads), ("v", config.kv_heads)):
+        t = b.linear(
+            x,
+            n_heads * d,
+            bias=config.bias,
+            name=f"{prefix}.{proj}_proj",
+            weight_dtype=weight_dtype,
+        )
+        if proj != "v" and not config.learned_positions:
+            t = b.op(
+                "custom",
+                [t],
+                name=f"{prefix}.{proj}_rope",
+                out_shapes=[list(b.shape(t))],
+                flops=ROPE_FLOPS_PER_ELEMENT * numel(b.shape(t)),
+                op_class="vector",
+            )
+        heads[proj] = _split_heads(b, t, n_heads, f"{prefix}.{proj}")
+    q, k, v = heads["q"], heads["k"], heads["v"]
+    if cached:
+        batch = b.shape(x)[0]
+        for proj in ("k", "v"):
+            cache = b.const(
+                f"{prefix}.{proj}_cache", (batch, config.kv_heads, cached, d), dtype=kv_dtype
+            )
+            heads[proj] = b.op(
+                "concat", [cache, heads[proj]], name=f"{prefix}.{proj}_append", axis=2
+            )
+        k, v = heads["k"], heads["v"]
+    o = b.op("attention", [q, k, v], name=f"{prefix}.attention", causal=config.decoder)
+    o = _merge_heads(b, o, f"{prefix}.attention")
+    return b.linear(
+        o, config.hidden, bias=config.bias, name=f"{prefix}.o_proj", weight_dtype=weight_dtype
+    )
+
+
+def _ffn(b: GraphBuilder, config: TransformerConfig, x: str, prefix: str, weight_dtype: str) -> str:
+    if config.gated:
+        gate = b.linear(
+            x, config.ffn, bias=config.bias, name=f"{prefix}.gate_proj", weight_dtype=weight_dtype
+        )
+        up = b.linear(
+            x, config.ffn, bias=config.bias, name=f"{prefix}.up_proj", weight_dtype=weight_dtype
+        )
+        act = b.unary(config.activation, gate, name=f"{prefix}.act")
+        h = b.op("mul", [act, up], name=f"{prefix}.gate_mul")
+    else:
+        up = b.linear(
+            x, config.ffn, bias=config.bias, name=f"{prefix}.up_proj", weight_dtype=weight_dtype
+        )
+        h = b.unary(config.activation, up, name=f"{prefix}.act")
+    return b.linear(
+        h, config.hidden, bias=config.bias, name=f"{prefix}.down_proj", weight_dtype=weight_dtype
+    )
+
+
+def _lm_head(b: GraphBuilder, config: TransformerConfig, x: str, weight_dtype: str) -> str:
+    """Logits for every position: [B, S, V], or [V, B*S] for a tied head."""
+    if not config.tied_head:
+        return b.linear(x, config.vocab, bias=False, name="lm_head", weight_dtype=weight_dtype)
+    batch, tokens, hidden = b.shape(x)
+    flat = b.op("reshape", [x], name="lm_head.flatten", shape=[batch * tokens, hidden])
+    xt = _permute(b, flat, [1, 0], "lm_head.transpose")
+    return b.op("matmul", ["embed.tokens.w", xt], name="lm_head")
+
+
+def _split_heads(b: GraphBuilder, x: str, n_heads: int, name: str) -> str:
+    """[B, S, n*D] -> [B, n, S, D]: a view to [B, S, n, D], then a transpose."""
+    batch, tokens, width = b.shape(x)
+    x = b.op("reshape", [x], name=f"{name}_heads", shape=[batch, tokens, n_heads, width // n_heads])
+    return _permute(b, x, [0, 2, 1, 3], f"{name}_transpose")
+
+
+def _merge_heads(b: GraphBuilder, x: str, name: str) -> str:
+    """[B, H, S, D] -> [B, S, H*D]: a transpose, then a view."""
+    batch, n_heads, tokens, d = b.shape(x)
+    x = _permute(b, x, [0, 2, 1, 3], f"{name}_transpose")
+    return b.op("reshape", [x], name=f"{name}_merge", shape=[batch, tokens, n_heads * d])
+
+
+def _permute(b: GraphBuilder, x: str, perm: list[int], name: str) -> str:
+    """A transpose, or a free reshape when only axes of size 1 change places."""
+    shape = b.shape(x)
+    out = [shape[p] for p in perm]
+    moved = [p for p in perm if shape[p] != 1]
+    if moved == sorted(moved):
+        return b.op("reshape", [x], name=name, shape=out)
+    return b.op("transpose", [x], name=name, perm=perm)
+
+
+# registered builders ------------------------------------------------------------------------
+
+
+@register("bert-base")
+def bert_base(batch: int = 1, seq: int = 128, dtype: str = "fp16") -> Graph:
+    """BERT-base encoder (12 x 768, 12 heads): hidden states for `seq` tokens, no pooler."""
+    return transformer(CONFIGS["bert-base"], batch=batch, seq=seq, dtype=dtype)
+
+
+@register("gpt2")
+def gpt2(
+    batch: int = 1, seq: int = 128, dtype: str = "fp16", mode: str = "prefill", kv: int = 0
+) -> Graph:
+    """GPT-2 small (124M): prefill of `seq` tokens, or one decode step after `kv` cached."""
+    return transformer(CONFIGS["gpt2"], batch=batch, seq=seq, dtype=dtype, mode=mode, kv=kv)
+
+
+def _llama_builder(name: str):
+    def builder(
+        batch: int = 1,
+        seq: int = 512,
+        dtype: str = "fp16",
+        mode: str = "prefill",
+        kv: int = 0,
+        weight_dtype: str | None = None,
+        kv_dtype: str | None = None,
+        layers: int | None = None,
+    ) -> Graph:
+        return transformer(
+            CONFIGS[name],
+            batch=batch,
+            seq=seq,
+            dtype=dtype,
+            mode=mode,
+            kv=kv,
+            weight_dtype=weight_dtype,
+            kv_dtype=kv_dtype,
+            layers=layers,
+        )
+
+    builder.__name__ = name.replace("-", "_")
+    builder.__doc__ = (
+        f"{name}: prefill of `seq` tokens, or one decode step (mode='decode') "
+        "after `kv` cached tokens; weight/KV dtypes and layer count optional."
+    )
+    return builder
+
+
+for _name in ("llama-2-7b", "llama-3-8b", "llama-2-70b"):
+    register(_name)(_llama_builder(_name))

@@ -1,0 +1,159 @@
+"""Accounting: where every op/s of the advertised peak went, exactly.
+
+For each unit counted in the peak, its capacity P_u (ops/s at nominal clock) over the run
+[0, T] is split, instant by instant, into useful work and one named loss:
+
+Inside a kernel on the unit (duration D, of which the first part is the device gap):
+- launch: the device gap and the unit's fixed kernel overhead;
+- starvation: instances with no tile to run, and wave tails (tiles not a multiple of the
+  instances, edge tiles counted full);
+- unspecialized: the op ran on a slower op class / dtype than the unit's best;
+- shape: padding to the native tile or vector width;
+- thermal: the clock below nominal while it computed;
+- memory / no_overlap: the rest of the kernel, when bytes, not math, set the pace (with
+  overlap off, the part that overlap would have hidden is `no_overlap`).
+Between kernels, each instant is blamed on the earliest still-pending reason the next
+kernel could not start: its launch (`launch`), a producer on the host (`host_fallback`)
+or on another unit (`idle_unit`), or the input (`input_io`); idle time after a unit's
+last kernel is `host_fallback` while the host computes, else `idle_unit`.
+
+Since the pieces partition [0, T] for every unit, peak_ops * T = useful + sum(losses).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hardware.chip import Chip
+from sim.engine import Trace
+from sim.lower import Kernel
+
+LOSS_CATEGORIES: tuple[str, ...] = (
+    "memory", "no_overlap", "starvation", "shape", "unspecialized", "host_fallback", "input_io",
+    "launch", "thermal", "idle_unit",
+)
+
+REMEDIES: dict[str, str] = {
+    "memory": "fuse layers, use higher-intensity layers, or add bandwidth / on-chip memory",
+    "no_overlap": "double buffering or software pipelining to overlap transfers and compute",
+    "starvation": "bigger batch, wider and shallower layers, or fusion",
+    "shape": "choose layer sizes that are multiples of the hardware tile",
+    "unspecialized": "use ops and dtypes the fast units support",
+    "host_fallback": "implement the op on the accelerator (Amdahl's law)",
+    "input_io": "compress the input, use a faster link, or prefetch",
+    "launch": "fuse kernels or use graph launch",
+    "thermal": "better cooling, lower power, or duty cycling",
+    "idle_unit": "map work to all units and overlap independent branches",
+}
+
+
+@dataclass
+class Accounting:
+    useful_ops: float = 0.0
+    losses_ops: dict[str, float] = field(default_factory=lambda: dict.fromkeys(LOSS_CATEGORIES, 0.0))
+    kernel_losses: list[dict[str, float]] = field(default_factory=list)  # ops, per kernel
+    unit_useful: dict[str, float] = field(default_factory=dict)
+
+    def add(self, category: str, ops: float, kernel: int | None = None) -> None:
+        if ops == 0:
+            return
+        self.losses_ops[category] += ops
+        if kernel is not None:
+            losses = self.kernel_losses[kernel]
+            losses[category] = losses.get(category, 0.0) + ops
+
+
+def kernel_breakdown(kernel: Kernel, chip: Chip, dtype: str, record, overlap: bool) -> dict[str, float]:
+    """Seconds of the unit's full capacity lost to each category inside one kernel."""
+    unit = chip.units[kernel.unit]
+    f_nominal = chip.unit_clock(kernel.unit)
+    best = unit.best_rate(dtype)
+    instances = unit.instances
+    active = kernel.active_instances(instances)
+    active_share = active / instances
+    busy = record.end - record.compute_start
+    seconds = {"launch": record.compute_start - record.start,
+               "starvation": busy * (1 - active_share)}
+    ideal = unspecialized = shape = spread = 0.0
+    for stage in kernel.stages:
+        if stage.slots == 0:
+            continue
+        ideal += stage.useful_ops / (2 * active * best * f_nominal)
+        at_class = stage.slots / (active * stage.rate * f_nominal)
+        padded = stage.padded_slots / (active * stage.rate * f_nominal)
+        unspecialized += at_class - stage.useful_ops / (2 * active * best * f_nominal)
+        shape += padded - at_class
+        spread += padded
+    nominal = kernel.compute_cycles(instances) / f_nominal
+    actual = record.compute_s
+    rest = busy - actual
+    no_overlap = 0.0 if overlap else min(rest, actual)
+    for category, value in (("unspecialized", unspecialized), ("shape", shape),
+                            ("starvation", nominal - spread), ("thermal", actual - nominal),
+                            ("memory", rest - no_overlap), ("no_overlap", no_overlap)):
+        seconds[category] = seconds.get(category, 0.0) + value * active_share
+    seconds["useful"] = ideal * active_share
+    return seconds
+
+
+def account(kernels: list[Kernel], trace: Trace, chip: Chip, dtype: str, overlap: bool) -> Accounting:
+    result = Accounting(kernel_losses=[{} for _ in kernels])
+    T = trace.end
+    host_busy = [(r.start, r.end) for k, r in zip(kernels, trace.records, strict=True) if k.host]
+    for unit_name, unit in chip.units.items():
+        if not unit.peak:
+            continue
+        peak = chip.unit_peak_ops(unit_name, dtype)
+        cursor = 0.0
+        useful = 0.0
+        mine = sorted((k for k in kernels if k.unit == unit_name),
+                      key=lambda k: trace.records[k.index].start)
+        for kernel in mine:
+            record = trace.records[kernel.index]
+            for category, span in _gap_blame(kernel, kernels, trace, cursor, record.start):
+                result.add(category, peak * span, kernel.index)
+            parts = kernel_breakdown(kernel, chip, dtype, record, overlap)
+            useful += peak * parts.pop("useful")
+            for category, span in parts.items():
+                result.add(category, peak * span, kernel.index)
+            cursor = record.end
+        for category, span in _tail_blame(cursor, T, host_busy):
+            result.add(category, peak * span)
+        result.unit_useful[unit_name] = useful
+        result.useful_ops += useful
+    return result
+
+
+def _gap_blame(kernel: Kernel, kernels: list[Kernel], trace: Trace, start: float,
+               end: float) -> list[tuple[str, float]]:
+    """Split an idle gap by the earliest still-pending reason the kernel could not start."""
+    if end <= start:
+        return []
+    record = trace.records[kernel.index]
+    pending = [(record.launched, "launch")]
+    for dep in kernel.deps:
+        category = "host_fallback" if kernels[dep].host else "idle_unit"
+        pending.append((trace.records[dep].end, category))
+    if kernel.needs_input:
+        pending.append((trace.input_ready, "input_io"))
+    blame: list[tuple[str, float]] = []
+    cursor = start
+    for when, category in sorted(pending):
+        if when <= cursor:
+            continue
+        stop = min(when, end)
+        blame.append((category, stop - cursor))
+        cursor = stop
+        if cursor >= end:
+            break
+    if cursor < end:
+        blame.append(("idle_unit", end - cursor))
+    return blame
+
+
+def _tail_blame(start: float, end: float, host_busy: list[tuple[float, float]]) -> list[tuple[str, float]]:
+    """After a unit's last kernel: host_fallback while the host computes, else idle_unit."""
+    if end <= start:
+        return []
+    host = sum(max(0.0, min(e, end) - max(s, start)) for s, e in host_busy)
+    return [("host_fallback", host), ("idle_unit", end - start - host)]

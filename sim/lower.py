@@ -1,0 +1,301 @@
+"""Lowering: each op (or fused group of ops) becomes a kernel plan on one unit.
+
+The model, per op:
+- Unit: the accelerator unit that finishes it soonest among those that support its kind,
+  op class and dtype; ops no accelerator unit takes fall back to the host unit.
+- Work is counted in MAC slots (one MAC, or one element operation, per slot). Matrix ops
+  are padded to the unit's native tile (M, N, K); vector ops to its vector width.
+- Parallelism: a matrix op splits into output blocks (the unit's block shape that
+  finishes soonest), a vector op into chunks; tiles run in waves over the instances.
+- DRAM traffic: operands re-read as a blocked GEMM must when they do not fit the on-chip
+  capacity (so more capacity never means more traffic); a tensor still resident on chip
+  from an earlier kernel is read from there (LRU by stack distance in bytes, which is
+  monotone in capacity); outputs are written back once. Reshapes are free views.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from hardware.chip import DTYPE_BYTES, Chip, Unit
+from hardware.errors import InputError
+from workloads.graph import Graph, Op
+from workloads.ops import numel
+
+# bytes of a partial-sum accumulator per output element while a block is computed
+ACCUMULATOR_BYTES = 4
+# depth of the K chunk streamed through the on-chip working set of a blocked GEMM
+K_CHUNK = 256
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One op's compute inside a kernel, in cycles on one instance."""
+
+    op: str
+    op_class: str
+    useful_ops: float  # 2 per MAC + element ops: what counts toward TOP/s
+    slots: float  # MAC slots of real work
+    padded_slots: float  # after padding to the native tile / vector width
+    tiles: int
+    tile_cycles: float  # cycles one instance spends on one tile
+    rate: float  # MAC slots per cycle per instance for this class and dtype
+
+
+@dataclass
+class Kernel:
+    """A unit of launch: one op or a fused group, with its traffic and dependencies."""
+
+    index: int
+    name: str
+    unit: str
+    host: bool
+    stages: list[Stage]
+    deps: list[int] = field(default_factory=list)
+    needs_input: bool = False
+    dram_read_bytes: float = 0.0
+    dram_write_bytes: float = 0.0
+    onchip_bytes: float = 0.0
+    host_in_bytes: float = 0.0  # device -> host before a host kernel runs
+    host_out_bytes: float = 0.0  # host -> device after it
+    kinds: tuple[str, ...] = ()
+
+    @property
+    def useful_ops(self) -> float:
+        return sum(s.useful_ops for s in self.stages)
+
+    @property
+    def dram_bytes(self) -> float:
+        return self.dram_read_bytes + self.dram_write_bytes
+
+    def compute_cycles(self, instances: int) -> float:
+        """Cycles on the unit: the stages run one after another, each in waves."""
+        return sum(math.ceil(s.tiles / instances) * s.tile_cycles for s in self.stages)
+
+    def active_instances(self, instances: int) -> int:
+        return max(1, min(instances, max((s.tiles for s in self.stages), default=1)))
+
+
+def pad(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def op_slots(op: Op) -> float:
+    return float(op.macs + op.stats.flops)
+
+
+def unit_rate(unit: Unit, op: Op) -> float | None:
+    if unit.host:
+        table = unit.rates.get(op.op_class) or next(iter(v for v in unit.rates.values() if v))
+        return table.get(op.dtype) or table.get("fp32") or max(table.values())  # type: ignore
+    return unit.rate(op.op_class, op.dtype)
+
+
+def stage_for(op: Op, unit: Unit) -> Stage:
+    """Padded work and its split into parallel tiles on `unit`."""
+    rate = unit_rate(unit, op) or 0.0
+    slots = op_slots(op)
+    gemm = op.gemm
+    if gemm is not None and op.op_class == "matrix" and slots > 0:
+        tm, tn, tk = unit.tile
+        mp, np_, kp = pad(gemm.m, tm), pad(gemm.n, tn), pad(gemm.k, tk)
+        padded = float(gemm.batch * mp * np_ * kp) * slots / gemm.macs
+        best: tuple[float, int, float] | None = None
+        for bm, bn in unit.blocks:
+            tiles = gemm.batch * -(-mp // bm) * -(-np_ // bn)
+            tile_cycles = min(bm, mp) * min(bn, np_) * kp / rate * slots / gemm.macs
+            finish = math.ceil(tiles / unit.instances) * tile_cycles
+            if best is None or finish < best[0]:
+                best = (finish, tiles, tile_cycles)
+        assert best is not None
+        return Stage(op.name, "matrix", float(op.ops), slots, padded, best[1], best[2], rate)
+    elements = max(1, numel(op.stats.out_shapes[0]))
+    if slots == 0:
+        return Stage(op.name, op.op_class, float(op.ops), 0.0, 0.0, 1, 0.0, rate)
+    per_element = slots / elements
+    padded_elements = pad(elements, unit.vector_width)
+    tiles = -(-padded_elements // unit.vector_block)
+    tile_cycles = min(unit.vector_block, padded_elements) * per_element / rate
+    return Stage(op.name, op.op_class, float(op.ops), slots, padded_elements * per_element,
+                 tiles, tile_cycles, rate)
+
+
+def assign_units(graph: Graph, chip: Chip) -> dict[str, str]:
+    """op name -> unit name: the fastest supporting accelerator unit, else the host."""
+    host = chip.host_unit()
+    assignment: dict[str, str] = {}
+    for op in graph.order:
+        best: tuple[float, str] | None = None
+        if op.accelerated:
+            for name, unit in chip.units.items():
+                if unit.host or not unit.supports_kind(op.kind) or unit_rate(unit, op) is None:
+                    continue
+                stage = stage_for(op, unit)
+                seconds = math.ceil(stage.tiles / unit.instances) * stage.tile_cycles
+                seconds /= chip.unit_clock(name)
+                if best is None or seconds < best[0]:
+                    best = (seconds, name)
+        if best is not None:
+            assignment[op.name] = best[1]
+        elif host is not None:
+            assignment[op.name] = host
+        else:
+            why = "it is marked accelerated: false" if not op.accelerated else (
+                f"no unit supports {op.kind} in {op.op_class}/{op.dtype}")
+            raise InputError(f"op {op.name!r} ({op.kind}) cannot run on chip {chip.name!r}: {why}, "
+                             "and the chip has no host unit (host: true) to fall back to.")
+    return assignment
+
+
+def gemm_traffic_factors(m: int, n: int, k: int, elem: float, capacity: float) -> tuple[float, float]:
+    """Times the A (M x K) and B (K x N) operands are read from DRAM by a blocked GEMM.
+
+    The best of: output-stationary blocks Tm x Tn (A read ceil(N/Tn) times, B ceil(M/Tm)
+    times) whose accumulators and K-chunks fit in `capacity`; or one operand held whole
+    on chip while the other streams once. Minimising over a set that only grows with
+    capacity makes traffic non-increasing in capacity.
+    """
+    if (m * k + k * n + m * n) * elem <= capacity:
+        return 1.0, 1.0
+    best = (float(-(-n // 1)), float(-(-m // 1)))
+    best_bytes = m * k * best[0] + k * n * best[1]
+    candidates_m = sorted({min(m, 2**i) for i in range(0, 16)} | {m})
+    candidates_n = sorted({min(n, 2**i) for i in range(0, 16)} | {n})
+    kc = min(k, K_CHUNK)
+    for tm in candidates_m:
+        for tn in candidates_n:
+            if tm * tn * ACCUMULATOR_BYTES + (tm + tn) * kc * elem > capacity:
+                continue
+            fa, fb = float(-(-n // tn)), float(-(-m // tm))
+            traffic = m * k * fa + k * n * fb
+            if traffic < best_bytes:
+                best, best_bytes = (fa, fb), traffic
+    if k * n * elem + k * min(m, 16) * elem <= capacity and m * k + k * n < best_bytes:
+        best, best_bytes = (1.0, 1.0), m * k + k * n
+    if m * k * elem + k * min(n, 16) * elem <= capacity and m * k + k * n < best_bytes:
+        best = (1.0, 1.0)
+    return best
+
+
+class Residency:
+    """Which tensors are still on chip: LRU over bytes, decided by stack distance."""
+
+    def __init__(self, capacity: float) -> None:
+        self.capacity = capacity
+        self.stack: OrderedDict[str, float] = OrderedDict()  # most recent last
+
+    def resident(self, tensor: str) -> bool:
+        if tensor not in self.stack:
+            return False
+        distance = 0.0
+        for name in reversed(self.stack):
+            distance += self.stack[name]
+            if distance > self.capacity:
+                return False
+            if name == tensor:
+                return True
+        return False
+
+    def touch(self, tensor: str, nbytes: float) -> None:
+        self.stack.pop(tensor, None)
+        self.stack[tensor] = nbytes
+        total, keep = 0.0, OrderedDict()
+        for name in reversed(self.stack):  # forget what can never be a hit again
+            total += self.stack[name]
+            keep[name] = self.stack[name]
+            if total > self.capacity:
+                break
+        self.stack = OrderedDict(reversed(keep.items()))
+
+
+def view_roots(graph: Graph) -> dict[str, str]:
+    """tensor -> the tensor whose memory it shares (through reshape/flatten views)."""
+    root: dict[str, str] = {}
+    for op in graph.order:
+        if op.stats.is_view:
+            root[op.outputs[0]] = root.get(op.inputs[0], op.inputs[0])
+    return root
+
+
+def lower(graph: Graph, chip: Chip, groups: list[list[Op]], assignment: dict[str, str]) -> list[Kernel]:
+    """Kernels for the fused groups (in execution order), with traffic and dependencies."""
+    capacity = chip.memory.onchip_bytes()
+    residency = Residency(capacity)
+    roots = view_roots(graph)
+    tensors = graph.tensors
+    producer_kernel: dict[str, int] = {}
+    graph_inputs = {roots.get(t, t) for t in graph.inputs}
+    readers = consumers(graph, roots)
+    outputs = {roots.get(t, t) for t in graph.outputs}
+    kernels: list[Kernel] = []
+    for group in groups:
+        members = [op for op in group if not op.stats.is_view]
+        if not members:
+            continue
+        unit_name = assignment[members[0].name]
+        unit = chip.units[unit_name]
+        index = len(kernels)
+        internal = {roots.get(t, t) for op in members for t in op.outputs}
+        names = {op.name for op in members}
+        consumed_outside = {t for t in internal if t in outputs or readers.get(t, set()) - names}
+        kernel = Kernel(index=index, name="+".join(op.name for op in members), unit=unit_name,
+                        host=unit.host, stages=[stage_for(op, unit) for op in members],
+                        kinds=tuple(op.kind for op in members))
+        deps: set[int] = set()
+        seen: set[str] = set()
+        for op in members:
+            factors = _operand_factors(op, capacity)
+            for position, t in enumerate(op.inputs):
+                tensor = roots.get(t, t)
+                if tensor in internal or tensor in seen:
+                    continue
+                seen.add(tensor)
+                if tensor in producer_kernel:
+                    deps.add(producer_kernel[tensor])
+                kernel.needs_input |= tensor in graph_inputs
+                nbytes = tensors[t].nbytes
+                if op.kind == "embedding" and position == 1:
+                    nbytes *= op.stats.read_fraction
+                kernel.onchip_bytes += nbytes * factors.get(position, 1.0)
+                if unit.host:
+                    kernel.host_in_bytes += nbytes if not tensors[t].const else 0.0
+                    continue
+                if not residency.resident(tensor):
+                    kernel.dram_read_bytes += nbytes * factors.get(position, 1.0)
+                residency.touch(tensor, tensors[t].nbytes)
+        for op in members:
+            for t in op.outputs:
+                tensor = roots.get(t, t)
+                producer_kernel[tensor] = index
+                if tensor in consumed_outside:
+                    nbytes = tensors[t].nbytes
+                    kernel.onchip_bytes += nbytes
+                    if unit.host:
+                        kernel.host_out_bytes += nbytes
+                        continue
+                    kernel.dram_write_bytes += nbytes
+                    residency.touch(tensor, nbytes)
+        kernel.deps = sorted(deps)
+        kernels.append(kernel)
+    return kernels
+
+
+def _operand_factors(op: Op, capacity: float) -> dict[int, float]:
+    """Re-read factors of a GEMM's two operands (input positions 0 and 1)."""
+    gemm = op.gemm
+    if gemm is None or op.kind == "attention":
+        return {}
+    elem = DTYPE_BYTES[op.dtype]
+    fa, fb = gemm_traffic_factors(gemm.m, gemm.n, gemm.k, elem, capacity)
+    return {0: fa, 1: fb}
+
+
+def consumers(graph: Graph, roots: dict[str, str]) -> dict[str, set[str]]:
+    """tensor (view root) -> names of the ops that read it."""
+    readers: dict[str, set[str]] = {}
+    for op in graph.ops:
+        for t in op.inputs:
+            readers.setdefault(roots.get(t, t), set()).add(op.name)
+    return readers

@@ -1,0 +1,102 @@
+"""The Result: everything a run found, as one pydantic model (the JSON contract).
+
+Renderers (terminal summary, traces, plots) take a finished Result and draw it; nothing
+here computes. `schema_version` changes whenever a field changes meaning.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+SCHEMA_VERSION = "1.0"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpRow(Model):
+    """One kernel (an op, or ops fused into one launch)."""
+
+    name: str
+    kinds: list[str]
+    unit: str
+    start_s: float
+    end_s: float
+    ops: float
+    dram_bytes: float
+    onchip_bytes: float
+    intensity: float  # ops per DRAM byte (inf written as a large number for zero bytes)
+    compute_s: float
+    memory_s: float
+    bound: str  # compute, memory, launch, starvation, host, ... (its biggest share)
+    losses_ops: dict[str, float]
+
+
+class UnitUsage(Model):
+    name: str
+    peak: bool
+    host: bool
+    instances: int
+    kernels: int
+    busy_s: float
+    utilization: float  # busy time / latency
+    useful_ops: float
+
+
+class Segment(Model):
+    """A span on one track of the timeline: a kernel, a transfer, or a launch."""
+
+    track: str
+    start_s: float
+    end_s: float
+    label: str
+    kind: str  # kernel | transfer | launch | input
+
+
+class Result(Model):
+    schema_version: str = SCHEMA_VERSION
+    workload: str
+    chip: str
+    dtype: str
+    batch: int
+    fusion: str
+    overlap: bool
+    graph_launch: bool
+    latency_s: float
+    throughput: float  # items (batch elements) per second
+    total_ops: float
+    useful_ops: float
+    offloaded_ops: float  # ops run on units outside the advertised peak (host, ...)
+    peak_ops: float  # advertised peak, ops/s, for `dtype`
+    delivered_ops_per_s: float
+    efficiency: float  # delivered / peak
+    losses_ops: dict[str, float]
+    losses_s: dict[str, float]  # losses_ops / peak_ops: seconds of the whole chip
+    kernels: int
+    launches: int
+    dram_bytes: float
+    events: int
+    ops: list[OpRow]
+    units: list[UnitUsage]
+    timeline: list[Segment]
+
+    def ranked_losses(self) -> list[tuple[str, float]]:
+        """Loss categories with a non-zero share, biggest first (ties by name)."""
+        items = [(k, v) for k, v in self.losses_ops.items() if v > 0]
+        return sorted(items, key=lambda kv: (-kv[1], kv[0]))
+
+    def top_loss(self) -> str:
+        ranked = self.ranked_losses()
+        return ranked[0][0] if ranked else "none"
+
+    def loss_share(self, category: str) -> float:
+        """Fraction of peak capacity over the run lost to `category`."""
+        capacity = self.peak_ops * self.latency_s
+        return self.losses_ops.get(category, 0.0) / capacity if capacity else 0.0
+
+    def summary(self, top: int = 10):
+        """A rich renderable of this result (works in a terminal and in Jupyter)."""
+        from sim.report import render_result
+
+        return render_result(self, top=top)
