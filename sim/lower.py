@@ -149,15 +149,19 @@ def assign_units(graph: Graph, chip: Chip) -> dict[str, str]:
     return assignment
 
 
-def gemm_traffic_factors(m: int, n: int, k: int, elem: float, capacity: float) -> tuple[float, float]:
+def gemm_traffic_factors(m: int, n: int, k: int, elem: float, capacity: float,
+                         footprint: float | None = None) -> tuple[float, float]:
     """Times the A (M x K) and B (K x N) operands are read from DRAM by a blocked GEMM.
 
     The best of: output-stationary blocks Tm x Tn (A read ceil(N/Tn) times, B ceil(M/Tm)
     times) whose accumulators and K-chunks fit in `capacity`; or one operand held whole
     on chip while the other streams once. Minimising over a set that only grows with
-    capacity makes traffic non-increasing in capacity.
+    capacity makes traffic non-increasing in capacity. `footprint` is the bytes of the real
+    operands (a convolution's input is smaller than its im2col matrix).
     """
-    if (m * k + k * n + m * n) * elem <= capacity:
+    if footprint is None:
+        footprint = (m * k + k * n + m * n) * elem
+    if footprint <= capacity:
         return 1.0, 1.0
     best = (float(-(-n // 1)), float(-(-m // 1)))
     best_bytes = m * k * best[0] + k * n * best[1]
@@ -288,7 +292,8 @@ def _operand_factors(op: Op, capacity: float) -> dict[int, float]:
     if gemm is None or op.kind == "attention":
         return {}
     elem = DTYPE_BYTES[op.dtype]
-    fa, fb = gemm_traffic_factors(gemm.m, gemm.n, gemm.k, elem, capacity)
+    footprint = op.read_bytes + op.write_bytes
+    fa, fb = gemm_traffic_factors(gemm.m, gemm.n, gemm.k, elem, capacity, footprint)
     return {0: fa, 1: fb}
 
 
