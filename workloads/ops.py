@@ -218,17 +218,30 @@ def _softmax(shapes: list[Shape], attrs: dict) -> OpStats:
 
 
 def _attention(shapes: list[Shape], attrs: dict) -> OpStats:
-    """Fused scaled-dot-product attention: q[B,H,S,D], k and v [B,Hkv,T,D] -> [B,H,S,D]."""
-    _need(shapes, 3, "attention")
-    q, k, v = shapes
+    """Fused scaled-dot-product attention: q[B,H,S,D], k and v [B,Hkv,T,D] -> [B,H,S,D].
+
+    With five inputs (q, k_cache, v_cache, k_new, v_new) the new keys and values are
+    appended to a KV cache in place: attention runs over T_cache + S keys, and only the
+    new rows are written.
+    """
+    _need(shapes, (3, 5), "attention")
+    if len(shapes) == 4:
+        raise OpShapeError("attention takes q, k, v or q, k_cache, v_cache, k_new, v_new")
+    q, k, v = shapes[:3]
+    new = shapes[3] if len(shapes) == 5 else None
+    if len(shapes) == 5 and (shapes[3] != shapes[4] or len(new) != 4 or new[2] != q[2]
+                             or new[:2] != k[:2] or new[3] != k[3]):
+        raise OpShapeError(f"attention k_new and v_new must be [B,Hkv,S,D] matching q and the "
+                           f"cache; got {list(shapes[3])} and {list(shapes[4])}")
     if len(q) != 4 or len(k) != 4 or k != v or q[0] != k[0] or q[3] != k[3] or q[1] % k[1]:
         raise OpShapeError(f"attention expects q[B,H,S,D], k=v[B,Hkv,T,D] with H a multiple of "
                            f"Hkv; got {list(q)}, {list(k)}, {list(v)}")
     b, h, s, d = q
-    t = k[2]
+    cached = k[2] if new is not None else 0
+    t = k[2] + (new[2] if new is not None else 0)
     pairs = s * t
-    if attrs.get("causal", False) and s == t:
-        pairs = s * (s + 1) // 2
+    if attrs.get("causal", False) and s <= t:
+        pairs = s * cached + s * (s + 1) // 2 if new is not None else s * (t - s) + s * (s + 1) // 2
     macs = 2 * b * h * pairs * d
     return OpStats(out_shapes=(q,), macs=macs, flops=5 * b * h * pairs, op_class="matrix",
                    gemm=Gemm(2 * b * h, s, max(1, pairs // s), d))

@@ -27,9 +27,8 @@ Modelling choices, stated so nobody has to guess:
   serving stack that keeps only the last token's logits does S times less head work.
 - Decode reads each layer's K and V cache, const tensors "layer{i}.k_cache" /
   "layer{i}.v_cache" of shape [B, kv_heads, T, D] in the KV dtype (they live in device
-  memory), and appends the new token with a `concat` along the sequence axis. The concat
-  reads T rows and writes T+1, so cache traffic is about three times that of an in-place
-  append (which writes one row before attention reads T+1).
+  memory). The fused attention op takes the cache and the new token's k/v (appended in
+  place: attention reads T+1 rows, only the new row is written).
 - Rotary position embedding (Llama) is a `custom` vector op of 3 element ops per element
   (x*cos + rotate(x)*sin) on q and k; its cos/sin tables are not modelled.
 - GPT-2 ties its LM head to the token embedding table [V, H]: the head is
@@ -401,18 +400,15 @@ def _attention(
                 op_class="vector",
             )
         heads[proj] = _split_heads(b, t, n_heads, f"{prefix}.{proj}")
-    q, k, v = heads["q"], heads["k"], heads["v"]
+    inputs = [heads["q"], heads["k"], heads["v"]]
     if cached:
         batch = b.shape(x)[0]
-        for proj in ("k", "v"):
-            cache = b.const(
-                f"{prefix}.{proj}_cache", (batch, config.kv_heads, cached, d), dtype=kv_dtype
-            )
-            heads[proj] = b.op(
-                "concat", [cache, heads[proj]], name=f"{prefix}.{proj}_append", axis=2
-            )
-        k, v = heads["k"], heads["v"]
-    o = b.op("attention", [q, k, v], name=f"{prefix}.attention", causal=config.decoder)
+        caches = [
+            b.const(f"{prefix}.{proj}_cache", (batch, config.kv_heads, cached, d), dtype=kv_dtype)
+            for proj in ("k", "v")
+        ]
+        inputs = [heads["q"], *caches, heads["k"], heads["v"]]
+    o = b.op("attention", inputs, name=f"{prefix}.attention", causal=config.decoder)
     o = _merge_heads(b, o, f"{prefix}.attention")
     return b.linear(
         o, config.hidden, bias=config.bias, name=f"{prefix}.o_proj", weight_dtype=weight_dtype
