@@ -51,15 +51,16 @@ REMEDIES: dict[str, str] = {
 class Accounting:
     useful_ops: float = 0.0
     losses_ops: dict[str, float] = field(default_factory=lambda: dict.fromkeys(LOSS_CATEGORIES, 0.0))
-    kernel_losses: list[dict[str, float]] = field(default_factory=list)  # ops, per kernel
+    kernel_losses: list[dict[str, float]] = field(default_factory=list)  # ops, inside each kernel
+    gap_losses: list[dict[str, float]] = field(default_factory=list)  # ops, idle before each
     unit_useful: dict[str, float] = field(default_factory=dict)
 
-    def add(self, category: str, ops: float, kernel: int | None = None) -> None:
+    def add(self, category: str, ops: float, kernel: int | None = None, gap: bool = False) -> None:
         if ops == 0:
             return
         self.losses_ops[category] += ops
         if kernel is not None:
-            losses = self.kernel_losses[kernel]
+            losses = (self.gap_losses if gap else self.kernel_losses)[kernel]
             losses[category] = losses.get(category, 0.0) + ops
 
 
@@ -97,7 +98,7 @@ def kernel_breakdown(kernel: Kernel, chip: Chip, dtype: str, record, overlap: bo
 
 
 def account(kernels: list[Kernel], trace: Trace, chip: Chip, dtype: str, overlap: bool) -> Accounting:
-    result = Accounting(kernel_losses=[{} for _ in kernels])
+    result = Accounting(kernel_losses=[{} for _ in kernels], gap_losses=[{} for _ in kernels])
     T = trace.end
     host_busy = [(r.start, r.end) for k, r in zip(kernels, trace.records, strict=True) if k.host]
     for unit_name, unit in chip.units.items():
@@ -111,7 +112,7 @@ def account(kernels: list[Kernel], trace: Trace, chip: Chip, dtype: str, overlap
         for kernel in mine:
             record = trace.records[kernel.index]
             for category, span in _gap_blame(kernel, kernels, trace, cursor, record.start):
-                result.add(category, peak * span, kernel.index)
+                result.add(category, peak * span, kernel.index, gap=True)
             parts = kernel_breakdown(kernel, chip, dtype, record, overlap)
             useful += peak * parts.pop("useful")
             for category, span in parts.items():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -96,8 +95,13 @@ def main_dtype(chip: Chip) -> str:
     return next((d for d in MAIN_DTYPE_PREFERENCE if d in dtypes), dtypes[0])
 
 
+def figure(value: float) -> str:
+    """3 significant digits, never in exponent form: 0.512, 51.2, 989, 1,979."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
 def tops(ops_per_s: float) -> str:
-    return f"{ops_per_s / 1e12:.3g}"
+    return figure(ops_per_s / 1e12)
 
 
 def count(value: float) -> str:
@@ -153,7 +157,7 @@ def chips(ctx: typer.Context, json_out: JsonOption = None) -> None:
             peaks,
             format_si(chip.memory.dram.bandwidth, "B/s"),
             onchip_text(chip),
-            f"{chip.ridge_point(dtype):.3g} ({dtype})",
+            f"{figure(chip.ridge_point(dtype))} ({dtype})",
         )
     stdout().print(table)
 
@@ -207,8 +211,9 @@ def add_fields(tree: Tree, data: dict[str, Any], unit: tuple[str, bool] | None =
                 add_fields(tree.add(f"[bold]{key}[/]"), value, FIELD_UNITS.get(key))
         elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             branch = tree.add(f"[bold]{key}[/]")
-            for i, item in enumerate(value):
-                add_fields(branch.add(escape(f"[{i}]")), item)
+            for item in value:
+                fields = (f"{k}: {field_text(v, FIELD_UNITS.get(k))}" for k, v in item.items())
+                branch.add(escape(", ".join(fields)))
         elif value is not None:
             tree.add(escape(f"{key}: {field_text(value, field_unit)}"))
 
@@ -221,7 +226,7 @@ def chip_tree(chip: Chip) -> Tree:
     for dtype in chip.dtypes():
         derived.add(
             f"{dtype}: peak {tops(chip.peak_ops(dtype))} TOP/s, "
-            f"ridge point {chip.ridge_point(dtype):.3g} ops/B"
+            f"ridge point {figure(chip.ridge_point(dtype))} ops/B"
         )
     derived.add(f"on-chip memory: {onchip_text(chip)}")
     spec = chip.model_dump(exclude={"name", "description", "hypothetical", "sources"})
@@ -291,7 +296,7 @@ def list_workloads(json_out: JsonOption = None) -> None:
     table.add_column("Op count", justify="right")
     table.add_column("Defaults")
     for row in rows:
-        defaults = ", ".join(f"{k}={v}" for k, v in row["defaults"].items())
+        defaults = ", ".join(f"{k}={v}" for k, v in row["defaults"].items() if v is not None)
         table.add_row(
             row["name"], count(row["macs"]), count(row["params"]), str(row["op_count"]), defaults
         )
@@ -335,12 +340,11 @@ def validate(
         dtype = main_dtype(spec)
         summary = (
             f"chip {spec.name!r}: peak {tops(spec.peak_ops(dtype))} TOP/s {dtype}, "
-            f"ridge point {spec.ridge_point(dtype):.3g} ops/B"
+            f"ridge point {figure(spec.ridge_point(dtype))} ops/B"
         )
     else:
         summary = (
-            f"graph {spec.name!r}: {len(spec.ops)} ops, {spec.macs:,} MACs, "
-            f"{spec.params:,} params"
+            f"graph {spec.name!r}: {len(spec.ops)} ops, {spec.macs:,} MACs, {spec.params:,} params"
         )
     stdout().print(Text.assemble(("OK", "green"), f" {file}: {summary}"), soft_wrap=True)
 

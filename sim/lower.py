@@ -123,22 +123,27 @@ def stage_for(op: Op, unit: Unit) -> Stage:
 
 
 def assign_units(graph: Graph, chip: Chip) -> dict[str, str]:
-    """op name -> unit name: the fastest supporting accelerator unit, else the host."""
+    """op name -> unit name.
+
+    The advertised accelerator is the compile target: the fastest peak unit that supports
+    the op takes it; failing that the fastest other accelerator unit (a phone GPU); ops no
+    accelerator takes fall back to the host CPU.
+    """
     host = chip.host_unit()
     assignment: dict[str, str] = {}
     for op in graph.order:
-        best: tuple[float, str] | None = None
+        best: tuple[bool, float, str] | None = None
         if op.accelerated:
             for name, unit in chip.units.items():
                 if unit.host or not unit.supports_kind(op.kind) or unit_rate(unit, op) is None:
                     continue
                 stage = stage_for(op, unit)
                 seconds = math.ceil(stage.tiles / unit.instances) * stage.tile_cycles
-                seconds /= chip.unit_clock(name)
-                if best is None or seconds < best[0]:
-                    best = (seconds, name)
+                candidate = (not unit.peak, seconds / chip.unit_clock(name), name)
+                if best is None or candidate[:2] < best[:2]:
+                    best = candidate
         if best is not None:
-            assignment[op.name] = best[1]
+            assignment[op.name] = best[2]
         elif host is not None:
             assignment[op.name] = host
         else:

@@ -69,7 +69,8 @@ def _batch(graph: Graph) -> int:
 def _result(graph, chip, options, dtype, peak, kernels: list[Kernel], trace: Trace, books) -> Result:
     latency = trace.end
     total_ops = float(graph.total_ops)
-    rows = [_row(k, trace, books.kernel_losses[k.index]) for k in kernels]
+    rows = [_row(k, trace, books.kernel_losses[k.index], books.gap_losses[k.index])
+            for k in kernels]
     units = []
     for name, unit in chip.units.items():
         records = [trace.records[k.index] for k in kernels if k.unit == name]
@@ -96,7 +97,9 @@ def _result(graph, chip, options, dtype, peak, kernels: list[Kernel], trace: Tra
     )
 
 
-def _row(kernel: Kernel, trace: Trace, losses: dict[str, float]) -> OpRow:
+def _row(kernel: Kernel, trace: Trace, losses: dict[str, float], gap: dict[str, float]) -> OpRow:
+    """A kernel's row: its bound from what happened inside it; its losses include the idle
+    time before it that it was waiting for (launch, producers, input)."""
     record = trace.records[kernel.index]
     useful = kernel.useful_ops
     if kernel.host:
@@ -114,7 +117,8 @@ def _row(kernel: Kernel, trace: Trace, losses: dict[str, float]) -> OpRow:
                  onchip_bytes=kernel.onchip_bytes,
                  intensity=min(intensity, 1e30), compute_s=record.compute_s,
                  memory_s=record.memory_s, bound=bound,
-                 losses_ops={k: v for k, v in sorted(losses.items())})
+                 losses_ops={k: losses.get(k, 0.0) + gap.get(k, 0.0)
+                             for k in sorted(set(losses) | set(gap))})
 
 
 def _segments(kernels: list[Kernel], trace: Trace) -> list[Segment]:
