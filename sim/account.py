@@ -73,6 +73,8 @@ def kernel_breakdown(kernel: Kernel, chip: Chip, dtype: str, record, overlap: bo
     active = kernel.active_instances(instances)
     active_share = active / instances
     busy = record.end - record.compute_start
+    if kernel.overhead is not None:
+        return {"launch": record.compute_start - record.start, kernel.overhead: busy, "useful": 0.0}
     seconds = {"launch": record.compute_start - record.start,
                "starvation": busy * (1 - active_share)}
     ideal = unspecialized = shape = spread = 0.0
@@ -97,53 +99,66 @@ def kernel_breakdown(kernel: Kernel, chip: Chip, dtype: str, record, overlap: bo
     return seconds
 
 
-def account(kernels: list[Kernel], trace: Trace, chip: Chip, dtype: str, overlap: bool) -> Accounting:
+def account(kernels: list[Kernel], trace: Trace, chip: Chip, dtype: str, overlap: bool,
+            serial_input: bool = False) -> Accounting:
+    """Split every peak unit's capacity over [0, T]; per-kernel losses are summed over batches.
+
+    With `serial_input` (inputs loaded with no prefetch), the part of a wait for input that
+    prefetching could have hidden behind the previous batch's work is `no_overlap`.
+    """
     result = Accounting(kernel_losses=[{} for _ in kernels], gap_losses=[{} for _ in kernels])
-    T = trace.end
-    host_busy = [(r.start, r.end) for k, r in zip(kernels, trace.records, strict=True) if k.host]
+    per_batch = len(kernels)
+    host_busy = [(r.start, r.end) for r in trace.records if kernels[r.kernel].host]
     for unit_name, unit in chip.units.items():
         if not unit.peak:
             continue
         peak = chip.unit_peak_ops(unit_name, dtype)
         cursor = 0.0
         useful = 0.0
-        mine = sorted((k for k in kernels if k.unit == unit_name),
-                      key=lambda k: trace.records[k.index].start)
-        for kernel in mine:
-            record = trace.records[kernel.index]
-            for category, span in _gap_blame(kernel, kernels, trace, cursor, record.start):
+        mine = sorted((r for r in trace.records if r.unit == unit_name), key=lambda r: r.start)
+        for record in mine:
+            kernel = kernels[record.kernel]
+            for category, span in _gap_blame(kernel, record, kernels, trace, per_batch, cursor,
+                                             serial_input):
                 result.add(category, peak * span, kernel.index, gap=True)
             parts = kernel_breakdown(kernel, chip, dtype, record, overlap)
             useful += peak * parts.pop("useful")
             for category, span in parts.items():
                 result.add(category, peak * span, kernel.index)
             cursor = record.end
-        for category, span in _tail_blame(cursor, T, host_busy):
+        for category, span in _tail_blame(cursor, trace.end, host_busy):
             result.add(category, peak * span)
         result.unit_useful[unit_name] = useful
         result.useful_ops += useful
     return result
 
 
-def _gap_blame(kernel: Kernel, kernels: list[Kernel], trace: Trace, start: float,
-               end: float) -> list[tuple[str, float]]:
+def _gap_blame(kernel: Kernel, record, kernels: list[Kernel], trace: Trace, per_batch: int,
+               start: float, serial_input: bool) -> list[tuple[str, float]]:
     """Split an idle gap by the earliest still-pending reason the kernel could not start."""
+    end = record.start
     if end <= start:
         return []
-    record = trace.records[kernel.index]
     pending = [(record.launched, "launch")]
+    base = record.batch * per_batch
     for dep in kernel.deps:
         category = "host_fallback" if kernels[dep].host else "idle_unit"
-        pending.append((trace.records[dep].end, category))
+        pending.append((trace.records[base + dep].end, category))
     if kernel.needs_input:
-        pending.append((trace.input_ready, "input_io"))
+        pending.append((trace.batches[record.batch].input_ready, "input_io"))
     blame: list[tuple[str, float]] = []
     cursor = start
     for when, category in sorted(pending):
         if when <= cursor:
             continue
         stop = min(when, end)
-        blame.append((category, stop - cursor))
+        if category == "input_io" and serial_input and record.batch > 0:
+            previous = trace.batches[record.batch - 1]
+            hideable = min(stop - cursor, previous.end - previous.input_ready)
+            blame.append(("no_overlap", hideable))
+            blame.append(("input_io", stop - cursor - hideable))
+        else:
+            blame.append((category, stop - cursor))
         cursor = stop
         if cursor >= end:
             break

@@ -309,14 +309,18 @@ def list_workloads(json_out: JsonOption = None) -> None:
 def load_spec_file(path: Path) -> Chip | Graph:
     """A chip (a mapping with `units`) or a graph (with `ops`, or an .onnx file)."""
     if path.suffix.lower() == ".onnx":
+        if not path.is_file():
+            raise InputError(f"{path}: no such ONNX file.")
         try:
             return workloads.load(path)
         except ModuleNotFoundError as err:
-            if err.name != "onnx":
-                raise
-            raise InputError(
-                f"{path}: reading ONNX needs the 'onnx' extra: pip install 'topsim[onnx]'."
-            ) from None
+            if err.name == "onnx":
+                raise InputError(
+                    f"{path}: reading ONNX needs the 'onnx' extra: pip install 'topsim[onnx]'."
+                ) from None
+            if err.name == "workloads.onnx":
+                raise InputError(f"{path}: this topsim cannot read ONNX files yet.") from None
+            raise
     data = load_yaml_mapping(read_text(path, "chip or graph"), str(path))
     if "units" in data and "ops" not in data:
         return validate_chip(data, str(path))

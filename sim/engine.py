@@ -1,9 +1,12 @@
 """The discrete-event engine: how time passes when kernels run on a chip.
 
 SimPy processes, each a hardware block you can find in the chip spec:
-- `launcher`: the host thread. It loads the input, then issues kernels in program order,
-  `launch.latency` each (or once for the whole graph with graph launch), never more
-  than `launch.queue_depth` ahead of the device. A host kernel (an op no accelerator
+- `loader`: brings each batch's input from the input source into host memory, then over
+  the host link into device memory, at most `prefetch` batches ahead of the one computing
+  (prefetch 0: batch b loads only after batch b-1 is done).
+- `launcher`: the host thread. It issues kernels in program order, batch after batch,
+  `launch.latency` each (or once per graph with graph launch), never more than
+  `launch.queue_depth` ahead of the device. A host kernel (an op no accelerator
   supports) makes it wait for its inputs, copy them over the host link, compute on the
   host CPU and copy the results back before it launches anything else.
 - one process per device kernel: waits for its launch and its producers, holds its unit
@@ -11,17 +14,22 @@ SimPy processes, each a hardware block you can find in the chip spec:
   gap, then computes and moves bytes, overlapped (double buffering) or one after the other.
 - `SharedLink`: DRAM and the host link; every transfer in flight gets an equal share of
   the bandwidth, capped by its own limit (a DMA engine's bandwidth), water-filled.
+- `thermal`: every control period, integrates the lumped RC model with the power drawn
+  (static + energy of the work finished in the period) and moves the clock one DVFS
+  level down above the throttle temperature (or power cap) and up below the release one.
 The engine only records what happened (`Trace`); accounting happens afterwards.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import simpy
 
 from hardware.chip import Chip
 from sim.lower import Kernel
+from sim.thermal import ThermalState, kernel_energy
 
 EPSILON_BYTES = 1e-6
 
@@ -101,19 +109,18 @@ class SharedLink:
 
 @dataclass
 class KernelRecord:
-    """What happened to one kernel: the times accounting needs."""
+    """What happened to one kernel instance (kernel k of batch b): the times accounting needs."""
 
-    index: int
+    kernel: int  # index in the per-batch kernel list
+    batch: int
     unit: str
     launched: float = 0.0
-    deps_ready: float = 0.0
     start: float = 0.0
     compute_start: float = 0.0
     end: float = 0.0
     compute_s: float = 0.0
     memory_s: float = 0.0
     clock_hz: float = 0.0
-    dep_sources: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -126,26 +133,44 @@ class Transfer:
 
 
 @dataclass
+class BatchRecord:
+    start: float  # its input began loading (or its first kernel was launched)
+    input_ready: float = 0.0
+    end: float = 0.0
+
+
+@dataclass
 class Trace:
-    records: list[KernelRecord]
+    records: list[KernelRecord]  # batch-major: record b * len(kernels) + k
+    batches: list[BatchRecord]
     transfers: list[Transfer]
-    launches: list[tuple[float, float, int]]  # (start, end, kernel index)
-    input_ready: float
+    launches: list[tuple[float, float, int]]  # (start, end, record index)
     end: float
     events: int
-    dram_busy_s: float
+    energy_j: float
+    thermal: list[tuple[float, float, float, float]]  # (time, temperature C, clock Hz, power W)
+    level_s: list[float]  # seconds spent at each DVFS level
+
+    def record(self, batch: int, kernel: int, per_batch: int) -> KernelRecord:
+        return self.records[batch * per_batch + kernel]
 
 
 @dataclass(frozen=True)
 class EngineOptions:
     overlap: bool = True
     graph_launch: bool = False
-    inputs_on_device: bool = False
-    input_bytes: float = 0.0
+    load_input: bool = False
+    input_bytes: float = 0.0  # per batch, as transferred (after compression)
+    batches: int = 1
+    prefetch: int = 0
+    duration_s: float | None = None  # stop starting batches after this much time
+    thermal: bool = True  # run the thermal model when the chip has one
+    level: int = 0  # DVFS level to start at (fixed when thermal is off)
+    temperature_c: float | None = None  # starting temperature (default: ambient)
 
 
 class Engine:
-    """Runs kernels on a chip; `run()` returns the Trace."""
+    """Runs batches of kernels on a chip; `run()` returns the Trace."""
 
     def __init__(self, chip: Chip, kernels: list[Kernel], options: EngineOptions) -> None:
         self.chip = chip
@@ -155,24 +180,44 @@ class Engine:
         self.units = {n: simpy.Resource(self.env, capacity=1) for n in chip.units}
         self.dram = SharedLink(self.env, chip.memory.dram.bandwidth, "dram")
         self.host_link = SharedLink(self.env, chip.host_link.bandwidth, "host_link")
-        dma = chip.dma
-        self.dma = simpy.Resource(self.env, capacity=dma.engines) if dma else None
-        self.launched = [self.env.event() for _ in kernels]
-        self.done = [self.env.event() for _ in kernels]
-        self.input_ready = self.env.event()
-        self.records = [KernelRecord(k.index, k.unit) for k in kernels]
+        self.dma = simpy.Resource(self.env, capacity=chip.dma.engines) if chip.dma else None
+        self.records: list[KernelRecord] = []
+        self.done: list[simpy.Event] = []
+        self.batch_done: list[simpy.Event] = []
+        self.input_ready: list[simpy.Event] = []
+        self.batches: list[BatchRecord] = []
         self.transfers: list[Transfer] = []
         self.launches: list[tuple[float, float, int]] = []
-        self.input_ready_at = 0.0
+        self.levels = chip.clock.levels()
+        self.level = min(options.level, len(self.levels) - 1)
+        self.energy_j = 0.0
+        self.finished = False
+        use_thermal = options.thermal and chip.thermal is not None
+        self.thermal = ThermalState(chip, options.temperature_c) if use_thermal else None
+        self.thermal_trace: list[tuple[float, float, float, float]] = []
+        self.level_s = [0.0] * len(self.levels)
+        self.level_since = 0.0
 
     def clock(self, unit: str) -> float:
-        return self.chip.unit_clock(unit)
+        """A unit with its own clock (the host CPU) keeps it; the rest follow DVFS."""
+        own = self.chip.units[unit].clock
+        return own if own is not None else self.levels[self.level].frequency
+
+    def voltage_scale(self) -> float:
+        """Dynamic energy per operation scales with V^2 relative to the top level."""
+        return (self.levels[self.level].voltage / self.levels[0].voltage) ** 2
+
+    def set_level(self, level: int) -> None:
+        self.level_s[self.level] += self.env.now - self.level_since
+        self.level_since = self.env.now
+        self.level = level
 
     def run(self) -> Trace:
+        if self.options.load_input:
+            self.env.process(self.loader())
         self.env.process(self.launcher())
-        for kernel in self.kernels:
-            if not kernel.host:
-                self.env.process(self.device_kernel(kernel))
+        if self.thermal is not None:
+            self.env.process(self.thermal_control())
         events = 0
         while True:
             try:
@@ -180,12 +225,31 @@ class Engine:
             except simpy.core.EmptySchedule:
                 break
             events += 1
-        unfinished = [k.name for k, d in zip(self.kernels, self.done, strict=True) if not d.triggered]
-        if unfinished:
-            raise RuntimeError(f"simulation deadlocked; kernels never ran: {unfinished[:3]}")
-        end = max([r.end for r in self.records] + [self.input_ready_at])
-        return Trace(self.records, self.transfers, self.launches, self.input_ready_at, end, events,
-                     self.dram.busy_s)
+        if not self.finished:
+            raise RuntimeError("simulation deadlocked: a launched batch never finished")
+        ran = [b for b in self.batches if b.end > 0]
+        records = self.records[: len(ran) * len(self.kernels)]
+        end = max([r.end for r in records] + [b.end for b in ran] + [0.0])
+        self.level_s[self.level] += max(0.0, end - self.level_since)
+        return Trace(records, ran, self.transfers, self.launches, end, events, self.energy_j,
+                     self.thermal_trace, self.level_s)
+
+    def _ensure_batch(self, batch: int) -> None:
+        """Events and records up to `batch` (created as the stream reaches them)."""
+        while len(self.batch_done) <= batch:
+            number = len(self.batch_done)
+            self.input_ready.append(self.env.event())
+            self.batch_done.append(self.env.event())
+            self.batches.append(BatchRecord(start=math.inf))
+            for kernel in self.kernels:
+                self.records.append(KernelRecord(kernel.index, number, kernel.unit))
+                self.done.append(self.env.event())
+
+    def _more_batches(self, batch: int) -> bool:
+        if batch >= self.options.batches:
+            return False
+        duration = self.options.duration_s
+        return duration is None or self.env.now < duration
 
     # --- data movement -----------------------------------------------------------------
 
@@ -205,61 +269,94 @@ class Engine:
             yield link.transfer(nbytes)
         self.transfers.append(Transfer(link.name, start, self.env.now, label, nbytes))
 
-    def load_input(self):
-        """Input source -> host memory -> device memory, before the first kernel needs it."""
-        nbytes = self.options.input_bytes
-        if nbytes > 0 and not self.options.inputs_on_device:
-            source = self.chip.input_source
-            start = self.env.now
-            yield self.env.timeout(source.latency + nbytes / source.bandwidth)
-            self.transfers.append(Transfer("input", start, self.env.now, "input load", nbytes))
-            yield from self.move(self.host_link, nbytes, "input to device",
-                                 self.chip.host_link.latency)
-        self.input_ready_at = self.env.now
-        self.input_ready.succeed()
+    def loader(self):
+        """Input source -> host memory -> device memory, `prefetch` batches ahead."""
+        batch = 0
+        while batch < self.options.batches and not self.finished:
+            if batch - self.options.prefetch - 1 >= 0:
+                yield self.batch_done[batch - self.options.prefetch - 1]
+                if self.finished:
+                    return
+            self._ensure_batch(batch)
+            record = self.batches[batch]
+            record.start = self.env.now
+            nbytes = self.options.input_bytes
+            if nbytes > 0:
+                source = self.chip.input_source
+                start = self.env.now
+                yield self.env.timeout(source.latency + nbytes / source.bandwidth)
+                self.transfers.append(Transfer("input", start, self.env.now, f"input {batch}",
+                                               nbytes))
+                yield from self.move(self.host_link, nbytes, f"input {batch} to device",
+                                     self.chip.host_link.latency)
+            record.input_ready = self.env.now
+            self.input_ready[batch].succeed()
+            batch += 1
 
     # --- processes ---------------------------------------------------------------------
 
     def launcher(self):
         launch = self.chip.launch
         graph_launch = self.options.graph_launch or launch.graph_launch
-        yield from self.load_input()
-        in_graph = False
-        for kernel in self.kernels:
-            if kernel.host:
-                in_graph = False
-                yield from self.host_kernel(kernel)
-                continue
-            oldest = kernel.index - launch.queue_depth
-            if oldest >= 0 and not self.done[oldest].triggered:
-                yield self.done[oldest]
-            start = self.env.now
-            if graph_launch:
-                if not in_graph:
-                    yield self.env.timeout(launch.graph_latency)
-                    in_graph = True
-            elif launch.latency > 0:
-                yield self.env.timeout(launch.latency)
-            self.launches.append((start, self.env.now, kernel.index))
-            self.records[kernel.index].launched = self.env.now
-            self.launched[kernel.index].succeed()
+        per_batch = len(self.kernels)
+        batch = 0
+        while True:
+            in_graph = False
+            base = batch * per_batch
+            self._ensure_batch(batch)
+            if not self.options.load_input:  # the input is already in device memory
+                self.batches[batch].start = self.batches[batch].input_ready = self.env.now
+                self.input_ready[batch].succeed()
+            for kernel in self.kernels:
+                index = base + kernel.index
+                if kernel.host:
+                    in_graph = False
+                    yield from self.host_kernel(kernel, batch)
+                    continue
+                oldest = index - launch.queue_depth
+                if oldest >= 0 and not self.done[oldest].triggered:
+                    yield self.done[oldest]
+                start = self.env.now
+                if graph_launch:
+                    if not in_graph:
+                        yield self.env.timeout(launch.graph_latency)
+                        in_graph = True
+                elif launch.latency > 0:
+                    yield self.env.timeout(launch.latency)
+                self.launches.append((start, self.env.now, index))
+                self.records[index].launched = self.env.now
+                self.env.process(self.device_kernel(kernel, batch))
+            self.env.process(self._close_batch(batch))
+            batch += 1
+            if not self._more_batches(batch):
+                self.env.process(self._finish(batch))
+                return
 
-    def _wait_inputs(self, kernel: Kernel):
-        waits = [self.done[d] for d in kernel.deps]
+    def _close_batch(self, batch: int):
+        per_batch = len(self.kernels)
+        yield self.env.all_of(self.done[batch * per_batch:(batch + 1) * per_batch])
+        batch_record = self.batches[batch]
+        batch_record.start = min(batch_record.start, self.records[batch * per_batch].launched)
+        batch_record.end = self.env.now
+        self.batch_done[batch].succeed()
+
+    def _finish(self, batches: int):
+        yield self.env.all_of(self.batch_done[:batches])
+        self.finished = True
+
+    def _wait_inputs(self, kernel: Kernel, batch: int):
+        base = batch * len(self.kernels)
+        waits = [self.done[base + d] for d in kernel.deps]
         if kernel.needs_input:
-            waits.append(self.input_ready)
+            waits.append(self.input_ready[batch])
         if waits:
-            start = self.env.now
             yield self.env.all_of(waits)
-            self.records[kernel.index].memory_s += self.env.now - start
-        record = self.records[kernel.index]
-        record.deps_ready = self.env.now
-        record.dep_sources = list(kernel.deps)
 
-    def host_kernel(self, kernel: Kernel):
-        record = self.records[kernel.index]
+    def host_kernel(self, kernel: Kernel, batch: int):
+        index = batch * len(self.kernels) + kernel.index
+        record = self.records[index]
         record.launched = self.env.now
-        yield from self._wait_inputs(kernel)
+        yield from self._wait_inputs(kernel, batch)
         with self.units[kernel.unit].request() as unit:
             yield unit
             record.start = self.env.now
@@ -273,12 +370,12 @@ class Engine:
             yield from self.move(self.host_link, kernel.host_out_bytes, f"{kernel.name} to device",
                                  self.chip.host_link.latency)
             record.end = self.env.now
-        self.done[kernel.index].succeed()
+        self.done[index].succeed()
 
-    def device_kernel(self, kernel: Kernel):
-        record = self.records[kernel.index]
-        yield self.launched[kernel.index]
-        yield from self._wait_inputs(kernel)
+    def device_kernel(self, kernel: Kernel, batch: int):
+        index = batch * len(self.kernels) + kernel.index
+        record = self.records[index]
+        yield from self._wait_inputs(kernel, batch)
         spec = self.chip.units[kernel.unit]
         with self.units[kernel.unit].request() as unit:
             yield unit
@@ -291,16 +388,19 @@ class Engine:
             record.compute_s = kernel.compute_cycles(spec.instances) / record.clock_hz
             if self.options.overlap:
                 compute = self.env.timeout(record.compute_s)
-                memory = self.env.process(self.memory_phase(kernel))
+                memory = self.env.process(self.memory_phase(kernel, record))
                 yield compute & memory
             else:
-                yield from self.memory_phase(kernel, reads_only=True)
+                yield from self.memory_phase(kernel, record, reads_only=True)
                 yield self.env.timeout(record.compute_s)
-                yield from self.memory_phase(kernel, writes_only=True)
+                yield from self.memory_phase(kernel, record, writes_only=True)
             record.end = self.env.now
-        self.done[kernel.index].succeed()
+        if self.chip.thermal is not None:
+            self.energy_j += kernel_energy(kernel, self.chip, self.voltage_scale())
+        self.done[index].succeed()
 
-    def memory_phase(self, kernel: Kernel, reads_only: bool = False, writes_only: bool = False):
+    def memory_phase(self, kernel: Kernel, record: KernelRecord, reads_only: bool = False,
+                     writes_only: bool = False):
         """DRAM traffic (shared) alongside on-chip traffic; the slower one sets the pace."""
         reads = 0.0 if writes_only else kernel.dram_read_bytes
         writes = 0.0 if reads_only else kernel.dram_write_bytes
@@ -317,4 +417,20 @@ class Engine:
         if waits:
             start = self.env.now
             yield self.env.all_of(waits)
-            self.records[kernel.index].memory_s += self.env.now - start
+            record.memory_s += self.env.now - start
+
+    def thermal_control(self):
+        """Integrate temperature each control period and step the DVFS level."""
+        assert self.thermal is not None and self.chip.thermal is not None
+        period = self.chip.thermal.period
+        last_energy = 0.0
+        while not self.finished:
+            yield self.env.timeout(period)
+            power = self.chip.thermal.static_power + (self.energy_j - last_energy) / period
+            last_energy = self.energy_j
+            self.thermal.advance(power, period)
+            self.thermal_trace.append((self.env.now, self.thermal.temperature,
+                                       self.levels[self.level].frequency, power))
+            step = self.thermal.decide(power, self.level, len(self.levels))
+            if step:
+                self.set_level(self.level + step)

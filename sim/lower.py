@@ -61,6 +61,8 @@ class Kernel:
     host_in_bytes: float = 0.0  # device -> host before a host kernel runs
     host_out_bytes: float = 0.0  # host -> device after it
     kinds: tuple[str, ...] = ()
+    dtype: str = "fp16"
+    overhead: str | None = None  # a loss category the whole kernel counts as (not model work)
 
     @property
     def useful_ops(self) -> float:
@@ -251,7 +253,7 @@ def lower(graph: Graph, chip: Chip, groups: list[list[Op]], assignment: dict[str
         consumed_outside = {t for t in internal if t in outputs or readers.get(t, set()) - names}
         kernel = Kernel(index=index, name="+".join(op.name for op in members), unit=unit_name,
                         host=unit.host, stages=[stage_for(op, unit) for op in members],
-                        kinds=tuple(op.kind for op in members))
+                        kinds=tuple(op.kind for op in members), dtype=members[0].dtype)
         deps: set[int] = set()
         seen: set[str] = set()
         for op in members:
@@ -309,3 +311,46 @@ def consumers(graph: Graph, roots: dict[str, str]) -> dict[str, set[str]]:
         for t in op.inputs:
             readers.setdefault(roots.get(t, t), set()).add(op.name)
     return readers
+
+
+# element operations to decompress one byte of input (an LZ/entropy decoder on a vector unit)
+DECOMPRESS_OPS_PER_BYTE = 4
+
+
+def decompression_kernel(chip: Chip, compressed_bytes: float, raw_bytes: float) -> Kernel:
+    """A device kernel that inflates the compressed input before the first layer reads it.
+
+    Its cost model: DECOMPRESS_OPS_PER_BYTE element operations per output byte on the
+    fastest accelerator unit with a vector rate (an assumption, not a measured decoder).
+    """
+    best: tuple[float, str, float] | None = None
+    for name, unit in chip.units.items():
+        if unit.host or "vector" not in unit.rates or not unit.rates["vector"]:
+            continue
+        rate = max(unit.rates["vector"].values())
+        speed = rate * unit.instances * chip.unit_clock(name)
+        if best is None or speed > best[0]:
+            best = (speed, name, rate)
+    if best is None:
+        raise InputError(f"chip {chip.name!r} has no accelerator unit with a vector rate to run "
+                         "the input decompression; drop --input-compression.")
+    unit = chip.units[best[1]]
+    slots = raw_bytes * DECOMPRESS_OPS_PER_BYTE
+    tiles = max(1, math.ceil(raw_bytes / unit.vector_block))
+    stage = Stage("decompress", "vector", 0.0, slots, slots, tiles,
+                  min(raw_bytes, unit.vector_block) * DECOMPRESS_OPS_PER_BYTE / best[2], best[2])
+    return Kernel(index=0, name="decompress input", unit=best[1], host=False, stages=[stage],
+                  needs_input=True, dram_read_bytes=compressed_bytes, dram_write_bytes=raw_bytes,
+                  onchip_bytes=compressed_bytes + raw_bytes, kinds=("decompress",),
+                  overhead="input_io")
+
+
+def prepend(first: Kernel, kernels: list[Kernel]) -> list[Kernel]:
+    """`first` runs before the kernels that read the input; indices shift by one."""
+    shifted = [first]
+    for kernel in kernels:
+        kernel.index += 1
+        kernel.deps = [d + 1 for d in kernel.deps] + ([0] if kernel.needs_input else [])
+        kernel.needs_input = False
+        shifted.append(kernel)
+    return shifted

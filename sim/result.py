@@ -54,6 +54,40 @@ class Segment(Model):
     kind: str  # kernel | transfer | launch | input
 
 
+class BatchStats(Model):
+    """Per-batch latency over a stream: from the batch's input load to its last kernel."""
+
+    count: int
+    first_s: float
+    median_s: float
+    last_s: float
+
+
+class SeriesPoint(Model):
+    """One batch of a stream (or one control period, for thermal traces)."""
+
+    time_s: float
+    latency_s: float
+    clock_hz: float
+    temperature_c: float
+
+
+class ThermalPoint(Model):
+    time_s: float
+    temperature_c: float
+    clock_hz: float
+    power_w: float
+
+
+class Power(Model):
+    energy_j: float
+    average_w: float
+    peak_w: float  # highest power over one control period (or one batch)
+    max_temperature_c: float | None
+    seconds_per_clock: dict[str, float]  # DVFS level ("960 MHz") -> seconds spent there
+    trace: list[ThermalPoint]
+
+
 class Result(Model):
     schema_version: str = SCHEMA_VERSION
     workload: str
@@ -63,8 +97,14 @@ class Result(Model):
     fusion: str
     overlap: bool
     graph_launch: bool
-    latency_s: float
-    throughput: float  # items (batch elements) per second
+    latency_s: float  # one batch; over a stream, the median batch
+    duration_s: float  # the whole run: equals latency_s for a single batch
+    batches: int
+    fast_forward: bool  # steady batches advanced analytically (see sim/sustain.py)
+    batch_latency: BatchStats
+    series: list[SeriesPoint]
+    power: Power | None
+    throughput: float  # items (batch elements) per second, over the whole run
     total_ops: float
     useful_ops: float
     offloaded_ops: float  # ops run on units outside the advertised peak (host, ...)
@@ -73,6 +113,7 @@ class Result(Model):
     efficiency: float  # delivered / peak
     losses_ops: dict[str, float]
     losses_s: dict[str, float]  # losses_ops / peak_ops: seconds of the whole chip
+    # invariant: peak_ops * duration_s == useful_ops + sum(losses_ops.values())
     kernels: int
     launches: int
     dram_bytes: float
@@ -92,7 +133,7 @@ class Result(Model):
 
     def loss_share(self, category: str) -> float:
         """Fraction of peak capacity over the run lost to `category`."""
-        capacity = self.peak_ops * self.latency_s
+        capacity = self.peak_ops * self.duration_s
         return self.losses_ops.get(category, 0.0) / capacity if capacity else 0.0
 
     def summary(self, top: int = 10):

@@ -3,25 +3,41 @@
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hardware.chip import DTYPE_BYTES, Chip
 from hardware.errors import InputError
-from sim.account import LOSS_CATEGORIES, account
+from sim.account import LOSS_CATEGORIES, Accounting, account
 from sim.engine import Engine, EngineOptions, Trace
 from sim.fuse import group_ops
-from sim.lower import Kernel, assign_units, lower
-from sim.result import OpRow, Result, Segment, UnitUsage
+from sim.lower import Kernel, assign_units, decompression_kernel, lower, prepend
+from sim.result import (
+    BatchStats,
+    OpRow,
+    Power,
+    Result,
+    Segment,
+    SeriesPoint,
+    ThermalPoint,
+    UnitUsage,
+)
 from workloads.graph import Graph
+
+MAX_SERIES = 2000  # points kept in time series (longer ones are thinned evenly)
+FAST_FORWARD_BATCHES = 8  # streams longer than this are fast-forwarded unless told not to
 
 
 class SimOptions(BaseModel):
-    """How to run: fusion mode, double buffering, launch mode, where the input starts.
+    """How to run.
 
-    By default the input is already in device memory, as a latency benchmark measures;
-    `load_input=True` first brings it from the chip's input source over the host link.
+    One batch by default, its input already in device memory (as a latency benchmark
+    measures). A stream (`batches` > 1 or `duration_s`) loads each batch's input from the
+    chip's input source over the host link, `prefetch` batches ahead, unless `load_input`
+    says otherwise; `input_compression` R divides the bytes moved by R and adds a
+    decompression kernel. Long streams are fast-forwarded (see sim/sustain.py).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -29,20 +45,65 @@ class SimOptions(BaseModel):
     fusion: Literal["none", "epilogue", "greedy"] = "epilogue"
     overlap: bool = True
     graph_launch: bool = False
-    load_input: bool = False
+    load_input: bool | None = None
     dtype: str | None = None  # the dtype the peak is quoted in; default: the graph's
     batches: int = Field(default=1, ge=1)
+    duration_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    prefetch: int = Field(default=0, ge=0)
+    input_compression: float = Field(default=1.0, ge=1.0, allow_inf_nan=False)
+    thermal: bool = True
+    fast_forward: bool = True
+
+    @model_validator(mode="after")
+    def _stream(self) -> SimOptions:
+        if self.duration_s is not None and self.batches == 1:
+            object.__setattr__(self, "batches", 10**9)
+        return self
+
+    @property
+    def streaming(self) -> bool:
+        return self.batches > 1 or self.duration_s is not None
+
+    @property
+    def loads_input(self) -> bool:
+        return self.streaming if self.load_input is None else self.load_input
+
+
+def options_from(options: SimOptions | None, kwargs: dict) -> SimOptions:
+    try:
+        if options is None:
+            return SimOptions(**kwargs)
+        return SimOptions(**{**options.model_dump(), **kwargs}) if kwargs else options
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "options"
+        raise InputError(f"simulation option {field!r}: {first['msg']} "
+                         f"(got {first.get('input')!r}).") from None
+
+
+def plan(graph: Graph, chip: Chip, options: SimOptions) -> list[Kernel]:
+    """Lower and fuse: the per-batch kernel list, with a decompression kernel if asked."""
+    assignment = assign_units(graph, chip)
+    kernels = lower(graph, chip, group_ops(graph, chip, assignment, options.fusion), assignment)
+    if options.loads_input and options.input_compression > 1 and graph.input_bytes > 0:
+        raw = graph.input_bytes
+        kernels = prepend(decompression_kernel(chip, raw / options.input_compression, raw), kernels)
+    return kernels
+
+
+def engine_options(graph: Graph, options: SimOptions, **overrides) -> EngineOptions:
+    fields = dict(overlap=options.overlap, graph_launch=options.graph_launch,
+                  load_input=options.loads_input,
+                  input_bytes=graph.input_bytes / options.input_compression,
+                  batches=options.batches, prefetch=options.prefetch,
+                  duration_s=options.duration_s, thermal=options.thermal)
+    fields.update(overrides)
+    return EngineOptions(**fields)
 
 
 def simulate(graph: Graph, chip: Chip, options: SimOptions | None = None, **kwargs) -> Result:
     """Run `graph` on `chip`; keyword arguments are SimOptions fields."""
-    if options is None:
-        try:
-            options = SimOptions(**kwargs)
-        except Exception as exc:  # pydantic ValidationError: a user mistake in an option
-            raise InputError(f"simulation options: {exc}".splitlines()[0] + ".") from None
-    elif kwargs:
-        options = options.model_copy(update=kwargs)
+    options = options_from(options, kwargs)
     dtype = options.dtype or graph.dtype
     if dtype not in DTYPE_BYTES:
         raise InputError(f"dtype {dtype!r} is unknown; allowed: {', '.join(DTYPE_BYTES)}.")
@@ -50,15 +111,116 @@ def simulate(graph: Graph, chip: Chip, options: SimOptions | None = None, **kwar
     if peak <= 0:
         raise InputError(f"chip {chip.name!r} has no peak rate for dtype {dtype!r}; its peak "
                          f"units support {', '.join(chip.dtypes()) or 'nothing'}.")
-    assignment = assign_units(graph, chip)
-    groups = group_ops(graph, chip, assignment, options.fusion)
-    kernels = lower(graph, chip, groups, assignment)
-    engine_options = EngineOptions(overlap=options.overlap, graph_launch=options.graph_launch,
-                                   inputs_on_device=not options.load_input,
-                                   input_bytes=graph.input_bytes)
-    trace = Engine(chip, kernels, engine_options).run()
-    books = account(kernels, trace, chip, dtype, options.overlap)
-    return _result(graph, chip, options, dtype, peak, kernels, trace, books)
+    kernels = plan(graph, chip, options)
+    long_stream = options.duration_s is not None or options.batches > FAST_FORWARD_BATCHES
+    if options.fast_forward and long_stream:
+        from sim.sustain import sustained
+
+        return sustained(graph, chip, options, dtype, peak, kernels)
+    trace = Engine(chip, kernels, engine_options(graph, options)).run()
+    books = account(kernels, trace, chip, dtype, options.overlap,
+                    serial_input=options.loads_input and options.prefetch == 0)
+    return build_result(graph, chip, options, dtype, peak, kernels, trace, books)
+
+
+def batch_stats(latencies: list[float]) -> BatchStats:
+    return BatchStats(count=len(latencies), first_s=latencies[0],
+                      median_s=statistics.median(latencies), last_s=latencies[-1])
+
+
+def thin(points: list, limit: int = MAX_SERIES) -> list:
+    """At most `limit` evenly spaced points, always keeping the last."""
+    if len(points) <= limit:
+        return points
+    step = len(points) / limit
+    kept = [points[int(i * step)] for i in range(limit - 1)]
+    return kept + [points[-1]]
+
+
+def clock_label(hz: float) -> str:
+    return f"{hz / 1e6:.0f} MHz"
+
+
+def power_report(chip: Chip, energy_j: float, duration_s: float, level_s: list[float],
+                 trace: list[tuple[float, float, float, float]],
+                 max_temperature: float | None) -> Power | None:
+    if chip.thermal is None:
+        return None
+    static = chip.thermal.static_power
+    average = static + energy_j / duration_s if duration_s else static
+    levels = chip.clock.levels()
+    spent: dict[str, float] = {}
+    for level, seconds in zip(levels, level_s, strict=True):
+        if seconds > 0:
+            spent[clock_label(level.frequency)] = spent.get(clock_label(level.frequency), 0) + seconds
+    points = [ThermalPoint(time_s=t, temperature_c=temp, clock_hz=f, power_w=p)
+              for t, temp, f, p in thin(trace)]
+    peak = max([p for *_, p in trace] + [average])
+    return Power(energy_j=energy_j + static * duration_s, average_w=average, peak_w=peak,
+                 max_temperature_c=max_temperature, seconds_per_clock=spent, trace=points)
+
+
+def build_result(graph: Graph, chip: Chip, options: SimOptions, dtype: str, peak: float,
+                 kernels: list[Kernel], trace: Trace, books: Accounting,
+                 **stream: object) -> Result:
+    """The Result of one DES run (a stream's fast-forward passes its totals in `stream`)."""
+    duration = trace.end
+    per_batch = len(kernels)
+    first = trace.records[:per_batch]
+    rows = [_row(k, first[k.index], books.kernel_losses[k.index], books.gap_losses[k.index])
+            for k in kernels]
+    units = []
+    for name, unit in chip.units.items():
+        records = [r for r in trace.records if r.unit == name]
+        busy = sum(r.end - r.start for r in records)
+        units.append(UnitUsage(name=name, peak=unit.peak, host=unit.host, instances=unit.instances,
+                               kernels=len(records), busy_s=busy,
+                               utilization=busy / duration if duration else 0.0,
+                               useful_ops=books.unit_useful.get(name, sum(
+                                   kernels[r.kernel].useful_ops for r in records))))
+    batches = len(trace.batches)
+    items = _batch(graph) * batches
+    total_ops = float(graph.total_ops) * batches
+    offloaded = sum(kernels[r.kernel].useful_ops for r in trace.records
+                    if not chip.units[r.unit].peak)
+    losses = {c: books.losses_ops[c] for c in LOSS_CATEGORIES}
+    latencies = [b.end - b.start for b in trace.batches]
+    series = [SeriesPoint(time_s=b.end, latency_s=b.end - b.start,
+                          clock_hz=max(r.clock_hz for r in trace.records[i * per_batch:
+                                                                         (i + 1) * per_batch]),
+                          temperature_c=_temperature_at(trace, b.end, chip))
+              for i, b in enumerate(trace.batches)]
+    fields = dict(
+        workload=graph.name, chip=chip.name, dtype=dtype, batch=_batch(graph),
+        fusion=options.fusion, overlap=options.overlap,
+        graph_launch=options.graph_launch or chip.launch.graph_launch,
+        latency_s=statistics.median(latencies) if batches > 1 else duration,
+        duration_s=duration, batches=batches, fast_forward=False,
+        batch_latency=batch_stats(latencies), series=thin(series),
+        power=power_report(chip, trace.energy_j, duration, trace.level_s, trace.thermal,
+                           max((temp for _t, temp, _f, _p in trace.thermal),
+                               default=chip.thermal.ambient if chip.thermal else None)),
+        throughput=items / duration if duration else 0.0, total_ops=total_ops,
+        useful_ops=books.useful_ops, offloaded_ops=offloaded, peak_ops=peak,
+        delivered_ops_per_s=total_ops / duration if duration else 0.0,
+        efficiency=total_ops / duration / peak if duration else 0.0,
+        losses_ops=losses, losses_s={c: v / peak for c, v in losses.items()},
+        kernels=len(kernels), launches=len(trace.launches),
+        dram_bytes=sum(k.dram_bytes for k in kernels) * batches, events=trace.events,
+        ops=rows, units=units, timeline=_segments(kernels, trace),
+    )
+    fields.update(stream)
+    return Result(**fields)
+
+
+def _temperature_at(trace: Trace, time: float, chip: Chip) -> float:
+    """The last thermal sample at or before `time` (ambient before the first)."""
+    temperature = chip.thermal.ambient if chip.thermal else 0.0
+    for t, temp, _f, _p in trace.thermal:
+        if t > time:
+            break
+        temperature = temp
+    return temperature
 
 
 def _batch(graph: Graph) -> int:
@@ -66,68 +228,40 @@ def _batch(graph: Graph) -> int:
     return shapes[0][0] if shapes and shapes[0] else 1
 
 
-def _result(graph, chip, options, dtype, peak, kernels: list[Kernel], trace: Trace, books) -> Result:
-    latency = trace.end
-    total_ops = float(graph.total_ops)
-    rows = [_row(k, trace, books.kernel_losses[k.index], books.gap_losses[k.index])
-            for k in kernels]
-    units = []
-    for name, unit in chip.units.items():
-        records = [trace.records[k.index] for k in kernels if k.unit == name]
-        busy = sum(r.end - r.start for r in records)
-        units.append(UnitUsage(name=name, peak=unit.peak, host=unit.host, instances=unit.instances,
-                               kernels=len(records), busy_s=busy,
-                               utilization=busy / latency if latency else 0.0,
-                               useful_ops=books.unit_useful.get(
-                                   name, sum(k.useful_ops for k in kernels if k.unit == name))))
-    offloaded = sum(k.useful_ops for k in kernels if not chip.units[k.unit].peak)
-    losses = {c: books.losses_ops[c] for c in LOSS_CATEGORIES}
-    batch = _batch(graph)
-    return Result(
-        workload=graph.name, chip=chip.name, dtype=dtype, batch=batch, fusion=options.fusion,
-        overlap=options.overlap, graph_launch=options.graph_launch or chip.launch.graph_launch,
-        latency_s=latency, throughput=batch / latency if latency else 0.0, total_ops=total_ops,
-        useful_ops=books.useful_ops, offloaded_ops=offloaded, peak_ops=peak,
-        delivered_ops_per_s=total_ops / latency if latency else 0.0,
-        efficiency=total_ops / latency / peak if latency else 0.0,
-        losses_ops=losses, losses_s={c: v / peak for c, v in losses.items()},
-        kernels=len(kernels), launches=len(trace.launches),
-        dram_bytes=sum(k.dram_bytes for k in kernels), events=trace.events,
-        ops=rows, units=units, timeline=_segments(kernels, trace),
-    )
-
-
-def _row(kernel: Kernel, trace: Trace, losses: dict[str, float], gap: dict[str, float]) -> OpRow:
-    """A kernel's row: its bound from what happened inside it; its losses include the idle
-    time before it that it was waiting for (launch, producers, input)."""
-    record = trace.records[kernel.index]
+def _row(kernel: Kernel, record, losses: dict[str, float], gap: dict[str, float]) -> OpRow:
+    """A kernel's row (times from its first batch): its bound comes from what happened
+    inside it; its losses add the idle time before it that it waited through."""
     useful = kernel.useful_ops
     if kernel.host:
         bound = "host"
+    elif kernel.overhead is not None:
+        bound = kernel.overhead
     else:
-        shares = dict(losses)
-        shares["compute"] = sum(v for k, v in losses.items() if k in ("unspecialized", "shape",
-                                                                       "thermal")) + useful
-        for k in ("unspecialized", "shape", "thermal"):
-            shares.pop(k, None)
-        bound = max(sorted(shares), key=lambda k: shares[k]) if shares else "compute"
+        shares = {k: v for k, v in losses.items() if k not in ("unspecialized", "shape", "thermal")}
+        shares["compute"] = useful + sum(losses.get(k, 0.0) for k in ("unspecialized", "shape",
+                                                                        "thermal"))
+        bound = max(sorted(shares), key=lambda k: shares[k])
     intensity = useful / kernel.dram_bytes if kernel.dram_bytes else math.inf
     return OpRow(name=kernel.name, kinds=list(kernel.kinds), unit=kernel.unit, start_s=record.start,
                  end_s=record.end, ops=useful, dram_bytes=kernel.dram_bytes,
-                 onchip_bytes=kernel.onchip_bytes,
-                 intensity=min(intensity, 1e30), compute_s=record.compute_s,
-                 memory_s=record.memory_s, bound=bound,
+                 onchip_bytes=kernel.onchip_bytes, intensity=min(intensity, 1e30),
+                 compute_s=record.compute_s, memory_s=record.memory_s, bound=bound,
                  losses_ops={k: losses.get(k, 0.0) + gap.get(k, 0.0)
                              for k in sorted(set(losses) | set(gap))})
 
 
+MAX_SEGMENTS = 20000
+
+
 def _segments(kernels: list[Kernel], trace: Trace) -> list[Segment]:
-    segments = [Segment(track=k.unit, start_s=trace.records[k.index].start,
-                        end_s=trace.records[k.index].end, label=k.name, kind="kernel")
-                for k in kernels]
-    segments += [Segment(track="launcher", start_s=s, end_s=e, label=kernels[i].name, kind="launch")
+    segments = [Segment(track=r.unit, start_s=r.start, end_s=r.end, label=kernels[r.kernel].name,
+                        kind="kernel") for r in trace.records]
+    segments += [Segment(track="launcher", start_s=s, end_s=e,
+                         label=kernels[trace.records[i].kernel].name if i < len(trace.records)
+                         else "launch", kind="launch")
                  for s, e, i in trace.launches if e > s]
     segments += [Segment(track=t.track, start_s=t.start, end_s=t.end, label=t.label,
                          kind="input" if t.track == "input" else "transfer")
                  for t in trace.transfers]
-    return sorted(segments, key=lambda s: (s.start_s, s.track, s.label))
+    segments.sort(key=lambda s: (s.start_s, s.track, s.label))
+    return segments[:MAX_SEGMENTS]

@@ -99,7 +99,8 @@ def test_same_input_gives_byte_identical_json():
 def test_input_loading_is_input_io():
     g = workloads.build("seed-conv")
     loaded = sim.simulate(g, TOY, load_input=True)
-    # 500,000 bytes: 50 us from the source at 10 GB/s, then 500 us + 1 us over the 1 GB/s link
+    # 500,000 bytes: 50 us from the source at 10 GB/s, then 1 us + 500 us over the 1 GB/s
+    # link; the kernel's 1 us launch overlaps the load, so the run grows by 550 us
     direct = sim.simulate(g, TOY)
-    assert loaded.latency_s - direct.latency_s == pytest.approx(551e-6, rel=1e-6)
+    assert loaded.latency_s - direct.latency_s == pytest.approx(550e-6, rel=1e-6)
     assert loaded.top_loss() == "input_io"

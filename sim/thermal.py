@@ -1,0 +1,75 @@
+"""Thermal and power model: a lumped RC network driven by the power the work draws.
+
+Power = static + dynamic, where the dynamic energy of a kernel is its MACs times the
+energy per MAC of its dtype plus its DRAM and on-chip bytes times their energy per byte,
+scaled by (V / V_top)^2 for the DVFS level it ran at. The die temperature follows
+
+    C dT/dt = P - (T - T_ambient) / R,
+
+integrated exactly over each control period with P held constant:
+T' = T_amb + P R + (T - T_amb - P R) exp(-dt / (R C)). Above the throttle temperature (or
+the power cap) the clock steps one DVFS level down; below the release temperature (and
+under 90% of the cap) it steps back up: hysteresis, as firmware governors do.
+"""
+
+from __future__ import annotations
+
+import math
+
+from hardware.chip import Chip
+from sim.lower import Kernel
+
+CAP_RELEASE = 0.9  # step back up only once average power is this far under the cap
+
+
+def kernel_energy(kernel: Kernel, chip: Chip, voltage_scale: float) -> float:
+    """Dynamic joules of one kernel on the accelerator (host kernels heat the host, not it)."""
+    thermal = chip.thermal
+    if thermal is None or kernel.host:
+        return 0.0
+    per_mac = thermal.energy_per_mac
+    compute = sum((stage.slots) * per_mac.get(kernel.dtype, max(per_mac.values(), default=0.0))
+                  for stage in kernel.stages)
+    moved = (kernel.dram_bytes * thermal.energy_per_dram_byte
+             + kernel.onchip_bytes * thermal.energy_per_onchip_byte)
+    return (compute + moved) * voltage_scale
+
+
+class ThermalState:
+    """Temperature of the die and the throttle decision."""
+
+    def __init__(self, chip: Chip, temperature_c: float | None = None) -> None:
+        assert chip.thermal is not None
+        self.spec = chip.thermal
+        self.temperature = self.spec.ambient if temperature_c is None else temperature_c
+        self.max_temperature = self.temperature
+
+    @property
+    def time_constant_s(self) -> float:
+        return self.spec.resistance * self.spec.capacitance
+
+    def steady_temperature(self, power_w: float) -> float:
+        return self.spec.ambient + power_w * self.spec.resistance
+
+    def advance(self, power_w: float, seconds: float) -> None:
+        target = self.steady_temperature(power_w)
+        decay = math.exp(-seconds / self.time_constant_s)
+        self.temperature = target + (self.temperature - target) * decay
+        self.max_temperature = max(self.max_temperature, self.temperature)
+
+    def seconds_to_reach(self, power_w: float, temperature_c: float) -> float:
+        """Time at constant power until the die reaches `temperature_c` (inf if never)."""
+        target = self.steady_temperature(power_w)
+        start = self.temperature
+        if (start - temperature_c) * (target - temperature_c) > 0 or target == start:
+            return 0.0 if start == temperature_c else math.inf
+        return -self.time_constant_s * math.log((temperature_c - target) / (start - target))
+
+    def decide(self, power_w: float, level: int, levels: int) -> int:
+        """-1, 0 or +1: the DVFS step (+1 is one level slower)."""
+        cap = self.spec.power_cap
+        too_hot = self.temperature > self.spec.throttle or (cap is not None and power_w > cap)
+        if too_hot:
+            return 1 if level + 1 < levels else 0
+        cool = self.temperature < self.spec.release and (cap is None or power_w < CAP_RELEASE * cap)
+        return -1 if cool and level > 0 else 0
