@@ -353,6 +353,117 @@ def validate(
     stdout().print(Text.assemble(("OK", "green"), f" {file}: {summary}"), soft_wrap=True)
 
 
+# topsim run -------------------------------------------------------------------------------
+
+WORKLOAD_PARAMS = ("batch", "resolution", "seq", "dtype")
+ChipOption = Annotated[str, typer.Option("--chip", "-c", help="A chip preset or a chip file.")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", metavar="KEY=VALUE",
+                 help="Change a chip field by dotted path, e.g. memory.dram.bandwidth=2TB/s."),
+]
+BatchOption = Annotated[int | None, typer.Option(help="Batch size (builder workloads).")]
+ResolutionOption = Annotated[int | None, typer.Option(help="Input resolution (CNN builders).")]
+SeqOption = Annotated[int | None, typer.Option(help="Sequence length (transformer builders).")]
+DtypeOption = Annotated[str | None, typer.Option(help="Compute dtype of the built workload.")]
+FusionOption = Annotated[str, typer.Option(help="Fusion mode: none, epilogue or greedy.")]
+
+
+def load_workload(spec: str, **params: Any) -> Graph:
+    """A builder name (with its parameters) or a graph file (.yaml, .yml, .json, .onnx)."""
+    given = {k: v for k, v in params.items() if v is not None}
+    path = Path(spec)
+    if path.suffix.lower() in (".yaml", ".yml", ".json", ".onnx") or path.exists():
+        if given:
+            raise InputError(f"{spec}: --{next(iter(given))} applies to built-in workloads only; "
+                             "a graph file fixes its own shapes.")
+        return workloads.load(path)
+    return workloads.build(spec, **given)
+
+
+def load_chip_with(chip: str, sets: list[str] | None) -> Chip:
+    return hardware.load_chip(chip, overrides=hardware.parse_overrides(sets or []))
+
+
+def check_fusion(fusion: str) -> str:
+    if fusion not in ("none", "epilogue", "greedy"):
+        raise InputError(f"--fusion {fusion!r}: allowed modes are none, epilogue and greedy.")
+    return fusion
+
+
+def parse_duration(text: str | None) -> float | None:
+    if text is None:
+        return None
+    from hardware.quantity import QuantityError, parse_time
+
+    try:
+        seconds = parse_time(text)
+    except QuantityError as err:
+        raise InputError(f"--duration: {err}.") from None
+    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
+        raise InputError(f"--duration must be a positive time such as 60s, got {text!r}.")
+    return seconds
+
+
+@app.command()
+def run(
+    workload: Annotated[str, typer.Argument(help="A built-in workload or a graph file.")],
+    chip: ChipOption,
+    set_: SetOption = None,
+    batch: BatchOption = None,
+    resolution: ResolutionOption = None,
+    seq: SeqOption = None,
+    dtype: DtypeOption = None,
+    fusion: FusionOption = "epilogue",
+    overlap: Annotated[bool, typer.Option(help="Overlap transfers with compute.")] = True,
+    graph_launch: Annotated[bool, typer.Option(help="Launch the graph once.")] = False,
+    batches: Annotated[int, typer.Option(min=1, help="Run this many batches as a stream.")] = 1,
+    duration: Annotated[str | None, typer.Option(help="Stream for this long, e.g. 60s.")] = None,
+    prefetch: Annotated[int, typer.Option(min=0, help="Batches loaded ahead.")] = 0,
+    input_compression: Annotated[float, typer.Option(min=1.0, help="Input bytes / R.")] = 1.0,
+    load_input: Annotated[bool | None, typer.Option(
+        "--load-input/--input-on-device",
+        help="Bring each input from the input source (default: only for streams).")] = None,
+    json_out: JsonOption = None,
+    trace: Annotated[Path | None, typer.Option(help="Write a Chrome/Perfetto trace.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print one line.")] = False,
+    top: Annotated[int, typer.Option(min=1, help="Kernels listed in the summary.")] = 10,
+) -> None:
+    """Simulate WORKLOAD on a chip: latency, throughput and where the peak went."""
+    import sim
+
+    with user_errors():
+        graph = load_workload(workload, batch=batch, resolution=resolution, seq=seq, dtype=dtype)
+        spec = load_chip_with(chip, set_)
+        result = sim.simulate(graph, spec, fusion=check_fusion(fusion), overlap=overlap,
+                              graph_launch=graph_launch, batches=batches,
+                              duration_s=parse_duration(duration), prefetch=prefetch,
+                              input_compression=input_compression, load_input=load_input)
+        if json_out is not None:
+            emit_json(result.model_dump_json(indent=1), json_out)
+        if trace is not None:
+            write_trace(result, trace)
+    if json_out == "-":
+        return
+    from sim.report import one_line
+
+    if quiet:
+        stdout().print(one_line(result), soft_wrap=True)
+    else:
+        stdout().print(result.summary(top=top))
+
+
+def write_trace(result: Any, path: Path) -> None:
+    try:
+        from sim.trace import write_chrome_trace
+    except ModuleNotFoundError:
+        raise InputError("--trace: this topsim cannot write traces yet.") from None
+    try:
+        write_chrome_trace(result, path)
+    except OSError as err:
+        raise InputError(f"--trace {path}: cannot write the file ({err.strerror}).") from None
+
+
 def main() -> None:
     """Console-script entry point (`topsim`)."""
     try:

@@ -49,9 +49,10 @@ class SharedLink:
         self.busy_s = 0.0
         self.bytes_moved = 0.0
 
-    def transfer(self, nbytes: float, cap: float = float("inf")) -> simpy.Event:
-        """An event that fires when `nbytes` have crossed the link."""
-        done = self.env.event()
+    def transfer(self, nbytes: float, cap: float = float("inf"),
+                 done: simpy.Event | None = None) -> simpy.Event:
+        """An event (`done`, or a new one) that fires when `nbytes` have crossed the link."""
+        done = self.env.event() if done is None else done
         if nbytes <= EPSILON_BYTES:
             done.succeed()
             return done
@@ -381,43 +382,69 @@ class Engine:
             yield unit
             record.start = self.env.now
             overhead = self.chip.launch.device_gap + spec.kernel_overhead
-            if overhead > 0:
-                yield self.env.timeout(overhead)
-            record.compute_start = self.env.now
+            record.compute_start = record.start + overhead
             record.clock_hz = self.clock(kernel.unit)
             record.compute_s = kernel.compute_cycles(spec.instances) / record.clock_hz
             if self.options.overlap:
-                compute = self.env.timeout(record.compute_s)
-                memory = self.env.process(self.memory_phase(kernel, record))
-                yield compute & memory
+                # one timeout for gap + compute, the memory traffic alongside: few events
+                waits = [self.env.timeout(overhead + record.compute_s)]
+                waits += self.memory_waits(kernel, record, overhead, kernel.dram_bytes, 1.0)
+                yield waits[0] if len(waits) == 1 else self.env.all_of(waits)
             else:
-                yield from self.memory_phase(kernel, record, reads_only=True)
-                yield self.env.timeout(record.compute_s)
-                yield from self.memory_phase(kernel, record, writes_only=True)
+                if overhead > 0:
+                    yield self.env.timeout(overhead)
+                for phase in ("read", "compute", "write"):
+                    if phase == "compute":
+                        yield self.env.timeout(record.compute_s)
+                        continue
+                    nbytes = kernel.dram_read_bytes if phase == "read" else kernel.dram_write_bytes
+                    waits = self.memory_waits(kernel, record, 0.0, nbytes, 0.5)
+                    if waits:
+                        yield self.env.all_of(waits)
             record.end = self.env.now
         if self.chip.thermal is not None:
             self.energy_j += kernel_energy(kernel, self.chip, self.voltage_scale())
         self.done[index].succeed()
 
-    def memory_phase(self, kernel: Kernel, record: KernelRecord, reads_only: bool = False,
-                     writes_only: bool = False):
-        """DRAM traffic (shared) alongside on-chip traffic; the slower one sets the pace."""
-        reads = 0.0 if writes_only else kernel.dram_read_bytes
-        writes = 0.0 if reads_only else kernel.dram_write_bytes
-        share = 0.5 if (reads_only or writes_only) else 1.0
-        onchip = kernel.onchip_bytes * share
-        latency = self.chip.memory.dram.latency if (reads + writes) > 0 else 0.0
+    def memory_waits(self, kernel: Kernel, record: KernelRecord, delay: float, dram_bytes: float,
+                     onchip_share: float) -> list[simpy.Event]:
+        """Events for a kernel's memory traffic starting `delay` from now: DRAM bytes over the
+        shared link (after the DRAM latency), and on-chip bytes at the on-chip bandwidth.
+        The slower one sets the pace; `record.memory_s` accumulates how long they took."""
+        waits: list[simpy.Event] = []
         l2 = self.chip.memory.l2
-        onchip_s = onchip / l2.bandwidth if l2 else 0.0
-        waits = []
-        if reads + writes > 0:
-            waits.append(self.env.process(self.move(self.dram, reads + writes, kernel.name, latency)))
+        onchip_s = kernel.onchip_bytes * onchip_share / l2.bandwidth if l2 else 0.0
         if onchip_s > 0:
-            waits.append(self.env.timeout(onchip_s))
+            waits.append(self.env.timeout(delay + onchip_s))
+        begin = self.env.now + delay
+        if dram_bytes > 0:
+            latency = self.chip.memory.dram.latency
+            if self.dma is not None:
+                waits.append(self.env.process(self._delayed_move(delay, dram_bytes, kernel.name,
+                                                                 latency)))
+            else:
+                done = self.env.event()
+                start = self.env.timeout(delay + latency)
+                start.callbacks.append(lambda _e: self.dram.transfer(dram_bytes, done=done))
+                done.callbacks.append(lambda _e: self.transfers.append(
+                    Transfer("dram", begin, self.env.now, kernel.name, dram_bytes)))
+                waits.append(done)
         if waits:
-            start = self.env.now
-            yield self.env.all_of(waits)
-            record.memory_s += self.env.now - start
+            pending = [len(waits)]
+
+            def finished(_event: simpy.Event) -> None:
+                pending[0] -= 1
+                if pending[0] == 0:
+                    record.memory_s += self.env.now - begin
+
+            for wait in waits:
+                wait.callbacks.append(finished)
+        return waits
+
+    def _delayed_move(self, delay: float, nbytes: float, label: str, latency: float):
+        if delay > 0:
+            yield self.env.timeout(delay)
+        yield from self.move(self.dram, nbytes, label, latency)
 
     def thermal_control(self):
         """Integrate temperature each control period and step the DVFS level."""

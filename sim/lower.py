@@ -16,7 +16,6 @@ The model, per op:
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from hardware.chip import DTYPE_BYTES, Chip, Unit
@@ -124,7 +123,8 @@ def stage_for(op: Op, unit: Unit) -> Stage:
                  tiles, tile_cycles, rate)
 
 
-def assign_units(graph: Graph, chip: Chip) -> dict[str, str]:
+def assign_units(graph: Graph, chip: Chip,
+                 stages: dict[tuple[str, str], Stage] | None = None) -> dict[str, str]:
     """op name -> unit name.
 
     The advertised accelerator is the compile target: the fastest peak unit that supports
@@ -133,13 +133,14 @@ def assign_units(graph: Graph, chip: Chip) -> dict[str, str]:
     """
     host = chip.host_unit()
     assignment: dict[str, str] = {}
+    stages = {} if stages is None else stages  # (op, unit) -> Stage, reused by lower()
     for op in graph.order:
         best: tuple[bool, float, str] | None = None
         if op.accelerated:
             for name, unit in chip.units.items():
                 if unit.host or not unit.supports_kind(op.kind) or unit_rate(unit, op) is None:
                     continue
-                stage = stage_for(op, unit)
+                stage = stages[op.name, name] = stage_for(op, unit)
                 seconds = math.ceil(stage.tiles / unit.instances) * stage.tile_cycles
                 candidate = (not unit.peak, seconds / chip.unit_clock(name), name)
                 if best is None or candidate[:2] < best[:2]:
@@ -191,34 +192,47 @@ def gemm_traffic_factors(m: int, n: int, k: int, elem: float, capacity: float,
 
 
 class Residency:
-    """Which tensors are still on chip: LRU over bytes, decided by stack distance."""
+    """Which tensors are still on chip: LRU over bytes, decided by stack distance.
 
-    def __init__(self, capacity: float) -> None:
-        self.capacity = capacity
-        self.stack: OrderedDict[str, float] = OrderedDict()  # most recent last
+    A tensor is resident when the bytes of the distinct tensors touched since its last
+    touch, itself included, fit the capacity: exactly LRU for variable sizes, and monotone
+    in capacity. A Fenwick tree over touch times keeps each query O(log n); sizes are
+    counted in half-bytes so the sums are exact integers (int4 tensors have half bytes).
+    """
+
+    def __init__(self, capacity: float, touches: int) -> None:
+        self.capacity = int(capacity * 2)
+        self.tree = [0] * (touches + 2)
+        self.last: dict[str, tuple[int, int]] = {}  # tensor -> (touch time, half-bytes)
+        self.clock = 0
+        self.total = 0
+
+    def _add(self, index: int, amount: int) -> None:
+        while index < len(self.tree):
+            self.tree[index] += amount
+            index += index & -index
+
+    def _prefix(self, index: int) -> int:
+        total = 0
+        while index > 0:
+            total += self.tree[index]
+            index -= index & -index
+        return total
 
     def resident(self, tensor: str) -> bool:
-        if tensor not in self.stack:
-            return False
-        distance = 0.0
-        for name in reversed(self.stack):
-            distance += self.stack[name]
-            if distance > self.capacity:
-                return False
-            if name == tensor:
-                return True
-        return False
+        seen = self.last.get(tensor)
+        return seen is not None and self.total - self._prefix(seen[0] - 1) <= self.capacity
 
     def touch(self, tensor: str, nbytes: float) -> None:
-        self.stack.pop(tensor, None)
-        self.stack[tensor] = nbytes
-        total, keep = 0.0, OrderedDict()
-        for name in reversed(self.stack):  # forget what can never be a hit again
-            total += self.stack[name]
-            keep[name] = self.stack[name]
-            if total > self.capacity:
-                break
-        self.stack = OrderedDict(reversed(keep.items()))
+        seen = self.last.get(tensor)
+        if seen is not None:
+            self._add(seen[0], -seen[1])
+            self.total -= seen[1]
+        self.clock += 1
+        size = int(round(nbytes * 2))
+        self._add(self.clock, size)
+        self.total += size
+        self.last[tensor] = (self.clock, size)
 
 
 def view_roots(graph: Graph) -> dict[str, str]:
@@ -230,10 +244,12 @@ def view_roots(graph: Graph) -> dict[str, str]:
     return root
 
 
-def lower(graph: Graph, chip: Chip, groups: list[list[Op]], assignment: dict[str, str]) -> list[Kernel]:
+def lower(graph: Graph, chip: Chip, groups: list[list[Op]], assignment: dict[str, str],
+          stages: dict[tuple[str, str], Stage] | None = None) -> list[Kernel]:
     """Kernels for the fused groups (in execution order), with traffic and dependencies."""
+    stages = {} if stages is None else stages
     capacity = chip.memory.onchip_bytes()
-    residency = Residency(capacity)
+    residency = Residency(capacity, sum(len(op.inputs) + len(op.outputs) for op in graph.ops))
     roots = view_roots(graph)
     tensors = graph.tensors
     producer_kernel: dict[str, int] = {}
@@ -252,7 +268,9 @@ def lower(graph: Graph, chip: Chip, groups: list[list[Op]], assignment: dict[str
         names = {op.name for op in members}
         consumed_outside = {t for t in internal if t in outputs or readers.get(t, set()) - names}
         kernel = Kernel(index=index, name="+".join(op.name for op in members), unit=unit_name,
-                        host=unit.host, stages=[stage_for(op, unit) for op in members],
+                        host=unit.host,
+                        stages=[stages.get((op.name, unit_name)) or stage_for(op, unit)
+                                for op in members],
                         kinds=tuple(op.kind for op in members), dtype=members[0].dtype)
         deps: set[int] = set()
         seen: set[str] = set()

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from rich.console import Group
+from collections.abc import Sequence
+
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.jupyter import JupyterMixin
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from hardware.quantity import format_si
 from sim.account import REMEDIES
+from sim.gantt import Gantt
 from sim.result import Result
 
 BAR_WIDTH = 30
+SPARKS = "▁▂▃▄▅▆▇█"
 
 
 def ops_rate(value: float) -> str:
@@ -40,7 +45,14 @@ def header(result: Result) -> Table:
     grid.add_row("workload", f"{result.workload} (batch {result.batch}, {result.dtype}, "
                              f"fusion {result.fusion})")
     grid.add_row("chip", result.chip)
-    grid.add_row("latency", seconds(result.latency_s))
+    if result.batches > 1:
+        ff = ", steady batches fast-forwarded" if result.fast_forward else ""
+        grid.add_row("stream", f"{result.batches:,} batches in {seconds(result.duration_s)}{ff}")
+        stats = result.batch_latency
+        grid.add_row("latency", f"{seconds(result.latency_s)} (median batch; first "
+                                f"{seconds(stats.first_s)}, last {seconds(stats.last_s)})")
+    else:
+        grid.add_row("latency", seconds(result.latency_s))
     grid.add_row("throughput", f"{result.throughput:,.4g} items/s")
     grid.add_row("peak", ops_rate(result.peak_ops))
     grid.add_row("delivered", f"{ops_rate(result.delivered_ops_per_s)}  "
@@ -50,6 +62,12 @@ def header(result: Result) -> Table:
     if result.offloaded_ops:
         grid.add_row("offloaded", f"{result.offloaded_ops / result.total_ops:.1%} of the ops ran "
                                   "outside the peak units")
+    if result.power is not None:
+        power = result.power
+        hottest = (f", max {power.max_temperature_c:.1f} °C"
+                   if power.max_temperature_c is not None else "")
+        grid.add_row("power", f"{power.average_w:.3g} W average, {power.peak_w:.3g} W peak, "
+                              f"{format_si(power.energy_j, 'J')}{hottest}")
     return grid
 
 
@@ -66,7 +84,8 @@ def waterfall(result: Result) -> Table:
         if share < 0.0005:
             continue
         table.add_row(category, f"-{share:.1%}", bar(share), REMEDIES[category])
-    useful = result.useful_ops / (result.peak_ops * result.latency_s) if result.latency_s else 0.0
+    capacity = result.peak_ops * result.duration_s
+    useful = result.useful_ops / capacity if capacity else 0.0
     table.add_row("useful", f"{useful:.1%}", bar(useful, style="bold green"),
                   "work done on the peak units")
     return table
@@ -80,14 +99,21 @@ def top_ops(result: Result, top: int) -> Table:
     table.add_column("share", justify="right")
     table.add_column("ops/byte", justify="right")
     table.add_column("bound")
+    table.add_column("main loss")
     rows = sorted(result.ops, key=lambda r: (-(r.end_s - r.start_s), r.name))[:top]
     for row in rows:
         span = row.end_s - row.start_s
         intensity = f"{row.intensity:.3g}" if row.intensity < 1e29 else "-"
         table.add_row(row.name, row.unit, seconds(span),
                       f"{span / result.latency_s:.1%}" if result.latency_s else "-",
-                      intensity, row.bound)
+                      intensity, row.bound, main_loss(row.losses_ops))
     return table
+
+
+def main_loss(losses_ops: dict[str, float]) -> str:
+    """The loss category with the most ops (ties by name), or '-' when nothing was lost."""
+    ranked = sorted((-v, k) for k, v in losses_ops.items() if v > 0)
+    return ranked[0][1] if ranked else "-"
 
 
 def units(result: Result) -> Table:
@@ -105,9 +131,95 @@ def units(result: Result) -> Table:
     return table
 
 
-def render_result(result: Result, top: int = 10) -> Group:
-    return Group(Panel(header(result), title="topsim", title_align="left"), waterfall(result),
-                 units(result), top_ops(result, top))
+def sparkline(times: Sequence[float], values: Sequence[float], cells: int) -> str:
+    """`values` sampled at `times`, binned by time into `cells` characters (bin mean; an
+    empty bin repeats the last value), scaled from the minimum to the maximum."""
+    if not values or cells <= 0:
+        return ""
+    t0, t1 = times[0], times[-1]
+    span = t1 - t0
+    sums, counts = [0.0] * cells, [0] * cells
+    for t, v in zip(times, values, strict=True):
+        i = min(cells - 1, int((t - t0) / span * cells)) if span > 0 else 0
+        sums[i] += v
+        counts[i] += 1
+    binned: list[float] = []
+    last = values[0]
+    for total, n in zip(sums, counts, strict=True):
+        last = total / n if n else last
+        binned.append(last)
+    if span <= 0:
+        binned = binned[:1]
+    lo, hi = min(binned), max(binned)
+    if hi - lo <= 1e-12 * max(abs(hi), 1.0):
+        return SPARKS[3] * len(binned)
+    top = len(SPARKS) - 1
+    return "".join(SPARKS[round((v - lo) / (hi - lo) * top)] for v in binned)
+
+
+class Sparklines(JupyterMixin):
+    """Temperature, clock and power over a run, and batch latency over a stream."""
+
+    LABEL_WIDTH = 13
+
+    def __init__(self, result: Result) -> None:
+        self.rows: list[tuple[str, list[float], list[float], str]] = []
+        trace = result.power.trace if result.power is not None else []
+        if len(trace) >= 2:
+            times = [p.time_s for p in trace]
+            for label, values, unit, digits in (
+                ("temperature", [p.temperature_c for p in trace], "°C", 1),
+                ("clock", [p.clock_hz / 1e6 for p in trace], "MHz", 0),
+                ("power", [p.power_w for p in trace], "W", 2),
+            ):
+                self.rows.append((label, times, values, span_text(values, unit, digits)))
+        if result.batches > 1 and len(result.series) >= 2:
+            times = [p.time_s for p in result.series]
+            values = [p.latency_s * 1e3 for p in result.series]
+            self.rows.append(("batch latency", times, values, span_text(values, "ms", 3)))
+        self.duration_s = result.duration_s
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        span_width = max(len(span) for *_, span in self.rows)
+        cells = max(8, options.max_width - self.LABEL_WIDTH - span_width - 2)
+        yield Text.assemble(("Over the run", "bold"), f" (0 – {seconds(self.duration_s)})")
+        for label, times, values, span in self.rows:
+            yield Text.assemble((label.ljust(self.LABEL_WIDTH), "bold"), " ",
+                                (sparkline(times, values, cells), "cyan"), " ", (span, "dim"),
+                                no_wrap=True, overflow="ellipsis")
+
+
+def span_text(values: Sequence[float], unit: str, digits: int) -> str:
+    """'25.0 -> 27.1 °C', with '(min .. max)' when the extremes are elsewhere; one value
+    when it never changed."""
+    def fmt(v: float) -> str:
+        return f"{v:.{digits}f}"
+
+    first, last, low, high = fmt(values[0]), fmt(values[-1]), fmt(min(values)), fmt(max(values))
+    if low == high:
+        return f"{first} {unit} throughout"
+    text = f"{first} -> {last} {unit}"
+    if {low, high} != {first, last}:
+        text += f" ({low} .. {high})"
+    return text
+
+
+class Summary(JupyterMixin, Group):
+    """The full summary: a rich Group that also renders itself in Jupyter."""
+
+
+def render_result(result: Result, top: int = 10, color_by: str = "bound") -> Summary:
+    """Header, waterfall from peak to delivered, units, Gantt, run traces, top kernels."""
+    parts = [Panel(header(result), title="topsim", title_align="left"), waterfall(result),
+             units(result), Gantt(result, color_by=color_by)]
+    lines = Sparklines(result)
+    if lines:
+        parts.append(lines)
+    parts.append(top_ops(result, top))
+    return Summary(*parts)
 
 
 def one_line(result: Result) -> str:

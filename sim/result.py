@@ -118,9 +118,9 @@ class Result(Model):
     launches: int
     dram_bytes: float
     events: int
-    ops: list[OpRow]
+    ops: list[OpRow]  # one per kernel; for huge graphs only the 5,000 longest (see `kernels`)
     units: list[UnitUsage]
-    timeline: list[Segment]
+    timeline: list[Segment]  # the first 20,000 spans by start time
 
     def ranked_losses(self) -> list[tuple[str, float]]:
         """Loss categories with a non-zero share, biggest first (ties by name)."""

@@ -27,6 +27,7 @@ from sim.result import (
 from workloads.graph import Graph
 
 MAX_SERIES = 2000  # points kept in time series (longer ones are thinned evenly)
+MAX_ROWS = 5000  # kernel rows kept in a Result: the longest ones (huge graphs stay small)
 FAST_FORWARD_BATCHES = 8  # streams longer than this are fast-forwarded unless told not to
 
 
@@ -83,8 +84,10 @@ def options_from(options: SimOptions | None, kwargs: dict) -> SimOptions:
 
 def plan(graph: Graph, chip: Chip, options: SimOptions) -> list[Kernel]:
     """Lower and fuse: the per-batch kernel list, with a decompression kernel if asked."""
-    assignment = assign_units(graph, chip)
-    kernels = lower(graph, chip, group_ops(graph, chip, assignment, options.fusion), assignment)
+    stages: dict = {}
+    assignment = assign_units(graph, chip, stages)
+    groups = group_ops(graph, chip, assignment, options.fusion)
+    kernels = lower(graph, chip, groups, assignment, stages)
     if options.loads_input and options.input_compression > 1 and graph.input_bytes > 0:
         raw = graph.input_bytes
         kernels = prepend(decompression_kernel(chip, raw / options.input_compression, raw), kernels)
@@ -167,8 +170,12 @@ def build_result(graph: Graph, chip: Chip, options: SimOptions, dtype: str, peak
     duration = trace.end
     per_batch = len(kernels)
     first = trace.records[:per_batch]
+    kept = kernels
+    if len(kernels) > MAX_ROWS:
+        longest = sorted(kernels, key=lambda k: (first[k.index].start - first[k.index].end, k.index))
+        kept = sorted(longest[:MAX_ROWS], key=lambda k: k.index)
     rows = [_row(k, first[k.index], books.kernel_losses[k.index], books.gap_losses[k.index])
-            for k in kernels]
+            for k in kept]
     units = []
     for name, unit in chip.units.items():
         records = [r for r in trace.records if r.unit == name]
@@ -254,14 +261,12 @@ MAX_SEGMENTS = 20000
 
 
 def _segments(kernels: list[Kernel], trace: Trace) -> list[Segment]:
-    segments = [Segment(track=r.unit, start_s=r.start, end_s=r.end, label=kernels[r.kernel].name,
-                        kind="kernel") for r in trace.records]
-    segments += [Segment(track="launcher", start_s=s, end_s=e,
-                         label=kernels[trace.records[i].kernel].name if i < len(trace.records)
-                         else "launch", kind="launch")
-                 for s, e, i in trace.launches if e > s]
-    segments += [Segment(track=t.track, start_s=t.start, end_s=t.end, label=t.label,
-                         kind="input" if t.track == "input" else "transfer")
-                 for t in trace.transfers]
-    segments.sort(key=lambda s: (s.start_s, s.track, s.label))
-    return segments[:MAX_SEGMENTS]
+    """The timeline's first MAX_SEGMENTS spans (kernels, launches, transfers) by start time."""
+    spans = [(r.start, r.unit, kernels[r.kernel].name, r.end, "kernel") for r in trace.records]
+    spans += [(s, "launcher", kernels[trace.records[i].kernel].name if i < len(trace.records)
+               else "launch", e, "launch") for s, e, i in trace.launches if e > s]
+    spans += [(t.start, t.track, t.label, t.end, "input" if t.track == "input" else "transfer")
+              for t in trace.transfers]
+    spans.sort(key=lambda span: span[:3])
+    return [Segment(track=track, start_s=start, end_s=end, label=label, kind=kind)
+            for start, track, label, end, kind in spans[:MAX_SEGMENTS]]

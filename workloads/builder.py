@@ -26,13 +26,11 @@ class GraphBuilder:
         self.ops: list[Op] = []
         self.inputs: list[str] = []
         self._count = 0
+        self._op_names: set[str] = set()
 
     def _fresh(self, base: str) -> str:
         self._count += 1
-        return f"{base}.{self._count}" if base in self.tensors or base in self._op_names() else base
-
-    def _op_names(self) -> set[str]:
-        return {op.name for op in self.ops}
+        return f"{base}.{self._count}" if base in self.tensors or base in self._op_names else base
 
     def shape(self, tensor: str) -> tuple[int, ...]:
         return self.tensors[tensor].shape
@@ -52,7 +50,7 @@ class GraphBuilder:
         """Add any op kind; returns its output name (a list when it has several)."""
         self._count += 1
         op_name = name or f"{kind}{self._count}"
-        if op_name in self._op_names():
+        if op_name in self._op_names:
             op_name = f"{op_name}.{self._count}"
         stats = infer(kind, [self.tensors[t].shape for t in inputs], attrs)
         dtype = out_dtype or (self.tensors[inputs[0]].dtype if inputs else self.dtype)
@@ -62,6 +60,7 @@ class GraphBuilder:
             self.tensors[out] = Tensor(shape=shape, dtype=dtype)
             outs.append(out)
         self.ops.append(Op(name=op_name, kind=kind, inputs=inputs, outputs=outs, attrs=attrs))
+        self._op_names.add(op_name)
         return outs[0] if len(outs) == 1 and n_out == 1 else outs
 
     # the common layers, with their weights -------------------------------------------------

@@ -73,9 +73,10 @@ class Op(BaseModel):
 
     @property
     def stats(self) -> OpStats:
-        if self._stats is None:
+        stats = self.__pydantic_private__["_stats"]  # direct: this is on the hot path
+        if stats is None:
             raise RuntimeError(f"op {self.name!r} is not part of a validated graph")
-        return self._stats
+        return stats
 
     @property
     def macs(self) -> int:
@@ -96,16 +97,16 @@ class Op(BaseModel):
     @property
     def dtype(self) -> str:
         """The dtype the op computes in (its first input's, unless `attrs.dtype` says)."""
-        return self._dtype
+        return self.__pydantic_private__["_dtype"]
 
     @property
     def read_bytes(self) -> float:
         """Minimal bytes read: each input once (only the gathered rows of an embedding)."""
-        return self._read_bytes
+        return self.__pydantic_private__["_read_bytes"]
 
     @property
     def write_bytes(self) -> float:
-        return self._write_bytes
+        return self.__pydantic_private__["_write_bytes"]
 
     @property
     def accelerated(self) -> bool:

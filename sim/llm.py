@@ -1,0 +1,394 @@
+"""LLM generation: a prefill, then `tokens` decode steps over a growing KV cache.
+
+`generate` simulates one request (a batch of `batch` sequences):
+
+- prefill: the prompt's `prompt` tokens in one forward pass, one `simulate` of the
+  prefill graph; its latency is the time to first token (TTFT).
+- decode: step i (0-based, i < tokens) runs one token per sequence over `prompt + i`
+  cached tokens. Steps run back to back, each launched by the host after the previous
+  one finished (the next token depends on the last logits), each from a cold on-chip
+  cache, at the nominal clock and the same thermal state.
+
+Decode steps repeat the same kernel sequence; only the KV length changes, and with it
+only the attention kernels' bytes and work. Each quantity of a step (latency, useful
+ops, every loss) is then affine in the KV length while each kernel keeps its bound, and
+piecewise affine over a long decode (an attention kernel can cross from memory- to
+compute-bound). So the discrete-event engine runs a few steps only: the first, the last
+and the median, and the midpoint of any interval where linear interpolation between its
+ends misses the simulated midpoint by more than `LATENCY_TOLERANCE` (or a loss by more
+than `LOSS_TOLERANCE` of the step's peak capacity); the interval is then split in two. For a convex kink, the midpoint error
+is at least half the interval's largest error, so the error stays within twice the
+tolerance. Every other step is interpolated; interpolation is linear, so the identity
+peak * latency = useful + sum(losses) holds for each interpolated step as it does for
+the simulated ones, and for the totals.
+
+Not modelled: sampling on the host and copying logits back, the KV cache's own writes
+beyond the new row, batching policies of a serving stack (every sequence has the same
+prompt length and generates the same number of tokens), and multi-chip sharding (a
+model that does not fit one chip's DRAM is simulated anyway and flagged).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+
+from hardware.chip import DTYPE_BYTES, Chip
+from hardware.errors import InputError
+from hardware.quantity import format_si
+from sim.account import LOSS_CATEGORIES, REMEDIES
+from sim.report import bar, ops_rate, seconds, top_ops
+from sim.result import SCHEMA_VERSION, BatchStats, Model, Result
+from sim.simulate import options_from, simulate
+from workloads.transformer import CONFIGS, decode_step, transformer
+
+# interpolation error allowed at an interval's midpoint: for the step latency and useful
+# ops, relative; for each loss category, as a share of the step's peak capacity (peak
+# ops/s x latency). Losses get more slack: as the KV length grows, padding and the block
+# choice of the attention kernels move capacity between `shape`, `starvation` and
+# `memory` in stairs and saw teeth (up to ~1% of a step every 8 or 256 KV tokens) while
+# the latency stays affine; summed over a decode these average out (measured: 0.3% of the
+# capacity with 3 samples and with 17, against simulating every step).
+LATENCY_TOLERANCE = 1e-3
+LOSS_TOLERANCE = 2e-2
+MAX_DECODE_SAMPLES = 33  # simulated decode steps at most (then interpolation is accepted)
+STREAM_OPTIONS = ("batches", "duration_s", "prefetch", "input_compression", "load_input")
+
+
+class DecodeSample(Model):
+    """One decode step run through the discrete-event engine."""
+
+    step: int  # 0-based: the step generating token step + 2 (the prefill made the first)
+    kv: int  # tokens already in the cache
+    latency_s: float
+    total_ops: float
+    useful_ops: float
+    offloaded_ops: float
+    losses_ops: dict[str, float]
+    dram_bytes: float
+    energy_j: float | None
+    events: int
+
+
+class GenerationResult(Model):
+    """A prefill and a decode, with the decode's per-step figures summed over all steps.
+
+    Invariant: peak_ops * total_s == useful_ops + sum(losses_ops.values()), where
+    total_s = ttft_s + decode_s.
+    """
+
+    schema_version: str = SCHEMA_VERSION
+    workload: str
+    chip: str
+    dtype: str
+    weight_dtype: str
+    kv_dtype: str
+    layers: int
+    batch: int
+    prompt: int
+    tokens: int  # decode steps (tokens generated after the first)
+    fusion: str
+    ttft_s: float  # the prefill's latency: time to first token
+    per_token: BatchStats  # decode step latency: first, median, last over `tokens` steps
+    decode_s: float
+    total_s: float
+    tokens_per_s: float  # batch * tokens / decode_s
+    total_ops: float
+    useful_ops: float
+    offloaded_ops: float
+    peak_ops: float
+    delivered_ops_per_s: float  # total_ops / total_s
+    efficiency: float
+    losses_ops: dict[str, float]  # prefill + decode
+    losses_s: dict[str, float]
+    decode_useful_ops: float
+    decode_losses_ops: dict[str, float]
+    dram_bytes: float
+    energy_j: float | None
+    weight_bytes: float  # stored weights (whole embedding tables included)
+    kv_cache_bytes: float  # the cache after the last step: batch x (prompt + tokens) tokens
+    dram_capacity_bytes: float
+    fits_in_memory: bool  # weights + final KV cache <= DRAM capacity (activations ignored)
+    events: int  # engine events over all simulated runs
+    samples: list[DecodeSample]  # the decode steps simulated (the rest interpolated)
+    prefill: Result
+    decode_step: Result  # the step at the median KV length
+
+    def ranked_losses(self) -> list[tuple[str, float]]:
+        items = [(k, v) for k, v in self.losses_ops.items() if v > 0]
+        return sorted(items, key=lambda kv: (-kv[1], kv[0]))
+
+    def top_loss(self) -> str:
+        ranked = self.ranked_losses()
+        return ranked[0][0] if ranked else "none"
+
+    def decode_top_loss(self) -> str:
+        ranked = sorted(((k, v) for k, v in self.decode_losses_ops.items() if v > 0),
+                        key=lambda kv: (-kv[1], kv[0]))
+        return ranked[0][0] if ranked else "none"
+
+    def loss_share(self, category: str) -> float:
+        capacity = self.peak_ops * self.total_s
+        return self.losses_ops.get(category, 0.0) / capacity if capacity else 0.0
+
+    def summary(self, top: int = 10) -> Group:
+        return render_generation(self, top=top)
+
+
+def generate(
+    config_name: str,
+    chip: Chip,
+    prompt: int,
+    tokens: int,
+    batch: int = 1,
+    dtype: str = "fp16",
+    weight_dtype: str | None = None,
+    kv_dtype: str | None = None,
+    layers: int | None = None,
+    fusion: str = "epilogue",
+    **options: object,
+) -> GenerationResult:
+    """Simulate a prefill of `prompt` tokens and `tokens` decode steps of `config_name`.
+
+    `options` are SimOptions fields (overlap, graph_launch, thermal, dtype of the peak);
+    stream options (batches, duration_s, ...) do not apply to one request.
+    """
+    config = _check(config_name, prompt, tokens, batch, options)
+    sim_options = options_from(None, {"fusion": fusion, **options})
+    weight_dtype = weight_dtype or dtype
+    kv_dtype = kv_dtype or dtype
+    shape = dict(dtype=dtype, weight_dtype=weight_dtype, kv_dtype=kv_dtype, layers=layers)
+
+    prefill_graph = transformer(config, batch=batch, seq=prompt, mode="prefill", **shape)
+    prefill = simulate(prefill_graph, chip, sim_options)
+
+    median_step = (tokens - 1) // 2
+    median_result: list[Result] = []
+
+    def measure(step: int) -> DecodeSample:
+        result = simulate(decode_step(config_name, batch, prompt + step, **shape), chip,
+                          sim_options)
+        if step == median_step:
+            median_result.append(result)
+        return _sample(step, prompt + step, result)
+
+    samples = sample_steps(tokens, measure, prefill.peak_ops)
+    if not median_result:  # only when max_samples stopped the bisection before the middle
+        measure(median_step)
+    steps = _interpolate(samples, tokens)
+
+    latencies = steps["latency_s"]
+    decode_s = float(latencies.sum())
+    decode_losses = {c: float(steps[c].sum()) for c in LOSS_CATEGORIES}
+    decode_useful = float(steps["useful_ops"].sum())
+    peak = prefill.peak_ops
+    total_s = prefill.latency_s + decode_s
+    total_ops = prefill.total_ops + float(steps["total_ops"].sum())
+    losses = {c: prefill.losses_ops[c] + decode_losses[c] for c in LOSS_CATEGORIES}
+    energy = None
+    if prefill.power is not None and all(s.energy_j is not None for s in samples):
+        energy = prefill.power.energy_j + float(steps["energy_j"].sum())
+    used_layers = layers or config.layers
+    kv_per_token = 2 * used_layers * config.kv_heads * config.head_dim * DTYPE_BYTES[kv_dtype]
+    weights = sum(t.nbytes for n, t in prefill_graph.tensors.items() if t.const)
+    kv_bytes = kv_per_token * batch * (prompt + tokens)
+    capacity = chip.memory.dram.capacity
+    return GenerationResult(
+        workload=config_name, chip=chip.name, dtype=dtype, weight_dtype=weight_dtype,
+        kv_dtype=kv_dtype, layers=used_layers, batch=batch, prompt=prompt, tokens=tokens,
+        fusion=fusion, ttft_s=prefill.latency_s,
+        per_token=BatchStats(count=tokens, first_s=float(latencies[0]),
+                             median_s=float(np.median(latencies)), last_s=float(latencies[-1])),
+        decode_s=decode_s, total_s=total_s,
+        tokens_per_s=batch * tokens / decode_s if decode_s else 0.0,
+        total_ops=total_ops, useful_ops=prefill.useful_ops + decode_useful,
+        offloaded_ops=prefill.offloaded_ops + float(steps["offloaded_ops"].sum()),
+        peak_ops=peak, delivered_ops_per_s=total_ops / total_s if total_s else 0.0,
+        efficiency=total_ops / total_s / peak if total_s else 0.0,
+        losses_ops=losses, losses_s={c: v / peak for c, v in losses.items()},
+        decode_useful_ops=decode_useful, decode_losses_ops=decode_losses,
+        dram_bytes=prefill.dram_bytes + float(steps["dram_bytes"].sum()), energy_j=energy,
+        weight_bytes=weights, kv_cache_bytes=kv_bytes, dram_capacity_bytes=capacity,
+        fits_in_memory=weights + kv_bytes <= capacity,
+        events=prefill.events + sum(s.events for s in samples), samples=samples,
+        prefill=prefill, decode_step=median_result[0],
+    )
+
+
+def sample_steps(tokens: int, measure: Callable[[int], DecodeSample], peak_ops: float,
+                 max_samples: int = MAX_DECODE_SAMPLES) -> list[DecodeSample]:
+    """Simulate steps 0, tokens-1 and (tokens-1)//2, then bisect where not affine."""
+    done: dict[int, DecodeSample] = {}
+
+    def at(step: int) -> DecodeSample:
+        if step not in done:
+            done[step] = measure(step)
+        return done[step]
+
+    first, last = at(0), at(tokens - 1)
+    intervals = [(first.step, last.step)]
+    while intervals:
+        a, b = intervals.pop()
+        if b - a < 2:
+            continue
+        if len(done) >= max_samples:
+            break
+        middle = at((a + b) // 2)
+        if not _affine(done[a], done[b], middle, peak_ops):
+            intervals += [(middle.step, b), (a, middle.step)]
+    return [done[s] for s in sorted(done)]
+
+
+def _affine(a: DecodeSample, b: DecodeSample, middle: DecodeSample, peak_ops: float) -> bool:
+    """Whether the line through a and b meets `middle` within the tolerances."""
+    weight = (middle.step - a.step) / (b.step - a.step)
+
+    def miss(x: float, y: float, actual: float) -> float:
+        return abs(x + weight * (y - x) - actual)
+
+    for x, y, actual in ((a.latency_s, b.latency_s, middle.latency_s),
+                         (a.useful_ops, b.useful_ops, middle.useful_ops)):
+        if miss(x, y, actual) > LATENCY_TOLERANCE * abs(actual):
+            return False
+    capacity = peak_ops * middle.latency_s
+    return all(miss(a.losses_ops[c], b.losses_ops[c], middle.losses_ops[c])
+               <= LOSS_TOLERANCE * capacity for c in LOSS_CATEGORIES)
+
+
+def _interpolate(samples: list[DecodeSample], tokens: int) -> dict[str, np.ndarray]:
+    """Every step's figures, linear between the simulated steps around it."""
+    steps = np.arange(tokens)
+    xs = np.array([s.step for s in samples], dtype=float)
+
+    def line(values: list[float]) -> np.ndarray:
+        return np.interp(steps, xs, np.array(values, dtype=float))
+
+    fields = {name: line([getattr(s, name) for s in samples])
+              for name in ("latency_s", "total_ops", "useful_ops", "offloaded_ops", "dram_bytes")}
+    fields["energy_j"] = line([s.energy_j or 0.0 for s in samples])
+    for category in LOSS_CATEGORIES:
+        fields[category] = line([s.losses_ops[category] for s in samples])
+    return fields
+
+
+def _sample(step: int, kv: int, result: Result) -> DecodeSample:
+    return DecodeSample(step=step, kv=kv, latency_s=result.latency_s, total_ops=result.total_ops,
+                        useful_ops=result.useful_ops, offloaded_ops=result.offloaded_ops,
+                        losses_ops=dict(result.losses_ops), dram_bytes=result.dram_bytes,
+                        energy_j=result.power.energy_j if result.power else None,
+                        events=result.events)
+
+
+def _check(config_name: str, prompt: int, tokens: int, batch: int, options: dict):
+    if config_name not in CONFIGS:
+        raise InputError(f"unknown transformer {config_name!r}; known: {', '.join(CONFIGS)}.")
+    config = CONFIGS[config_name]
+    if not config.decoder:
+        raise InputError(f"{config_name!r} is an encoder: it does not generate tokens.")
+    for key, value in (("prompt", prompt), ("tokens", tokens), ("batch", batch)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InputError(f"generation of {config_name!r}: {key} must be a positive integer, "
+                             f"got {value!r}.")
+    if prompt + tokens > config.max_positions:
+        raise InputError(f"{config_name!r} handles at most {config.max_positions} positions; "
+                         f"prompt {prompt} + tokens {tokens} = {prompt + tokens}.")
+    stream = sorted(set(options) & set(STREAM_OPTIONS))
+    if stream:
+        raise InputError(f"generation simulates one request; option(s) {', '.join(stream)} "
+                         "apply to streams of batches (use sim.simulate).")
+    return config
+
+
+# rendering ----------------------------------------------------------------------------------
+
+
+def _header(result: GenerationResult) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    dtypes = result.dtype
+    if (result.weight_dtype, result.kv_dtype) != (result.dtype, result.dtype):
+        dtypes += f", weights {result.weight_dtype}, KV cache {result.kv_dtype}"
+    grid.add_row("model", f"{result.workload} ({result.layers} layers, {dtypes}, "
+                          f"fusion {result.fusion})")
+    grid.add_row("request", f"batch {result.batch}, prompt {result.prompt} tokens, "
+                            f"then {result.tokens} decode steps")
+    grid.add_row("chip", result.chip)
+    memory = (f"weights {format_si(result.weight_bytes, 'B')} + KV cache "
+              f"{format_si(result.kv_cache_bytes, 'B')} of "
+              f"{format_si(result.dram_capacity_bytes, 'B')} DRAM")
+    if not result.fits_in_memory:
+        memory += ("  [bold red]does not fit one chip (simulated anyway: multi-chip is out "
+                   "of scope)[/]")
+    grid.add_row("memory", memory)
+    grid.add_row("time to first token", seconds(result.ttft_s))
+    grid.add_row("per token", f"first {seconds(result.per_token.first_s)}, median "
+                              f"{seconds(result.per_token.median_s)}, last "
+                              f"{seconds(result.per_token.last_s)}")
+    grid.add_row("decode", f"{seconds(result.decode_s)}, {result.tokens_per_s:,.4g} tokens/s")
+    grid.add_row("total", seconds(result.total_s))
+    grid.add_row("peak", ops_rate(result.peak_ops))
+    grid.add_row("delivered", f"{ops_rate(result.delivered_ops_per_s)}  "
+                              f"([bold]{result.efficiency:.1%}[/] of peak)")
+    simulated = len(result.samples)
+    grid.add_row("simulated", f"prefill + {simulated} of {result.tokens} decode steps "
+                              f"(the rest interpolated), {result.events:,} events")
+    if result.energy_j is not None:
+        per_token = result.energy_j / (result.batch * (result.tokens + 1))
+        grid.add_row("energy", f"{format_si(result.energy_j, 'J')} "
+                               f"({format_si(per_token, 'J')} per token)")
+    return grid
+
+
+def _phases(result: GenerationResult) -> Table:
+    table = Table(title="Phases", title_justify="left")
+    for name, justify in (("phase", "left"), ("time", "right"), ("share", "right"),
+                          ("TOP/s", "right"), ("of peak", "right"), ("top loss", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    prefill = result.prefill
+    decode_ops = result.total_ops - prefill.total_ops
+    rows = [("prefill", result.ttft_s, prefill.total_ops, prefill.top_loss()),
+            ("decode", result.decode_s, decode_ops, result.decode_top_loss())]
+    for name, span, ops, top in rows:
+        rate = ops / span if span else 0.0
+        table.add_row(name, seconds(span), f"{span / result.total_s:.1%}" if result.total_s
+                      else "-", ops_rate(rate), f"{rate / result.peak_ops:.1%}", top)
+    return table
+
+
+def _waterfall(result: GenerationResult) -> Table:
+    table = Table(title="Where the peak went (prefill + decode)", title_justify="left", box=None,
+                  pad_edge=False)
+    table.add_column("", no_wrap=True)
+    table.add_column("share", justify="right")
+    table.add_column("seconds", justify="right")
+    table.add_column("", no_wrap=True)
+    table.add_column("remedy", overflow="fold")
+    table.add_row("peak", "100.0%", seconds(result.total_s), bar(1.0, style="bold blue"), "")
+    for category, _ops in result.ranked_losses():
+        share = result.loss_share(category)
+        if share < 0.0005:
+            continue
+        table.add_row(category, f"-{share:.1%}", seconds(result.losses_s[category]), bar(share),
+                      REMEDIES[category])
+    capacity = result.peak_ops * result.total_s
+    useful = result.useful_ops / capacity if capacity else 0.0
+    table.add_row("useful", f"{useful:.1%}", seconds(result.useful_ops / result.peak_ops),
+                  bar(useful, style="bold green"), "work done on the peak units")
+    return table
+
+
+def render_generation(result: GenerationResult, top: int = 10) -> Group:
+    """Header, phases, the loss waterfall, and the top kernels of each phase."""
+    step = result.decode_step
+    decode_top = top_ops(step, top)
+    decode_top.title = (f"Decode step at KV {result.prompt + (result.tokens - 1) // 2}: "
+                        f"top {top} kernels by time")
+    prefill_top = top_ops(result.prefill, top)
+    prefill_top.title = f"Prefill: top {top} kernels by time"
+    return Group(Panel(_header(result), title="topsim generate", title_align="left"),
+                 _phases(result), _waterfall(result), prefill_top, decode_top)

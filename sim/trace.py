@@ -1,0 +1,166 @@
+"""Chrome trace-event JSON of a Result, for Perfetto (ui.perfetto.dev) and chrome://tracing.
+
+The format is the "JSON Object Format" of the Trace Event Format: {"traceEvents": [...]},
+times in microseconds. One process is the run; each timeline track (every unit, dram,
+host_link, input, launcher) is a thread named by "M" metadata events, and every segment is
+an "X" complete event on it. Counter ("C") events, on the same process, carry the
+temperature, clock and power the thermal model sampled (over the whole run, which for a
+fast-forwarded stream is longer than the timeline), the latency of each batch of a stream,
+and the DRAM traffic in flight along the timeline.
+
+DRAM bandwidth in use is derived, not recorded: a kernel's DRAM bytes (its op row) are
+spread over its transfer segments in proportion to their duration, and each segment is
+taken to move its bytes at a constant rate from start to end. The total bytes are exact;
+the rate is an average over each transfer (fair sharing makes the instantaneous rate
+vary, and the DMA/DRAM latency at a transfer's start moves nothing). The number of
+transfers in flight is exact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from hardware.errors import InputError
+from sim.gantt import track_order
+from sim.result import Result, Segment
+
+PID = 1
+US = 1e6  # trace-event times are microseconds
+
+
+def segment_args(result: Result, segment: Segment, rows: dict) -> dict[str, Any]:
+    """What Perfetto shows when a slice is selected."""
+    row = rows.get(segment.label) if segment.kind == "kernel" else None
+    if row is None:
+        return {"kind": segment.kind}
+    args: dict[str, Any] = {"kind": segment.kind, "ops": row.kinds, "unit": row.unit,
+                            "useful_ops": row.ops, "dram_bytes": row.dram_bytes,
+                            "onchip_bytes": row.onchip_bytes, "bound": row.bound,
+                            "compute_s": row.compute_s, "memory_s": row.memory_s}
+    if row.intensity < 1e29:
+        args["intensity_ops_per_byte"] = row.intensity
+    args["losses_ops"] = {k: v for k, v in row.losses_ops.items() if v}
+    return args
+
+
+def transfer_bytes(result: Result) -> list[float | None]:
+    """Bytes moved by each segment on the dram track (None on other tracks).
+
+    A segment's own `nbytes` if the Result records it; else derived: each kernel's DRAM bytes
+    (its op row, per batch) times its occurrences on the timeline, spread over its transfer
+    segments in proportion to their duration."""
+    rows = {row.name: row for row in result.ops}
+    kernels = Counter(s.label for s in result.timeline if s.kind == "kernel")
+    busy: dict[str, float] = {}
+    for segment in result.timeline:
+        if segment.track == "dram":
+            busy[segment.label] = busy.get(segment.label, 0.0) + segment.end_s - segment.start_s
+    out: list[float | None] = []
+    for segment in result.timeline:
+        recorded = getattr(segment, "nbytes", None)
+        row = rows.get(segment.label)
+        if segment.track != "dram":
+            out.append(None)
+        elif recorded is not None:
+            out.append(recorded)
+        elif row is None or not busy[segment.label]:
+            out.append(0.0)
+        else:
+            total = row.dram_bytes * kernels[segment.label]
+            out.append(total * (segment.end_s - segment.start_s) / busy[segment.label])
+    return out
+
+
+def dram_counters(result: Result) -> list[dict[str, Any]]:
+    """Counter events: DRAM bytes/s in use (derived) and transfers in flight (exact)."""
+    changes: list[tuple[float, float, int]] = []
+    for segment, nbytes in zip(result.timeline, transfer_bytes(result), strict=True):
+        if segment.track != "dram" or segment.end_s <= segment.start_s:
+            continue
+        rate = (nbytes or 0.0) / (segment.end_s - segment.start_s)
+        changes.append((segment.start_s, rate, 1))
+        changes.append((segment.end_s, -rate, -1))
+    if not changes:
+        return []
+    changes.sort(key=lambda c: (c[0], c[2]))
+    events = []
+    rate = 0.0
+    flying = 0
+    i = 0
+    while i < len(changes):
+        time = changes[i][0]
+        while i < len(changes) and changes[i][0] == time:
+            rate += changes[i][1]
+            flying += changes[i][2]
+            i += 1
+        rate = 0.0 if flying == 0 or abs(rate) < 1e-6 else rate
+        events.append(counter("DRAM bandwidth in use", time, {"GB/s": rate / 1e9}))
+        events.append(counter("DRAM transfers in flight", time, {"transfers": flying}))
+    return events
+
+
+def counter(name: str, time_s: float, values: dict[str, float]) -> dict[str, Any]:
+    return {"name": name, "ph": "C", "ts": time_s * US, "pid": PID, "args": values}
+
+
+def metadata(name: str, args: dict[str, Any], tid: int | None = None) -> dict[str, Any]:
+    event = {"name": name, "ph": "M", "pid": PID, "args": args}
+    if tid is not None:
+        event["tid"] = tid
+    return event
+
+
+def chrome_trace(result: Result) -> dict[str, Any]:
+    """The trace as a JSON-ready dict: {"traceEvents": [...], "displayTimeUnit": "ns", ...}."""
+    tracks = track_order(result)
+    tids = {track: n + 1 for n, track in enumerate(tracks)}
+    events: list[dict[str, Any]] = [
+        metadata("process_name", {"name": f"{result.workload} on {result.chip}"}),
+        metadata("process_sort_index", {"sort_index": 0}),
+    ]
+    for track, tid in tids.items():
+        events.append(metadata("thread_name", {"name": track}, tid))
+        events.append(metadata("thread_sort_index", {"sort_index": tid}, tid))
+    rows = {row.name: row for row in result.ops}
+    for segment in result.timeline:
+        events.append({
+            "name": segment.label, "cat": segment.kind, "ph": "X",
+            "ts": segment.start_s * US, "dur": (segment.end_s - segment.start_s) * US,
+            "pid": PID, "tid": tids[segment.track],
+            "args": segment_args(result, segment, rows),
+        })
+    if result.power is not None:
+        for point in result.power.trace:
+            events.append(counter("temperature", point.time_s, {"°C": point.temperature_c}))
+            events.append(counter("clock", point.time_s, {"MHz": point.clock_hz / 1e6}))
+            events.append(counter("power", point.time_s, {"W": point.power_w}))
+    if result.batches > 1:
+        for point in result.series:
+            events.append(counter("batch latency", point.time_s, {"ms": point.latency_s * 1e3}))
+    events += dram_counters(result)
+    return {
+        "traceEvents": events,
+        "displayTimeUnit": "ns",
+        "otherData": {
+            "workload": result.workload, "chip": result.chip, "dtype": result.dtype,
+            "batch": result.batch, "batches": result.batches,
+            "latency_s": result.latency_s, "duration_s": result.duration_s,
+            "delivered_ops_per_s": result.delivered_ops_per_s, "peak_ops": result.peak_ops,
+            "efficiency": result.efficiency, "schema_version": result.schema_version,
+        },
+    }
+
+
+def write_chrome_trace(result: Result, path: str | os.PathLike) -> Path:
+    """Write the Chrome trace-event JSON of `result` to `path`; returns the path."""
+    target = Path(path)
+    data = chrome_trace(result)
+    try:
+        target.write_text(json.dumps(data, allow_nan=False), encoding="utf-8")
+    except OSError as err:
+        raise InputError(f"--trace {target}: cannot write the file ({err.strerror}).") from None
+    return target
