@@ -25,9 +25,11 @@ def bench(workload: str, chip_name: str, repeats: int, **params) -> None:
         start = time.perf_counter()
         result = sim.simulate(graph, chip)
         times.append(time.perf_counter() - start)
-    print(f"{workload:>16} on {chip_name:<9} ops {len(graph.ops):5d}  kernels {result.kernels:5d}  "
-          f"best {min(times) * 1e3:7.1f} ms  median {statistics.median(times) * 1e3:7.1f} ms  "
-          f"events/op {result.events / len(graph.ops):5.1f}")
+    print(
+        f"{workload:>16} on {chip_name:<9} ops {len(graph.ops):5d}  kernels {result.kernels:5d}  "
+        f"best {min(times) * 1e3:7.1f} ms  median {statistics.median(times) * 1e3:7.1f} ms  "
+        f"events/op {result.events / len(graph.ops):5.1f}"
+    )
 
 
 def main() -> None:

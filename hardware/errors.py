@@ -91,7 +91,9 @@ def _problem(error: dict, model: type[BaseModel] | None) -> str:
     return f"field {field!r}: {message}{shown}"
 
 
-def explain_validation(err: ValidationError, source: str, model: type[BaseModel] | None) -> InputError:
+def explain_validation(
+    err: ValidationError, source: str, model: type[BaseModel] | None
+) -> InputError:
     """One paragraph for all the problems pydantic found (at most five listed)."""
     problems = [_problem(e, model) for e in err.errors()]
     more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
@@ -105,8 +107,10 @@ def read_text(path: str | os.PathLike, what: str) -> str:
         raise InputError(f"{p}: no such {what} file.")
     size = p.stat().st_size
     if size > MAX_INPUT_BYTES:
-        raise InputError(f"{p}: the file is {size / 2**20:.0f} MiB; {what} files are limited "
-                         f"to {MAX_INPUT_BYTES // 2**20} MiB.")
+        raise InputError(
+            f"{p}: the file is {size / 2**20:.0f} MiB; {what} files are limited "
+            f"to {MAX_INPUT_BYTES // 2**20} MiB."
+        )
     try:
         return p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -37,8 +37,10 @@ def _preset_or_path(name_or_path: str | Path) -> tuple[dict, str]:
         return load_yaml_mapping(read_text(path, "chip"), str(path)), str(path)
     close = difflib.get_close_matches(text, list_chips(), n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise InputError(f"unknown chip {text!r}: not a preset and not a file.{hint} "
-                     f"Presets: {', '.join(list_chips())}.")
+    raise InputError(
+        f"unknown chip {text!r}: not a preset and not a file.{hint} "
+        f"Presets: {', '.join(list_chips())}."
+    )
 
 
 def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
@@ -47,8 +49,10 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise InputError(f"--set {pair!r}: expected KEY=VALUE with a dotted key, "
-                             "e.g. memory.dram.bandwidth=2TB/s.")
+            raise InputError(
+                f"--set {pair!r}: expected KEY=VALUE with a dotted key, "
+                "e.g. memory.dram.bandwidth=2TB/s."
+            )
         overrides[key.strip()] = _scalar(value.strip())
     return overrides
 
@@ -74,8 +78,9 @@ def apply_overrides(data: dict, overrides: Mapping[str, Any], source: str = "ove
                 child = node[part] = {}
             if not isinstance(child, dict):
                 where = ".".join(parts[: depth + 1])
-                raise InputError(f"{source}: cannot set {path!r}: {where!r} is a value, not a "
-                                 "group of fields.")
+                raise InputError(
+                    f"{source}: cannot set {path!r}: {where!r} is a value, not a group of fields."
+                )
             node = child
         node[parts[-1]] = value
         data.setdefault("sources", {})

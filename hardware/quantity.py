@@ -19,8 +19,16 @@ _BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
 _SUBUNIT = {"": 1.0, "m": 1e-3, "u": 1e-6, "µ": 1e-6, "n": 1e-9, "p": 1e-12, "f": 1e-15}
 
 # dimension -> (accepted unit suffixes, what to say when one does not parse)
-_TIME = {"": 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9, "ps": 1e-12,
-         "min": 60.0}
+_TIME = {
+    "": 1.0,
+    "s": 1.0,
+    "ms": 1e-3,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "ns": 1e-9,
+    "ps": 1e-12,
+    "min": 60.0,
+}
 
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:inf|nan)"
 _QUANTITY = re.compile(rf"^\s*({_NUMBER})\s*([^\s\d].*?)?\s*$", re.IGNORECASE)
@@ -33,7 +41,9 @@ class QuantityError(ValueError):
 def _split(text: str, dimension: str, examples: str) -> tuple[float, str]:
     match = _QUANTITY.match(text)
     if not match:
-        raise QuantityError(f"{text!r} is not a {dimension}; write a number and a unit, e.g. {examples}")
+        raise QuantityError(
+            f"{text!r} is not a {dimension}; write a number and a unit, e.g. {examples}"
+        )
     return float(match.group(1)), (match.group(2) or "")
 
 
@@ -45,8 +55,9 @@ def _scaled(prefix: str, allow_binary: bool) -> float | None:
     return None
 
 
-def _with_base(text: str, bases: dict[str, float], dimension: str, examples: str,
-               allow_binary: bool) -> float:
+def _with_base(
+    text: str, bases: dict[str, float], dimension: str, examples: str, allow_binary: bool
+) -> float:
     value, unit = _split(text, dimension, examples)
     if unit == "":
         return value
@@ -55,15 +66,22 @@ def _with_base(text: str, bases: dict[str, float], dimension: str, examples: str
             scale = _scaled(unit[: -len(base)], allow_binary)
             if scale is not None:
                 return value * scale * base_scale
-    raise QuantityError(f"{text!r}: unknown unit {unit!r} for a {dimension}; allowed e.g. {examples}")
+    raise QuantityError(
+        f"{text!r}: unknown unit {unit!r} for a {dimension}; allowed e.g. {examples}"
+    )
 
 
 def parse_bytes(text: str | float | int) -> float:
     """'50 MiB' -> 52428800.0; 'KB' is 1000 bytes, 'KiB' 1024."""
     if isinstance(text, int | float):
         return float(text)
-    return _with_base(text, {"B": 1.0, "byte": 1.0, "bytes": 1.0}, "size in bytes",
-                      "'50 MiB', '80 GB', '512 KiB'", allow_binary=True)
+    return _with_base(
+        text,
+        {"B": 1.0, "byte": 1.0, "bytes": 1.0},
+        "size in bytes",
+        "'50 MiB', '80 GB', '512 KiB'",
+        allow_binary=True,
+    )
 
 
 def parse_bandwidth(text: str | float | int) -> float:
@@ -71,8 +89,9 @@ def parse_bandwidth(text: str | float | int) -> float:
     if isinstance(text, int | float):
         return float(text)
     bases = {"B/s": 1.0, "bit/s": 0.125, "bps": 0.125, "b/s": 0.125}
-    return _with_base(text, bases, "bandwidth", "'3.35 TB/s', '900 GB/s', '16 Gbit/s'",
-                      allow_binary=True)
+    return _with_base(
+        text, bases, "bandwidth", "'3.35 TB/s', '900 GB/s', '16 Gbit/s'", allow_binary=True
+    )
 
 
 def parse_frequency(text: str | float | int) -> float:
@@ -103,7 +122,9 @@ def _sub_si(text: str | float | int, base: str, dimension: str, examples: str) -
         scale = _SUBUNIT.get(prefix, _DECIMAL.get(prefix))
         if scale is not None:
             return value * scale
-    raise QuantityError(f"{text!r}: unknown unit {unit!r} for a {dimension}; allowed e.g. {examples}")
+    raise QuantityError(
+        f"{text!r}: unknown unit {unit!r} for a {dimension}; allowed e.g. {examples}"
+    )
 
 
 def parse_power(text: str | float | int) -> float:
@@ -191,8 +212,18 @@ def format_si(value: float, unit: str, binary: bool = False) -> str:
             if abs(value) >= scale:
                 return f"{value / scale:.3g} {prefix}{unit}"
         return f"{value:.3g} {unit}"
-    for prefix, scale in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3), ("", 1.0),
-                          ("m", 1e-3), ("u", 1e-6), ("n", 1e-9), ("p", 1e-12)):
+    for prefix, scale in (
+        ("P", 1e15),
+        ("T", 1e12),
+        ("G", 1e9),
+        ("M", 1e6),
+        ("k", 1e3),
+        ("", 1.0),
+        ("m", 1e-3),
+        ("u", 1e-6),
+        ("n", 1e-9),
+        ("p", 1e-12),
+    ):
         if abs(value) >= scale:
             return f"{value / scale:.3g} {prefix}{unit}"
     return f"{value / 1e-12:.3g} p{unit}"

@@ -1,7 +1,7 @@
 """The simulator: lower -> fuse -> engine -> account -> Result.
 
-    import hardware, workloads, sim
-    r = sim.simulate(workloads.build("resnet50"), hardware.load_chip("h100-sxm"))
+import hardware, workloads, sim
+r = sim.simulate(workloads.build("resnet50"), hardware.load_chip("h100-sxm"))
 """
 
 from sim.account import LOSS_CATEGORIES, REMEDIES

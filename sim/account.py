@@ -29,8 +29,16 @@ from sim.engine import Trace
 from sim.lower import Kernel
 
 LOSS_CATEGORIES: tuple[str, ...] = (
-    "memory", "no_overlap", "starvation", "shape", "unspecialized", "host_fallback", "input_io",
-    "launch", "thermal", "idle_unit",
+    "memory",
+    "no_overlap",
+    "starvation",
+    "shape",
+    "unspecialized",
+    "host_fallback",
+    "input_io",
+    "launch",
+    "thermal",
+    "idle_unit",
 )
 
 REMEDIES: dict[str, str] = {
@@ -50,7 +58,9 @@ REMEDIES: dict[str, str] = {
 @dataclass
 class Accounting:
     useful_ops: float = 0.0
-    losses_ops: dict[str, float] = field(default_factory=lambda: dict.fromkeys(LOSS_CATEGORIES, 0.0))
+    losses_ops: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(LOSS_CATEGORIES, 0.0)
+    )
     kernel_losses: list[dict[str, float]] = field(default_factory=list)  # ops, inside each kernel
     gap_losses: list[dict[str, float]] = field(default_factory=list)  # ops, idle before each
     unit_useful: dict[str, float] = field(default_factory=dict)
@@ -64,7 +74,9 @@ class Accounting:
             losses[category] = losses.get(category, 0.0) + ops
 
 
-def kernel_breakdown(kernel: Kernel, chip: Chip, dtype: str, record, overlap: bool) -> dict[str, float]:
+def kernel_breakdown(
+    kernel: Kernel, chip: Chip, dtype: str, record, overlap: bool
+) -> dict[str, float]:
     """Seconds of the unit's full capacity lost to each category inside one kernel."""
     unit = chip.units[kernel.unit]
     f_nominal = chip.unit_clock(kernel.unit)
@@ -75,8 +87,10 @@ def kernel_breakdown(kernel: Kernel, chip: Chip, dtype: str, record, overlap: bo
     busy = record.end - record.compute_start
     if kernel.overhead is not None:
         return {"launch": record.compute_start - record.start, kernel.overhead: busy, "useful": 0.0}
-    seconds = {"launch": record.compute_start - record.start,
-               "starvation": busy * (1 - active_share)}
+    seconds = {
+        "launch": record.compute_start - record.start,
+        "starvation": busy * (1 - active_share),
+    }
     ideal = unspecialized = shape = spread = 0.0
     for stage in kernel.stages:
         if stage.slots == 0:
@@ -91,16 +105,27 @@ def kernel_breakdown(kernel: Kernel, chip: Chip, dtype: str, record, overlap: bo
     actual = record.compute_s
     rest = busy - actual
     no_overlap = 0.0 if overlap else min(rest, actual)
-    for category, value in (("unspecialized", unspecialized), ("shape", shape),
-                            ("starvation", nominal - spread), ("thermal", actual - nominal),
-                            ("memory", rest - no_overlap), ("no_overlap", no_overlap)):
+    for category, value in (
+        ("unspecialized", unspecialized),
+        ("shape", shape),
+        ("starvation", nominal - spread),
+        ("thermal", actual - nominal),
+        ("memory", rest - no_overlap),
+        ("no_overlap", no_overlap),
+    ):
         seconds[category] = seconds.get(category, 0.0) + value * active_share
     seconds["useful"] = ideal * active_share
     return seconds
 
 
-def account(kernels: list[Kernel], trace: Trace, chip: Chip, dtype: str, overlap: bool,
-            serial_input: bool = False) -> Accounting:
+def account(
+    kernels: list[Kernel],
+    trace: Trace,
+    chip: Chip,
+    dtype: str,
+    overlap: bool,
+    serial_input: bool = False,
+) -> Accounting:
     """Split every peak unit's capacity over [0, T]; per-kernel losses are summed over batches.
 
     With `serial_input` (inputs loaded with no prefetch), the part of a wait for input that
@@ -118,8 +143,9 @@ def account(kernels: list[Kernel], trace: Trace, chip: Chip, dtype: str, overlap
         mine = sorted((r for r in trace.records if r.unit == unit_name), key=lambda r: r.start)
         for record in mine:
             kernel = kernels[record.kernel]
-            for category, span in _gap_blame(kernel, record, kernels, trace, per_batch, cursor,
-                                             serial_input):
+            for category, span in _gap_blame(
+                kernel, record, kernels, trace, per_batch, cursor, serial_input
+            ):
                 result.add(category, peak * span, kernel.index, gap=True)
             parts = kernel_breakdown(kernel, chip, dtype, record, overlap)
             useful += peak * parts.pop("useful")
@@ -133,8 +159,15 @@ def account(kernels: list[Kernel], trace: Trace, chip: Chip, dtype: str, overlap
     return result
 
 
-def _gap_blame(kernel: Kernel, record, kernels: list[Kernel], trace: Trace, per_batch: int,
-               start: float, serial_input: bool) -> list[tuple[str, float]]:
+def _gap_blame(
+    kernel: Kernel,
+    record,
+    kernels: list[Kernel],
+    trace: Trace,
+    per_batch: int,
+    start: float,
+    serial_input: bool,
+) -> list[tuple[str, float]]:
     """Split an idle gap by the earliest still-pending reason the kernel could not start."""
     end = record.start
     if end <= start:
@@ -167,7 +200,9 @@ def _gap_blame(kernel: Kernel, record, kernels: list[Kernel], trace: Trace, per_
     return blame
 
 
-def _tail_blame(start: float, end: float, host_busy: list[tuple[float, float]]) -> list[tuple[str, float]]:
+def _tail_blame(
+    start: float, end: float, host_busy: list[tuple[float, float]]
+) -> list[tuple[str, float]]:
     """After a unit's last kernel: host_fallback while the host computes, else idle_unit."""
     if end <= start:
         return []

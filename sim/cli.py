@@ -359,8 +359,12 @@ WORKLOAD_PARAMS = ("batch", "resolution", "seq", "dtype")
 ChipOption = Annotated[str, typer.Option("--chip", "-c", help="A chip preset or a chip file.")]
 SetOption = Annotated[
     list[str] | None,
-    typer.Option("--set", "-s", metavar="KEY=VALUE",
-                 help="Change a chip field by dotted path, e.g. memory.dram.bandwidth=2TB/s."),
+    typer.Option(
+        "--set",
+        "-s",
+        metavar="KEY=VALUE",
+        help="Change a chip field by dotted path, e.g. memory.dram.bandwidth=2TB/s.",
+    ),
 ]
 BatchOption = Annotated[int | None, typer.Option(help="Batch size (builder workloads).")]
 ResolutionOption = Annotated[int | None, typer.Option(help="Input resolution (CNN builders).")]
@@ -375,8 +379,10 @@ def load_workload(spec: str, **params: Any) -> Graph:
     path = Path(spec)
     if path.suffix.lower() in (".yaml", ".yml", ".json", ".onnx") or path.exists():
         if given:
-            raise InputError(f"{spec}: --{next(iter(given))} applies to built-in workloads only; "
-                             "a graph file fixes its own shapes.")
+            raise InputError(
+                f"{spec}: --{next(iter(given))} applies to built-in workloads only; "
+                "a graph file fixes its own shapes."
+            )
         return workloads.load(path)
     return workloads.build(spec, **given)
 
@@ -421,9 +427,13 @@ def run(
     duration: Annotated[str | None, typer.Option(help="Stream for this long, e.g. 60s.")] = None,
     prefetch: Annotated[int, typer.Option(min=0, help="Batches loaded ahead.")] = 0,
     input_compression: Annotated[float, typer.Option(min=1.0, help="Input bytes / R.")] = 1.0,
-    load_input: Annotated[bool | None, typer.Option(
-        "--load-input/--input-on-device",
-        help="Bring each input from the input source (default: only for streams).")] = None,
+    load_input: Annotated[
+        bool | None,
+        typer.Option(
+            "--load-input/--input-on-device",
+            help="Bring each input from the input source (default: only for streams).",
+        ),
+    ] = None,
     json_out: JsonOption = None,
     trace: Annotated[Path | None, typer.Option(help="Write a Chrome/Perfetto trace.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print one line.")] = False,
@@ -435,10 +445,18 @@ def run(
     with user_errors():
         graph = load_workload(workload, batch=batch, resolution=resolution, seq=seq, dtype=dtype)
         spec = load_chip_with(chip, set_)
-        result = sim.simulate(graph, spec, fusion=check_fusion(fusion), overlap=overlap,
-                              graph_launch=graph_launch, batches=batches,
-                              duration_s=parse_duration(duration), prefetch=prefetch,
-                              input_compression=input_compression, load_input=load_input)
+        result = sim.simulate(
+            graph,
+            spec,
+            fusion=check_fusion(fusion),
+            overlap=overlap,
+            graph_launch=graph_launch,
+            batches=batches,
+            duration_s=parse_duration(duration),
+            prefetch=prefetch,
+            input_compression=input_compression,
+            load_input=load_input,
+        )
         if json_out is not None:
             emit_json(result.model_dump_json(indent=1), json_out)
         if trace is not None:

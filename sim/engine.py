@@ -23,7 +23,7 @@ The engine only records what happened (`Trace`); accounting happens afterwards.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import simpy
 
@@ -49,8 +49,9 @@ class SharedLink:
         self.busy_s = 0.0
         self.bytes_moved = 0.0
 
-    def transfer(self, nbytes: float, cap: float = float("inf"),
-                 done: simpy.Event | None = None) -> simpy.Event:
+    def transfer(
+        self, nbytes: float, cap: float = float("inf"), done: simpy.Event | None = None
+    ) -> simpy.Event:
         """An event (`done`, or a new one) that fires when `nbytes` have crossed the link."""
         done = self.env.event() if done is None else done
         if nbytes <= EPSILON_BYTES:
@@ -232,8 +233,17 @@ class Engine:
         records = self.records[: len(ran) * len(self.kernels)]
         end = max([r.end for r in records] + [b.end for b in ran] + [0.0])
         self.level_s[self.level] += max(0.0, end - self.level_since)
-        return Trace(records, ran, self.transfers, self.launches, end, events, self.energy_j,
-                     self.thermal_trace, self.level_s)
+        return Trace(
+            records,
+            ran,
+            self.transfers,
+            self.launches,
+            end,
+            events,
+            self.energy_j,
+            self.thermal_trace,
+            self.level_s,
+        )
 
     def _ensure_batch(self, batch: int) -> None:
         """Events and records up to `batch` (created as the stream reaches them)."""
@@ -286,10 +296,12 @@ class Engine:
                 source = self.chip.input_source
                 start = self.env.now
                 yield self.env.timeout(source.latency + nbytes / source.bandwidth)
-                self.transfers.append(Transfer("input", start, self.env.now, f"input {batch}",
-                                               nbytes))
-                yield from self.move(self.host_link, nbytes, f"input {batch} to device",
-                                     self.chip.host_link.latency)
+                self.transfers.append(
+                    Transfer("input", start, self.env.now, f"input {batch}", nbytes)
+                )
+                yield from self.move(
+                    self.host_link, nbytes, f"input {batch} to device", self.chip.host_link.latency
+                )
             record.input_ready = self.env.now
             self.input_ready[batch].succeed()
             batch += 1
@@ -335,7 +347,7 @@ class Engine:
 
     def _close_batch(self, batch: int):
         per_batch = len(self.kernels)
-        yield self.env.all_of(self.done[batch * per_batch:(batch + 1) * per_batch])
+        yield self.env.all_of(self.done[batch * per_batch : (batch + 1) * per_batch])
         batch_record = self.batches[batch]
         batch_record.start = min(batch_record.start, self.records[batch * per_batch].launched)
         batch_record.end = self.env.now
@@ -361,15 +373,23 @@ class Engine:
         with self.units[kernel.unit].request() as unit:
             yield unit
             record.start = self.env.now
-            yield from self.move(self.host_link, kernel.host_in_bytes, f"{kernel.name} to host",
-                                 self.chip.host_link.latency)
+            yield from self.move(
+                self.host_link,
+                kernel.host_in_bytes,
+                f"{kernel.name} to host",
+                self.chip.host_link.latency,
+            )
             record.compute_start = self.env.now
             cycles = kernel.compute_cycles(self.chip.units[kernel.unit].instances)
             record.clock_hz = self.clock(kernel.unit)
             record.compute_s = cycles / record.clock_hz
             yield self.env.timeout(record.compute_s)
-            yield from self.move(self.host_link, kernel.host_out_bytes, f"{kernel.name} to device",
-                                 self.chip.host_link.latency)
+            yield from self.move(
+                self.host_link,
+                kernel.host_out_bytes,
+                f"{kernel.name} to device",
+                self.chip.host_link.latency,
+            )
             record.end = self.env.now
         self.done[index].succeed()
 
@@ -406,8 +426,14 @@ class Engine:
             self.energy_j += kernel_energy(kernel, self.chip, self.voltage_scale())
         self.done[index].succeed()
 
-    def memory_waits(self, kernel: Kernel, record: KernelRecord, delay: float, dram_bytes: float,
-                     onchip_share: float) -> list[simpy.Event]:
+    def memory_waits(
+        self,
+        kernel: Kernel,
+        record: KernelRecord,
+        delay: float,
+        dram_bytes: float,
+        onchip_share: float,
+    ) -> list[simpy.Event]:
         """Events for a kernel's memory traffic starting `delay` from now: DRAM bytes over the
         shared link (after the DRAM latency), and on-chip bytes at the on-chip bandwidth.
         The slower one sets the pace; `record.memory_s` accumulates how long they took."""
@@ -420,14 +446,18 @@ class Engine:
         if dram_bytes > 0:
             latency = self.chip.memory.dram.latency
             if self.dma is not None:
-                waits.append(self.env.process(self._delayed_move(delay, dram_bytes, kernel.name,
-                                                                 latency)))
+                waits.append(
+                    self.env.process(self._delayed_move(delay, dram_bytes, kernel.name, latency))
+                )
             else:
                 done = self.env.event()
                 start = self.env.timeout(delay + latency)
                 start.callbacks.append(lambda _e: self.dram.transfer(dram_bytes, done=done))
-                done.callbacks.append(lambda _e: self.transfers.append(
-                    Transfer("dram", begin, self.env.now, kernel.name, dram_bytes)))
+                done.callbacks.append(
+                    lambda _e: self.transfers.append(
+                        Transfer("dram", begin, self.env.now, kernel.name, dram_bytes)
+                    )
+                )
                 waits.append(done)
         if waits:
             pending = [len(waits)]
@@ -456,8 +486,9 @@ class Engine:
             power = self.chip.thermal.static_power + (self.energy_j - last_energy) / period
             last_energy = self.energy_j
             self.thermal.advance(power, period)
-            self.thermal_trace.append((self.env.now, self.thermal.temperature,
-                                       self.levels[self.level].frequency, power))
+            self.thermal_trace.append(
+                (self.env.now, self.thermal.temperature, self.levels[self.level].frequency, power)
+            )
             step = self.thermal.decide(power, self.level, len(self.levels))
             if step:
                 self.set_level(self.level + step)

@@ -40,8 +40,9 @@ def group_ops(graph: Graph, chip: Chip, assignment: dict[str, str], mode: str) -
         if not chip.units[assignment[op.name]].host and op.inputs:
             main = roots.get(op.inputs[0], op.inputs[0])
             source = producer.get(main)
-            if source is not None and _joins(op, source, main, mode, chip, assignment, readers,
-                                             outputs, graph, budget):
+            if source is not None and _joins(
+                op, source, main, mode, chip, assignment, readers, outputs, graph, budget
+            ):
                 target = group_of[source.name]
         if target is None:
             target = len(groups)
@@ -51,8 +52,18 @@ def group_ops(graph: Graph, chip: Chip, assignment: dict[str, str], mode: str) -
     return [g for g in groups if g]
 
 
-def _joins(op: Op, source: Op, tensor: str, mode: str, chip: Chip, assignment: dict[str, str],
-           readers: dict[str, set[str]], outputs: set[str], graph: Graph, budget: float) -> bool:
+def _joins(
+    op: Op,
+    source: Op,
+    tensor: str,
+    mode: str,
+    chip: Chip,
+    assignment: dict[str, str],
+    readers: dict[str, set[str]],
+    outputs: set[str],
+    graph: Graph,
+    budget: float,
+) -> bool:
     if assignment[source.name] != assignment[op.name] or tensor in outputs:
         return False
     if readers.get(tensor, set()) - {op.name} or chip.units[assignment[source.name]].host:

@@ -10,16 +10,16 @@
   cache, at the nominal clock and the same thermal state.
 
 Decode steps repeat the same kernel sequence; only the KV length changes, and with it
-only the attention kernels' bytes and work. Each quantity of a step (latency, useful
-ops, every loss) is then affine in the KV length while each kernel keeps its bound, and
-piecewise affine over a long decode (an attention kernel can cross from memory- to
-compute-bound). So the discrete-event engine runs a few steps only: the first, the last
-and the median, and the midpoint of any interval where linear interpolation between its
-ends misses the simulated midpoint by more than `LATENCY_TOLERANCE` (or a loss by more
-than `LOSS_TOLERANCE` of the step's peak capacity); the interval is then split in two. For a convex kink, the midpoint error
-is at least half the interval's largest error, so the error stays within twice the
-tolerance. Every other step is interpolated; interpolation is linear, so the identity
-peak * latency = useful + sum(losses) holds for each interpolated step as it does for
+only the attention kernels' bytes and work. A step's latency and useful ops are then
+affine in the KV length while each kernel keeps its bound, and piecewise affine over a
+long decode (an attention kernel may cross from memory- to compute-bound). So the
+discrete-event engine runs a few steps only: the first, the last, the median, and the
+midpoint of any interval where the line between its ends misses the simulated midpoint
+by more than `LATENCY_TOLERANCE` (or a loss category by more than `LOSS_TOLERANCE` of
+the step's peak capacity); such an interval is split in two. For a convex kink the
+midpoint miss is at least half the interval's largest miss, so the error stays within
+twice the tolerance. Every other step is interpolated. Interpolation is linear, so the
+identity peak * latency = useful + sum(losses) holds for each interpolated step as for
 the simulated ones, and for the totals.
 
 Not modelled: sampling on the host and copying logits back, the KV cache's own writes
@@ -127,8 +127,10 @@ class GenerationResult(Model):
         return ranked[0][0] if ranked else "none"
 
     def decode_top_loss(self) -> str:
-        ranked = sorted(((k, v) for k, v in self.decode_losses_ops.items() if v > 0),
-                        key=lambda kv: (-kv[1], kv[0]))
+        ranked = sorted(
+            ((k, v) for k, v in self.decode_losses_ops.items() if v > 0),
+            key=lambda kv: (-kv[1], kv[0]),
+        )
         return ranked[0][0] if ranked else "none"
 
     def loss_share(self, category: str) -> float:
@@ -170,8 +172,9 @@ def generate(
     median_result: list[Result] = []
 
     def measure(step: int) -> DecodeSample:
-        result = simulate(decode_step(config_name, batch, prompt + step, **shape), chip,
-                          sim_options)
+        result = simulate(
+            decode_step(config_name, batch, prompt + step, **shape), chip, sim_options
+        )
         if step == median_step:
             median_result.append(result)
         return _sample(step, prompt + step, result)
@@ -179,7 +182,7 @@ def generate(
     samples = sample_steps(tokens, measure, prefill.peak_ops)
     if not median_result:  # only when max_samples stopped the bisection before the middle
         measure(median_step)
-    steps = _interpolate(samples, tokens)
+    steps = interpolate_steps(samples, tokens)
 
     latencies = steps["latency_s"]
     decode_s = float(latencies.sum())
@@ -193,34 +196,68 @@ def generate(
     if prefill.power is not None and all(s.energy_j is not None for s in samples):
         energy = prefill.power.energy_j + float(steps["energy_j"].sum())
     used_layers = layers or config.layers
-    kv_per_token = 2 * used_layers * config.kv_heads * config.head_dim * DTYPE_BYTES[kv_dtype]
-    weights = sum(t.nbytes for n, t in prefill_graph.tensors.items() if t.const)
-    kv_bytes = kv_per_token * batch * (prompt + tokens)
+    weights = sum(t.nbytes for t in prefill_graph.tensors.values() if t.const)
+    kv_bytes = kv_cache_size(config_name, batch * (prompt + tokens), kv_dtype, used_layers)
     capacity = chip.memory.dram.capacity
     return GenerationResult(
-        workload=config_name, chip=chip.name, dtype=dtype, weight_dtype=weight_dtype,
-        kv_dtype=kv_dtype, layers=used_layers, batch=batch, prompt=prompt, tokens=tokens,
-        fusion=fusion, ttft_s=prefill.latency_s,
-        per_token=BatchStats(count=tokens, first_s=float(latencies[0]),
-                             median_s=float(np.median(latencies)), last_s=float(latencies[-1])),
-        decode_s=decode_s, total_s=total_s,
+        workload=config_name,
+        chip=chip.name,
+        dtype=dtype,
+        weight_dtype=weight_dtype,
+        kv_dtype=kv_dtype,
+        layers=used_layers,
+        batch=batch,
+        prompt=prompt,
+        tokens=tokens,
+        fusion=fusion,
+        ttft_s=prefill.latency_s,
+        per_token=BatchStats(
+            count=tokens,
+            first_s=float(latencies[0]),
+            median_s=float(np.median(latencies)),
+            last_s=float(latencies[-1]),
+        ),
+        decode_s=decode_s,
+        total_s=total_s,
         tokens_per_s=batch * tokens / decode_s if decode_s else 0.0,
-        total_ops=total_ops, useful_ops=prefill.useful_ops + decode_useful,
+        total_ops=total_ops,
+        useful_ops=prefill.useful_ops + decode_useful,
         offloaded_ops=prefill.offloaded_ops + float(steps["offloaded_ops"].sum()),
-        peak_ops=peak, delivered_ops_per_s=total_ops / total_s if total_s else 0.0,
+        peak_ops=peak,
+        delivered_ops_per_s=total_ops / total_s if total_s else 0.0,
         efficiency=total_ops / total_s / peak if total_s else 0.0,
-        losses_ops=losses, losses_s={c: v / peak for c, v in losses.items()},
-        decode_useful_ops=decode_useful, decode_losses_ops=decode_losses,
-        dram_bytes=prefill.dram_bytes + float(steps["dram_bytes"].sum()), energy_j=energy,
-        weight_bytes=weights, kv_cache_bytes=kv_bytes, dram_capacity_bytes=capacity,
+        losses_ops=losses,
+        losses_s={c: v / peak for c, v in losses.items()},
+        decode_useful_ops=decode_useful,
+        decode_losses_ops=decode_losses,
+        dram_bytes=prefill.dram_bytes + float(steps["dram_bytes"].sum()),
+        energy_j=energy,
+        weight_bytes=weights,
+        kv_cache_bytes=kv_bytes,
+        dram_capacity_bytes=capacity,
         fits_in_memory=weights + kv_bytes <= capacity,
-        events=prefill.events + sum(s.events for s in samples), samples=samples,
-        prefill=prefill, decode_step=median_result[0],
+        events=prefill.events + sum(s.events for s in samples),
+        samples=samples,
+        prefill=prefill,
+        decode_step=median_result[0],
     )
 
 
-def sample_steps(tokens: int, measure: Callable[[int], DecodeSample], peak_ops: float,
-                 max_samples: int = MAX_DECODE_SAMPLES) -> list[DecodeSample]:
+def kv_cache_size(
+    config_name: str, tokens: int, kv_dtype: str = "fp16", layers: int | None = None
+) -> float:
+    """Bytes of the K and V caches holding `tokens` tokens (summed over the batch)."""
+    config = CONFIGS[config_name]
+    per_token = 2 * (layers or config.layers) * config.kv_heads * config.head_dim
+    return per_token * DTYPE_BYTES[kv_dtype] * tokens
+
+
+def sample_steps(
+    tokens: int,
+    measure: Callable[[int], DecodeSample],
+    peak_ops: float,
+    max_samples: int = MAX_DECODE_SAMPLES,
+) -> list[DecodeSample]:
     """Simulate steps 0, tokens-1 and (tokens-1)//2, then bisect where not affine."""
     done: dict[int, DecodeSample] = {}
 
@@ -250,25 +287,32 @@ def _affine(a: DecodeSample, b: DecodeSample, middle: DecodeSample, peak_ops: fl
     def miss(x: float, y: float, actual: float) -> float:
         return abs(x + weight * (y - x) - actual)
 
-    for x, y, actual in ((a.latency_s, b.latency_s, middle.latency_s),
-                         (a.useful_ops, b.useful_ops, middle.useful_ops)):
+    for x, y, actual in (
+        (a.latency_s, b.latency_s, middle.latency_s),
+        (a.useful_ops, b.useful_ops, middle.useful_ops),
+    ):
         if miss(x, y, actual) > LATENCY_TOLERANCE * abs(actual):
             return False
     capacity = peak_ops * middle.latency_s
-    return all(miss(a.losses_ops[c], b.losses_ops[c], middle.losses_ops[c])
-               <= LOSS_TOLERANCE * capacity for c in LOSS_CATEGORIES)
+    return all(
+        miss(a.losses_ops[c], b.losses_ops[c], middle.losses_ops[c]) <= LOSS_TOLERANCE * capacity
+        for c in LOSS_CATEGORIES
+    )
 
 
-def _interpolate(samples: list[DecodeSample], tokens: int) -> dict[str, np.ndarray]:
-    """Every step's figures, linear between the simulated steps around it."""
+def interpolate_steps(samples: list[DecodeSample], tokens: int) -> dict[str, np.ndarray]:
+    """Every step's figures (latency_s, total_ops, useful_ops, offloaded_ops, dram_bytes,
+    energy_j, and each loss category in ops), linear between the simulated steps around it."""
     steps = np.arange(tokens)
     xs = np.array([s.step for s in samples], dtype=float)
 
     def line(values: list[float]) -> np.ndarray:
         return np.interp(steps, xs, np.array(values, dtype=float))
 
-    fields = {name: line([getattr(s, name) for s in samples])
-              for name in ("latency_s", "total_ops", "useful_ops", "offloaded_ops", "dram_bytes")}
+    fields = {
+        name: line([getattr(s, name) for s in samples])
+        for name in ("latency_s", "total_ops", "useful_ops", "offloaded_ops", "dram_bytes")
+    }
     fields["energy_j"] = line([s.energy_j or 0.0 for s in samples])
     for category in LOSS_CATEGORIES:
         fields[category] = line([s.losses_ops[category] for s in samples])
@@ -276,11 +320,18 @@ def _interpolate(samples: list[DecodeSample], tokens: int) -> dict[str, np.ndarr
 
 
 def _sample(step: int, kv: int, result: Result) -> DecodeSample:
-    return DecodeSample(step=step, kv=kv, latency_s=result.latency_s, total_ops=result.total_ops,
-                        useful_ops=result.useful_ops, offloaded_ops=result.offloaded_ops,
-                        losses_ops=dict(result.losses_ops), dram_bytes=result.dram_bytes,
-                        energy_j=result.power.energy_j if result.power else None,
-                        events=result.events)
+    return DecodeSample(
+        step=step,
+        kv=kv,
+        latency_s=result.latency_s,
+        total_ops=result.total_ops,
+        useful_ops=result.useful_ops,
+        offloaded_ops=result.offloaded_ops,
+        losses_ops=dict(result.losses_ops),
+        dram_bytes=result.dram_bytes,
+        energy_j=result.power.energy_j if result.power else None,
+        events=result.events,
+    )
 
 
 def _check(config_name: str, prompt: int, tokens: int, batch: int, options: dict):
@@ -291,15 +342,20 @@ def _check(config_name: str, prompt: int, tokens: int, batch: int, options: dict
         raise InputError(f"{config_name!r} is an encoder: it does not generate tokens.")
     for key, value in (("prompt", prompt), ("tokens", tokens), ("batch", batch)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise InputError(f"generation of {config_name!r}: {key} must be a positive integer, "
-                             f"got {value!r}.")
+            raise InputError(
+                f"generation of {config_name!r}: {key} must be a positive integer, got {value!r}."
+            )
     if prompt + tokens > config.max_positions:
-        raise InputError(f"{config_name!r} handles at most {config.max_positions} positions; "
-                         f"prompt {prompt} + tokens {tokens} = {prompt + tokens}.")
+        raise InputError(
+            f"{config_name!r} handles at most {config.max_positions} positions; "
+            f"prompt {prompt} + tokens {tokens} = {prompt + tokens}."
+        )
     stream = sorted(set(options) & set(STREAM_OPTIONS))
     if stream:
-        raise InputError(f"generation simulates one request; option(s) {', '.join(stream)} "
-                         "apply to streams of batches (use sim.simulate).")
+        raise InputError(
+            f"generation simulates one request; option(s) {', '.join(stream)} "
+            "apply to streams of batches (use sim.simulate)."
+        )
     return config
 
 
@@ -313,56 +369,89 @@ def _header(result: GenerationResult) -> Table:
     dtypes = result.dtype
     if (result.weight_dtype, result.kv_dtype) != (result.dtype, result.dtype):
         dtypes += f", weights {result.weight_dtype}, KV cache {result.kv_dtype}"
-    grid.add_row("model", f"{result.workload} ({result.layers} layers, {dtypes}, "
-                          f"fusion {result.fusion})")
-    grid.add_row("request", f"batch {result.batch}, prompt {result.prompt} tokens, "
-                            f"then {result.tokens} decode steps")
+    grid.add_row(
+        "model", f"{result.workload} ({result.layers} layers, {dtypes}, fusion {result.fusion})"
+    )
+    grid.add_row(
+        "request",
+        f"batch {result.batch}, prompt {result.prompt} tokens, then {result.tokens} decode steps",
+    )
     grid.add_row("chip", result.chip)
-    memory = (f"weights {format_si(result.weight_bytes, 'B')} + KV cache "
-              f"{format_si(result.kv_cache_bytes, 'B')} of "
-              f"{format_si(result.dram_capacity_bytes, 'B')} DRAM")
+    memory = (
+        f"weights {format_si(result.weight_bytes, 'B')} + KV cache "
+        f"{format_si(result.kv_cache_bytes, 'B')} of "
+        f"{format_si(result.dram_capacity_bytes, 'B')} DRAM"
+    )
     if not result.fits_in_memory:
-        memory += ("  [bold red]does not fit one chip (simulated anyway: multi-chip is out "
-                   "of scope)[/]")
+        memory += (
+            "  [bold red]does not fit one chip (simulated anyway: multi-chip is out of scope)[/]"
+        )
     grid.add_row("memory", memory)
     grid.add_row("time to first token", seconds(result.ttft_s))
-    grid.add_row("per token", f"first {seconds(result.per_token.first_s)}, median "
-                              f"{seconds(result.per_token.median_s)}, last "
-                              f"{seconds(result.per_token.last_s)}")
+    grid.add_row(
+        "per token",
+        f"first {seconds(result.per_token.first_s)}, median "
+        f"{seconds(result.per_token.median_s)}, last "
+        f"{seconds(result.per_token.last_s)}",
+    )
     grid.add_row("decode", f"{seconds(result.decode_s)}, {result.tokens_per_s:,.4g} tokens/s")
     grid.add_row("total", seconds(result.total_s))
     grid.add_row("peak", ops_rate(result.peak_ops))
-    grid.add_row("delivered", f"{ops_rate(result.delivered_ops_per_s)}  "
-                              f"([bold]{result.efficiency:.1%}[/] of peak)")
+    grid.add_row(
+        "delivered",
+        f"{ops_rate(result.delivered_ops_per_s)}  ([bold]{result.efficiency:.1%}[/] of peak)",
+    )
     simulated = len(result.samples)
-    grid.add_row("simulated", f"prefill + {simulated} of {result.tokens} decode steps "
-                              f"(the rest interpolated), {result.events:,} events")
+    grid.add_row(
+        "simulated",
+        f"prefill + {simulated} of {result.tokens} decode steps "
+        f"(the rest interpolated), {result.events:,} events",
+    )
     if result.energy_j is not None:
         per_token = result.energy_j / (result.batch * (result.tokens + 1))
-        grid.add_row("energy", f"{format_si(result.energy_j, 'J')} "
-                               f"({format_si(per_token, 'J')} per token)")
+        grid.add_row(
+            "energy", f"{format_si(result.energy_j, 'J')} ({format_si(per_token, 'J')} per token)"
+        )
     return grid
 
 
 def _phases(result: GenerationResult) -> Table:
     table = Table(title="Phases", title_justify="left")
-    for name, justify in (("phase", "left"), ("time", "right"), ("share", "right"),
-                          ("TOP/s", "right"), ("of peak", "right"), ("top loss", "left")):
+    for name, justify in (
+        ("phase", "left"),
+        ("time", "right"),
+        ("share", "right"),
+        ("TOP/s", "right"),
+        ("of peak", "right"),
+        ("top loss", "left"),
+    ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     prefill = result.prefill
     decode_ops = result.total_ops - prefill.total_ops
-    rows = [("prefill", result.ttft_s, prefill.total_ops, prefill.top_loss()),
-            ("decode", result.decode_s, decode_ops, result.decode_top_loss())]
+    rows = [
+        ("prefill", result.ttft_s, prefill.total_ops, prefill.top_loss()),
+        ("decode", result.decode_s, decode_ops, result.decode_top_loss()),
+    ]
     for name, span, ops, top in rows:
         rate = ops / span if span else 0.0
-        table.add_row(name, seconds(span), f"{span / result.total_s:.1%}" if result.total_s
-                      else "-", ops_rate(rate), f"{rate / result.peak_ops:.1%}", top)
+        table.add_row(
+            name,
+            seconds(span),
+            f"{span / result.total_s:.1%}" if result.total_s else "-",
+            ops_rate(rate),
+            f"{rate / result.peak_ops:.1%}",
+            top,
+        )
     return table
 
 
 def _waterfall(result: GenerationResult) -> Table:
-    table = Table(title="Where the peak went (prefill + decode)", title_justify="left", box=None,
-                  pad_edge=False)
+    table = Table(
+        title="Where the peak went (prefill + decode)",
+        title_justify="left",
+        box=None,
+        pad_edge=False,
+    )
     table.add_column("", no_wrap=True)
     table.add_column("share", justify="right")
     table.add_column("seconds", justify="right")
@@ -373,12 +462,22 @@ def _waterfall(result: GenerationResult) -> Table:
         share = result.loss_share(category)
         if share < 0.0005:
             continue
-        table.add_row(category, f"-{share:.1%}", seconds(result.losses_s[category]), bar(share),
-                      REMEDIES[category])
+        table.add_row(
+            category,
+            f"-{share:.1%}",
+            seconds(result.losses_s[category]),
+            bar(share),
+            REMEDIES[category],
+        )
     capacity = result.peak_ops * result.total_s
     useful = result.useful_ops / capacity if capacity else 0.0
-    table.add_row("useful", f"{useful:.1%}", seconds(result.useful_ops / result.peak_ops),
-                  bar(useful, style="bold green"), "work done on the peak units")
+    table.add_row(
+        "useful",
+        f"{useful:.1%}",
+        seconds(result.useful_ops / result.peak_ops),
+        bar(useful, style="bold green"),
+        "work done on the peak units",
+    )
     return table
 
 
@@ -386,9 +485,15 @@ def render_generation(result: GenerationResult, top: int = 10) -> Group:
     """Header, phases, the loss waterfall, and the top kernels of each phase."""
     step = result.decode_step
     decode_top = top_ops(step, top)
-    decode_top.title = (f"Decode step at KV {result.prompt + (result.tokens - 1) // 2}: "
-                        f"top {top} kernels by time")
+    decode_top.title = (
+        f"Decode step at KV {result.prompt + (result.tokens - 1) // 2}: top {top} kernels by time"
+    )
     prefill_top = top_ops(result.prefill, top)
     prefill_top.title = f"Prefill: top {top} kernels by time"
-    return Group(Panel(_header(result), title="topsim generate", title_align="left"),
-                 _phases(result), _waterfall(result), prefill_top, decode_top)
+    return Group(
+        Panel(_header(result), title="topsim generate", title_align="left"),
+        _phases(result),
+        _waterfall(result),
+        prefill_top,
+        decode_top,
+    )

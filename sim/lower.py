@@ -119,12 +119,21 @@ def stage_for(op: Op, unit: Unit) -> Stage:
     padded_elements = pad(elements, unit.vector_width)
     tiles = -(-padded_elements // unit.vector_block)
     tile_cycles = min(unit.vector_block, padded_elements) * per_element / rate
-    return Stage(op.name, op.op_class, float(op.ops), slots, padded_elements * per_element,
-                 tiles, tile_cycles, rate)
+    return Stage(
+        op.name,
+        op.op_class,
+        float(op.ops),
+        slots,
+        padded_elements * per_element,
+        tiles,
+        tile_cycles,
+        rate,
+    )
 
 
-def assign_units(graph: Graph, chip: Chip,
-                 stages: dict[tuple[str, str], Stage] | None = None) -> dict[str, str]:
+def assign_units(
+    graph: Graph, chip: Chip, stages: dict[tuple[str, str], Stage] | None = None
+) -> dict[str, str]:
     """op name -> unit name.
 
     The advertised accelerator is the compile target: the fastest peak unit that supports
@@ -150,15 +159,21 @@ def assign_units(graph: Graph, chip: Chip,
         elif host is not None:
             assignment[op.name] = host
         else:
-            why = "it is marked accelerated: false" if not op.accelerated else (
-                f"no unit supports {op.kind} in {op.op_class}/{op.dtype}")
-            raise InputError(f"op {op.name!r} ({op.kind}) cannot run on chip {chip.name!r}: {why}, "
-                             "and the chip has no host unit (host: true) to fall back to.")
+            why = (
+                "it is marked accelerated: false"
+                if not op.accelerated
+                else (f"no unit supports {op.kind} in {op.op_class}/{op.dtype}")
+            )
+            raise InputError(
+                f"op {op.name!r} ({op.kind}) cannot run on chip {chip.name!r}: {why}, "
+                "and the chip has no host unit (host: true) to fall back to."
+            )
     return assignment
 
 
-def gemm_traffic_factors(m: int, n: int, k: int, elem: float, capacity: float,
-                         footprint: float | None = None) -> tuple[float, float]:
+def gemm_traffic_factors(
+    m: int, n: int, k: int, elem: float, capacity: float, footprint: float | None = None
+) -> tuple[float, float]:
     """Times the A (M x K) and B (K x N) operands are read from DRAM by a blocked GEMM.
 
     The best of: output-stationary blocks Tm x Tn (A read ceil(N/Tn) times, B ceil(M/Tm)
@@ -244,8 +259,13 @@ def view_roots(graph: Graph) -> dict[str, str]:
     return root
 
 
-def lower(graph: Graph, chip: Chip, groups: list[list[Op]], assignment: dict[str, str],
-          stages: dict[tuple[str, str], Stage] | None = None) -> list[Kernel]:
+def lower(
+    graph: Graph,
+    chip: Chip,
+    groups: list[list[Op]],
+    assignment: dict[str, str],
+    stages: dict[tuple[str, str], Stage] | None = None,
+) -> list[Kernel]:
     """Kernels for the fused groups (in execution order), with traffic and dependencies."""
     stages = {} if stages is None else stages
     capacity = chip.memory.onchip_bytes()
@@ -267,11 +287,15 @@ def lower(graph: Graph, chip: Chip, groups: list[list[Op]], assignment: dict[str
         internal = {roots.get(t, t) for op in members for t in op.outputs}
         names = {op.name for op in members}
         consumed_outside = {t for t in internal if t in outputs or readers.get(t, set()) - names}
-        kernel = Kernel(index=index, name="+".join(op.name for op in members), unit=unit_name,
-                        host=unit.host,
-                        stages=[stages.get((op.name, unit_name)) or stage_for(op, unit)
-                                for op in members],
-                        kinds=tuple(op.kind for op in members), dtype=members[0].dtype)
+        kernel = Kernel(
+            index=index,
+            name="+".join(op.name for op in members),
+            unit=unit_name,
+            host=unit.host,
+            stages=[stages.get((op.name, unit_name)) or stage_for(op, unit) for op in members],
+            kinds=tuple(op.kind for op in members),
+            dtype=members[0].dtype,
+        )
         deps: set[int] = set()
         seen: set[str] = set()
         for op in members:
@@ -350,17 +374,36 @@ def decompression_kernel(chip: Chip, compressed_bytes: float, raw_bytes: float) 
         if best is None or speed > best[0]:
             best = (speed, name, rate)
     if best is None:
-        raise InputError(f"chip {chip.name!r} has no accelerator unit with a vector rate to run "
-                         "the input decompression; drop --input-compression.")
+        raise InputError(
+            f"chip {chip.name!r} has no accelerator unit with a vector rate to run "
+            "the input decompression; drop --input-compression."
+        )
     unit = chip.units[best[1]]
     slots = raw_bytes * DECOMPRESS_OPS_PER_BYTE
     tiles = max(1, math.ceil(raw_bytes / unit.vector_block))
-    stage = Stage("decompress", "vector", 0.0, slots, slots, tiles,
-                  min(raw_bytes, unit.vector_block) * DECOMPRESS_OPS_PER_BYTE / best[2], best[2])
-    return Kernel(index=0, name="decompress input", unit=best[1], host=False, stages=[stage],
-                  needs_input=True, dram_read_bytes=compressed_bytes, dram_write_bytes=raw_bytes,
-                  onchip_bytes=compressed_bytes + raw_bytes, kinds=("decompress",),
-                  overhead="input_io")
+    stage = Stage(
+        "decompress",
+        "vector",
+        0.0,
+        slots,
+        slots,
+        tiles,
+        min(raw_bytes, unit.vector_block) * DECOMPRESS_OPS_PER_BYTE / best[2],
+        best[2],
+    )
+    return Kernel(
+        index=0,
+        name="decompress input",
+        unit=best[1],
+        host=False,
+        stages=[stage],
+        needs_input=True,
+        dram_read_bytes=compressed_bytes,
+        dram_write_bytes=raw_bytes,
+        onchip_bytes=compressed_bytes + raw_bytes,
+        kinds=("decompress",),
+        overhead="input_io",
+    )
 
 
 def prepend(first: Kernel, kernels: list[Kernel]) -> list[Kernel]:

@@ -30,6 +30,16 @@ def seconds(value: float) -> str:
     return format_si(value, "s")
 
 
+def per_second(value: float, what: str = "items") -> str:
+    """1187.3 -> '1,187 items/s'; 53970 -> '53,970 items/s'; 0.25 -> '0.25 items/s'."""
+    return f"{value:,.0f} {what}/s" if value >= 100 else f"{value:.3g} {what}/s"
+
+
+def percent(fraction: float) -> str:
+    """One decimal, or two below 1% so small shares do not read as zero."""
+    return f"{fraction:.2%}" if 0 < fraction < 0.01 else f"{fraction:.1%}"
+
+
 def bar(fraction: float, width: int = BAR_WIDTH, style: str = "red") -> Text:
     """A horizontal bar: `fraction` of `width` cells, drawn with eighth blocks."""
     eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
@@ -53,10 +63,10 @@ def header(result: Result) -> Table:
                                 f"{seconds(stats.first_s)}, last {seconds(stats.last_s)})")
     else:
         grid.add_row("latency", seconds(result.latency_s))
-    grid.add_row("throughput", f"{result.throughput:,.4g} items/s")
+    grid.add_row("throughput", per_second(result.throughput))
     grid.add_row("peak", ops_rate(result.peak_ops))
     grid.add_row("delivered", f"{ops_rate(result.delivered_ops_per_s)}  "
-                              f"([bold]{result.efficiency:.1%}[/] of peak)")
+                              f"([bold]{percent(result.efficiency)}[/] of peak)")
     grid.add_row("kernels", f"{result.kernels} ({result.launches} launches), "
                             f"DRAM traffic {format_si(result.dram_bytes, 'B')}")
     if result.offloaded_ops:

@@ -78,8 +78,9 @@ def options_from(options: SimOptions | None, kwargs: dict) -> SimOptions:
     except ValidationError as err:
         first = err.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "options"
-        raise InputError(f"simulation option {field!r}: {first['msg']} "
-                         f"(got {first.get('input')!r}).") from None
+        raise InputError(
+            f"simulation option {field!r}: {first['msg']} (got {first.get('input')!r})."
+        ) from None
 
 
 def plan(graph: Graph, chip: Chip, options: SimOptions) -> list[Kernel]:
@@ -95,11 +96,16 @@ def plan(graph: Graph, chip: Chip, options: SimOptions) -> list[Kernel]:
 
 
 def engine_options(graph: Graph, options: SimOptions, **overrides) -> EngineOptions:
-    fields = dict(overlap=options.overlap, graph_launch=options.graph_launch,
-                  load_input=options.loads_input,
-                  input_bytes=graph.input_bytes / options.input_compression,
-                  batches=options.batches, prefetch=options.prefetch,
-                  duration_s=options.duration_s, thermal=options.thermal)
+    fields = dict(
+        overlap=options.overlap,
+        graph_launch=options.graph_launch,
+        load_input=options.loads_input,
+        input_bytes=graph.input_bytes / options.input_compression,
+        batches=options.batches,
+        prefetch=options.prefetch,
+        duration_s=options.duration_s,
+        thermal=options.thermal,
+    )
     fields.update(overrides)
     return EngineOptions(**fields)
 
@@ -112,8 +118,10 @@ def simulate(graph: Graph, chip: Chip, options: SimOptions | None = None, **kwar
         raise InputError(f"dtype {dtype!r} is unknown; allowed: {', '.join(DTYPE_BYTES)}.")
     peak = chip.peak_ops(dtype)
     if peak <= 0:
-        raise InputError(f"chip {chip.name!r} has no peak rate for dtype {dtype!r}; its peak "
-                         f"units support {', '.join(chip.dtypes()) or 'nothing'}.")
+        raise InputError(
+            f"chip {chip.name!r} has no peak rate for dtype {dtype!r}; its peak "
+            f"units support {', '.join(chip.dtypes()) or 'nothing'}."
+        )
     kernels = plan(graph, chip, options)
     long_stream = options.duration_s is not None or options.batches > FAST_FORWARD_BATCHES
     if options.fast_forward and long_stream:
@@ -121,14 +129,24 @@ def simulate(graph: Graph, chip: Chip, options: SimOptions | None = None, **kwar
 
         return sustained(graph, chip, options, dtype, peak, kernels)
     trace = Engine(chip, kernels, engine_options(graph, options)).run()
-    books = account(kernels, trace, chip, dtype, options.overlap,
-                    serial_input=options.loads_input and options.prefetch == 0)
+    books = account(
+        kernels,
+        trace,
+        chip,
+        dtype,
+        options.overlap,
+        serial_input=options.loads_input and options.prefetch == 0,
+    )
     return build_result(graph, chip, options, dtype, peak, kernels, trace, books)
 
 
 def batch_stats(latencies: list[float]) -> BatchStats:
-    return BatchStats(count=len(latencies), first_s=latencies[0],
-                      median_s=statistics.median(latencies), last_s=latencies[-1])
+    return BatchStats(
+        count=len(latencies),
+        first_s=latencies[0],
+        median_s=statistics.median(latencies),
+        last_s=latencies[-1],
+    )
 
 
 def thin(points: list, limit: int = MAX_SERIES) -> list:
@@ -144,9 +162,14 @@ def clock_label(hz: float) -> str:
     return f"{hz / 1e6:.0f} MHz"
 
 
-def power_report(chip: Chip, energy_j: float, duration_s: float, level_s: list[float],
-                 trace: list[tuple[float, float, float, float]],
-                 max_temperature: float | None) -> Power | None:
+def power_report(
+    chip: Chip,
+    energy_j: float,
+    duration_s: float,
+    level_s: list[float],
+    trace: list[tuple[float, float, float, float]],
+    max_temperature: float | None,
+) -> Power | None:
     if chip.thermal is None:
         return None
     static = chip.thermal.static_power
@@ -155,66 +178,125 @@ def power_report(chip: Chip, energy_j: float, duration_s: float, level_s: list[f
     spent: dict[str, float] = {}
     for level, seconds in zip(levels, level_s, strict=True):
         if seconds > 0:
-            spent[clock_label(level.frequency)] = spent.get(clock_label(level.frequency), 0) + seconds
-    points = [ThermalPoint(time_s=t, temperature_c=temp, clock_hz=f, power_w=p)
-              for t, temp, f, p in thin(trace)]
+            spent[clock_label(level.frequency)] = (
+                spent.get(clock_label(level.frequency), 0) + seconds
+            )
+    points = [
+        ThermalPoint(time_s=t, temperature_c=temp, clock_hz=f, power_w=p)
+        for t, temp, f, p in thin(trace)
+    ]
     peak = max([p for *_, p in trace] + [average])
-    return Power(energy_j=energy_j + static * duration_s, average_w=average, peak_w=peak,
-                 max_temperature_c=max_temperature, seconds_per_clock=spent, trace=points)
+    return Power(
+        energy_j=energy_j + static * duration_s,
+        average_w=average,
+        peak_w=peak,
+        max_temperature_c=max_temperature,
+        seconds_per_clock=spent,
+        trace=points,
+    )
 
 
-def build_result(graph: Graph, chip: Chip, options: SimOptions, dtype: str, peak: float,
-                 kernels: list[Kernel], trace: Trace, books: Accounting,
-                 **stream: object) -> Result:
+def build_result(
+    graph: Graph,
+    chip: Chip,
+    options: SimOptions,
+    dtype: str,
+    peak: float,
+    kernels: list[Kernel],
+    trace: Trace,
+    books: Accounting,
+    **stream: object,
+) -> Result:
     """The Result of one DES run (a stream's fast-forward passes its totals in `stream`)."""
     duration = trace.end
     per_batch = len(kernels)
     first = trace.records[:per_batch]
     kept = kernels
     if len(kernels) > MAX_ROWS:
-        longest = sorted(kernels, key=lambda k: (first[k.index].start - first[k.index].end, k.index))
+        longest = sorted(
+            kernels, key=lambda k: (first[k.index].start - first[k.index].end, k.index)
+        )
         kept = sorted(longest[:MAX_ROWS], key=lambda k: k.index)
-    rows = [_row(k, first[k.index], books.kernel_losses[k.index], books.gap_losses[k.index])
-            for k in kept]
+    rows = [
+        _row(k, first[k.index], books.kernel_losses[k.index], books.gap_losses[k.index])
+        for k in kept
+    ]
     units = []
     for name, unit in chip.units.items():
         records = [r for r in trace.records if r.unit == name]
         busy = sum(r.end - r.start for r in records)
-        units.append(UnitUsage(name=name, peak=unit.peak, host=unit.host, instances=unit.instances,
-                               kernels=len(records), busy_s=busy,
-                               utilization=busy / duration if duration else 0.0,
-                               useful_ops=books.unit_useful.get(name, sum(
-                                   kernels[r.kernel].useful_ops for r in records))))
+        units.append(
+            UnitUsage(
+                name=name,
+                peak=unit.peak,
+                host=unit.host,
+                instances=unit.instances,
+                kernels=len(records),
+                busy_s=busy,
+                utilization=busy / duration if duration else 0.0,
+                useful_ops=books.unit_useful.get(
+                    name, sum(kernels[r.kernel].useful_ops for r in records)
+                ),
+            )
+        )
     batches = len(trace.batches)
     items = _batch(graph) * batches
     total_ops = float(graph.total_ops) * batches
-    offloaded = sum(kernels[r.kernel].useful_ops for r in trace.records
-                    if not chip.units[r.unit].peak)
+    offloaded = sum(
+        kernels[r.kernel].useful_ops for r in trace.records if not chip.units[r.unit].peak
+    )
     losses = {c: books.losses_ops[c] for c in LOSS_CATEGORIES}
     latencies = [b.end - b.start for b in trace.batches]
-    series = [SeriesPoint(time_s=b.end, latency_s=b.end - b.start,
-                          clock_hz=max(r.clock_hz for r in trace.records[i * per_batch:
-                                                                         (i + 1) * per_batch]),
-                          temperature_c=_temperature_at(trace, b.end, chip))
-              for i, b in enumerate(trace.batches)]
+    series = [
+        SeriesPoint(
+            time_s=b.end,
+            latency_s=b.end - b.start,
+            clock_hz=max(r.clock_hz for r in trace.records[i * per_batch : (i + 1) * per_batch]),
+            temperature_c=_temperature_at(trace, b.end, chip),
+        )
+        for i, b in enumerate(trace.batches)
+    ]
     fields = dict(
-        workload=graph.name, chip=chip.name, dtype=dtype, batch=_batch(graph),
-        fusion=options.fusion, overlap=options.overlap,
+        workload=graph.name,
+        chip=chip.name,
+        dtype=dtype,
+        batch=_batch(graph),
+        fusion=options.fusion,
+        overlap=options.overlap,
         graph_launch=options.graph_launch or chip.launch.graph_launch,
         latency_s=statistics.median(latencies) if batches > 1 else duration,
-        duration_s=duration, batches=batches, fast_forward=False,
-        batch_latency=batch_stats(latencies), series=thin(series),
-        power=power_report(chip, trace.energy_j, duration, trace.level_s, trace.thermal,
-                           max((temp for _t, temp, _f, _p in trace.thermal),
-                               default=chip.thermal.ambient if chip.thermal else None)),
-        throughput=items / duration if duration else 0.0, total_ops=total_ops,
-        useful_ops=books.useful_ops, offloaded_ops=offloaded, peak_ops=peak,
+        duration_s=duration,
+        batches=batches,
+        fast_forward=False,
+        batch_latency=batch_stats(latencies),
+        series=thin(series),
+        power=power_report(
+            chip,
+            trace.energy_j,
+            duration,
+            trace.level_s,
+            trace.thermal,
+            max(
+                (temp for _t, temp, _f, _p in trace.thermal),
+                default=chip.thermal.ambient if chip.thermal else None,
+            ),
+        ),
+        throughput=items / duration if duration else 0.0,
+        total_ops=total_ops,
+        useful_ops=books.useful_ops,
+        offloaded_ops=offloaded,
+        peak_ops=peak,
         delivered_ops_per_s=total_ops / duration if duration else 0.0,
         efficiency=total_ops / duration / peak if duration else 0.0,
-        losses_ops=losses, losses_s={c: v / peak for c, v in losses.items()},
-        kernels=len(kernels), launches=len(trace.launches),
-        dram_bytes=sum(k.dram_bytes for k in kernels) * batches, events=trace.events,
-        ops=rows, units=units, timeline=_segments(kernels, trace),
+        losses_ops=losses,
+        losses_s={c: v / peak for c, v in losses.items()},
+        kernels=len(kernels),
+        launches=len(trace.launches),
+        dram_bytes=sum(k.dram_bytes for k in kernels) * batches,
+        events=trace.events,
+        ops=rows,
+        units=units,
+        timeline=_segments(kernels, trace),
     )
     fields.update(stream)
     return Result(**fields)
@@ -245,16 +327,28 @@ def _row(kernel: Kernel, record, losses: dict[str, float], gap: dict[str, float]
         bound = kernel.overhead
     else:
         shares = {k: v for k, v in losses.items() if k not in ("unspecialized", "shape", "thermal")}
-        shares["compute"] = useful + sum(losses.get(k, 0.0) for k in ("unspecialized", "shape",
-                                                                        "thermal"))
+        shares["compute"] = useful + sum(
+            losses.get(k, 0.0) for k in ("unspecialized", "shape", "thermal")
+        )
         bound = max(sorted(shares), key=lambda k: shares[k])
     intensity = useful / kernel.dram_bytes if kernel.dram_bytes else math.inf
-    return OpRow(name=kernel.name, kinds=list(kernel.kinds), unit=kernel.unit, start_s=record.start,
-                 end_s=record.end, ops=useful, dram_bytes=kernel.dram_bytes,
-                 onchip_bytes=kernel.onchip_bytes, intensity=min(intensity, 1e30),
-                 compute_s=record.compute_s, memory_s=record.memory_s, bound=bound,
-                 losses_ops={k: losses.get(k, 0.0) + gap.get(k, 0.0)
-                             for k in sorted(set(losses) | set(gap))})
+    return OpRow(
+        name=kernel.name,
+        kinds=list(kernel.kinds),
+        unit=kernel.unit,
+        start_s=record.start,
+        end_s=record.end,
+        ops=useful,
+        dram_bytes=kernel.dram_bytes,
+        onchip_bytes=kernel.onchip_bytes,
+        intensity=min(intensity, 1e30),
+        compute_s=record.compute_s,
+        memory_s=record.memory_s,
+        bound=bound,
+        losses_ops={
+            k: losses.get(k, 0.0) + gap.get(k, 0.0) for k in sorted(set(losses) | set(gap))
+        },
+    )
 
 
 MAX_SEGMENTS = 20000
@@ -263,10 +357,23 @@ MAX_SEGMENTS = 20000
 def _segments(kernels: list[Kernel], trace: Trace) -> list[Segment]:
     """The timeline's first MAX_SEGMENTS spans (kernels, launches, transfers) by start time."""
     spans = [(r.start, r.unit, kernels[r.kernel].name, r.end, "kernel") for r in trace.records]
-    spans += [(s, "launcher", kernels[trace.records[i].kernel].name if i < len(trace.records)
-               else "launch", e, "launch") for s, e, i in trace.launches if e > s]
-    spans += [(t.start, t.track, t.label, t.end, "input" if t.track == "input" else "transfer")
-              for t in trace.transfers]
+    spans += [
+        (
+            s,
+            "launcher",
+            kernels[trace.records[i].kernel].name if i < len(trace.records) else "launch",
+            e,
+            "launch",
+        )
+        for s, e, i in trace.launches
+        if e > s
+    ]
+    spans += [
+        (t.start, t.track, t.label, t.end, "input" if t.track == "input" else "transfer")
+        for t in trace.transfers
+    ]
     spans.sort(key=lambda span: span[:3])
-    return [Segment(track=track, start_s=start, end_s=end, label=label, kind=kind)
-            for start, track, label, end, kind in spans[:MAX_SEGMENTS]]
+    return [
+        Segment(track=track, start_s=start, end_s=end, label=label, kind=kind)
+        for start, track, label, end, kind in spans[:MAX_SEGMENTS]
+    ]

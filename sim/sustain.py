@@ -46,29 +46,47 @@ class Profile:
     events: int
 
 
-def profile(graph: Graph, chip: Chip, options: SimOptions, dtype: str, kernels: list[Kernel],
-            level: int) -> Profile:
+def profile(
+    graph: Graph, chip: Chip, options: SimOptions, dtype: str, kernels: list[Kernel], level: int
+) -> Profile:
     def run(batches: int) -> tuple[Trace, Accounting]:
-        engine = Engine(chip, kernels, engine_options(graph, options, batches=batches,
-                                                      duration_s=None, thermal=False,
-                                                      level=level))
+        engine = Engine(
+            chip,
+            kernels,
+            engine_options(
+                graph, options, batches=batches, duration_s=None, thermal=False, level=level
+            ),
+        )
         trace = engine.run()
-        return trace, account(kernels, trace, chip, dtype, options.overlap,
-                              serial_input=options.loads_input and options.prefetch == 0)
+        return trace, account(
+            kernels,
+            trace,
+            chip,
+            dtype,
+            options.overlap,
+            serial_input=options.loads_input and options.prefetch == 0,
+        )
 
     two, two_books = run(2)
     three, three_books = run(3)
     last = three.batches[-1]
-    return Profile(two=two, two_books=two_books, period_s=three.end - two.end,
-                   latency_s=last.end - last.start, energy_j=three.energy_j - two.energy_j,
-                   useful_ops=three_books.useful_ops - two_books.useful_ops,
-                   losses_ops={c: three_books.losses_ops[c] - two_books.losses_ops[c]
-                               for c in LOSS_CATEGORIES},
-                   events=two.events + three.events)
+    return Profile(
+        two=two,
+        two_books=two_books,
+        period_s=three.end - two.end,
+        latency_s=last.end - last.start,
+        energy_j=three.energy_j - two.energy_j,
+        useful_ops=three_books.useful_ops - two_books.useful_ops,
+        losses_ops={
+            c: three_books.losses_ops[c] - two_books.losses_ops[c] for c in LOSS_CATEGORIES
+        },
+        events=two.events + three.events,
+    )
 
 
-def sustained(graph: Graph, chip: Chip, options: SimOptions, dtype: str, peak: float,
-              kernels: list[Kernel]) -> Result:
+def sustained(
+    graph: Graph, chip: Chip, options: SimOptions, dtype: str, peak: float, kernels: list[Kernel]
+) -> Result:
     levels = chip.clock.levels()
     profiles: dict[int, Profile] = {}
 
@@ -90,9 +108,15 @@ def sustained(graph: Graph, chip: Chip, options: SimOptions, dtype: str, peak: f
     level_s = [0.0] * len(levels)
     level_s[0] = time
     latencies = [b.end - b.start for b in start.two.batches]
-    series = [SeriesPoint(time_s=b.end, latency_s=b.end - b.start, clock_hz=levels[0].frequency,
-                          temperature_c=chip.thermal.ambient if chip.thermal else 0.0)
-              for b in start.two.batches]
+    series = [
+        SeriesPoint(
+            time_s=b.end,
+            latency_s=b.end - b.start,
+            clock_hz=levels[0].frequency,
+            temperature_c=chip.thermal.ambient if chip.thermal else 0.0,
+        )
+        for b in start.two.batches
+    ]
     thermal_trace: list[tuple[float, float, float, float]] = []
     if state is not None:
         power = static + energy / time
@@ -118,25 +142,44 @@ def sustained(graph: Graph, chip: Chip, options: SimOptions, dtype: str, peak: f
                 thermal_trace.append((time, state.temperature, levels[level].frequency, power))
                 level += state.decide(power, level, len(levels))
                 next_control = time + period_control
-        series.append(SeriesPoint(time_s=time, latency_s=steady.latency_s,
-                                  clock_hz=levels[level].frequency,
-                                  temperature_c=state.temperature if state else 0.0))
-    books = Accounting(useful_ops=useful, losses_ops=losses,
-                       kernel_losses=start.two_books.kernel_losses,
-                       gap_losses=start.two_books.gap_losses,
-                       unit_useful=start.two_books.unit_useful)
+        series.append(
+            SeriesPoint(
+                time_s=time,
+                latency_s=steady.latency_s,
+                clock_hz=levels[level].frequency,
+                temperature_c=state.temperature if state else 0.0,
+            )
+        )
+    books = Accounting(
+        useful_ops=useful,
+        losses_ops=losses,
+        kernel_losses=start.two_books.kernel_losses,
+        gap_losses=start.two_books.gap_losses,
+        unit_useful=start.two_books.unit_useful,
+    )
     base = build_result(graph, chip, options, dtype, peak, kernels, start.two, books)
     items = base.batch * batches
     total_ops = float(graph.total_ops) * batches
-    return base.model_copy(update=dict(
-        latency_s=batch_stats(latencies).median_s, duration_s=time, batches=batches,
-        fast_forward=True, batch_latency=batch_stats(latencies), series=thin(series),
-        power=power_report(chip, energy, time, level_s, thermal_trace,
-                           state.max_temperature if state else None),
-        throughput=items / time, total_ops=total_ops, useful_ops=useful,
-        delivered_ops_per_s=total_ops / time, efficiency=total_ops / time / peak,
-        losses_ops=losses, losses_s={c: v / peak for c, v in losses.items()},
-        dram_bytes=sum(k.dram_bytes for k in kernels) * batches,
-        offloaded_ops=base.offloaded_ops / len(start.two.batches) * batches,
-        events=sum(p.events for p in profiles.values()),
-    ))
+    return base.model_copy(
+        update=dict(
+            latency_s=batch_stats(latencies).median_s,
+            duration_s=time,
+            batches=batches,
+            fast_forward=True,
+            batch_latency=batch_stats(latencies),
+            series=thin(series),
+            power=power_report(
+                chip, energy, time, level_s, thermal_trace, state.max_temperature if state else None
+            ),
+            throughput=items / time,
+            total_ops=total_ops,
+            useful_ops=useful,
+            delivered_ops_per_s=total_ops / time,
+            efficiency=total_ops / time / peak,
+            losses_ops=losses,
+            losses_s={c: v / peak for c, v in losses.items()},
+            dram_bytes=sum(k.dram_bytes for k in kernels) * batches,
+            offloaded_ops=base.offloaded_ops / len(start.two.batches) * batches,
+            events=sum(p.events for p in profiles.values()),
+        )
+    )

@@ -28,10 +28,14 @@ def kernel_energy(kernel: Kernel, chip: Chip, voltage_scale: float) -> float:
     if thermal is None or kernel.host:
         return 0.0
     per_mac = thermal.energy_per_mac
-    compute = sum((stage.slots) * per_mac.get(kernel.dtype, max(per_mac.values(), default=0.0))
-                  for stage in kernel.stages)
-    moved = (kernel.dram_bytes * thermal.energy_per_dram_byte
-             + kernel.onchip_bytes * thermal.energy_per_onchip_byte)
+    compute = sum(
+        (stage.slots) * per_mac.get(kernel.dtype, max(per_mac.values(), default=0.0))
+        for stage in kernel.stages
+    )
+    moved = (
+        kernel.dram_bytes * thermal.energy_per_dram_byte
+        + kernel.onchip_bytes * thermal.energy_per_onchip_byte
+    )
     return (compute + moved) * voltage_scale
 
 

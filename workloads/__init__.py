@@ -5,5 +5,14 @@ from workloads.files import load, save
 from workloads.graph import Graph, Op, Tensor
 from workloads.registry import build, builder_params, list_workloads
 
-__all__ = ["Graph", "GraphBuilder", "Op", "Tensor", "build", "builder_params", "list_workloads",
-           "load", "save"]
+__all__ = [
+    "Graph",
+    "GraphBuilder",
+    "Op",
+    "Tensor",
+    "build",
+    "builder_params",
+    "list_workloads",
+    "load",
+    "save",
+]

@@ -7,8 +7,9 @@ from workloads.graph import Graph
 from workloads.registry import register
 
 
-def single_conv(name: str, batch: int, cin: int, cout: int, size: int, kernel: int,
-                dtype: str) -> Graph:
+def single_conv(
+    name: str, batch: int, cin: int, cout: int, size: int, kernel: int, dtype: str
+) -> Graph:
     b = GraphBuilder(name, dtype)
     x = b.input("x", (batch, cin, size, size))
     b.conv2d(x, cout, kernel=kernel, padding=(kernel - 1) // 2, name="conv")
@@ -38,8 +39,9 @@ def mlp(batch: int = 1, width: int = 1024, layers: int = 4, dtype: str = "fp16")
 
 
 @register("elementwise-chain")
-def elementwise_chain(batch: int = 1, length: int = 50, size: int = 1024,
-                      dtype: str = "fp16") -> Graph:
+def elementwise_chain(
+    batch: int = 1, length: int = 50, size: int = 1024, dtype: str = "fp16"
+) -> Graph:
     """`length` tiny elementwise ops in a row: launch-bound unless fused."""
     b = GraphBuilder("elementwise-chain", dtype)
     x = b.input("x", (batch, size))

@@ -45,8 +45,15 @@ class GraphBuilder:
         self.tensors[name] = Tensor(shape=shape, dtype=dtype or self.dtype, const=True)
         return name
 
-    def op(self, kind: str, inputs: list[str], name: str | None = None, n_out: int = 1,
-           out_dtype: str | None = None, **attrs: Any) -> str | list[str]:
+    def op(
+        self,
+        kind: str,
+        inputs: list[str],
+        name: str | None = None,
+        n_out: int = 1,
+        out_dtype: str | None = None,
+        **attrs: Any,
+    ) -> str | list[str]:
         """Add any op kind; returns its output name (a list when it has several)."""
         self._count += 1
         op_name = name or f"{kind}{self._count}"
@@ -65,8 +72,17 @@ class GraphBuilder:
 
     # the common layers, with their weights -------------------------------------------------
 
-    def conv2d(self, x: str, out_channels: int, kernel: int, stride: int = 1, padding: int = 0,
-               groups: int = 1, bias: bool = False, name: str | None = None) -> str:
+    def conv2d(
+        self,
+        x: str,
+        out_channels: int,
+        kernel: int,
+        stride: int = 1,
+        padding: int = 0,
+        groups: int = 1,
+        bias: bool = False,
+        name: str | None = None,
+    ) -> str:
         cin = self.shape(x)[1]
         base = name or f"conv{self._count + 1}"
         w = self.const(f"{base}.w", (out_channels, cin // groups, kernel, kernel))
@@ -76,8 +92,14 @@ class GraphBuilder:
             attrs["groups"] = groups
         return self.op("conv2d", inputs, name=name, **attrs)
 
-    def linear(self, x: str, out_features: int, bias: bool = True, name: str | None = None,
-               weight_dtype: str | None = None) -> str:
+    def linear(
+        self,
+        x: str,
+        out_features: int,
+        bias: bool = True,
+        name: str | None = None,
+        weight_dtype: str | None = None,
+    ) -> str:
         base = name or f"linear{self._count + 1}"
         w = self.const(f"{base}.w", (self.shape(x)[-1], out_features), dtype=weight_dtype)
         inputs = [x, w] + ([self.const(f"{base}.b", (out_features,))] if bias else [])
@@ -86,8 +108,11 @@ class GraphBuilder:
     def batchnorm(self, x: str, name: str | None = None) -> str:
         base = name or f"bn{self._count + 1}"
         c = self.shape(x)[1]
-        return self.op("batchnorm", [x, self.const(f"{base}.scale", (c,)),
-                                     self.const(f"{base}.shift", (c,))], name=name)
+        return self.op(
+            "batchnorm",
+            [x, self.const(f"{base}.scale", (c,)), self.const(f"{base}.shift", (c,))],
+            name=name,
+        )
 
     def layernorm(self, x: str, name: str | None = None, kind: str = "layernorm") -> str:
         base = name or f"{kind}{self._count + 1}"
@@ -107,5 +132,10 @@ class GraphBuilder:
         return self.op("add", [a, b], name=name)
 
     def build(self, outputs: list[str] | None = None) -> Graph:
-        return Graph(name=self.name, tensors=self.tensors, inputs=self.inputs,
-                     outputs=outputs or [], ops=self.ops)
+        return Graph(
+            name=self.name,
+            tensors=self.tensors,
+            inputs=self.inputs,
+            outputs=outputs or [],
+            ops=self.ops,
+        )

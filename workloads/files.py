@@ -23,8 +23,10 @@ def load(path: str | os.PathLike) -> Graph:
 
         return load_onnx(p)
     if p.suffix.lower() not in GRAPH_SUFFIXES:
-        raise InputError(f"{p}: unknown graph file type {p.suffix or '(none)'!r}; use .yaml, "
-                         ".yml, .json or .onnx.")
+        raise InputError(
+            f"{p}: unknown graph file type {p.suffix or '(none)'!r}; use .yaml, "
+            ".yml, .json or .onnx."
+        )
     data = load_yaml_mapping(read_text(p, "graph"), str(p))
     return graph_from_dict(data, str(p))
 
@@ -43,4 +45,6 @@ def save(graph: Graph, path: str | os.PathLike) -> None:
     if p.suffix.lower() == ".json":
         p.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     else:
-        p.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=None), encoding="utf-8")
+        p.write_text(
+            yaml.safe_dump(data, sort_keys=False, default_flow_style=None), encoding="utf-8"
+        )

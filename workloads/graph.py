@@ -156,8 +156,10 @@ class Graph(BaseModel):
         for op in self.ops:
             for t in op.inputs:
                 if t not in producers and not self.tensors[t].const:
-                    raise ValueError(f"op {op.name!r}: input {t!r} is dangling: no op produces it, "
-                                     "and it is neither a graph input nor const")
+                    raise ValueError(
+                        f"op {op.name!r}: input {t!r} is dangling: no op produces it, "
+                        "and it is neither a graph input nor const"
+                    )
         for name in self.outputs:
             if name not in producers:
                 raise ValueError(f"outputs: tensor {name!r} is not produced by any op")
@@ -169,16 +171,21 @@ class Graph(BaseModel):
         except OpShapeError as exc:
             raise ValueError(f"op {op.name!r} ({op.kind}): {exc}") from None
         if len(stats.out_shapes) != len(op.outputs):
-            raise ValueError(f"op {op.name!r} ({op.kind}) makes {len(stats.out_shapes)} outputs "
-                             f"but lists {len(op.outputs)}")
+            raise ValueError(
+                f"op {op.name!r} ({op.kind}) makes {len(stats.out_shapes)} outputs "
+                f"but lists {len(op.outputs)}"
+            )
         for name, shape in zip(op.outputs, stats.out_shapes, strict=True):
             if self.tensors[name].shape != tuple(shape):
-                raise ValueError(f"op {op.name!r} ({op.kind}): output {name!r} is declared "
-                                 f"{list(self.tensors[name].shape)} but the op makes {list(shape)}")
+                raise ValueError(
+                    f"op {op.name!r} ({op.kind}): output {name!r} is declared "
+                    f"{list(self.tensors[name].shape)} but the op makes {list(shape)}"
+                )
         dtype = op.attrs.get("dtype") or self.tensors[(op.inputs or op.outputs)[0]].dtype
         if dtype not in DTYPE_BYTES:
-            raise ValueError(f"op {op.name!r}: unknown dtype {dtype!r}; allowed: "
-                             f"{', '.join(DTYPE_BYTES)}")
+            raise ValueError(
+                f"op {op.name!r}: unknown dtype {dtype!r}; allowed: {', '.join(DTYPE_BYTES)}"
+            )
         read = 0.0
         for i, t in enumerate(dict.fromkeys(op.inputs)):
             tensor = self.tensors[t]
@@ -206,7 +213,9 @@ class Graph(BaseModel):
     def _topological(self) -> list[Op]:
         producer = {t: op.name for op in self.ops for t in op.outputs}
         by_name = {op.name: op for op in self.ops}
-        waiting = {op.name: len({producer[t] for t in op.inputs if t in producer}) for op in self.ops}
+        waiting = {
+            op.name: len({producer[t] for t in op.inputs if t in producer}) for op in self.ops
+        }
         consumers: dict[str, list[str]] = {op.name: [] for op in self.ops}
         for op in self.ops:
             for p in sorted({producer[t] for t in op.inputs if t in producer}):
@@ -256,7 +265,12 @@ class Graph(BaseModel):
     def to_dict(self) -> dict:
         """The file schema: plain lists and scalars, defaults left out."""
         data = self.model_dump(mode="json", exclude_defaults=True)
-        data["tensors"] = {n: {"shape": list(t.shape), **({"dtype": t.dtype}),
-                               **({"const": True} if t.const else {})}
-                           for n, t in self.tensors.items()}
+        data["tensors"] = {
+            n: {
+                "shape": list(t.shape),
+                **({"dtype": t.dtype}),
+                **({"const": True} if t.const else {}),
+            }
+            for n, t in self.tensors.items()
+        }
         return data

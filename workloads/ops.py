@@ -57,7 +57,11 @@ def numel(shape: Sequence[int]) -> int:
 def _pair(value: Any, name: str) -> tuple[int, int]:
     if isinstance(value, int) and not isinstance(value, bool):
         return value, value
-    if isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(v, int) for v in value):
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int) for v in value)
+    ):
         return int(value[0]), int(value[1])
     raise OpShapeError(f"attribute {name!r} must be an int or a pair of ints, got {value!r}")
 
@@ -71,8 +75,9 @@ def _need(shapes: Sequence[Shape], count: int | tuple[int, int], kind: str) -> N
 
 def _broadcast(a: Shape, b: Shape) -> Shape:
     out = []
-    for x, y in zip(reversed((1,) * (len(b) - len(a)) + a), reversed((1,) * (len(a) - len(b)) + b),
-                    strict=True):
+    for x, y in zip(
+        reversed((1,) * (len(b) - len(a)) + a), reversed((1,) * (len(a) - len(b)) + b), strict=True
+    ):
         if x != y and 1 not in (x, y):
             raise OpShapeError(f"shapes {list(a)} and {list(b)} do not broadcast")
         out.append(max(x, y))
@@ -90,8 +95,12 @@ def _matmul(shapes: list[Shape], attrs: dict) -> OpStats:
     batch_shape = _broadcast(a[:-2], b[:-2])
     n = b[-1]
     batch = numel(batch_shape)
-    return OpStats(out_shapes=(batch_shape + (m, n),), macs=batch * m * n * k, op_class="matrix",
-                   gemm=Gemm(batch, m, n, k))
+    return OpStats(
+        out_shapes=(batch_shape + (m, n),),
+        macs=batch * m * n * k,
+        op_class="matrix",
+        gemm=Gemm(batch, m, n, k),
+    )
 
 
 def _linear(shapes: list[Shape], attrs: dict) -> OpStats:
@@ -103,8 +112,13 @@ def _linear(shapes: list[Shape], attrs: dict) -> OpStats:
         raise OpShapeError(f"linear bias must have shape [{w[1]}], got {list(shapes[2])}")
     m = numel(x[:-1])
     bias_flops = m * w[1] if len(shapes) == 3 else 0
-    return OpStats(out_shapes=(x[:-1] + (w[1],),), macs=m * w[0] * w[1], flops=bias_flops,
-                   op_class="matrix", gemm=Gemm(1, m, w[1], w[0]))
+    return OpStats(
+        out_shapes=(x[:-1] + (w[1],),),
+        macs=m * w[0] * w[1],
+        flops=bias_flops,
+        op_class="matrix",
+        gemm=Gemm(1, m, w[1], w[0]),
+    )
 
 
 def conv_out(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
@@ -115,8 +129,9 @@ def _conv2d(shapes: list[Shape], attrs: dict) -> OpStats:
     _need(shapes, (2, 3), "conv2d")
     x, w = shapes[0], shapes[1]
     if len(x) != 4 or len(w) != 4:
-        raise OpShapeError(f"conv2d expects x[N,C,H,W] and w[Cout,Cin/groups,kh,kw]; got "
-                           f"{list(x)} and {list(w)}")
+        raise OpShapeError(
+            f"conv2d expects x[N,C,H,W] and w[Cout,Cin/groups,kh,kw]; got {list(x)} and {list(w)}"
+        )
     groups = int(attrs.get("groups", 1))
     sh, sw = _pair(attrs.get("stride", 1), "stride")
     ph, pw = _pair(attrs.get("padding", 0), "padding")
@@ -124,8 +139,10 @@ def _conv2d(shapes: list[Shape], attrs: dict) -> OpStats:
     n, c, h, wd = x
     cout, cin_g, kh, kw = w
     if groups < 1 or c % groups or cout % groups or cin_g * groups != c:
-        raise OpShapeError(f"conv2d with groups={groups}: input has {c} channels but the weight "
-                           f"expects {cin_g} per group ({cin_g * groups} in all)")
+        raise OpShapeError(
+            f"conv2d with groups={groups}: input has {c} channels but the weight "
+            f"expects {cin_g} per group ({cin_g * groups} in all)"
+        )
     if min(sh, sw, dh, dw) < 1 or min(ph, pw) < 0:
         raise OpShapeError("conv2d stride and dilation must be >= 1 and padding >= 0")
     ho, wo = conv_out(h, kh, sh, ph, dh), conv_out(wd, kw, sw, pw, dw)
@@ -145,8 +162,18 @@ def _conv2d(shapes: list[Shape], attrs: dict) -> OpStats:
 
 # element operations per output element for the elementwise kinds
 UNARY_FLOPS = {
-    "relu": 1, "relu6": 2, "gelu": 8, "silu": 4, "sigmoid": 4, "tanh": 4, "hardswish": 4,
-    "exp": 1, "neg": 1, "sqrt": 1, "cast": 1, "copy": 1,
+    "relu": 1,
+    "relu6": 2,
+    "gelu": 8,
+    "silu": 4,
+    "sigmoid": 4,
+    "tanh": 4,
+    "hardswish": 4,
+    "exp": 1,
+    "neg": 1,
+    "sqrt": 1,
+    "cast": 1,
+    "copy": 1,
 }
 BINARY_FLOPS = {"add": 1, "sub": 1, "mul": 1, "div": 1, "max": 1, "min": 1}
 
@@ -155,6 +182,7 @@ def _unary(kind: str) -> Callable[[list[Shape], dict], OpStats]:
     def infer(shapes: list[Shape], attrs: dict) -> OpStats:
         _need(shapes, 1, kind)
         return OpStats(out_shapes=(shapes[0],), flops=UNARY_FLOPS[kind] * numel(shapes[0]))
+
     return infer
 
 
@@ -163,6 +191,7 @@ def _binary(kind: str) -> Callable[[list[Shape], dict], OpStats]:
         _need(shapes, 2, kind)
         out = _broadcast(shapes[0], shapes[1])
         return OpStats(out_shapes=(out,), flops=BINARY_FLOPS[kind] * numel(out))
+
     return infer
 
 
@@ -173,9 +202,11 @@ def _norm(kind: str, flops_per_element: int) -> Callable[[list[Shape], dict], Op
         channels = x[1] if kind == "batchnorm" and len(x) > 1 else x[-1]
         for param in shapes[1:]:
             if numel(param) != channels:
-                raise OpShapeError(f"{kind} parameters must have {channels} elements, got "
-                                   f"{list(param)}")
+                raise OpShapeError(
+                    f"{kind} parameters must have {channels} elements, got {list(param)}"
+                )
         return OpStats(out_shapes=(x,), flops=flops_per_element * numel(x))
+
     return infer
 
 
@@ -193,6 +224,7 @@ def _pool(kind: str) -> Callable[[list[Shape], dict], OpStats]:
             raise OpShapeError(f"{kind} window {kh}x{kw} does not fit the {x[2]}x{x[3]} input")
         out = (x[0], x[1], ho, wo)
         return OpStats(out_shapes=(out,), flops=numel(out) * kh * kw)
+
     return infer
 
 
@@ -229,13 +261,22 @@ def _attention(shapes: list[Shape], attrs: dict) -> OpStats:
         raise OpShapeError("attention takes q, k, v or q, k_cache, v_cache, k_new, v_new")
     q, k, v = shapes[:3]
     new = shapes[3] if len(shapes) == 5 else None
-    if len(shapes) == 5 and (shapes[3] != shapes[4] or len(new) != 4 or new[2] != q[2]
-                             or new[:2] != k[:2] or new[3] != k[3]):
-        raise OpShapeError(f"attention k_new and v_new must be [B,Hkv,S,D] matching q and the "
-                           f"cache; got {list(shapes[3])} and {list(shapes[4])}")
+    if len(shapes) == 5 and (
+        shapes[3] != shapes[4]
+        or len(new) != 4
+        or new[2] != q[2]
+        or new[:2] != k[:2]
+        or new[3] != k[3]
+    ):
+        raise OpShapeError(
+            f"attention k_new and v_new must be [B,Hkv,S,D] matching q and the "
+            f"cache; got {list(shapes[3])} and {list(shapes[4])}"
+        )
     if len(q) != 4 or len(k) != 4 or k != v or q[0] != k[0] or q[3] != k[3] or q[1] % k[1]:
-        raise OpShapeError(f"attention expects q[B,H,S,D], k=v[B,Hkv,T,D] with H a multiple of "
-                           f"Hkv; got {list(q)}, {list(k)}, {list(v)}")
+        raise OpShapeError(
+            f"attention expects q[B,H,S,D], k=v[B,Hkv,T,D] with H a multiple of "
+            f"Hkv; got {list(q)}, {list(k)}, {list(v)}"
+        )
     b, h, s, d = q
     cached = k[2] if new is not None else 0
     t = k[2] + (new[2] if new is not None else 0)
@@ -243,8 +284,13 @@ def _attention(shapes: list[Shape], attrs: dict) -> OpStats:
     if attrs.get("causal", False) and s <= t:
         pairs = s * cached + s * (s + 1) // 2 if new is not None else s * (t - s) + s * (s + 1) // 2
     macs = 2 * b * h * pairs * d
-    return OpStats(out_shapes=(q,), macs=macs, flops=5 * b * h * pairs, op_class="matrix",
-                   gemm=Gemm(2 * b * h, s, max(1, pairs // s), d))
+    return OpStats(
+        out_shapes=(q,),
+        macs=macs,
+        flops=5 * b * h * pairs,
+        op_class="matrix",
+        gemm=Gemm(2 * b * h, s, max(1, pairs // s), d),
+    )
 
 
 def _concat(shapes: list[Shape], attrs: dict) -> OpStats:
@@ -252,11 +298,12 @@ def _concat(shapes: list[Shape], attrs: dict) -> OpStats:
         raise OpShapeError("concat needs at least one input")
     axis = _axis(attrs, len(shapes[0]))
     for s in shapes:
-        if len(s) != len(shapes[0]) or any(a != b for i, (a, b) in enumerate(zip(s, shapes[0],
-                                                                               strict=True))
-                                           if i != axis):
-            raise OpShapeError(f"concat inputs must match except on axis {axis}: "
-                               f"{[list(s) for s in shapes]}")
+        if len(s) != len(shapes[0]) or any(
+            a != b for i, (a, b) in enumerate(zip(s, shapes[0], strict=True)) if i != axis
+        ):
+            raise OpShapeError(
+                f"concat inputs must match except on axis {axis}: {[list(s) for s in shapes]}"
+            )
     out = list(shapes[0])
     out[axis] = sum(s[axis] for s in shapes)
     return OpStats(out_shapes=(tuple(out),))
@@ -281,7 +328,9 @@ def _reshape(shapes: list[Shape], attrs: dict) -> OpStats:
     _need(shapes, 1, "reshape")
     target = list(attrs.get("shape", []))
     if target.count(-1) > 1 or any((not isinstance(d, int)) or d == 0 or d < -1 for d in target):
-        raise OpShapeError(f"reshape 'shape' must be positive ints with at most one -1, got {target}")
+        raise OpShapeError(
+            f"reshape 'shape' must be positive ints with at most one -1, got {target}"
+        )
     total = numel(shapes[0])
     if -1 in target:
         known = numel([d for d in target if d != -1])
@@ -336,9 +385,12 @@ def _custom(shapes: list[Shape], attrs: dict) -> OpStats:
         raise OpShapeError("custom op 'macs' and 'flops' must be non-negative integers")
     op_class = attrs.get("op_class", "vector")
     if op_class not in ("matrix", "vector", "scalar"):
-        raise OpShapeError(f"custom op 'op_class' must be matrix, vector or scalar, got {op_class!r}")
-    return OpStats(out_shapes=tuple(tuple(s) for s in out), macs=macs, flops=flops,
-                   op_class=op_class)
+        raise OpShapeError(
+            f"custom op 'op_class' must be matrix, vector or scalar, got {op_class!r}"
+        )
+    return OpStats(
+        out_shapes=tuple(tuple(s) for s in out), macs=macs, flops=flops, op_class=op_class
+    )
 
 
 KINDS: dict[str, Callable[[list[Shape], dict], OpStats]] = {
@@ -388,6 +440,7 @@ def infer(kind: str, shapes: list[Shape], attrs: dict) -> OpStats:
     allowed = ATTRIBUTE_KEYS.get(kind, set()) | {"dtype"}
     unknown = sorted(set(attrs) - allowed)
     if unknown:
-        raise OpShapeError(f"{kind} has no attribute {unknown[0]!r}; allowed: "
-                           f"{', '.join(sorted(allowed))}")
+        raise OpShapeError(
+            f"{kind} has no attribute {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}"
+        )
     return KINDS[kind](shapes, attrs)

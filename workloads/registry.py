@@ -25,6 +25,7 @@ def register(name: str) -> Callable[[Callable[..., Graph]], Callable[..., Graph]
     def add(fn: Callable[..., Graph]) -> Callable[..., Graph]:
         BUILDERS[name] = fn
         return fn
+
     return add
 
 
@@ -45,21 +46,28 @@ def build(name: str, **params: object) -> Graph:
     if name not in BUILDERS:
         close = difflib.get_close_matches(name, BUILDERS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise InputError(f"unknown workload {name!r}.{hint} Built-in workloads: "
-                         f"{', '.join(sorted(BUILDERS))}; or give a .yaml/.json/.onnx file.")
+        raise InputError(
+            f"unknown workload {name!r}.{hint} Built-in workloads: "
+            f"{', '.join(sorted(BUILDERS))}; or give a .yaml/.json/.onnx file."
+        )
     allowed = builder_params(name)
     given = {k: v for k, v in params.items() if v is not None}
     for key in given:
         if key not in allowed:
-            raise InputError(f"workload {name!r} has no parameter {key!r}; it takes "
-                             f"{', '.join(allowed) or 'no parameters'}.")
+            raise InputError(
+                f"workload {name!r} has no parameter {key!r}; it takes "
+                f"{', '.join(allowed) or 'no parameters'}."
+            )
     for key in ("batch", "resolution", "seq", "prompt", "tokens", "layers"):
         if key in given and (not isinstance(given[key], int) or given[key] < 1):
-            raise InputError(f"workload {name!r}: {key} must be a positive integer, "
-                             f"got {given[key]!r}.")
+            raise InputError(
+                f"workload {name!r}: {key} must be a positive integer, got {given[key]!r}."
+            )
     if "dtype" in given and given["dtype"] not in DTYPE_BYTES:
-        raise InputError(f"workload {name!r}: unknown dtype {given['dtype']!r}; allowed: "
-                         f"{', '.join(DTYPE_BYTES)}.")
+        raise InputError(
+            f"workload {name!r}: unknown dtype {given['dtype']!r}; allowed: "
+            f"{', '.join(DTYPE_BYTES)}."
+        )
     try:
         return BUILDERS[name](**given)
     except ValidationError as err:

@@ -7,12 +7,21 @@ import sim
 from workloads import GraphBuilder
 
 # toy, plus a vector unit that takes the elementwise ops while the matrix unit does GEMMs
-SPLIT_TOY = hardware.load_chip("toy", {
-    "units.mxu.supports": ["linear", "matmul", "conv2d"],
-    "units.vec": {"instances": 4, "peak": False, "rates": {"vector": {"fp16": 8}},
-                  "vector_width": 8, "vector_block": 1024, "supports": ["relu", "add"]},
-    "memory.l2.capacity": "64 KiB",
-})
+SPLIT_TOY = hardware.load_chip(
+    "toy",
+    {
+        "units.mxu.supports": ["linear", "matmul", "conv2d"],
+        "units.vec": {
+            "instances": 4,
+            "peak": False,
+            "rates": {"vector": {"fp16": 8}},
+            "vector_width": 8,
+            "vector_block": 1024,
+            "supports": ["relu", "add"],
+        },
+        "memory.l2.capacity": "64 KiB",
+    },
+)
 
 
 def two_branches(with_linear: bool = True, with_relu: bool = True):
@@ -39,7 +48,8 @@ def test_concurrent_memory_bound_kernels_share_dram_bandwidth():
     gemv = next(r for r in both.ops if r.name == "gemv")
     gemv_alone = alone_gemv.ops[0]
     assert (gemv.end_s - gemv.start_s) / (gemv_alone.end_s - gemv_alone.start_s) == pytest.approx(
-        2.0, rel=0.05)
+        2.0, rel=0.05
+    )
 
 
 def test_independent_branches_run_concurrently_on_different_units():
@@ -52,8 +62,14 @@ def python_layer_graph():
     """conv -> an unoptimised custom layer (host only) -> conv: Amdahl's law."""
     b = GraphBuilder("python-layer")
     x = b.conv2d(b.input("x", (1, 16, 32, 32)), 16, kernel=3, padding=1, name="conv1")
-    y = b.op("custom", [x], name="python_layer", out_shapes=[[1, 16, 32, 32]],
-             flops=16 * 32 * 32 * 20, accelerated=False)
+    y = b.op(
+        "custom",
+        [x],
+        name="python_layer",
+        out_shapes=[[1, 16, 32, 32]],
+        flops=16 * 32 * 32 * 20,
+        accelerated=False,
+    )
     b.conv2d(y, 16, kernel=3, padding=1, name="conv2")
     return b.build()
 
@@ -93,3 +109,32 @@ def test_same_macs_differ_in_latency_by_the_vector_to_matrix_rate():
     # thin graph can be at best 8x slower in compute alone, and memory adds to that
     assert slow.latency_s / fast.latency_s > 7
     assert slow.top_loss() == "unspecialized"
+
+
+def test_dma_engines_carry_scratchpad_traffic_with_setup_latency():
+    # edge-npu moves DRAM <-> scratchpad with DMA engines: each transfer pays the setup
+    # latency and runs at most at one engine's bandwidth
+    edge = hardware.load_chip("edge-npu")
+    assert edge.dma is not None and edge.memory.l2.policy == "scratchpad"
+    b = GraphBuilder("gemv", dtype="int8")
+    b.linear(b.input("x", (1, 4096)), 4096, bias=False, name="gemv")
+    result = sim.simulate(b.build(), edge)
+    (row,) = result.ops
+    floor = row.dram_bytes / min(edge.dma.bandwidth, edge.memory.dram.bandwidth)
+    assert row.memory_s >= floor + edge.dma.setup_latency
+    one_engine = hardware.load_chip(edge, {"dma.bandwidth": edge.dma.bandwidth / 2})
+    assert sim.simulate(b.build(), one_engine).latency_s > result.latency_s
+
+
+def test_bounded_launch_queue_throttles_the_launcher():
+    # with a queue of 1 the host may not launch kernel k+1 before kernel k is done, so
+    # launches no longer hide behind device work
+    chain = GraphBuilder("chain")
+    x = chain.input("x", (1, 4096))
+    for i in range(20):
+        x = chain.linear(x, 4096, bias=False, name=f"fc{i}")
+    graph = chain.build()
+    deep = sim.simulate(graph, hardware.load_chip("toy"))
+    shallow = sim.simulate(graph, hardware.load_chip("toy", {"launch.queue_depth": 1}))
+    assert shallow.latency_s > deep.latency_s
+    assert shallow.latency_s >= 20 * (1e-6) + sum(r.end_s - r.start_s for r in shallow.ops) * 0.99

@@ -23,8 +23,13 @@ def graphs(draw):
         src = draw(st.sampled_from(live))
         c = b.shape(src)[1]
         if kind == "conv":
-            y = b.conv2d(src, draw(st.sampled_from([c, 8, 16])), kernel=draw(st.sampled_from([1, 3])),
-                         padding=1 if draw(st.booleans()) else 0, name=f"conv{i}")
+            y = b.conv2d(
+                src,
+                draw(st.sampled_from([c, 8, 16])),
+                kernel=draw(st.sampled_from([1, 3])),
+                padding=1 if draw(st.booleans()) else 0,
+                name=f"conv{i}",
+            )
             if b.shape(y)[2:] != b.shape(src)[2:]:
                 live = [y]
                 continue
@@ -41,12 +46,15 @@ def graphs(draw):
 
 @st.composite
 def chips(draw):
-    return hardware.load_chip("toy", {
-        "memory.dram.bandwidth": draw(st.sampled_from([1e9, 4e9, 10e9, 50e9])),
-        "memory.l2.capacity": draw(st.sampled_from([4096, 65536, 2**20])),
-        "units.mxu.instances": draw(st.integers(1, 8)),
-        "launch.latency": draw(st.sampled_from([0.0, 1e-7, 1e-6, 5e-6])),
-    })
+    return hardware.load_chip(
+        "toy",
+        {
+            "memory.dram.bandwidth": draw(st.sampled_from([1e9, 4e9, 10e9, 50e9])),
+            "memory.l2.capacity": draw(st.sampled_from([4096, 65536, 2**20])),
+            "units.mxu.instances": draw(st.integers(1, 8)),
+            "launch.latency": draw(st.sampled_from([0.0, 1e-7, 1e-6, 5e-6])),
+        },
+    )
 
 
 FUSION = st.sampled_from(["none", "epilogue", "greedy"])
@@ -102,3 +110,11 @@ def test_same_input_same_output_and_insertion_order_is_irrelevant(graph, chip):
     shuffled = graph.model_copy(update={"ops": list(reversed(graph.ops))})
     shuffled = type(graph).model_validate(shuffled.model_dump())
     assert sim.simulate(shuffled, chip).model_dump_json() == first
+
+
+@PROPERTY
+@given(graphs(), chips(), FUSION)
+def test_more_instances_are_never_slower(graph, chip, fusion):
+    base = sim.simulate(graph, chip, fusion=fusion)
+    wider = hardware.load_chip(chip, {"units.mxu.instances": chip.units["mxu"].instances * 2})
+    assert sim.simulate(graph, wider, fusion=fusion).latency_s <= base.latency_s * (1 + 1e-9)

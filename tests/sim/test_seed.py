@@ -41,8 +41,14 @@ def test_starved_conv_delivers_under_one_percent_on_h100():
     assert result.efficiency < 0.01
     assert [c for c, _ in result.ranked_losses()[:2]] == ["launch", "starvation"]
     # one 64x8 output tile for 132 SMs: 131 of them idle while the kernel runs
-    assert result.losses_ops["starvation"] > 0.9 * result.peak_ops * (
-        result.ops[0].end_s - result.ops[0].start_s - H100.launch.device_gap) * 131 / 132
+    assert (
+        result.losses_ops["starvation"]
+        > 0.9
+        * result.peak_ops
+        * (result.ops[0].end_s - result.ops[0].start_s - H100.launch.device_gap)
+        * 131
+        / 132
+    )
 
 
 def test_fifty_tiny_ops_are_launch_bound_and_greedy_fusion_cuts_latency():
@@ -75,14 +81,17 @@ def test_same_macs_ten_times_apart(chip, batch):
 
 
 def test_doubling_bandwidth_helps_memory_bound_not_compute_bound():
-    wide = hardware.load_chip("phone-npu", {"memory.dram.bandwidth": "58.6 GB/s",
-                                            "dma.bandwidth": "29.3 GB/s"})
+    wide = hardware.load_chip(
+        "phone-npu", {"memory.dram.bandwidth": "58.6 GB/s", "dma.bandwidth": "29.3 GB/s"}
+    )
     decode = workloads.build("mlp", width=4096, layers=4)  # batch-1 GEMVs: 2 ops per weight byte
     assert sim.simulate(decode, PHONE).latency_s / sim.simulate(decode, wide).latency_s == (
-        pytest.approx(2.0, rel=0.1))
+        pytest.approx(2.0, rel=0.1)
+    )
     conv = workloads.build("seed-conv")
-    assert sim.simulate(conv, wide).latency_s == pytest.approx(sim.simulate(conv, PHONE).latency_s,
-                                                              rel=1e-3)
+    assert sim.simulate(conv, wide).latency_s == pytest.approx(
+        sim.simulate(conv, PHONE).latency_s, rel=1e-3
+    )
 
 
 @pytest.mark.parametrize("chip", ["phone-npu", "h100-sxm", "tpu-v1", "toy"])

@@ -7,11 +7,12 @@ import sim
 import workloads
 from workloads import GraphBuilder
 
-# toy with a hot, fast-reacting die: seed-conv (input already on the device) draws 1 W + 225e6 MACs x 40 pJ / 0.917 ms
-# = 10.8 W, heading for 25 + 10.8 x 10 = 133 C; R*C = 1 s, so it passes 85 C after
+# toy with a hot, fast-reacting die: seed-conv (input already on the device) draws
+# 1 W + 225e6 MACs x 40 pJ / 0.917 ms = 10.8 W, heading for 25 + 10.8 x 10 = 133 C; R*C = 1 s, so it passes 85 C after
 # ln((133 - 25) / (133 - 85)) = 0.81 s and throttles to 0.5 GHz
-HOT_TOY = hardware.load_chip("toy", {"thermal.energy_per_mac": {"fp16": "40 pJ"},
-                                     "thermal.capacitance": "0.1 J/K"})
+HOT_TOY = hardware.load_chip(
+    "toy", {"thermal.energy_per_mac": {"fp16": "40 pJ"}, "thermal.capacitance": "0.1 J/K"}
+)
 
 
 def test_fast_forward_matches_brute_force_simulation():
@@ -80,8 +81,9 @@ def test_compression_cuts_input_io_when_the_link_is_the_bottleneck():
     graph = big_input_graph()
     toy = hardware.load_chip("toy")
     plain = sim.simulate(graph, toy, batches=6, prefetch=2, fast_forward=False)
-    packed = sim.simulate(graph, toy, batches=6, prefetch=2, input_compression=4,
-                          fast_forward=False)
+    packed = sim.simulate(
+        graph, toy, batches=6, prefetch=2, input_compression=4, fast_forward=False
+    )
     assert packed.loss_share("input_io") < plain.loss_share("input_io")
     assert packed.throughput > 2 * plain.throughput
     assert any(row.name == "decompress input" for row in packed.ops)

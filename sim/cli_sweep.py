@@ -1,0 +1,275 @@
+"""`topsim sweep`: what-if sweeps on the command line, with a progress bar, tables, a plot.
+
+The command is a plain function; sim/cli.py registers it with `app.command()(sweep)`.
+Running lives in sim/sweep.py; this module only draws: a rich progress bar with ETA while
+points run, then a table of the best points and one of which loss dominates where, and
+optionally a matplotlib figure of the metric against one or two varied fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from hardware.errors import InputError
+from sim.account import REMEDIES
+from sim.sweep import SweepRun, SweepSpec, axis_number, build_spec, read_rows, run_sweep
+
+# --metric name -> (column, label, True when smaller is better)
+METRICS: dict[str, tuple[str, str, bool]] = {
+    "latency": ("latency_s", "latency (s)", True),
+    "tops": ("delivered_tops", "delivered TOP/s", False),
+    "throughput": ("throughput", "throughput (items/s)", False),
+    "efficiency": ("efficiency", "efficiency (delivered / peak)", False),
+}
+
+
+def metric_column(metric: str) -> tuple[str, str, bool]:
+    if metric not in METRICS:
+        raise InputError(f"--metric {metric!r}: choose one of {', '.join(METRICS)}.")
+    return METRICS[metric]
+
+
+def sweep(
+    workload: Annotated[
+        str | None,
+        typer.Argument(help="A builder name or a graph file (or `workload:` in --file)."),
+    ] = None,
+    chip: Annotated[
+        str | None, typer.Option("--chip", help="A chip preset or file (or `chip:` in --file).")
+    ] = None,
+    vary: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--vary",
+            metavar="KEY=VALUES",
+            help="A varied key: a chip field by dotted path, a workload parameter or a "
+            "simulation option; values a,b,c or ranges a..b*2 / a..b+step (repeatable).",
+        ),
+    ] = None,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="A key fixed for every point."),
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="A YAML sweep: workload, chip, set, vary.")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Results, appended point by point (.csv or .jsonl).")
+    ] = Path("sweep.csv"),
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Worker processes (default: all cores).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Keep the points already in --out, run the rest.")
+    ] = False,
+    executor: Annotated[
+        str, typer.Option("--executor", help="local (processes) or dask (dask.distributed).")
+    ] = "local",
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Address of a dask scheduler.")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Draw the metric against the varied fields.")
+    ] = None,
+    metric: Annotated[
+        str, typer.Option("--metric", help="latency, tops, throughput or efficiency.")
+    ] = "latency",
+    top: Annotated[int, typer.Option("--top", help="Rows in the table of best points.")] = 10,
+) -> None:
+    """Run a workload over the cartesian product of varied chip fields, workload
+    parameters and simulation options; write one line per point to --out."""
+    from sim.cli import user_errors  # at call time: sim.cli imports this module
+
+    with user_errors():
+        metric_column(metric)
+        spec = build_spec(workload, chip, vary or [], settings or [], file)
+        console = Console(stderr=True, highlight=False)
+        with progress_bar(console) as progress:
+            run = run_sweep(spec, out, jobs=jobs, resume=resume, executor=executor,
+                            scheduler=scheduler, progress=progress)
+        ids = set(run.ids)
+        rows = [r for r in read_rows(out) if r.get("id") in ids]
+        stdout = Console(highlight=False)
+        stdout.print(run_line(run))
+        stdout.print(best_table(rows, spec, metric, top))
+        stdout.print(dominance_table(rows, spec, metric))
+        errors = [r for r in rows if r.get("error")]
+        if errors:
+            stdout.print(f"[red]{len(errors)} point(s) failed[/]; first: {errors[0]['error']}",
+                         markup=True, soft_wrap=True)
+        if plot is not None:
+            plot_sweep(rows, spec, metric, plot)
+            console.print(f"wrote {plot}")
+
+
+@contextmanager
+def progress_bar(console: Console) -> Iterator[Any]:
+    """A rich progress bar with ETA; yields the `progress(done, total)` callback."""
+    with Progress(
+        TextColumn("sweep"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("points"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("sweep", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def run_line(run: SweepRun) -> str:
+    kept = f", {run.skipped} already in the file" if run.skipped else ""
+    failed = f", {run.failed} failed" if run.failed else ""
+    return (f"{run.total} points{kept}: ran {run.ran}{failed} in {run.wall_s:.1f} s "
+            f"({run.points_per_s:.1f} points/s) -> {run.path}")
+
+
+def _value(row: dict[str, Any], column: str) -> float | None:
+    value = row.get(column)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def ranked(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
+    """Successful rows, best first by `metric` (ties by id, so the order is stable)."""
+    column, _, smaller_better = metric_column(metric)
+    good = [r for r in rows if not r.get("error") and _value(r, column) is not None]
+    sign = 1.0 if smaller_better else -1.0
+    return sorted(good, key=lambda r: (sign * _value(r, column), str(r["id"])))
+
+
+def best_table(rows: list[dict[str, Any]], spec: SweepSpec, metric: str, top: int = 10) -> Table:
+    column, label, _ = metric_column(metric)
+    table = Table(title=f"Best points by {label}")
+    for key in spec.keys:
+        table.add_column(key)
+    table.add_column("latency", justify="right")
+    table.add_column("TOP/s", justify="right")
+    table.add_column("efficiency", justify="right")
+    table.add_column("top loss")
+    for row in ranked(rows, metric)[: max(top, 0)]:
+        loss = row["top_loss"]
+        share = _value(row, f"loss_{loss}")
+        table.add_row(
+            *(str(row.get(key, "")) for key in spec.keys),
+            f"{row['latency_s'] * 1e3:.4g} ms",
+            f"{row['delivered_tops']:.4g}",
+            f"{row['efficiency']:.1%}",
+            f"{loss} ({share:.0%})" if share is not None else str(loss),
+        )
+    return table
+
+
+def _sorted_values(values: set[str]) -> list[str]:
+    def key(text: str) -> tuple[int, float, str]:
+        number = axis_number(text)
+        return (0, number, text) if number is not None else (1, 0.0, text)
+
+    return sorted(values, key=key)
+
+
+def dominance_table(rows: list[dict[str, Any]], spec: SweepSpec, metric: str) -> Table:
+    """For each loss that is the biggest somewhere: how many points, where, the remedy."""
+    column, label, _ = metric_column(metric)
+    table = Table(title="Which loss dominates where")
+    table.add_column("top loss", style="bold")
+    table.add_column("points", justify="right")
+    table.add_column("where")
+    table.add_column("remedy")
+    good = ranked(rows, metric)
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in good:
+        groups.setdefault(str(row["top_loss"]), []).append(row)
+    for loss, members in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        where = []
+        for axis in spec.axes:
+            seen = {str(r.get(axis.key)) for r in members}
+            every = {str(v) for v in axis.values}
+            if len(every) > 1:
+                shown = "all" if seen >= every else ", ".join(_sorted_values(seen))
+                where.append(f"{axis.key}: {shown}")
+        table.add_row(loss, str(len(members)), "\n".join(where) or "all",
+                      REMEDIES.get(loss, ""))
+    return table
+
+
+def plot_sweep(rows: list[dict[str, Any]], spec: SweepSpec, metric: str, path: Path) -> None:
+    """The metric against the first varied field: a line, one line per value of a second
+    field, or a heatmap when both fields are numeric. Further fields keep their best."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise InputError(f"--plot {path}: drawing needs matplotlib: pip install 'topsim[plot]'."
+                         ) from None
+    column, label, smaller_better = metric_column(metric)
+    varied = [axis for axis in spec.axes if len(axis.values) > 1]
+    if not varied:
+        raise InputError(f"--plot {path}: nothing to draw; vary a field over two or more values.")
+    x_axis, series_axis = varied[0], (varied[1] if len(varied) > 1 else None)
+    best: dict[tuple[str, str], float] = {}
+    for row in ranked(rows, metric):  # best first: the first seen per cell is kept
+        cell = (str(row.get(x_axis.key)), str(row.get(series_axis.key)) if series_axis else "")
+        best.setdefault(cell, _value(row, column))
+    if not best:
+        raise InputError(f"--plot {path}: no point finished without an error.")
+    xs = [str(v) for v in x_axis.values]
+    series = [str(v) for v in series_axis.values] if series_axis else [""]
+    numeric_x = all(axis_number(v) is not None for v in xs)
+    figure, ax = plt.subplots(figsize=(7, 4.5))
+    others = [a.key for a in varied[2:]]
+    title = f"{spec.workload} on {spec.chip}" + (f" (best over {', '.join(others)})"
+                                                  if others else "")
+    if series_axis and numeric_x and all(axis_number(v) is not None for v in series):
+        grid = [[best.get((x, s), float("nan")) for x in xs] for s in series]
+        image = ax.imshow(grid, origin="lower", aspect="auto",
+                          cmap="viridis_r" if smaller_better else "viridis")
+        ax.set_xticks(range(len(xs)), xs, rotation=45, ha="right")
+        ax.set_yticks(range(len(series)), series)
+        ax.set_ylabel(series_axis.key)
+        figure.colorbar(image, ax=ax, label=label)
+    else:
+        positions = [axis_number(x) for x in xs] if numeric_x else list(range(len(xs)))
+        for name in series:
+            ys = [best.get((x, name), float("nan")) for x in xs]
+            ax.plot(positions, ys, marker="o",
+                    label=f"{series_axis.key}={name}" if series_axis else None)
+        if numeric_x and min(positions) > 0 and max(positions) / min(positions) >= 8:
+            ax.set_xscale("log")
+        ax.set_xticks(positions, xs, rotation=45, ha="right")
+        ax.minorticks_off()
+        ax.set_ylabel(label)
+        if series_axis:
+            ax.legend(fontsize="small")
+        ax.grid(True, alpha=0.3)
+    ax.set_xlabel(x_axis.key)
+    ax.set_title(title)
+    figure.tight_layout()
+    try:
+        figure.savefig(path, dpi=120)
+    except OSError as err:
+        raise InputError(f"--plot {path}: cannot write the file ({err.strerror}).") from None
+    finally:
+        plt.close(figure)
