@@ -8,8 +8,9 @@ import workloads
 from workloads import GraphBuilder
 
 # toy with a hot, fast-reacting die: seed-conv (input already on the device) draws
-# 1 W + 225e6 MACs x 40 pJ / 0.917 ms = 10.8 W, heading for 25 + 10.8 x 10 = 133 C; R*C = 1 s, so it passes 85 C after
-# ln((133 - 25) / (133 - 85)) = 0.81 s and throttles to 0.5 GHz
+# 1 W + 225e6 MACs x 40 pJ / 0.917 ms = 10.8 W, heading for 25 + 10.8 x 10 = 133 C;
+# R*C = 1 s, so it passes 85 C after ln((133 - 25) / (133 - 85)) = 0.81 s and throttles
+# to 0.5 GHz
 HOT_TOY = hardware.load_chip(
     "toy", {"thermal.energy_per_mac": {"fp16": "40 pJ"}, "thermal.capacitance": "0.1 J/K"}
 )
