@@ -39,8 +39,9 @@ DTYPE_BYTES: dict[str, float] = {
 }
 OP_CLASSES: tuple[str, ...] = ("matrix", "vector", "scalar")
 
-PositiveInt = Annotated[int, Field(gt=0)]
-PositiveRate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# counts and rates have a ceiling far above any real part (a typo, not a design, is above)
+PositiveInt = Annotated[int, Field(gt=0, le=2**40)]
+PositiveRate = Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)]
 
 
 class Spec(BaseModel):

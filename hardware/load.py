@@ -17,7 +17,13 @@ import yaml
 from pydantic import ValidationError
 
 from hardware.chip import Chip
-from hardware.errors import InputError, explain_validation, load_yaml_mapping, read_text
+from hardware.errors import (
+    InputError,
+    explain_validation,
+    load_yaml_mapping,
+    read_text,
+    safe_yaml,
+)
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -60,7 +66,7 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
 def _scalar(value: str) -> Any:
     """YAML scalars and lists ('64', 'true', '[8, 8, 16]'); anything else stays a string."""
     try:
-        parsed = yaml.safe_load(value)
+        parsed = safe_yaml(value)  # guarded: no alias bombs from a command line either
     except yaml.YAMLError:
         return value
     return parsed if isinstance(parsed, int | float | bool | list | dict) else value

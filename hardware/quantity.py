@@ -187,13 +187,33 @@ def _nonnegative(value: float) -> float:
     return value
 
 
-def _physical(parse, check):
-    return BeforeValidator(lambda v: check(_finite(parse(v))))
+# Upper bounds for sizes, bandwidths and clocks: far beyond any real part (a zettabyte,
+# a zettabyte per second, a terahertz), so a value above one is a typo or a unit mix-up.
+MAX_BYTES = 1e21
+MAX_BANDWIDTH = 1e21
+MAX_FREQUENCY = 1e12
 
 
-Bytes = Annotated[float, _physical(parse_bytes, _positive)]
-Bandwidth = Annotated[float, _physical(parse_bandwidth, _positive)]
-Frequency = Annotated[float, _physical(parse_frequency, _positive)]
+def _below(limit: float, unit: str):
+    def check(value: float) -> float:
+        if not value < limit:
+            raise ValueError(
+                f"{value:g} {unit} is not physically possible; it must be below {limit:g} {unit}"
+            )
+        return value
+
+    return check
+
+
+def _physical(parse, check, limit=None):
+    if limit is None:
+        return BeforeValidator(lambda v: check(_finite(parse(v))))
+    return BeforeValidator(lambda v: limit(check(_finite(parse(v)))))
+
+
+Bytes = Annotated[float, _physical(parse_bytes, _positive, _below(MAX_BYTES, "B"))]
+Bandwidth = Annotated[float, _physical(parse_bandwidth, _positive, _below(MAX_BANDWIDTH, "B/s"))]
+Frequency = Annotated[float, _physical(parse_frequency, _positive, _below(MAX_FREQUENCY, "Hz"))]
 Seconds = Annotated[float, _physical(parse_time, _nonnegative)]
 PositiveSeconds = Annotated[float, _physical(parse_time, _positive)]
 Watts = Annotated[float, _physical(parse_power, _nonnegative)]

@@ -482,6 +482,110 @@ def write_trace(result: Any, path: Path) -> None:
         raise InputError(f"--trace {path}: cannot write the file ({err.strerror}).") from None
 
 
+# topsim explain / compare / plot / sweep --------------------------------------------------
+
+
+def rebuild_for(workload: str, **params: Any):
+    """A function batch -> graph for builder workloads (None for graph files)."""
+    if Path(workload).suffix.lower() in (".yaml", ".yml", ".json", ".onnx"):
+        return None
+    fixed = {k: v for k, v in params.items() if v is not None and k != "batch"}
+    return lambda b: workloads.build(workload, batch=b, **fixed)
+
+
+@app.command()
+def explain(
+    workload: Annotated[str, typer.Argument(help="A built-in workload or a graph file.")],
+    chip: ChipOption,
+    set_: SetOption = None,
+    batch: BatchOption = None,
+    resolution: ResolutionOption = None,
+    seq: SeqOption = None,
+    dtype: DtypeOption = None,
+    fusion: FusionOption = "epilogue",
+    top: Annotated[int, typer.Option(min=1, help="How many losses to explain.")] = 3,
+    json_out: JsonOption = None,
+) -> None:
+    """The losses ranked, the ops behind them, and what each remedy buys (re-simulated)."""
+    from sim.explain import explain as explain_run
+    from sim.explain import render_explanation
+
+    with user_errors():
+        params = dict(batch=batch, resolution=resolution, seq=seq, dtype=dtype)
+        graph = load_workload(workload, **params)
+        spec = load_chip_with(chip, set_)
+        result = explain_run(graph, spec, rebuild=rebuild_for(workload, **params), top=top,
+                             fusion=check_fusion(fusion))
+        if json_out is not None:
+            emit_json(result.model_dump_json(indent=1), json_out)
+    if json_out != "-":
+        stdout().print(render_explanation(result))
+
+
+@app.command()
+def compare(
+    workload: Annotated[list[str], typer.Argument(help="One or more workloads.")],
+    chip: Annotated[list[str], typer.Option("--chip", "-c", help="Repeat for several chips.")],
+    set_: SetOption = None,
+    batch: BatchOption = None,
+    fusion: FusionOption = "epilogue",
+    json_out: JsonOption = None,
+) -> None:
+    """Side by side: every workload on every chip."""
+    import sim
+    from sim.explain import compare as compare_table
+
+    with user_errors():
+        results = []
+        for name in workload:
+            graph = load_workload(name, batch=batch)
+            for chip_name in chip:
+                results.append(sim.simulate(graph, load_chip_with(chip_name, set_),
+                                            fusion=check_fusion(fusion)))
+        if json_out is not None:
+            emit_json("[" + ",".join(r.model_dump_json() for r in results) + "]", json_out)
+    if json_out != "-":
+        stdout().print(compare_table(results))
+
+
+PLOTS = ("roofline", "waterfall", "timeline")
+
+
+@app.command()
+def plot(
+    kind: Annotated[str, typer.Argument(help="roofline, waterfall or timeline.")],
+    workload: Annotated[str, typer.Argument(help="A built-in workload or a graph file.")],
+    chip: ChipOption,
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG, SVG or PDF file.")] = Path(
+        "topsim.png"),
+    set_: SetOption = None,
+    batch: BatchOption = None,
+    fusion: FusionOption = "epilogue",
+) -> None:
+    """Draw a figure of one run (needs the `plot` extra: matplotlib)."""
+    import sim
+    from sim import plots
+
+    with user_errors():
+        if kind not in PLOTS:
+            raise InputError(f"plot {kind!r}: allowed kinds are {', '.join(PLOTS)}.")
+        graph = load_workload(workload, batch=batch)
+        spec = load_chip_with(chip, set_)
+        result = sim.simulate(graph, spec, fusion=check_fusion(fusion))
+        path = (plots.roofline(result, spec, out) if kind == "roofline"
+                else getattr(plots, kind)(result, out))
+    typer.echo(f"wrote {path}", err=True)
+
+
+def _register_sweep() -> None:
+    from sim.cli_sweep import sweep
+
+    app.command("sweep")(sweep)
+
+
+_register_sweep()
+
+
 def main() -> None:
     """Console-script entry point (`topsim`)."""
     try:

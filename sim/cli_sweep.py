@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -97,11 +98,20 @@ def sweep(
 
     with user_errors():
         metric_column(metric)
+        if plot is not None:
+            pyplot(plot)  # before the sweep: a missing matplotlib should not cost a run
         spec = build_spec(workload, chip, vary or [], settings or [], file)
         console = Console(stderr=True, highlight=False)
         with progress_bar(console) as progress:
-            run = run_sweep(spec, out, jobs=jobs, resume=resume, executor=executor,
-                            scheduler=scheduler, progress=progress)
+            run = run_sweep(
+                spec,
+                out,
+                jobs=jobs,
+                resume=resume,
+                executor=executor,
+                scheduler=scheduler,
+                progress=progress,
+            )
         ids = set(run.ids)
         rows = [r for r in read_rows(out) if r.get("id") in ids]
         stdout = Console(highlight=False)
@@ -110,8 +120,11 @@ def sweep(
         stdout.print(dominance_table(rows, spec, metric))
         errors = [r for r in rows if r.get("error")]
         if errors:
-            stdout.print(f"[red]{len(errors)} point(s) failed[/]; first: {errors[0]['error']}",
-                         markup=True, soft_wrap=True)
+            stdout.print(
+                f"[red]{len(errors)} point(s) failed[/]; first: {escape(errors[0]['error'])}",
+                markup=True,
+                soft_wrap=True,
+            )
         if plot is not None:
             plot_sweep(rows, spec, metric, plot)
             console.print(f"wrote {plot}")
@@ -141,8 +154,10 @@ def progress_bar(console: Console) -> Iterator[Any]:
 def run_line(run: SweepRun) -> str:
     kept = f", {run.skipped} already in the file" if run.skipped else ""
     failed = f", {run.failed} failed" if run.failed else ""
-    return (f"{run.total} points{kept}: ran {run.ran}{failed} in {run.wall_s:.1f} s "
-            f"({run.points_per_s:.1f} points/s) -> {run.path}")
+    return (
+        f"{run.total} points{kept}: ran {run.ran}{failed} in {run.wall_s:.1f} s "
+        f"({run.points_per_s:.1f} points/s) -> {run.path}"
+    )
 
 
 def _value(row: dict[str, Any], column: str) -> float | None:
@@ -150,12 +165,20 @@ def _value(row: dict[str, Any], column: str) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def ranked(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
-    """Successful rows, best first by `metric` (ties by id, so the order is stable)."""
+def ranked(rows: list[dict[str, Any]], spec: SweepSpec, metric: str) -> list[dict[str, Any]]:
+    """Successful rows, best first by `metric`; ties in the order of the sweep's values."""
     column, _, smaller_better = metric_column(metric)
     good = [r for r in rows if not r.get("error") and _value(r, column) is not None]
     sign = 1.0 if smaller_better else -1.0
-    return sorted(good, key=lambda r: (sign * _value(r, column), str(r["id"])))
+    position = {a.key: {str(v): i for i, v in enumerate(a.values)} for a in spec.axes}
+
+    def order(row: dict[str, Any]) -> tuple:
+        return (
+            sign * _value(row, column),
+            *(position[k].get(str(row.get(k)), 0) for k in spec.keys),
+        )
+
+    return sorted(good, key=order)
 
 
 def best_table(rows: list[dict[str, Any]], spec: SweepSpec, metric: str, top: int = 10) -> Table:
@@ -167,7 +190,7 @@ def best_table(rows: list[dict[str, Any]], spec: SweepSpec, metric: str, top: in
     table.add_column("TOP/s", justify="right")
     table.add_column("efficiency", justify="right")
     table.add_column("top loss")
-    for row in ranked(rows, metric)[: max(top, 0)]:
+    for row in ranked(rows, spec, metric)[: max(top, 0)]:
         loss = row["top_loss"]
         share = _value(row, f"loss_{loss}")
         table.add_row(
@@ -196,7 +219,7 @@ def dominance_table(rows: list[dict[str, Any]], spec: SweepSpec, metric: str) ->
     table.add_column("points", justify="right")
     table.add_column("where")
     table.add_column("remedy")
-    good = ranked(rows, metric)
+    good = ranked(rows, spec, metric)
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in good:
         groups.setdefault(str(row["top_loss"]), []).append(row)
@@ -208,29 +231,35 @@ def dominance_table(rows: list[dict[str, Any]], spec: SweepSpec, metric: str) ->
             if len(every) > 1:
                 shown = "all" if seen >= every else ", ".join(_sorted_values(seen))
                 where.append(f"{axis.key}: {shown}")
-        table.add_row(loss, str(len(members)), "\n".join(where) or "all",
-                      REMEDIES.get(loss, ""))
+        table.add_row(loss, str(len(members)), "\n".join(where) or "all", REMEDIES.get(loss, ""))
     return table
 
 
-def plot_sweep(rows: list[dict[str, Any]], spec: SweepSpec, metric: str, path: Path) -> None:
-    """The metric against the first varied field: a line, one line per value of a second
-    field, or a heatmap when both fields are numeric. Further fields keep their best."""
+def pyplot(path: Path) -> Any:
+    """matplotlib.pyplot on the file-only Agg backend, or an InputError saying what to install."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise InputError(f"--plot {path}: drawing needs matplotlib: pip install 'topsim[plot]'."
-                         ) from None
+        raise InputError(
+            f"--plot {path}: drawing needs matplotlib: pip install 'topsim[plot]'."
+        ) from None
+    return plt
+
+
+def plot_sweep(rows: list[dict[str, Any]], spec: SweepSpec, metric: str, path: Path) -> None:
+    """The metric against the first varied field: a line, one line per value of a second
+    field, or a heatmap when both fields are numeric. Further fields keep their best."""
+    plt = pyplot(path)
     column, label, smaller_better = metric_column(metric)
     varied = [axis for axis in spec.axes if len(axis.values) > 1]
     if not varied:
         raise InputError(f"--plot {path}: nothing to draw; vary a field over two or more values.")
     x_axis, series_axis = varied[0], (varied[1] if len(varied) > 1 else None)
     best: dict[tuple[str, str], float] = {}
-    for row in ranked(rows, metric):  # best first: the first seen per cell is kept
+    for row in ranked(rows, spec, metric):  # best first: the first seen per cell is kept
         cell = (str(row.get(x_axis.key)), str(row.get(series_axis.key)) if series_axis else "")
         best.setdefault(cell, _value(row, column))
     if not best:
@@ -240,12 +269,14 @@ def plot_sweep(rows: list[dict[str, Any]], spec: SweepSpec, metric: str, path: P
     numeric_x = all(axis_number(v) is not None for v in xs)
     figure, ax = plt.subplots(figsize=(7, 4.5))
     others = [a.key for a in varied[2:]]
-    title = f"{spec.workload} on {spec.chip}" + (f" (best over {', '.join(others)})"
-                                                  if others else "")
+    title = f"{Path(spec.workload).name} on {Path(spec.chip).name}" + (
+        f"\n(the best over {', '.join(others)})" if others else ""
+    )
     if series_axis and numeric_x and all(axis_number(v) is not None for v in series):
         grid = [[best.get((x, s), float("nan")) for x in xs] for s in series]
-        image = ax.imshow(grid, origin="lower", aspect="auto",
-                          cmap="viridis_r" if smaller_better else "viridis")
+        image = ax.imshow(
+            grid, origin="lower", aspect="auto", cmap="viridis_r" if smaller_better else "viridis"
+        )
         ax.set_xticks(range(len(xs)), xs, rotation=45, ha="right")
         ax.set_yticks(range(len(series)), series)
         ax.set_ylabel(series_axis.key)
@@ -254,8 +285,12 @@ def plot_sweep(rows: list[dict[str, Any]], spec: SweepSpec, metric: str, path: P
         positions = [axis_number(x) for x in xs] if numeric_x else list(range(len(xs)))
         for name in series:
             ys = [best.get((x, name), float("nan")) for x in xs]
-            ax.plot(positions, ys, marker="o",
-                    label=f"{series_axis.key}={name}" if series_axis else None)
+            ax.plot(
+                positions,
+                ys,
+                marker="o",
+                label=f"{series_axis.key}={name}" if series_axis else None,
+            )
         if numeric_x and min(positions) > 0 and max(positions) / min(positions) >= 8:
             ax.set_xscale("log")
         ax.set_xticks(positions, xs, rotation=45, ha="right")

@@ -362,8 +362,11 @@ class Engine:
         waits = [self.done[base + d] for d in kernel.deps]
         if kernel.needs_input:
             waits.append(self.input_ready[batch])
-        if waits:
-            yield self.env.all_of(waits)
+        pending = [w for w in waits if not w.processed]
+        if len(pending) == 1:
+            yield pending[0]
+        elif pending:
+            yield self.env.all_of(pending)
 
     def host_kernel(self, kernel: Kernel, batch: int):
         index = batch * len(self.kernels) + kernel.index

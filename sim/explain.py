@@ -14,6 +14,7 @@ quantified.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
 from rich.table import Table
@@ -21,6 +22,7 @@ from rich.text import Text
 
 import hardware
 from hardware.chip import Chip
+from hardware.errors import InputError
 from sim.account import LOSS_CATEGORIES, REMEDIES
 from sim.report import Summary, ops_rate, per_second, percent, seconds
 from sim.result import Result
@@ -92,20 +94,24 @@ class Explanation(Model):
 # --- what-ifs ---------------------------------------------------------------------------
 
 
+@dataclass
 class Change:
     """A remedy as a re-run: a new chip, options or graph (None keeps the baseline's)."""
 
-    def __init__(self, name: str, chip: Chip | None = None, options: dict | None = None,
-                 graph: Graph | None = None, batch_change: bool = False) -> None:
-        self.name = name
-        self.chip = chip
-        self.options = options or {}
-        self.graph = graph
-        self.batch_change = batch_change
+    name: str
+    chip: Chip | None = None
+    options: dict = field(default_factory=dict)
+    graph: Graph | None = None
+    batch_change: bool = False  # compare time per item, not latency
 
 
-def changed_chip(chip: Chip, overrides: dict) -> Chip:
-    return hardware.load_chip(chip, overrides)
+def chip_change(name: str, chip: Chip, overrides: dict) -> list[Change]:
+    """The remedy as a changed chip, or nothing if that chip would not be valid (a remedy
+    the spec's own limits reject is no remedy)."""
+    try:
+        return [Change(name, chip=hardware.load_chip(chip, overrides))]
+    except InputError:
+        return []
 
 
 def accelerated_copy(graph: Graph, names: Sequence[str]) -> Graph:
@@ -117,19 +123,27 @@ def accelerated_copy(graph: Graph, names: Sequence[str]) -> Graph:
     return graph_from_dict(data, f"{graph.name} (ops accelerated)")
 
 
-def remedies(category: str, graph: Graph, chip: Chip, options: SimOptions,
-             rebuild: Callable[[int], Graph] | None, batch: int) -> list[Change]:
+def remedies(
+    category: str,
+    graph: Graph,
+    chip: Chip,
+    options: SimOptions,
+    rebuild: Callable[[int], Graph] | None,
+    batch: int,
+) -> list[Change]:
     """The re-runs that test the remedies of one loss category on this setup."""
     changes: list[Change] = []
     greedy = Change("greedy fusion", options={"fusion": "greedy"})
     if category == "memory":
         bandwidth = chip.memory.dram.bandwidth * BANDWIDTH_FACTOR
-        changes.append(Change(f"{BANDWIDTH_FACTOR:g}x DRAM bandwidth",
-                              chip=changed_chip(chip, {"memory.dram.bandwidth": bandwidth})))
+        changes += chip_change(
+            f"{BANDWIDTH_FACTOR:g}x DRAM bandwidth", chip, {"memory.dram.bandwidth": bandwidth}
+        )
         if chip.memory.l2 is not None:
             capacity = chip.memory.l2.capacity * ONCHIP_FACTOR
-            changes.append(Change(f"{ONCHIP_FACTOR:g}x on-chip memory",
-                                  chip=changed_chip(chip, {"memory.l2.capacity": capacity})))
+            changes += chip_change(
+                f"{ONCHIP_FACTOR:g}x on-chip memory", chip, {"memory.l2.capacity": capacity}
+            )
         if options.fusion != "greedy":
             changes.append(greedy)
     elif category == "no_overlap":
@@ -139,27 +153,41 @@ def remedies(category: str, graph: Graph, chip: Chip, options: SimOptions,
             changes.append(Change(f"prefetch {PREFETCH} batches", options={"prefetch": PREFETCH}))
     elif category == "starvation":
         if rebuild is not None:
-            changes.append(Change(f"batch {batch * BATCH_FACTOR}",
-                                  graph=rebuild(batch * BATCH_FACTOR), batch_change=True))
+            changes.append(
+                Change(
+                    f"batch {batch * BATCH_FACTOR}",
+                    graph=rebuild(batch * BATCH_FACTOR),
+                    batch_change=True,
+                )
+            )
         if options.fusion != "greedy":
             changes.append(greedy)
     elif category == "host_fallback":
         on_host = [op.name for op in graph.ops if not op.accelerated]
         if on_host:
             names = ", ".join(on_host[:3]) + (" ..." if len(on_host) > 3 else "")
-            changes.append(Change(f"implement {names} on the accelerator",
-                                  graph=accelerated_copy(graph, on_host)))
+            changes.append(
+                Change(
+                    f"implement {names} on the accelerator", graph=accelerated_copy(graph, on_host)
+                )
+            )
     elif category == "input_io":
         if options.loads_input:
             if options.prefetch < PREFETCH:
-                changes.append(Change(f"prefetch {PREFETCH} batches",
-                                      options={"prefetch": PREFETCH}))
+                changes.append(
+                    Change(f"prefetch {PREFETCH} batches", options={"prefetch": PREFETCH})
+                )
             if options.input_compression < COMPRESSION:
-                changes.append(Change(f"{COMPRESSION:g}x input compression",
-                                      options={"input_compression": COMPRESSION}))
+                changes.append(
+                    Change(
+                        f"{COMPRESSION:g}x input compression",
+                        options={"input_compression": COMPRESSION},
+                    )
+                )
             link = chip.host_link.bandwidth * BANDWIDTH_FACTOR
-            changes.append(Change(f"{BANDWIDTH_FACTOR:g}x host link bandwidth",
-                                  chip=changed_chip(chip, {"host_link.bandwidth": link})))
+            changes += chip_change(
+                f"{BANDWIDTH_FACTOR:g}x host link bandwidth", chip, {"host_link.bandwidth": link}
+            )
     elif category == "launch":
         if options.fusion != "greedy":
             changes.append(greedy)
@@ -167,9 +195,11 @@ def remedies(category: str, graph: Graph, chip: Chip, options: SimOptions,
             changes.append(Change("graph launch", options={"graph_launch": True}))
     elif category == "thermal" and chip.thermal is not None:
         resistance = chip.thermal.resistance * COOLING_FACTOR
-        changes.append(Change(f"{1 / COOLING_FACTOR:g}x better cooling (thermal resistance "
-                              f"x{COOLING_FACTOR:g})",
-                              chip=changed_chip(chip, {"thermal.resistance": resistance})))
+        changes += chip_change(
+            f"{1 / COOLING_FACTOR:g}x better cooling (thermal resistance x{COOLING_FACTOR:g})",
+            chip,
+            {"thermal.resistance": resistance},
+        )
     return changes
 
 
@@ -177,8 +207,10 @@ def advice(category: str, chip: Chip, result: Result) -> str | None:
     """What would help, for losses no re-run of the same model can quantify."""
     peak_units = [(name, unit) for name, unit in chip.units.items() if unit.peak]
     if category == "shape":
-        tiles = ", ".join(f"{name}: {'x'.join(map(str, unit.tile))} tile, vector width "
-                          f"{unit.vector_width}" for name, unit in peak_units)
+        tiles = ", ".join(
+            f"{name}: {'x'.join(map(str, unit.tile))} tile, vector width {unit.vector_width}"
+            for name, unit in peak_units
+        )
         return f"make layer dimensions multiples of the native shapes ({tiles})"
     if category == "unspecialized":
         best = []
@@ -200,9 +232,15 @@ def measure(base: Result, new: Result, change: Change, streaming: bool) -> WhatI
         speedup = new.throughput / base.throughput if base.throughput else 0.0
     else:
         speedup = base.latency_s / new.latency_s if new.latency_s else 0.0
-    return WhatIf(change=change.name, metric="throughput" if by_throughput else "latency",
-                  latency_s=new.latency_s, throughput=new.throughput,
-                  efficiency=new.efficiency, speedup=speedup, top_loss=new.top_loss())
+    return WhatIf(
+        change=change.name,
+        metric="throughput" if by_throughput else "latency",
+        latency_s=new.latency_s,
+        throughput=new.throughput,
+        efficiency=new.efficiency,
+        speedup=speedup,
+        top_loss=new.top_loss(),
+    )
 
 
 def blame(result: Result, category: str, top: int = TOP_OPS) -> list[OpBlame]:
@@ -210,13 +248,21 @@ def blame(result: Result, category: str, top: int = TOP_OPS) -> list[OpBlame]:
     lost = [(row.losses_ops.get(category, 0.0), row) for row in result.ops]
     total = sum(v for v, _row in lost)
     ranked = sorted((item for item in lost if item[0] > 0), key=lambda i: (-i[0], i[1].name))
-    return [OpBlame(name=row.name, unit=row.unit, loss_ops=v, share=v / total)
-            for v, row in ranked[:top]]
+    return [
+        OpBlame(name=row.name, unit=row.unit, loss_ops=v, share=v / total)
+        for v, row in ranked[:top]
+    ]
 
 
-def explain(graph: Graph, chip: Chip, options: SimOptions | None = None, *,
-            rebuild: Callable[[int], Graph] | None = None, top: int = 3,
-            **kwargs: object) -> Explanation:
+def explain(
+    graph: Graph,
+    chip: Chip,
+    options: SimOptions | None = None,
+    *,
+    rebuild: Callable[[int], Graph] | None = None,
+    top: int = 3,
+    **kwargs: object,
+) -> Explanation:
     """Simulate, rank the losses, and re-simulate the remedies of the `top` biggest.
 
     `rebuild(batch)` returns the workload at another batch size (e.g.
@@ -237,14 +283,25 @@ def explain(graph: Graph, chip: Chip, options: SimOptions | None = None, *,
                     new = simulate(change.graph or graph, change.chip or chip, new_options)
                     runs[change.name] = measure(base, new, change, options.streaming)
                 what_ifs.append(runs[change.name])
-        losses.append(LossExplanation(
-            category=category, loss_ops=loss_ops, share=base.loss_share(category),
-            remedy=REMEDIES[category], ops=blame(base, category), what_ifs=what_ifs,
-            advice=advice(category, chip, base) if not what_ifs else None))
+        losses.append(
+            LossExplanation(
+                category=category,
+                loss_ops=loss_ops,
+                share=base.loss_share(category),
+                remedy=REMEDIES[category],
+                ops=blame(base, category),
+                what_ifs=what_ifs,
+                advice=advice(category, chip, base) if not what_ifs else None,
+            )
+        )
     return Explanation(result=base, losses=losses)
 
 
 # --- rendering --------------------------------------------------------------------------
+
+
+def short(name: str, limit: int = 32) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 def render_explanation(explanation: Explanation) -> Summary:
@@ -253,7 +310,8 @@ def render_explanation(explanation: Explanation) -> Summary:
     head = Text.assemble(
         (f"{result.workload} on {result.chip}", "bold"),
         f": {seconds(result.latency_s)}, {ops_rate(result.delivered_ops_per_s)} of "
-        f"{ops_rate(result.peak_ops)} ({result.efficiency:.1%} of peak)")
+        f"{ops_rate(result.peak_ops)} ({result.efficiency:.1%} of peak)",
+    )
     losses = Table(title="Losses, biggest first", title_justify="left")
     losses.add_column("#", justify="right")
     losses.add_column("loss", no_wrap=True)
@@ -261,7 +319,7 @@ def render_explanation(explanation: Explanation) -> Summary:
     losses.add_column("remedy", ratio=3)
     losses.add_column("kernels most responsible", ratio=2)
     for n, loss in enumerate(explanation.losses, start=1):
-        kernels = "\n".join(f"{op.name} ({op.share:.0%})" for op in loss.ops) or "-"
+        kernels = Text("\n".join(f"{short(op.name)} ({op.share:.0%})" for op in loss.ops) or "-")
         remedy = loss.remedy + (f"\n[dim]{loss.advice}[/]" if loss.advice else "")
         losses.add_row(str(n), loss.category, f"{loss.share:.1%}", remedy, kernels)
     parts: list = [head, losses]
@@ -274,13 +332,18 @@ def render_explanation(explanation: Explanation) -> Summary:
     what_ifs.add_column("then top loss")
     for loss in explanation.losses:
         for what_if in loss.what_ifs:
-            style = "green" if what_if.speedup > 1.005 else ("red" if what_if.speedup < 0.995
-                                                              else "")
+            style = (
+                "green" if what_if.speedup > 1.005 else ("red" if what_if.speedup < 0.995 else "")
+            )
             unit = "" if what_if.metric == "latency" else " thr."
-            what_ifs.add_row(loss.category, what_if.change, seconds(what_if.latency_s),
-                             f"{what_if.efficiency:.1%}",
-                             Text(f"{what_if.speedup:.2f}x{unit}", style=style),
-                             what_if.top_loss)
+            what_ifs.add_row(
+                loss.category,
+                Text(what_if.change),
+                seconds(what_if.latency_s),
+                f"{what_if.efficiency:.1%}",
+                Text(f"{what_if.speedup:.2f}x{unit}", style=style),
+                what_if.top_loss,
+            )
     if what_ifs.row_count:
         parts.append(what_ifs)
         best = explanation.best()
@@ -308,7 +371,7 @@ def compare(results: Sequence[Result]) -> Table:
     table = Table(title="Side by side", title_justify="left")
     table.add_column("")
     for result in results:
-        table.add_column(column_title(result, results), justify="right")
+        table.add_column(Text(column_title(result, results)), justify="right")
     rows: list[tuple[str, Callable[[Result], str]]] = [
         ("batch", lambda r: f"{r.batch} ({r.dtype})"),
         ("latency", lambda r: seconds(r.latency_s)),
@@ -321,8 +384,13 @@ def compare(results: Sequence[Result]) -> Table:
         table.add_row(label, *(cell(r) for r in results))
     if results and len({r.workload for r in results}) == 1:
         best = max(r.throughput for r in results)
-        table.add_row("vs best", *(f"{best / r.throughput:.2f}x slower" if r.throughput < best
-                                   else "best" for r in results))
+        table.add_row(
+            "vs best",
+            *(
+                f"{best / r.throughput:.2f}x slower" if r.throughput < best else "best"
+                for r in results
+            ),
+        )
     table.add_section()
     for category in LOSS_CATEGORIES:
         shares = [r.loss_share(category) for r in results]

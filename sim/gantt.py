@@ -41,8 +41,20 @@ BOUND_COLORS = {
     "thermal": "bright_red",
     "idle_unit": "white",
 }
-KIND_PALETTE = ("green", "cyan", "magenta", "yellow", "bright_red", "bright_green",
-                "bright_magenta", "dark_orange", "bright_cyan", "blue", "orchid", "gold3")
+KIND_PALETTE = (
+    "green",
+    "cyan",
+    "magenta",
+    "yellow",
+    "bright_red",
+    "bright_green",
+    "bright_magenta",
+    "dark_orange",
+    "bright_cyan",
+    "blue",
+    "orchid",
+    "gold3",
+)
 OTHER_COLORS = {"transfer": "bright_blue", "input": "yellow", "launch": "grey50"}
 
 FULL, LOW = "█", "▁"
@@ -95,7 +107,7 @@ def shown_window(result: Result, max_batches: int) -> tuple[float, float, str]:
         return 0.0, end, ""
     note = f"first {shown} of {result.batches:,} batches"
     if result.fast_forward and on_timeline < result.batches:
-        note += " (the rest fast-forwarded: steady batches repeat)"
+        note += " (the rest fast-forwarded)"
     elif shown < result.batches:
         note += " (later batches repeat them)"
     return 0.0, end, note
@@ -144,7 +156,7 @@ def axis_lines(t0: float, t1: float, cells: int) -> tuple[Text, Text, str]:
         start = position if position + len(text) <= cells else cells - len(text)
         if start < free_from or start < 0:
             continue
-        labels[start:start + len(text)] = list(text)
+        labels[start : start + len(text)] = list(text)
         free_from = start + len(text) + 1
     rule[0] = "┌" if rule[0] == "─" else "┬"
     return Text("".join(rule), style="dim"), Text("".join(labels), style="dim"), unit
@@ -201,8 +213,9 @@ class Gantt(JupyterMixin):
         grid, busy = self.bin(tracks, t0, t1, cells)
         rule, labels, unit = axis_lines(t0, t1, cells)
         cell_s = (t1 - t0) / cells
-        title = Text.assemble(("Timeline", "bold"), f" 0 – {duration_text(t1)}, "
-                              f"one cell = {duration_text(cell_s)}")
+        title = Text.assemble(
+            ("Timeline", "bold"), f" 0 – {duration_text(t1)}, one cell = {duration_text(cell_s)}"
+        )
         if note:
             title.append(f"; {note}", style="dim")
         out = [title]
@@ -217,8 +230,9 @@ class Gantt(JupyterMixin):
         out.append(self.legend(t0, t1))
         return out
 
-    def bin(self, tracks: list[str], t0: float, t1: float,
-            cells: int) -> tuple[dict[str, list[Cell]], dict[str, float]]:
+    def bin(
+        self, tracks: list[str], t0: float, t1: float, cells: int
+    ) -> tuple[dict[str, list[Cell]], dict[str, float]]:
         """Per track, the cells with their covered time and owner; and the busy share."""
         cell_s = (t1 - t0) / cells
         grid = {t: [Cell() for _ in range(cells)] for t in tracks}
@@ -254,8 +268,11 @@ class Gantt(JupyterMixin):
                 continue
             full = cell.covered >= 0.5 * cell_s
             j = i + 1
-            while (j < len(row) and row[j].owner == cell.owner
-                   and (row[j].covered >= 0.5 * cell_s) == full):
+            while (
+                j < len(row)
+                and row[j].owner == cell.owner
+                and (row[j].covered >= 0.5 * cell_s) == full
+            ):
                 j += 1
             segment = self.result.timeline[cell.owner]
             color = self.color(self.color_key(segment))
@@ -272,12 +289,12 @@ class Gantt(JupyterMixin):
         if len(label) > room and room < MIN_CUT_LABEL:
             return Text(FULL * length, style=color)
         name = label if len(label) <= room else label[: room - 1] + "…"
-        return Text.assemble((name, f"bold black on {color}"),
-                             (FULL * (length - len(name)), color))
+        return Text.assemble((name, f"bold black on {color}"), (FULL * (length - len(name)), color))
 
     def legend(self, t0: float, t1: float) -> Text:
-        keys = dict.fromkeys(self.color_key(s) for s in self.result.timeline
-                             if s.end_s > t0 and s.start_s < t1)
+        keys = dict.fromkeys(
+            self.color_key(s) for s in self.result.timeline if s.end_s > t0 and s.start_s < t1
+        )
         text = Text("colors: " if self.color_by == "kind" else "bound: ", style="dim")
         for n, key in enumerate(sorted(keys, key=lambda k: (k in OTHER_COLORS, k))):
             if n:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.jupyter import JupyterMixin
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -52,32 +53,48 @@ def header(result: Result) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
-    grid.add_row("workload", f"{result.workload} (batch {result.batch}, {result.dtype}, "
-                             f"fusion {result.fusion})")
-    grid.add_row("chip", result.chip)
+    grid.add_row(
+        "workload",
+        f"{escape(result.workload)} (batch {result.batch}, {result.dtype}, fusion {result.fusion})",
+    )
+    grid.add_row("chip", escape(result.chip))
     if result.batches > 1:
         ff = ", steady batches fast-forwarded" if result.fast_forward else ""
         grid.add_row("stream", f"{result.batches:,} batches in {seconds(result.duration_s)}{ff}")
         stats = result.batch_latency
-        grid.add_row("latency", f"{seconds(result.latency_s)} (median batch; first "
-                                f"{seconds(stats.first_s)}, last {seconds(stats.last_s)})")
+        grid.add_row(
+            "latency",
+            f"{seconds(result.latency_s)} (median batch; first "
+            f"{seconds(stats.first_s)}, last {seconds(stats.last_s)})",
+        )
     else:
         grid.add_row("latency", seconds(result.latency_s))
     grid.add_row("throughput", per_second(result.throughput))
     grid.add_row("peak", ops_rate(result.peak_ops))
-    grid.add_row("delivered", f"{ops_rate(result.delivered_ops_per_s)}  "
-                              f"([bold]{percent(result.efficiency)}[/] of peak)")
-    grid.add_row("kernels", f"{result.kernels} ({result.launches} launches), "
-                            f"DRAM traffic {format_si(result.dram_bytes, 'B')}")
+    grid.add_row(
+        "delivered",
+        f"{ops_rate(result.delivered_ops_per_s)}  ([bold]{percent(result.efficiency)}[/] of peak)",
+    )
+    grid.add_row(
+        "kernels",
+        f"{result.kernels} ({result.launches} launches), "
+        f"DRAM traffic {format_si(result.dram_bytes, 'B')}",
+    )
     if result.offloaded_ops:
-        grid.add_row("offloaded", f"{result.offloaded_ops / result.total_ops:.1%} of the ops ran "
-                                  "outside the peak units")
+        grid.add_row(
+            "offloaded",
+            f"{result.offloaded_ops / result.total_ops:.1%} of the ops ran outside the peak units",
+        )
     if result.power is not None:
         power = result.power
-        hottest = (f", max {power.max_temperature_c:.1f} °C"
-                   if power.max_temperature_c is not None else "")
-        grid.add_row("power", f"{power.average_w:.3g} W average, {power.peak_w:.3g} W peak, "
-                              f"{format_si(power.energy_j, 'J')}{hottest}")
+        hottest = (
+            f", max {power.max_temperature_c:.1f} °C" if power.max_temperature_c is not None else ""
+        )
+        grid.add_row(
+            "power",
+            f"{power.average_w:.3g} W average, {power.peak_w:.3g} W peak, "
+            f"{format_si(power.energy_j, 'J')}{hottest}",
+        )
     return grid
 
 
@@ -96,8 +113,9 @@ def waterfall(result: Result) -> Table:
         table.add_row(category, f"-{share:.1%}", bar(share), REMEDIES[category])
     capacity = result.peak_ops * result.duration_s
     useful = result.useful_ops / capacity if capacity else 0.0
-    table.add_row("useful", f"{useful:.1%}", bar(useful, style="bold green"),
-                  "work done on the peak units")
+    table.add_row(
+        "useful", f"{useful:.1%}", bar(useful, style="bold green"), "work done on the peak units"
+    )
     return table
 
 
@@ -114,9 +132,15 @@ def top_ops(result: Result, top: int) -> Table:
     for row in rows:
         span = row.end_s - row.start_s
         intensity = f"{row.intensity:.3g}" if row.intensity < 1e29 else "-"
-        table.add_row(row.name, row.unit, seconds(span),
-                      f"{span / result.latency_s:.1%}" if result.latency_s else "-",
-                      intensity, row.bound, main_loss(row.losses_ops))
+        table.add_row(
+            Text(row.name),
+            row.unit,
+            seconds(span),
+            f"{span / result.latency_s:.1%}" if result.latency_s else "-",
+            intensity,
+            row.bound,
+            main_loss(row.losses_ops),
+        )
     return table
 
 
@@ -134,10 +158,13 @@ def units(result: Result) -> Table:
     table.add_column("busy", justify="right")
     table.add_column("utilization", no_wrap=True)
     for unit in result.units:
-        table.add_row(unit.name, "yes" if unit.peak else ("host" if unit.host else "no"),
-                      str(unit.kernels), seconds(unit.busy_s),
-                      Text.assemble(bar(unit.utilization, 20, "cyan"),
-                                    f" {unit.utilization:.0%}"))
+        table.add_row(
+            unit.name,
+            "yes" if unit.peak else ("host" if unit.host else "no"),
+            str(unit.kernels),
+            seconds(unit.busy_s),
+            Text.assemble(bar(unit.utilization, 20, "cyan"), f" {unit.utilization:.0%}"),
+        )
     return table
 
 
@@ -197,14 +224,21 @@ class Sparklines(JupyterMixin):
         cells = max(8, options.max_width - self.LABEL_WIDTH - span_width - 2)
         yield Text.assemble(("Over the run", "bold"), f" (0 – {seconds(self.duration_s)})")
         for label, times, values, span in self.rows:
-            yield Text.assemble((label.ljust(self.LABEL_WIDTH), "bold"), " ",
-                                (sparkline(times, values, cells), "cyan"), " ", (span, "dim"),
-                                no_wrap=True, overflow="ellipsis")
+            yield Text.assemble(
+                (label.ljust(self.LABEL_WIDTH), "bold"),
+                " ",
+                (sparkline(times, values, cells), "cyan"),
+                " ",
+                (span, "dim"),
+                no_wrap=True,
+                overflow="ellipsis",
+            )
 
 
 def span_text(values: Sequence[float], unit: str, digits: int) -> str:
     """'25.0 -> 27.1 °C', with '(min .. max)' when the extremes are elsewhere; one value
     when it never changed."""
+
     def fmt(v: float) -> str:
         return f"{v:.{digits}f}"
 
@@ -223,8 +257,12 @@ class Summary(JupyterMixin, Group):
 
 def render_result(result: Result, top: int = 10, color_by: str = "bound") -> Summary:
     """Header, waterfall from peak to delivered, units, Gantt, run traces, top kernels."""
-    parts = [Panel(header(result), title="topsim", title_align="left"), waterfall(result),
-             units(result), Gantt(result, color_by=color_by)]
+    parts = [
+        Panel(header(result), title="topsim", title_align="left"),
+        waterfall(result),
+        units(result),
+        Gantt(result, color_by=color_by),
+    ]
     lines = Sparklines(result)
     if lines:
         parts.append(lines)
@@ -233,6 +271,8 @@ def render_result(result: Result, top: int = 10, color_by: str = "bound") -> Sum
 
 
 def one_line(result: Result) -> str:
-    return (f"{result.workload} on {result.chip}: {seconds(result.latency_s)}, "
-            f"{ops_rate(result.delivered_ops_per_s)} of {ops_rate(result.peak_ops)} "
-            f"({result.efficiency:.1%}), top loss {result.top_loss()}")
+    return (
+        f"{result.workload} on {result.chip}: {seconds(result.latency_s)}, "
+        f"{ops_rate(result.delivered_ops_per_s)} of {ops_rate(result.peak_ops)} "
+        f"({result.efficiency:.1%}), top loss {result.top_loss()}"
+    )

@@ -52,6 +52,7 @@ class Segment(Model):
     end_s: float
     label: str
     kind: str  # kernel | transfer | launch | input
+    nbytes: float = 0.0  # bytes moved, for transfers
 
 
 class BatchStats(Model):

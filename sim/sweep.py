@@ -10,8 +10,8 @@ peak is quoted in, `dtype` a builder's dtype).
 Values are written as a list `a,b,c`, a geometric range `a..b*F` (a, a*F, a*F^2, ... up to
 b) or an arithmetic range `a..b+S`, mixed freely (`1,3..9+3`). Range endpoints may carry
 units (`1MiB..256MiB*2`, parsed by hardware.quantity, one dimension per range); the
-values stay text in the start's unit ("2MiB"), so each point's chip goes through
-`load_chip`'s overrides and is validated like a chip file.
+values stay text with a unit ("2MiB"), so each point's chip goes through `load_chip`'s
+overrides and is validated like a chip file.
 
 Each point is a dict key -> value with a stable id: a hash of the workload, chip, fixed
 settings and the point's items. Results are appended to the output file (CSV, or JSON
@@ -23,8 +23,10 @@ message in the `error` column and the sweep goes on.
 
 from __future__ import annotations
 
+import csv
 import difflib
 import hashlib
+import io
 import itertools
 import json
 import math
@@ -121,8 +123,10 @@ def parse_values(key: str, text: str, source: str = "--vary") -> list[Any]:
     values: list[Any] = []
     for item in _split_items(text):
         if not item:
-            raise InputError(f"{source} {key}: empty value in {text!r}; write values separated "
-                             "by commas, e.g. 1TB/s,2TB/s, or a range like 1MiB..64MiB*2.")
+            raise InputError(
+                f"{source} {key}: empty value in {text!r}; write values separated "
+                "by commas, e.g. 1TB/s,2TB/s, or a range like 1MiB..64MiB*2."
+            )
         values.extend(_range(key, item, source) if ".." in item else [_scalar(item)])
     return _unique(values)
 
@@ -132,8 +136,10 @@ def parse_vary(text: str, source: str = "--vary") -> tuple[str, list[Any]]:
     key, sep, values = text.partition("=")
     key = key.strip()
     if not sep or not key or not values.strip():
-        raise InputError(f"{source} {text!r}: expected KEY=VALUES, e.g. "
-                         "memory.dram.bandwidth=0.5TB/s,1TB/s or memory.l2.capacity=1MiB..64MiB*2.")
+        raise InputError(
+            f"{source} {text!r}: expected KEY=VALUES, e.g. "
+            "memory.dram.bandwidth=0.5TB/s,1TB/s or memory.l2.capacity=1MiB..64MiB*2."
+        )
     return key, parse_values(key, values.strip(), source)
 
 
@@ -191,8 +197,10 @@ def _dimensions(text: str) -> list[str]:
 def _range(key: str, item: str, source: str) -> list[Any]:
     match = _RANGE.match(item)
     if not match:
-        raise InputError(f"{source} {key}: cannot read the range {item!r}; write START..END*FACTOR "
-                         "(geometric) or START..END+STEP (arithmetic), e.g. 1MiB..256MiB*2.")
+        raise InputError(
+            f"{source} {key}: cannot read the range {item!r}; write START..END*FACTOR "
+            "(geometric) or START..END+STEP (arithmetic), e.g. 1MiB..256MiB*2."
+        )
     start, end = match["start"].strip(), match["end"].strip()
     op, step = match["op"], (match["step"] or "").strip()
     if op == "+" and re.search(r"\de$", end, re.IGNORECASE):  # '1e+3' is an exponent
@@ -200,15 +208,19 @@ def _range(key: str, item: str, source: str) -> list[Any]:
     where = f"{source} {key}={item}"
     for part in (start, end):
         if _split_unit(part) is None:
-            raise InputError(f"{where}: {part!r} is not a number or a quantity with a unit "
-                             "(e.g. 64, 2MiB, 1.5TB/s).")
+            raise InputError(
+                f"{where}: {part!r} is not a number or a quantity with a unit "
+                "(e.g. 64, 2MiB, 1.5TB/s)."
+            )
     units = [u for u in (_split_unit(start)[1], _split_unit(end)[1]) if u]
     if op == "+" and _split_unit(step) and _split_unit(step)[1]:
         units.append(_split_unit(step)[1])
     if op is None:
         if units or not (_INTEGER.match(start) and _INTEGER.match(end)):
-            raise InputError(f"{where}: say how to step, e.g. {start}..{end}*2 (geometric) or "
-                             f"{start}..{end}+STEP (arithmetic).")
+            raise InputError(
+                f"{where}: say how to step, e.g. {start}..{end}*2 (geometric) or "
+                f"{start}..{end}+STEP (arithmetic)."
+            )
         op, step = "+", "1"
     if op == "+" and _split_unit(step) is None:
         raise InputError(f"{where}: the step {step!r} is not a number or quantity.")
@@ -216,31 +228,41 @@ def _range(key: str, item: str, source: str) -> list[Any]:
         raise InputError(f"{where}: the factor {step!r} must be a plain number greater than 1.")
     if not units:
         return _numbers(start, end, op, step, where)
-    return _quantities(start, end, op, step, units[0], where)
+    return _quantities(start, end, op, step, units, where)
 
 
 def _numbers(start: str, end: str, op: str, step: str, where: str) -> list[Any]:
-    integers = all(_INTEGER.match(t) for t in (start, end)) and (
-        _INTEGER.match(step) if op == "+" else float(step).is_integer())
-    cast: Callable[[str], Any] = int if integers else float
-    values = _progression(cast(start), cast(end), op, int(float(step)) if integers else float(step),
-                          where)
-    return [v if integers else float(f"{v:.12g}") for v in values]
+    integers = all(_INTEGER.match(t) for t in (start, end)) and bool(
+        _INTEGER.match(step) if op == "+" else float(step).is_integer()
+    )
+    if integers:
+        return _progression(int(start), int(end), op, int(float(step)), where)
+    values = _progression(float(start), float(end), op, float(step), where)
+    return [float(f"{v:.12g}") for v in values]
 
 
-def _quantities(start: str, end: str, op: str, step: str, unit: str, where: str) -> list[str]:
+def _quantities(
+    start: str, end: str, op: str, step: str, units: list[str], where: str
+) -> list[str]:
+    """Values as text, each in the largest of the range's units that keeps it >= 1
+    ('512KiB..4MiB*2' -> 512KiB, 1MiB, 2MiB, 4MiB)."""
     parts = [start, end] + ([step] if op == "+" else [])
     common = [d for d in _dimensions(parts[0]) if all(d in _dimensions(p) for p in parts[1:])]
     if not common:
         kinds = "; ".join(f"{p!r}: {', '.join(_dimensions(p)) or 'no known unit'}" for p in parts)
-        raise InputError(f"{where}: the range's endpoints (and step) must be of one dimension "
-                         f"with known units ({kinds}).")
+        raise InputError(
+            f"{where}: the range's endpoints (and step) must be of one dimension "
+            f"with known units ({kinds})."
+        )
     parse = DIMENSIONS[common[0]]
-    offset = parse(f"0{unit}")
-    scale = parse(f"1{unit}") - offset
+    scales = sorted({(parse(f"1{u}") - parse(f"0{u}"), parse(f"0{u}"), u) for u in units})
     factor: float = float(step) if op == "*" else parse(step)
-    values = _progression(parse(start), parse(end), op, factor, where)
-    return [f"{(v - offset) / scale:.12g}{unit}" for v in values]
+    texts = []
+    for value in _progression(parse(start), parse(end), op, factor, where):
+        fitting = [s for s in scales if abs(value - s[1]) >= s[0]]
+        scale, offset, unit = fitting[-1] if fitting else scales[0]
+        texts.append(f"{(value - offset) / scale:.12g}{unit}")
+    return texts
 
 
 def _progression(start: float, end: float, op: str, step: float, where: str) -> list[Any]:
@@ -249,15 +271,21 @@ def _progression(start: float, end: float, op: str, step: float, where: str) -> 
     if start > end:
         raise InputError(f"{where}: the start is larger than the end.")
     if op == "*" and (step <= 1 or start <= 0):
-        raise InputError(f"{where}: a geometric range needs a factor greater than 1 and a start "
-                         f"greater than zero (got factor {step:g}, start {start:g}).")
+        raise InputError(
+            f"{where}: a geometric range needs a factor greater than 1 and a start "
+            f"greater than zero (got factor {step:g}, start {start:g})."
+        )
     if op == "+" and step <= 0:
         raise InputError(f"{where}: an arithmetic range needs a step greater than zero.")
-    count = (math.floor(math.log(end / start) / math.log(step) + 1e-9) if op == "*"
-             else math.floor((end - start) / step + 1e-9)) + 1
+    count = (
+        math.floor(math.log(end / start) / math.log(step) + 1e-9)
+        if op == "*"
+        else math.floor((end - start) / step + 1e-9)
+    ) + 1
     if count > MAX_AXIS_VALUES:
-        raise InputError(f"{where}: the range has {count:,} values; at most "
-                         f"{MAX_AXIS_VALUES:,} per key.")
+        raise InputError(
+            f"{where}: the range has {count:,} values; at most {MAX_AXIS_VALUES:,} per key."
+        )
     return [start * step**i if op == "*" else start + i * step for i in range(count)]
 
 
@@ -285,17 +313,26 @@ def classify(key: str, workload: str, base_chip: Chip, source: str = "--vary") -
         candidates = sorted(params | options | set(Chip.model_fields))
         close = difflib.get_close_matches(key, candidates, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        of_workload = (f"a parameter of workload {workload!r} ({', '.join(sorted(params))})"
-                       if params else f"a parameter of {workload!r} (a graph file has none)")
-        raise InputError(f"{source} {key!r}: not {of_workload}, a simulation option "
-                         f"({', '.join(sorted(options))}) or a chip field by dotted path "
-                         f"({', '.join(Chip.model_fields)}).{hint}")
+        of_workload = (
+            f"a parameter of workload {workload!r} ({', '.join(sorted(params))})"
+            if params
+            else f"a parameter of {workload!r} (a graph file has none)"
+        )
+        raise InputError(
+            f"{source} {key!r}: not {of_workload}, a simulation option "
+            f"({', '.join(sorted(options))}) or a chip field by dotted path "
+            f"({', '.join(Chip.model_fields)}).{hint}"
+        )
     if kind == "workload" and name not in params:
-        raise InputError(f"{source} {key!r}: workload {workload!r} has no parameter {name!r}; "
-                         f"it takes {', '.join(sorted(params)) or 'none'}.")
+        raise InputError(
+            f"{source} {key!r}: workload {workload!r} has no parameter {name!r}; "
+            f"it takes {', '.join(sorted(params)) or 'none'}."
+        )
     if kind == "sim" and name not in options:
-        raise InputError(f"{source} {key!r}: no simulation option {name!r}; options: "
-                         f"{', '.join(sorted(options))}.")
+        raise InputError(
+            f"{source} {key!r}: no simulation option {name!r}; options: "
+            f"{', '.join(sorted(options))}."
+        )
     if kind == "chip":
         _check_chip_path(name, base_chip, source, key)
     return Axis(key=key, kind=kind, name=name, values=())
@@ -313,8 +350,10 @@ def _check_chip_path(path: str, chip: Chip, source: str, key: str) -> None:
         if parts[i] not in fields:
             close = difflib.get_close_matches(parts[i], list(fields), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise InputError(f"{source} {key!r}: {where} has no field {parts[i]!r}{hint}; "
-                             f"fields there: {', '.join(fields)}.")
+            raise InputError(
+                f"{source} {key!r}: {where} has no field {parts[i]!r}{hint}; "
+                f"fields there: {', '.join(fields)}."
+            )
         annotation = fields[parts[i]].annotation
         value = getattr(value, parts[i], None)
         i += 1
@@ -326,14 +365,18 @@ def _check_chip_path(path: str, chip: Chip, source: str, key: str) -> None:
                 return  # a table keyed by op class or dtype: load_chip checks the rest
             names = list(value or {})
             if parts[i] not in names:
-                raise InputError(f"{source} {key!r}: the chip has no {parts[i - 1]} entry "
-                                 f"{parts[i]!r}; it has {', '.join(names) or 'none'}.")
+                raise InputError(
+                    f"{source} {key!r}: the chip has no {parts[i - 1]} entry "
+                    f"{parts[i]!r}; it has {', '.join(names) or 'none'}."
+                )
             value, model, i = value[parts[i]], inner, i + 1
             continue
         inner_model = _model_in(annotation)
         if inner_model is None or typing.get_origin(annotation) in (list, tuple):
-            raise InputError(f"{source} {key!r}: {'.'.join(parts[:i])!r} is a value, not a group "
-                             "of fields; set it whole.")
+            raise InputError(
+                f"{source} {key!r}: {'.'.join(parts[:i])!r} is a value, not a group "
+                "of fields; set it whole."
+            )
         model = inner_model
 
 
@@ -348,8 +391,13 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def make_spec(workload: str, chip: str, vary: Mapping[str, list[Any]],
-              settings: Mapping[str, Any] | None = None, source: str = "--vary") -> SweepSpec:
+def make_spec(
+    workload: str,
+    chip: str,
+    vary: Mapping[str, list[Any]],
+    settings: Mapping[str, Any] | None = None,
+    source: str = "--vary",
+) -> SweepSpec:
     """Classify every key; the chip is loaded once here to check dotted paths."""
     base_chip = hardware.load_chip(chip)
     if not is_builder(workload):
@@ -374,8 +422,13 @@ def _with_values(axis: Axis, values: Iterable[Any]) -> Axis:
     return Axis(key=axis.key, kind=axis.kind, name=axis.name, values=tuple(values))
 
 
-def build_spec(workload: str | None = None, chip: str | None = None, vary: Iterable[str] = (),
-               settings: Iterable[str] = (), file: str | os.PathLike | None = None) -> SweepSpec:
+def build_spec(
+    workload: str | None = None,
+    chip: str | None = None,
+    vary: Iterable[str] = (),
+    settings: Iterable[str] = (),
+    file: str | os.PathLike | None = None,
+) -> SweepSpec:
     """From the command line (`--vary K=V` texts, `--set K=V`) and an optional sweep file;
     the command line wins over the file."""
     data = load_sweep_file(file) if file is not None else {}
@@ -418,8 +471,9 @@ def load_sweep_file(path: str | os.PathLike) -> dict[str, Any]:
         if key not in SWEEP_FILE_KEYS:
             close = difflib.get_close_matches(str(key), SWEEP_FILE_KEYS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise InputError(f"{source}: unknown key {key!r}{hint}; allowed keys: "
-                             f"{', '.join(SWEEP_FILE_KEYS)}.")
+            raise InputError(
+                f"{source}: unknown key {key!r}{hint}; allowed keys: {', '.join(SWEEP_FILE_KEYS)}."
+            )
     for key in ("workload", "chip"):
         if key in data and not isinstance(data[key], str):
             raise InputError(f"{source}: {key!r} must be a name or a file path.")
@@ -428,16 +482,15 @@ def load_sweep_file(path: str | os.PathLike) -> dict[str, Any]:
             raise InputError(f"{source}: {key!r} must be a mapping of keys to values.")
     vary: dict[str, list[Any]] = {}
     for key, values in data.get("vary", {}).items():
-        where = f"{source}: vary.{key}"
         items = values if isinstance(values, list) else [values]
         parsed: list[Any] = []
         for item in items:
             if isinstance(item, str):
-                parsed.extend(parse_values(str(key), item, where))
+                parsed.extend(parse_values(str(key), item, f"{source}: vary"))
             else:
                 parsed.append(item)
         if not parsed:
-            raise InputError(f"{where}: no values.")
+            raise InputError(f"{source}: vary {key}: no values.")
         vary[str(key)] = _unique(parsed)
     return {**data, "vary": vary, "set": {str(k): v for k, v in data.get("set", {}).items()}}
 
@@ -449,15 +502,23 @@ def points(spec: SweepSpec) -> list[Point]:
     """The cartesian product, first axis slowest, each point with its stable id."""
     keys = spec.keys
     combos = itertools.product(*(axis.values for axis in spec.axes))
-    return [Point(id=point_id(spec, dict(zip(keys, combo, strict=True))),
-                  values=dict(zip(keys, combo, strict=True))) for combo in combos]
+    return [
+        Point(
+            id=point_id(spec, dict(zip(keys, combo, strict=True))),
+            values=dict(zip(keys, combo, strict=True)),
+        )
+        for combo in combos
+    ]
 
 
 def point_id(spec: SweepSpec, values: Mapping[str, Any]) -> str:
     """12 hex digits of a hash of what determines the point's result."""
-    payload = {"workload": spec.workload, "chip": spec.chip,
-               "set": {axis.key: axis.values[0] for axis in spec.settings},
-               "point": dict(values)}
+    payload = {
+        "workload": spec.workload,
+        "chip": spec.chip,
+        "set": {axis.key: axis.values[0] for axis in spec.settings},
+        "point": dict(values),
+    }
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
@@ -476,8 +537,9 @@ class Task:
 
 
 def tasks_for(spec: SweepSpec, todo: list[Point]) -> Iterator[Task]:
-    workload: str | Graph = spec.workload if is_builder(spec.workload) else workloads.load(
-        spec.workload)
+    workload: str | Graph = (
+        spec.workload if is_builder(spec.workload) else workloads.load(spec.workload)
+    )
     chip = hardware.load_chip(spec.chip)
     chip_key = hashlib.sha256(chip.model_dump_json().encode("utf-8")).hexdigest()
     kind_of = {axis.key: axis for axis in (*spec.axes, *spec.settings)}
@@ -486,8 +548,15 @@ def tasks_for(spec: SweepSpec, todo: list[Point]) -> Iterator[Task]:
         split: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
         for key, value in {**fixed, **point.values}.items():
             split[kind_of[key].kind][kind_of[key].name] = value
-        yield Task(index=index, workload=workload, workload_params=split["workload"],
-                   options=split["sim"], chip=chip, chip_key=chip_key, overrides=split["chip"])
+        yield Task(
+            index=index,
+            workload=workload,
+            workload_params=split["workload"],
+            options=split["sim"],
+            chip=chip,
+            chip_key=chip_key,
+            overrides=split["chip"],
+        )
 
 
 # one point, in a worker -------------------------------------------------------------------
@@ -576,86 +645,89 @@ def local_results(tasks: Iterable[Task], jobs: int) -> Iterator[tuple[int, dict[
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def dask_results(tasks: Iterable[Task], jobs: int, scheduler: Any = None
-                 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Results from a dask.distributed cluster: `scheduler` is an address or a Client; with
-    neither, a LocalCluster of `jobs` single-threaded workers is started for the sweep."""
+def dask_client(scheduler: Any, jobs: int) -> tuple[Any, bool]:
+    """A dask.distributed Client and whether this sweep owns it: `scheduler` is an
+    address or a Client; with neither, a LocalCluster of `jobs` single-threaded workers."""
     try:
-        from distributed import Client, as_completed
+        from distributed import Client
     except ImportError:
-        raise InputError("--executor dask needs dask.distributed: pip install "
-                         "'topsim[dask]' (or 'dask[distributed]').") from None
-    owned = not isinstance(scheduler, Client)
-    if not owned:
-        client = scheduler
-    else:
-        try:
-            client = (Client(scheduler, timeout="10s") if scheduler
-                      else Client(n_workers=jobs, threads_per_worker=1))
-        except (OSError, TimeoutError, ValueError) as err:
-            raise InputError(f"--scheduler {scheduler}: cannot connect to a dask scheduler "
-                             f"({type(err).__name__}: {err}).") from None
+        raise InputError(
+            "--executor dask needs dask.distributed: pip install "
+            "'topsim[dask]' (or 'dask[distributed]')."
+        ) from None
+    if isinstance(scheduler, Client):
+        return scheduler, False
     try:
-        task_list = list(tasks)
-        futures = client.map(run_point, task_list, pure=False)
-        index_of = {future.key: task.index for future, task in zip(futures, task_list, strict=True)}
-        for future in as_completed(futures):
-            try:
-                yield future.result()
-            except Exception as err:  # a lost worker: record the point, keep going
-                yield index_of[future.key], {
-                    "error": _one_line(f"dask worker failed: {type(err).__name__}: {err}")}
-            future.release()
-    finally:
-        if owned:
-            client.close()
+        if scheduler:
+            return Client(scheduler, timeout="10s"), True
+        return Client(n_workers=jobs, threads_per_worker=1, dashboard_address=None), True
+    except (OSError, TimeoutError, ValueError) as err:
+        raise InputError(
+            f"--scheduler {scheduler}: cannot connect to a dask scheduler "
+            f"({type(err).__name__}: {err})."
+        ) from None
+
+
+def dask_results(tasks: Iterable[Task], client: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Results from a dask.distributed cluster as they complete."""
+    from distributed import as_completed
+
+    task_list = list(tasks)
+    futures = client.map(run_point, task_list, pure=False)
+    index_of = {future.key: task.index for future, task in zip(futures, task_list, strict=True)}
+    for future in as_completed(futures):
+        try:
+            yield future.result()
+        except Exception as err:  # a lost worker: record the point, keep going
+            yield (
+                index_of[future.key],
+                {"error": _one_line(f"dask worker failed: {type(err).__name__}: {err}")},
+            )
+        future.release()
 
 
 # the output file --------------------------------------------------------------------------
 
 
-class ResultFile:
-    """An append-only CSV (header first) or JSON lines file; every line is fsync'd."""
-
-    def __init__(self, path: str | os.PathLike, columns: list[str], resume: bool) -> None:
-        self.path = Path(path)
-        self.columns = columns
-        self.json = output_format(self.path) == "jsonl"
-        self.done: set[str] = set()
-        existing = resume and self.path.is_file()
-        if existing:
-            truncate_partial_line(self.path)
-            self.done = self._read_done_ids()
-        try:
-            self.handle = open(self.path, "a" if existing else "w", encoding="utf-8", newline="")
-        except OSError as err:
-            raise InputError(f"--out {self.path}: cannot write the file ({err.strerror}).") from None
-        if not self.json and self.handle.tell() == 0:
-            self._append(_csv_line(columns))
-
-    def _read_done_ids(self) -> set[str]:
-        rows, header = read_table(self.path)
-        if header is not None and header != self.columns:
-            raise InputError(f"--resume {self.path}: the file's columns ({', '.join(header)}) are "
-                             f"not this sweep's ({', '.join(self.columns)}); resume with the same "
-                             "--vary keys, or write to a new --out file.")
+def start_output(path: Path, columns: list[str], resume: bool) -> set[str]:
+    """Start the output (a CSV header, or nothing for JSON lines), or, resuming an existing
+    file, cut a torn last line and return the ids already there."""
+    json_lines = output_format(path) == "jsonl"
+    if resume and path.is_file():
+        truncate_partial_line(path)
+        rows, header = read_table(path)
+        found = header if header is not None else (list(rows[0]) if rows else columns)
+        if set(found) != set(columns) or (header is not None and header != columns):
+            raise InputError(
+                f"--resume {path}: the file's columns ({', '.join(found)}) are not "
+                f"this sweep's ({', '.join(columns)}); resume with the same --vary "
+                "keys, or write to a new --out file."
+            )
+        if header is None and not json_lines and path.stat().st_size == 0:
+            append_line(path, _csv_line(columns))
         return {str(row["id"]) for row in rows if row.get("id")}
+    try:
+        path.write_text("" if json_lines else _csv_line(columns), encoding="utf-8", newline="")
+    except OSError as err:
+        raise InputError(f"--out {path}: cannot write the file ({err.strerror}).") from None
+    return set()
 
-    def write(self, row: Mapping[str, Any]) -> None:
-        if self.json:
-            line = json.dumps({c: row.get(c) for c in self.columns}, allow_nan=False,
-                              default=str) + "\n"
-        else:
-            line = _csv_line(["" if row.get(c) is None else row[c] for c in self.columns])
-        self._append(line)
 
-    def _append(self, line: str) -> None:
-        self.handle.write(line)
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
+def append_row(path: Path, columns: list[str], row: Mapping[str, Any]) -> None:
+    """One line per point: JSON with every column, or CSV with None as an empty field."""
+    if output_format(path) == "jsonl":
+        values = {c: row.get(c) for c in columns}
+        append_line(path, json.dumps(values, allow_nan=False, default=str) + "\n")
+    else:
+        append_line(path, _csv_line("" if row.get(c) is None else row[c] for c in columns))
 
-    def close(self) -> None:
-        self.handle.close()
+
+def append_line(path: Path, line: str) -> None:
+    """Append, flush and fsync: once this returns, the line survives a crash."""
+    with open(path, "a", encoding="utf-8", newline="") as handle:
+        handle.write(line)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def output_format(path: Path) -> str:
@@ -664,14 +736,13 @@ def output_format(path: Path) -> str:
         return "csv"
     if suffix in (".jsonl", ".json"):
         return "jsonl"
-    raise InputError(f"--out {path}: unknown output type {suffix or '(none)'!r}; use .csv, or "
-                     ".jsonl / .json for JSON lines.")
+    raise InputError(
+        f"--out {path}: unknown output type {suffix or '(none)'!r}; use .csv, or "
+        ".jsonl / .json for JSON lines."
+    )
 
 
 def _csv_line(fields: Iterable[Any]) -> str:
-    import csv
-    import io
-
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow(fields)
     return buffer.getvalue()
@@ -700,8 +771,6 @@ def truncate_partial_line(path: Path, chunk: int = 65536) -> int:
 def read_table(path: str | os.PathLike) -> tuple[list[dict[str, Any]], list[str] | None]:
     """The complete rows of a sweep file (metrics as floats) and the CSV header (None for
     JSON lines); a torn last line or a line that does not parse is left out."""
-    import csv
-
     path = Path(path)
     rows: list[dict[str, Any]] = []
     if output_format(path) == "jsonl":
@@ -755,10 +824,16 @@ class SweepRun:
         return self.ran / self.wall_s if self.wall_s > 0 else 0.0
 
 
-def run_sweep(spec: SweepSpec, out_path: str | os.PathLike, jobs: int | None = None,
-              resume: bool = False, executor: str = "local", scheduler: Any = None,
-              progress: Callable[[int, int], None] | None = None,
-              limit: int | None = None) -> SweepRun:
+def run_sweep(
+    spec: SweepSpec,
+    out_path: str | os.PathLike,
+    jobs: int | None = None,
+    resume: bool = False,
+    executor: str = "local",
+    scheduler: Any = None,
+    progress: Callable[[int, int], None] | None = None,
+    limit: int | None = None,
+) -> SweepRun:
     """Run every point not yet in `out_path` (all of them unless `resume`), appending one
     line per point as it finishes. `progress(done, total)` is called before the first
     point and after each; `limit` stops after that many new points."""
@@ -770,31 +845,40 @@ def run_sweep(spec: SweepSpec, out_path: str | os.PathLike, jobs: int | None = N
         raise InputError(f"--jobs {jobs}: must be 1 or more.")
     started = time.perf_counter()
     all_points = points(spec)
-    output = ResultFile(out_path, spec.columns, resume)
+    client, owned = dask_client(scheduler, jobs) if executor == "dask" else (None, False)
+    out_path = Path(out_path)
     try:
-        todo = [p for p in all_points if p.id not in output.done]
+        done_ids = start_output(out_path, spec.columns, resume)
+        todo = [p for p in all_points if p.id not in done_ids]
         skipped = len(all_points) - len(todo)
         if limit is not None:
             todo = todo[: max(limit, 0)]
         if progress:
             progress(0, len(todo))
         tasks = tasks_for(spec, todo)
-        if executor == "dask":
-            results = dask_results(tasks, jobs, scheduler)
+        if client is not None:
+            results = dask_results(tasks, client)
         else:
             results = local_results(tasks, min(jobs, max(len(todo), 1)))
         failed = 0
         for done, (index, metrics) in enumerate(results, start=1):
             point = todo[index]
-            output.write({"id": point.id, **point.values, **metrics})
+            append_row(out_path, spec.columns, {"id": point.id, **point.values, **metrics})
             failed += bool(metrics.get("error"))
             if progress:
                 progress(done, len(todo))
     finally:
-        output.close()
-    return SweepRun(path=Path(out_path), total=len(all_points), skipped=skipped, ran=len(todo),
-                    failed=failed, wall_s=time.perf_counter() - started,
-                    ids=[p.id for p in all_points])
+        if owned:
+            client.close()
+    return SweepRun(
+        path=out_path,
+        total=len(all_points),
+        skipped=skipped,
+        ran=len(todo),
+        failed=failed,
+        wall_s=time.perf_counter() - started,
+        ids=[p.id for p in all_points],
+    )
 
 
 def axis_number(value: Any) -> float | None:

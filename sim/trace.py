@@ -37,10 +37,17 @@ def segment_args(result: Result, segment: Segment, rows: dict) -> dict[str, Any]
     row = rows.get(segment.label) if segment.kind == "kernel" else None
     if row is None:
         return {"kind": segment.kind}
-    args: dict[str, Any] = {"kind": segment.kind, "ops": row.kinds, "unit": row.unit,
-                            "useful_ops": row.ops, "dram_bytes": row.dram_bytes,
-                            "onchip_bytes": row.onchip_bytes, "bound": row.bound,
-                            "compute_s": row.compute_s, "memory_s": row.memory_s}
+    args: dict[str, Any] = {
+        "kind": segment.kind,
+        "ops": row.kinds,
+        "unit": row.unit,
+        "useful_ops": row.ops,
+        "dram_bytes": row.dram_bytes,
+        "onchip_bytes": row.onchip_bytes,
+        "bound": row.bound,
+        "compute_s": row.compute_s,
+        "memory_s": row.memory_s,
+    }
     if row.intensity < 1e29:
         args["intensity_ops_per_byte"] = row.intensity
     args["losses_ops"] = {k: v for k, v in row.losses_ops.items() if v}
@@ -127,12 +134,18 @@ def chrome_trace(result: Result) -> dict[str, Any]:
         events.append(metadata("thread_sort_index", {"sort_index": tid}, tid))
     rows = {row.name: row for row in result.ops}
     for segment in result.timeline:
-        events.append({
-            "name": segment.label, "cat": segment.kind, "ph": "X",
-            "ts": segment.start_s * US, "dur": (segment.end_s - segment.start_s) * US,
-            "pid": PID, "tid": tids[segment.track],
-            "args": segment_args(result, segment, rows),
-        })
+        events.append(
+            {
+                "name": segment.label,
+                "cat": segment.kind,
+                "ph": "X",
+                "ts": segment.start_s * US,
+                "dur": (segment.end_s - segment.start_s) * US,
+                "pid": PID,
+                "tid": tids[segment.track],
+                "args": segment_args(result, segment, rows),
+            }
+        )
     if result.power is not None:
         for point in result.power.trace:
             events.append(counter("temperature", point.time_s, {"°C": point.temperature_c}))
@@ -146,11 +159,17 @@ def chrome_trace(result: Result) -> dict[str, Any]:
         "traceEvents": events,
         "displayTimeUnit": "ns",
         "otherData": {
-            "workload": result.workload, "chip": result.chip, "dtype": result.dtype,
-            "batch": result.batch, "batches": result.batches,
-            "latency_s": result.latency_s, "duration_s": result.duration_s,
-            "delivered_ops_per_s": result.delivered_ops_per_s, "peak_ops": result.peak_ops,
-            "efficiency": result.efficiency, "schema_version": result.schema_version,
+            "workload": result.workload,
+            "chip": result.chip,
+            "dtype": result.dtype,
+            "batch": result.batch,
+            "batches": result.batches,
+            "latency_s": result.latency_s,
+            "duration_s": result.duration_s,
+            "delivered_ops_per_s": result.delivered_ops_per_s,
+            "peak_ops": result.peak_ops,
+            "efficiency": result.efficiency,
+            "schema_version": result.schema_version,
         },
     }
 

@@ -14,7 +14,9 @@ The same schema is the YAML/JSON file format and the Python API:
 
 Validation checks that every tensor is produced exactly once (by an op, as a graph input,
 or as a const), that the graph is acyclic, and that each op's declared output shapes are
-the ones its kind infers.
+the ones its kind infers. A declared tensor that nothing produces is an error even if no op
+reads it (likely a typo); unused graph inputs, unused consts and ops whose outputs nobody
+reads are legal, and so is a graph of several disconnected parts.
 """
 
 from __future__ import annotations
@@ -132,6 +134,7 @@ class Graph(BaseModel):
             self._derive(op)
         self._check_outputs()
         _ = self.order
+        self._check_orphans()
         return self
 
     def _check_names(self) -> None:
@@ -163,6 +166,16 @@ class Graph(BaseModel):
         for name in self.outputs:
             if name not in producers:
                 raise ValueError(f"outputs: tensor {name!r} is not produced by any op")
+
+    def _check_orphans(self) -> None:
+        """A declared tensor nothing produces (and no op reads: that is 'dangling')."""
+        produced = set(self.inputs) | {t for op in self.ops for t in op.outputs}
+        for name, tensor in self.tensors.items():
+            if name not in produced and not tensor.const:
+                raise ValueError(
+                    f"tensor {name!r} is declared but nothing produces it: it is no op's "
+                    "output, not a graph input and not const (remove it, or list it in inputs)"
+                )
 
     def _derive(self, op: Op) -> None:
         shapes = [self.tensors[t].shape for t in op.inputs]

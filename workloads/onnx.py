@@ -493,10 +493,7 @@ class _Importer:
             for o in outputs:
                 known = self.onnx_shapes.get(o)
                 if known is None:
-                    raise InputError(f"{self.source}: node {node.name or node.index!r} "
-                                     f"({node.op_type}): the shape of its output {o!r} is unknown "
-                                     "even after ONNX shape inference; topsim needs static "
-                                     "shapes (set symbolic input sizes with dims={...}).")
+                    known = self._guess_shape(node, o)
                 out_shapes.append(known)
         inputs = []
         for t in node.inputs:
@@ -519,6 +516,22 @@ class _Importer:
         name = self.op_name(node, suffix)
         self.op_names.add(name)
         self.ops.append(Op(name=name, kind="custom", inputs=inputs, outputs=outputs, attrs=attrs))
+
+    def _guess_shape(self, node: _Node, output: str) -> Shape:
+        """An output ONNX could not shape: assume its first input's shape, and say so."""
+        for t in node.inputs:
+            if t and self.resolve(t) not in self.values:
+                try:
+                    shape = self.shape(t)
+                except _Unmappable:
+                    continue
+                self.notes.append(f"the shape of {output!r} ({node.op_type}) is unknown; assumed "
+                                  f"{list(shape)}, the shape of its input")
+                return shape
+        raise InputError(f"{self.source}: node {node.name or node.index!r} ({node.op_type}): the "
+                         f"shape of its output {output!r} is unknown even after ONNX shape "
+                         "inference; topsim needs static shapes (set symbolic input sizes with "
+                         "dims={...}).")
 
     # -- per node ---------------------------------------------------------------------------
 
@@ -576,19 +589,18 @@ class _Importer:
                 result = _evaluate(node, values, self)
             except Exception:  # an op or a case the small evaluator does not know
                 result = None
-        for i, out in enumerate(o for o in node.outputs):
-            if not out:
-                continue
-            if result is not None and i < len(result) and result[i].size <= FOLD_LIMIT:
-                self._set_const(out, np.asarray(result[i]))
-            elif result is not None and i < len(result):
-                self.const_shapes[out] = tuple(result[i].shape)
-                self.onnx_types.setdefault(out, _np_elem_type(result[i], self.onnx))
+        outputs = [(i, out) for i, out in enumerate(node.outputs) if out]
+        computed = {i: result[i] for i, _ in outputs if result is not None and i < len(result)}
+        if any(i not in computed and self.onnx_shapes.get(out) is None for i, out in outputs):
+            return False  # neither evaluated nor shaped: map it as an op on constants
+        for i, out in outputs:
+            if i in computed and computed[i].size <= FOLD_LIMIT:
+                self._set_const(out, np.asarray(computed[i]))
+            elif i in computed:
+                self.const_shapes[out] = tuple(computed[i].shape)
+                self.onnx_types.setdefault(out, _np_elem_type(computed[i], self.onnx))
             else:
-                known = self.onnx_shapes.get(out)
-                if known is None:
-                    return i > 0 if result is None and i == 0 else True
-                self.const_shapes[out] = known
+                self.const_shapes[out] = self.onnx_shapes[out]
         return True
 
     def _set_const(self, name: str, value: np.ndarray) -> None:
@@ -697,8 +709,13 @@ def _evaluate(node: _Node, values: list, importer: _Importer) -> list[np.ndarray
         shape = np.broadcast_shapes(v[0].shape, tuple(int(d) for d in v[1]))
         return [np.broadcast_to(v[0], shape)]
     if op == "Tile":
-        return [np.tile(v[0], [int(r) for r in v[1]])]
+        repeats = [int(r) for r in v[1]]
+        if v[0].size * numel(repeats) > FOLD_LIMIT:
+            return None
+        return [np.tile(v[0], repeats)]
     if op == "Range":
+        if abs((float(v[1]) - float(v[0])) / float(v[2])) > FOLD_LIMIT:
+            return None
         return [np.arange(v[0], v[1], v[2])]
     if op == "Where":
         return [np.where(v[0], v[1], v[2])]

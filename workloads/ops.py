@@ -66,6 +66,22 @@ def _pair(value: Any, name: str) -> tuple[int, int]:
     raise OpShapeError(f"attribute {name!r} must be an int or a pair of ints, got {value!r}")
 
 
+def _int_attr(attrs: dict, name: str, default: int) -> int:
+    """An integer attribute; anything else (a string, a list, a bool) is an OpShapeError."""
+    value = attrs.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise OpShapeError(f"attribute {name!r} must be an int, got {value!r}")
+    return value
+
+
+def _int_list(value: Any, name: str) -> list[int]:
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        raise OpShapeError(f"attribute {name!r} must be a list of ints, got {value!r}")
+    return list(value)
+
+
 def _need(shapes: Sequence[Shape], count: int | tuple[int, int], kind: str) -> None:
     low, high = (count, count) if isinstance(count, int) else count
     if not low <= len(shapes) <= high:
@@ -132,7 +148,7 @@ def _conv2d(shapes: list[Shape], attrs: dict) -> OpStats:
         raise OpShapeError(
             f"conv2d expects x[N,C,H,W] and w[Cout,Cin/groups,kh,kw]; got {list(x)} and {list(w)}"
         )
-    groups = int(attrs.get("groups", 1))
+    groups = _int_attr(attrs, "groups", 1)
     sh, sw = _pair(attrs.get("stride", 1), "stride")
     ph, pw = _pair(attrs.get("padding", 0), "padding")
     dh, dw = _pair(attrs.get("dilation", 1), "dilation")
@@ -219,6 +235,8 @@ def _pool(kind: str) -> Callable[[list[Shape], dict], OpStats]:
         kh, kw = _pair(attrs.get("kernel", 2), "kernel")
         sh, sw = _pair(attrs.get("stride", attrs.get("kernel", 2)), "stride")
         ph, pw = _pair(attrs.get("padding", 0), "padding")
+        if min(kh, kw, sh, sw) < 1 or min(ph, pw) < 0:
+            raise OpShapeError(f"{kind} kernel and stride must be >= 1 and padding >= 0")
         ho, wo = conv_out(x[2], kh, sh, ph, 1), conv_out(x[3], kw, sw, pw, 1)
         if ho < 1 or wo < 1:
             raise OpShapeError(f"{kind} window {kh}x{kw} does not fit the {x[2]}x{x[3]} input")
@@ -237,7 +255,7 @@ def _global_avgpool(shapes: list[Shape], attrs: dict) -> OpStats:
 
 
 def _axis(attrs: dict, rank: int) -> int:
-    axis = int(attrs.get("axis", -1))
+    axis = _int_attr(attrs, "axis", -1)
     if not -rank <= axis < rank:
         raise OpShapeError(f"axis {axis} is out of range for rank {rank}")
     return axis % rank
@@ -314,7 +332,13 @@ def _split(shapes: list[Shape], attrs: dict) -> OpStats:
     x = shapes[0]
     axis = _axis(attrs, len(x))
     sizes = attrs.get("sizes")
-    if not isinstance(sizes, list) or not sizes or sum(sizes) != x[axis] or min(sizes) < 1:
+    if (
+        not isinstance(sizes, list)
+        or not sizes
+        or not all(isinstance(s, int) and not isinstance(s, bool) for s in sizes)
+        or sum(sizes) != x[axis]
+        or min(sizes) < 1
+    ):
         raise OpShapeError(f"split needs 'sizes', positive and summing to {x[axis]} (axis {axis})")
     outs = []
     for size in sizes:
@@ -326,7 +350,7 @@ def _split(shapes: list[Shape], attrs: dict) -> OpStats:
 
 def _reshape(shapes: list[Shape], attrs: dict) -> OpStats:
     _need(shapes, 1, "reshape")
-    target = list(attrs.get("shape", []))
+    target = _int_list(attrs.get("shape", []), "shape")
     if target.count(-1) > 1 or any((not isinstance(d, int)) or d == 0 or d < -1 for d in target):
         raise OpShapeError(
             f"reshape 'shape' must be positive ints with at most one -1, got {target}"
@@ -345,14 +369,16 @@ def _reshape(shapes: list[Shape], attrs: dict) -> OpStats:
 def _flatten(shapes: list[Shape], attrs: dict) -> OpStats:
     _need(shapes, 1, "flatten")
     x = shapes[0]
-    axis = int(attrs.get("axis", 1))
+    axis = _int_attr(attrs, "axis", 1)
+    if not 0 <= axis <= len(x):
+        raise OpShapeError(f"flatten axis {axis} is out of range for rank {len(x)} (0..{len(x)})")
     return OpStats(out_shapes=(x[:axis] + (numel(x[axis:]),),), is_view=True)
 
 
 def _transpose(shapes: list[Shape], attrs: dict) -> OpStats:
     _need(shapes, 1, "transpose")
     x = shapes[0]
-    perm = list(attrs.get("perm", reversed(range(len(x)))))
+    perm = _int_list(attrs.get("perm", list(reversed(range(len(x))))), "perm")
     if sorted(perm) != list(range(len(x))):
         raise OpShapeError(f"transpose 'perm' must be a permutation of 0..{len(x) - 1}, got {perm}")
     return OpStats(out_shapes=(tuple(x[p] for p in perm),), flops=0)
@@ -361,7 +387,7 @@ def _transpose(shapes: list[Shape], attrs: dict) -> OpStats:
 def _channel_shuffle(shapes: list[Shape], attrs: dict) -> OpStats:
     _need(shapes, 1, "channel_shuffle")
     x = shapes[0]
-    groups = int(attrs.get("groups", 2))
+    groups = _int_attr(attrs, "groups", 2)
     if len(x) < 2 or groups < 1 or x[1] % groups:
         raise OpShapeError(f"channel_shuffle groups={groups} must divide the {x[1]} channels")
     return OpStats(out_shapes=(x,))
@@ -378,7 +404,14 @@ def _embedding(shapes: list[Shape], attrs: dict) -> OpStats:
 
 def _custom(shapes: list[Shape], attrs: dict) -> OpStats:
     out = attrs.get("out_shapes")
-    if not isinstance(out, list) or not out or not all(isinstance(s, list) for s in out):
+    if (
+        not isinstance(out, list)
+        or not out
+        or not all(
+            isinstance(s, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in s)
+            for s in out
+        )
+    ):
         raise OpShapeError("custom ops need 'out_shapes', a list of shapes (lists of ints)")
     macs, flops = attrs.get("macs", 0), attrs.get("flops", 0)
     if not isinstance(macs, int) or not isinstance(flops, int) or macs < 0 or flops < 0:
