@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from hardware.quantity import (
     Bandwidth,
@@ -22,6 +22,7 @@ from hardware.quantity import (
     PositiveSeconds,
     Seconds,
     Watts,
+    reject_bool,
 )
 
 Dtype = Literal["fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4"]
@@ -40,8 +41,10 @@ DTYPE_BYTES: dict[str, float] = {
 OP_CLASSES: tuple[str, ...] = ("matrix", "vector", "scalar")
 
 # counts and rates have a ceiling far above any real part (a typo, not a design, is above)
-PositiveInt = Annotated[int, Field(gt=0, le=2**40)]
-PositiveRate = Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)]
+PositiveInt = Annotated[int, BeforeValidator(reject_bool), Field(gt=0, le=2**40)]
+PositiveRate = Annotated[
+    float, BeforeValidator(reject_bool), Field(gt=0, le=1e12, allow_inf_nan=False)
+]
 
 
 class Spec(BaseModel):

@@ -248,6 +248,9 @@ def load_yaml_mapping(text: str, source: str) -> dict:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context = getattr(exc, "context", None)
+        if context and context.startswith("expected"):  # "expected a single document ..."
+            problem = f"{context}, {problem}"
         raise InputError(f"{source}: not valid YAML/JSON{where}: {problem}.") from None
     except RecursionError:
         raise InputError(f"{source}: nesting is too deep to be a topsim file.") from None

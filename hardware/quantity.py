@@ -205,10 +205,17 @@ def _below(limit: float, unit: str):
     return check
 
 
+def reject_bool(value):
+    """YAML reads `true`/`yes`/`on` as booleans; they are not quantities (nor 1 and 0)."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, not {value!r}")
+    return value
+
+
 def _physical(parse, check, limit=None):
     if limit is None:
-        return BeforeValidator(lambda v: check(_finite(parse(v))))
-    return BeforeValidator(lambda v: limit(check(_finite(parse(v)))))
+        return BeforeValidator(lambda v: check(_finite(parse(reject_bool(v)))))
+    return BeforeValidator(lambda v: limit(check(_finite(parse(reject_bool(v))))))
 
 
 Bytes = Annotated[float, _physical(parse_bytes, _positive, _below(MAX_BYTES, "B"))]

@@ -7,13 +7,14 @@ the spec is measured here, and its `sources:` entry says how:
 - clock: the maximum frequency the OS reports (cpufreq, else /proc/cpuinfo "cpu MHz");
   without either, 1 GHz, and the rates below absorb the difference (rate x clock is what
   was measured, so predictions do not depend on the clock being right).
-- matrix rates: numpy matmul (BLAS) FLOP/s over square sizes, fp32 and fp64, median of
+- matrix rates: numpy matmul (BLAS) FLOP/s over square sizes, fp32 and fp64, best of
   repeats, measured with one BLAS thread and with `threads`; the per-core rate is the
   better of one thread alone and the `threads` rate / threads (a loaded or virtualised
   machine often scales BLAS threads poorly), at the best size, divided by 2 x clock.
 - vector rates: a numpy elementwise multiply on L1-resident arrays on one core, the
   per-element cost taken as the slope between two sizes (the call overhead cancels).
-- DRAM bandwidth: large numpy copies (read + write bytes) split over `threads` threads;
+- DRAM bandwidth: large numpy copies (read + write bytes), on one thread and split over
+  `threads` threads, the better of the two;
   on-chip (L2 in topsim's terms: the last-level cache) bandwidth: the same copy on
   arrays that fit in the last-level cache; cache sizes and core count from the OS.
 - launch latency: onnxruntime's per-op dispatch cost, the slope of run time over the
@@ -49,8 +50,13 @@ from hardware.errors import InputError
 from hardware.load import validate_chip
 
 CPU_SYSFS = Path("/sys/devices/system/cpu")
-BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                         "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+BLAS_THREAD_VARIABLES = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 
 
 @dataclass(frozen=True)
@@ -80,8 +86,12 @@ class Measured:
         self.sources[key] = method
 
 
-def calibrate(out: str | os.PathLike | None = None, quick: bool = False,
-              threads: int | None = None, device: str = "cpu") -> Chip:
+def calibrate(
+    out: str | os.PathLike | None = None,
+    quick: bool = False,
+    threads: int | None = None,
+    device: str = "cpu",
+) -> Chip:
     """Measure this machine (`device` "cpu" or "cuda"), write the spec to `out` if given."""
     plan = QUICK if quick else FULL
     if device == "cpu":
@@ -93,13 +103,16 @@ def calibrate(out: str | os.PathLike | None = None, quick: bool = False,
     chip = validate_chip(spec, f"calibrated {device} spec")
     if out is not None:
         text = spec_yaml(spec)
-        header = (f"# Measured by `topsim calibrate` on {_today()} ({platform.node() or 'host'}).\n"
-                  "# Every number comes from a measurement on this machine; see sources.\n")
+        header = (
+            f"# Measured by `topsim calibrate` on {_today()} ({platform.node() or 'host'}).\n"
+            "# Every number comes from a measurement on this machine; see sources.\n"
+        )
         try:
             Path(out).write_text(header + text, encoding="utf-8")
         except OSError as exc:
-            raise InputError(f"calibrate --out {out}: cannot write the file "
-                             f"({exc.strerror}).") from None
+            raise InputError(
+                f"calibrate --out {out}: cannot write the file ({exc.strerror})."
+            ) from None
     return chip
 
 
@@ -111,11 +124,15 @@ class _PlainDumper(yaml.SafeDumper):
 def spec_yaml(spec: dict) -> str:
     """The spec as YAML: short mappings inline, `sources` one entry per line."""
     body = {k: v for k, v in spec.items() if k != "sources"}
-    text = yaml.dump(body, Dumper=_PlainDumper, sort_keys=False, default_flow_style=None,
-                     width=100)
+    text = yaml.dump(body, Dumper=_PlainDumper, sort_keys=False, default_flow_style=None, width=100)
     if spec.get("sources"):
-        text += yaml.dump({"sources": spec["sources"]}, Dumper=_PlainDumper, sort_keys=False,
-                          default_flow_style=False, width=100)
+        text += yaml.dump(
+            {"sources": spec["sources"]},
+            Dumper=_PlainDumper,
+            sort_keys=False,
+            default_flow_style=False,
+            width=100,
+        )
     return text
 
 
@@ -159,14 +176,19 @@ def cpu_clock_hz() -> tuple[float, str]:
     except (OSError, ValueError):
         pass
     try:
-        mhz = [float(line.split(":")[1]) for line in Path("/proc/cpuinfo").read_text().splitlines()
-               if line.lower().startswith("cpu mhz")]
+        mhz = [
+            float(line.split(":")[1])
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.lower().startswith("cpu mhz")
+        ]
         if mhz:
             return max(mhz) * 1e6, "/proc/cpuinfo 'cpu MHz' (highest core)"
     except (OSError, ValueError, IndexError):
         pass
-    return 1e9, ("no clock reported by the OS: 1 GHz assumed, so the rates are per nanosecond "
-                 "(rate x clock is the measured quantity)")
+    return 1e9, (
+        "no clock reported by the OS: 1 GHz assumed, so the rates are per nanosecond "
+        "(rate x clock is the measured quantity)"
+    )
 
 
 def cpu_model() -> str:
@@ -190,8 +212,14 @@ def simd_lanes_fp32() -> tuple[int, str]:
         if line.lower().startswith(("flags", "features")):
             flags.update(line.split(":", 1)[1].split())
             break
-    for flag, lanes in (("avx512f", 16), ("avx2", 8), ("avx", 8), ("sse2", 4), ("asimd", 4),
-                        ("neon", 4)):
+    for flag, lanes in (
+        ("avx512f", 16),
+        ("avx2", 8),
+        ("avx", 8),
+        ("sse2", 4),
+        ("asimd", 4),
+        ("neon", 4),
+    ):
         if flag in flags:
             return lanes, f"/proc/cpuinfo flags: {flag} ({lanes} fp32 lanes)"
     return 4, "no SIMD flags found: 4 fp32 lanes assumed"
@@ -212,8 +240,11 @@ def cache_sizes() -> dict[str, tuple[int, int]]:
             continue
         found[f"L{level}{'d' if kind == 'Data' else ''}"] = (size, shared)
     if not found:
-        for name, key in (("L1d", "SC_LEVEL1_DCACHE_SIZE"), ("L2", "SC_LEVEL2_CACHE_SIZE"),
-                          ("L3", "SC_LEVEL3_CACHE_SIZE")):
+        for name, key in (
+            ("L1d", "SC_LEVEL1_DCACHE_SIZE"),
+            ("L2", "SC_LEVEL2_CACHE_SIZE"),
+            ("L3", "SC_LEVEL3_CACHE_SIZE"),
+        ):
             try:
                 size = os.sysconf(key)
             except (ValueError, OSError, AttributeError):
@@ -248,26 +279,26 @@ def memory_bytes() -> float:
 # --- measurements ----------------------------------------------------------------------------
 
 
-def median_time(fn: Callable[[], object], repeats: int, budget_s: float = float("inf")) -> float:
-    """The median of `repeats` calls (after one warm-up), stopping early past the budget.
+def best_time(fn: Callable[[], object], repeats: int, budget_s: float = float("inf")) -> float:
+    """The fastest of `repeats` calls (after one warm-up), stopping early past the budget.
 
-    The median, not the best: on a shared machine the best run catches a moment without
-    contention that the workloads being predicted (timed by their median) will not see.
+    The fastest, as STREAM and BLAS benchmarks report: other processes and the OS can only
+    add time to a run, so the minimum is the closest to what the hardware does.
     """
     fn()
-    samples = []
+    best = float("inf")
     start = time.perf_counter()
-    for _ in range(repeats):
+    for count in range(1, repeats + 1):
         t0 = time.perf_counter()
         fn()
-        samples.append(time.perf_counter() - t0)
-        if time.perf_counter() - start > budget_s and len(samples) >= 3:
+        best = min(best, time.perf_counter() - t0)
+        if time.perf_counter() - start > budget_s and count >= 3:
             break
-    return statistics.median(samples)
+    return best
 
 
 GEMM_SCRIPT = """
-import json, statistics, sys, time
+import json, sys, time
 import numpy as np
 sizes, budget, repeats = json.loads(sys.argv[1])
 rng = np.random.default_rng(0)
@@ -279,14 +310,14 @@ for name in ("float32", "float64"):
         b = rng.standard_normal((n, n)).astype(name)
         c = np.empty((n, n), dtype=name)
         np.matmul(a, b, out=c)
-        samples, start = [], time.perf_counter()
-        for _ in range(repeats):
+        best, start = float("inf"), time.perf_counter()
+        for count in range(1, repeats + 1):
             t0 = time.perf_counter()
             np.matmul(a, b, out=c)
-            samples.append(time.perf_counter() - t0)
-            if time.perf_counter() - start > budget and len(samples) >= 3:
+            best = min(best, time.perf_counter() - t0)
+            if time.perf_counter() - start > budget and count >= 3:
                 break
-        rates[n] = 2.0 * n**3 / statistics.median(samples)
+        rates[n] = 2.0 * n**3 / best
     result[name] = rates
 print(json.dumps(result))
 """
@@ -300,8 +331,14 @@ def gemm_rates(plan: Plan, threads: int) -> dict[str, dict[int, float]]:
     env = dict(os.environ, **{name: str(threads) for name in BLAS_THREAD_VARIABLES})
     args = json.dumps([list(plan.gemm_sizes), plan.gemm_seconds, plan.repeats])
     try:
-        done = subprocess.run([sys.executable, "-c", GEMM_SCRIPT, args], env=env, check=True,
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-c", GEMM_SCRIPT, args],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     except (subprocess.SubprocessError, OSError) as exc:
         raise InputError(f"calibrate: the GEMM measurement failed to run ({exc}).") from None
     data = json.loads(done.stdout.strip().splitlines()[-1])
@@ -312,7 +349,7 @@ def elementwise_sizes(l1_bytes: int, dtype: str) -> tuple[int, int]:
     """Two array lengths whose three operands (a, b, out) stay in the L1 data cache."""
     itemsize = np.dtype(dtype).itemsize
     large = 1 << max(8, int(np.log2(max(1, l1_bytes // (3 * itemsize)))))
-    return large // 4, large
+    return 16, large  # 16 elements: the call overhead alone, nearly
 
 
 def elementwise_rate(plan: Plan, dtype: str, l1_bytes: int) -> float:
@@ -322,18 +359,18 @@ def elementwise_rate(plan: Plan, dtype: str, l1_bytes: int) -> float:
     bandwidth are modelled separately by the memory levels.
     """
     small, large = elementwise_sizes(l1_bytes, dtype)
+    calls = 2000  # short timed runs, many of them: the fastest is rarely interrupted
     times = []
     for n in (small, large):
         a = np.full(n, 1.0001, dtype=dtype)
         b = np.full(n, 0.9999, dtype=dtype)
         c = np.empty(n, dtype=dtype)
-        calls = max(1, 2**21 // n)
 
-        def run(a=a, b=b, c=c, calls=calls) -> None:
+        def run(a=a, b=b, c=c) -> None:
             for _ in range(calls):
                 np.multiply(a, b, out=c)
 
-        times.append(median_time(run, plan.repeats) / calls)
+        times.append(best_time(run, 10 * plan.repeats) / calls)
     slope = (times[1] - times[0]) / (large - small)
     if slope <= 0:  # timer noise: fall back to the large size's plain rate
         return large / times[1]
@@ -341,24 +378,35 @@ def elementwise_rate(plan: Plan, dtype: str, l1_bytes: int) -> float:
 
 
 def copy_bandwidth(nbytes: int, threads: int, repeats: int) -> float:
-    """Bytes/s of read + write in numpy copies of `nbytes`, split over `threads` threads."""
+    """Bytes/s of read + write in numpy copies of `nbytes`: the better of one thread and
+    the copy split over `threads` threads (Python threads do not always help)."""
+    if threads > 1:
+        return max(copy_bandwidth(nbytes, 1, repeats), _copy_bandwidth(nbytes, threads, repeats))
+    return _copy_bandwidth(nbytes, 1, repeats)
+
+
+def _copy_bandwidth(nbytes: int, threads: int, repeats: int) -> float:
     count = max(threads, nbytes // 8)
     src = np.ones(count, dtype=np.float64)
     dst = np.zeros(count, dtype=np.float64)
     chunks = np.array_split(np.arange(count), threads)
     bounds = [(int(c[0]), int(c[-1]) + 1) for c in chunks if len(c)]
     if threads == 1:
+
         def run() -> None:
             np.copyto(dst, src)
-        seconds = median_time(run, repeats)
+
+        seconds = best_time(run, repeats)
     else:
         with ThreadPoolExecutor(threads) as pool:
+
             def part(bound: tuple[int, int]) -> None:
-                np.copyto(dst[bound[0]:bound[1]], src[bound[0]:bound[1]])
+                np.copyto(dst[bound[0] : bound[1]], src[bound[0] : bound[1]])
 
             def run() -> None:
                 list(pool.map(part, bounds))
-            seconds = median_time(run, repeats)
+
+            seconds = best_time(run, repeats)
     return 2.0 * count * 8 / seconds
 
 
@@ -369,17 +417,21 @@ def dispatch_overhead(plan: Plan, threads: int) -> tuple[float, str]:
         import onnxruntime as ort
         from onnx import TensorProto, helper
     except ModuleNotFoundError:
-        return _numpy_call_overhead(plan), ("numpy ufunc call overhead on 16-element arrays "
-                                            "(onnxruntime is not installed)")
+        return _numpy_call_overhead(plan), (
+            "numpy ufunc call overhead on 16-element arrays (onnxruntime is not installed)"
+        )
     medians = []
     counts = plan.dispatch_ops
     with tempfile.TemporaryDirectory() as folder:
         for ops in counts:
             nodes = [helper.make_node("Add", [f"t{i}", "one"], [f"t{i + 1}"]) for i in range(ops)]
             graph = helper.make_graph(
-                nodes, "chain", [helper.make_tensor_value_info("t0", TensorProto.FLOAT, [1, 16])],
+                nodes,
+                "chain",
+                [helper.make_tensor_value_info("t0", TensorProto.FLOAT, [1, 16])],
                 [helper.make_tensor_value_info(f"t{ops}", TensorProto.FLOAT, [1, 16])],
-                [helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])])
+                [helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])],
+            )
             model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
             model.ir_version = 8
             path = Path(folder) / f"chain{ops}.onnx"
@@ -394,9 +446,12 @@ def dispatch_overhead(plan: Plan, threads: int) -> tuple[float, str]:
                 session.run(None, feed)
                 samples.append(time.perf_counter() - t0)
             medians.append(statistics.median(samples))
+            del session  # its idle threads must not spin while the next chain is timed
     per_op = (medians[1] - medians[0]) / (counts[1] - counts[0])
-    method = (f"onnxruntime {ort.__version__} CPU, chains of {counts[0]} and {counts[1]} Add ops on "
-              f"[1,16] fp32, {threads} intra-op threads: slope of the median run time")
+    method = (
+        f"onnxruntime {ort.__version__} CPU, chains of {counts[0]} and {counts[1]} Add ops on "
+        f"[1,16] fp32, {threads} intra-op threads: slope of the median run time"
+    )
     return max(per_op, 1e-9), method
 
 
@@ -420,7 +475,7 @@ def _numpy_call_overhead(plan: Plan) -> float:
         for _ in range(1000):
             np.add(a, a, out=c)
 
-    return median_time(run, plan.repeats) / 1000
+    return best_time(run, plan.repeats) / 1000
 
 
 # --- the CPU spec ----------------------------------------------------------------------------
@@ -471,16 +526,25 @@ def cpu_spec(plan: Plan, threads: int | None = None) -> dict:
     def macs_per_cycle(flops_per_s: float) -> float:
         return round(flops_per_s / 2 / clock, 4)
 
-    matrix = {"fp32": macs_per_cycle(per_core_flops("float32")),
-              "fp64": macs_per_cycle(per_core_flops("float64"))}
-    vector_rates = {"fp32": round(vector["float32"] / clock, 4),
-                    "fp64": round(vector["float64"] / clock, 4)}
-    scalar_rates = {d: max(0.01, round(r / lanes * (2 if d == "fp64" else 1), 4))
-                    for d, r in vector_rates.items()}
+    matrix = {
+        "fp32": macs_per_cycle(per_core_flops("float32")),
+        "fp64": macs_per_cycle(per_core_flops("float64")),
+    }
+    vector_rates = {
+        "fp32": round(vector["float32"] / clock, 4),
+        "fp64": round(vector["float64"] / clock, 4),
+    }
+    scalar_rates = {
+        d: max(0.01, round(r / lanes * (2 if d == "fp64" else 1), 4))
+        for d, r in vector_rates.items()
+    }
 
     def gemm_text(rates: dict[str, dict[int, float]]) -> str:
-        return "; ".join(f"{d.replace('float', 'fp')}: " + ", ".join(
-            f"{n}: {r / 1e9:.1f}" for n, r in by_size.items()) for d, by_size in rates.items())
+        return "; ".join(
+            f"{d.replace('float', 'fp')}: "
+            + ", ".join(f"{n}: {r / 1e9:.1f}" for n, r in by_size.items())
+            for d, by_size in rates.items()
+        )
 
     name = cpu_model()
     l2_private = caches.get("L2", (None, 1))[0]
@@ -488,27 +552,39 @@ def cpu_spec(plan: Plan, threads: int | None = None) -> dict:
     spec: dict = {
         "name": "host-cpu",
         "description": f"{name}: {threads} of {len(cpus)} logical CPUs ({cores} physical cores) "
-                       f"used, measured by topsim calibrate on {_today()}.",
+        f"used, measured by topsim calibrate on {_today()}.",
         "hypothetical": False,
         "clock": {"nominal": _hz(clock)},
         "units": {
             "cpu": {
-                "instances": threads, "peak": True,
+                "instances": threads,
+                "peak": True,
                 "rates": {"matrix": matrix, "vector": vector_rates, "scalar": scalar_rates},
-                "vector_width": lanes, "blocks": [[64, 64]], "vector_block": 4096,
+                "vector_width": lanes,
+                "blocks": [[64, 64]],
+                "vector_block": 4096,
                 "supports": ["*"],
             },
             "host": {
-                "instances": 1, "peak": False, "host": True,
-                "rates": {"matrix": dict(matrix), "vector": dict(vector_rates),
-                          "scalar": dict(scalar_rates)},
-                "vector_width": lanes, "supports": ["*"],
+                "instances": 1,
+                "peak": False,
+                "host": True,
+                "rates": {
+                    "matrix": dict(matrix),
+                    "vector": dict(vector_rates),
+                    "scalar": dict(scalar_rates),
+                },
+                "vector_width": lanes,
+                "supports": ["*"],
             },
         },
         "memory": {
             "dram": {"capacity": _bytes(memory_bytes()), "bandwidth": _bandwidth(dram_bw)},
-            "l2": {"capacity": _bytes(llc_bytes), "bandwidth": _bandwidth(llc_bw),
-                   "policy": "cache"},
+            "l2": {
+                "capacity": _bytes(llc_bytes),
+                "bandwidth": _bandwidth(llc_bw),
+                "policy": "cache",
+            },
         },
         "host_link": {"bandwidth": _bandwidth(dram_bw), "latency": "0 s"},
         "launch": {"latency": _seconds(per_op), "device_gap": "0 s", "queue_depth": 1},
@@ -517,40 +593,49 @@ def cpu_spec(plan: Plan, threads: int | None = None) -> dict:
         spec["memory"]["local"] = {"capacity": _bytes(l2_private)}
     spec["sources"] = {
         "clock.nominal": _source(clock_source),
-        "units.cpu.instances": _source(f"physical cores among the {len(cpus)} logical CPUs this "
-                                       f"process may use (sched_getaffinity, sysfs topology); "
-                                       f"{threads} used"),
+        "units.cpu.instances": _source(
+            f"physical cores among the {len(cpus)} logical CPUs this "
+            f"process may use (sched_getaffinity, sysfs topology); "
+            f"{threads} used"
+        ),
         "units.cpu.rates.matrix": _source(
-            f"numpy matmul (BLAS) on square sizes, median of repeats, GFLOP/s by size with 1 "
+            f"numpy matmul (BLAS) on square sizes, best of repeats, GFLOP/s by size with 1 "
             f"thread: {gemm_text(single)}; with {threads} threads: {gemm_text(multi)}; the per-"
             f"core rate is the better of one thread alone and {threads} threads / {threads}, "
-            "at the best size, divided by 2 x clock"),
+            "at the best size, divided by 2 x clock"
+        ),
         "units.cpu.rates.vector": _source(
             f"numpy multiply on one core on L1-resident arrays (fp32: {sizes32[0]} and "
-            f"{sizes32[1]} elements), slope of the median time: {vector['float32'] / 1e9:.2f} G "
-            f"fp32 and {vector['float64'] / 1e9:.2f} G fp64 elements/s, divided by the clock"),
+            f"{sizes32[1]} elements), slope of the best time: {vector['float32'] / 1e9:.2f} G "
+            f"fp32 and {vector['float64'] / 1e9:.2f} G fp64 elements/s, divided by the clock"
+        ),
         "units.cpu.rates.scalar": "estimate: the vector rate divided by the fp32 SIMD lanes "
-                                  "(one lane per cycle); not measured",
+        "(one lane per cycle); not measured",
         "units.cpu.vector_width": _source(lanes_source),
         "units.cpu.blocks": "estimate: GEMM output split among threads in 64x64 blocks; "
-                            "vector work in chunks of 4096 elements (not measured)",
+        "vector work in chunks of 4096 elements (not measured)",
         "units.host": "the same CPU, one core, for ops marked host-only; rates as units.cpu "
-                      "per instance",
+        "per instance",
         "memory.dram.capacity": _source("os.sysconf physical pages x page size"),
         "memory.dram.bandwidth": _source(
-            f"numpy copy of {dram_copy / 2**20:.0f} MiB split over {threads} threads, median of "
-            f"{plan.repeats}, read + write bytes counted"),
-        "memory.l2.capacity": _source(f"last-level cache ({llc_name or 'none found: 8 MiB assumed'}"
-                                      ") from /sys/devices/system/cpu/cpu0/cache or sysconf"),
+            f"numpy copy of {dram_copy / 2**20:.0f} MiB on 1 and on {threads} threads (the "
+            f"better), best of {plan.repeats}, read + write bytes counted"
+        ),
+        "memory.l2.capacity": _source(
+            f"last-level cache ({llc_name or 'none found: 8 MiB assumed'}"
+            ") from /sys/devices/system/cpu/cpu0/cache or sysconf"
+        ),
         "memory.l2.bandwidth": _source(
-            f"numpy copy of {llc_copy / 2**20:.3g} MiB (fits the last-level cache) over "
-            f"{threads} threads, median of {5 * plan.repeats}, read + write bytes counted"),
+            f"numpy copy of {llc_copy / 2**20:.3g} MiB (fits the last-level cache) on 1 and "
+            f"{threads} threads (the better), best of {5 * plan.repeats}, read + write bytes "
+            "counted"
+        ),
         "memory.local": _source("per-core L2 cache size from sysfs"),
         "host_link": "the host unit shares the CPU's memory: host_link = the measured DRAM copy "
-                     "bandwidth, no latency",
+        "bandwidth, no latency",
         "launch.latency": _source(dispatch_source),
         "launch.queue_depth": "a CPU runtime dispatches and runs each op on the same thread: "
-                              "one op in flight",
+        "one op in flight",
     }
     if not l2_private:
         del spec["sources"]["memory.local"]
@@ -565,11 +650,15 @@ def cuda_spec(plan: Plan) -> dict:
     try:
         import torch
     except ModuleNotFoundError:
-        raise InputError("calibrate --device cuda needs PyTorch with CUDA (pip install torch) "
-                         "and an NVIDIA GPU; torch is not installed here.") from None
+        raise InputError(
+            "calibrate --device cuda needs PyTorch with CUDA (pip install torch) "
+            "and an NVIDIA GPU; torch is not installed here."
+        ) from None
     if not torch.cuda.is_available():
-        raise InputError("calibrate --device cuda: PyTorch is installed but sees no CUDA device "
-                         "(no NVIDIA GPU or driver here); use --device cpu.")
+        raise InputError(
+            "calibrate --device cuda: PyTorch is installed but sees no CUDA device "
+            "(no NVIDIA GPU or driver here); use --device cpu."
+        )
     device = torch.device("cuda:0")
     props = torch.cuda.get_device_properties(device)
     sms = int(props.multi_processor_count)
@@ -579,20 +668,19 @@ def cuda_spec(plan: Plan) -> dict:
     def timed(fn: Callable[[], object], repeats: int) -> float:
         fn()
         torch.cuda.synchronize()
-        samples = []
+        best = float("inf")
         for _ in range(repeats):
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
             fn()
             end.record()
             end.synchronize()
-            samples.append(start.elapsed_time(end) / 1e3)
-        return statistics.median(samples)
+            best = min(best, start.elapsed_time(end) / 1e3)
+        return best
 
     gemm: dict[str, dict[int, float]] = {}
     torch.backends.cuda.matmul.allow_tf32 = False
-    for name, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16),
-                        ("fp32", torch.float32)):
+    for name, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16), ("fp32", torch.float32)):
         gemm[name] = {}
         for n in sizes:
             a = torch.randn(n, n, device=device, dtype=dtype)
@@ -611,62 +699,104 @@ def cuda_spec(plan: Plan) -> dict:
     small_dst = torch.empty_like(small)
     l2_bw = 2.0 * small.numel() * 4 / timed(lambda: small_dst.copy_(small), 5 * plan.repeats)
     pinned = torch.ones(copy_elems // 4, pin_memory=True)
-    host_bw = pinned.numel() * 4 / timed(lambda: pinned.to(device, non_blocking=True),
-                                         plan.repeats)
+    host_bw = pinned.numel() * 4 / timed(lambda: pinned.to(device, non_blocking=True), plan.repeats)
     eager, gap, graph_latency = _gpu_launch(torch, device, 200 if plan is FULL else 50)
-    del a, src, dst, small, small_dst, pinned
 
     def per_cycle(rate: float) -> float:
         return round(rate / 2 / sms / clock, 3)
 
     matrix = {d: per_cycle(max(r.values())) for d, r in gemm.items()}
-    gemm_text = "; ".join(f"{d}: " + ", ".join(f"{n}: {r / 1e12:.1f}" for n, r in rates.items())
-                          for d, rates in gemm.items())
+    vector = {"fp32": matrix["fp32"], "fp16": 2 * matrix["fp32"], "bf16": 2 * matrix["fp32"]}
+    scalar = {"fp32": round(matrix["fp32"] / 8, 3)}
+    host = _host_unit(plan)
+    gemm_text = "; ".join(
+        f"{d}: " + ", ".join(f"{n}: {r / 1e12:.1f}" for n, r in rates.items())
+        for d, rates in gemm.items()
+    )
     name = props.name.lower().replace(" ", "-")
     spec = {
         "name": name,
-        "description": f"{props.name}: {sms} SMs, {props.total_memory / 2**30:.0f} GiB, measured by "
-                       f"topsim calibrate on {_today()}.",
+        "description": f"{props.name}: {sms} SMs, {props.total_memory / 2**30:.0f} GiB, "
+        f"measured by topsim calibrate on {_today()}.",
         "hypothetical": False,
         "clock": {"nominal": _hz(clock)},
-        "units": {"sm": {
-            "instances": sms, "peak": True,
-            "rates": {"matrix": matrix, "vector": {"fp32": matrix["fp32"]}},
-            "tile": [64, 8, 16], "vector_width": 32,
-            "blocks": [[128, 256], [128, 128], [128, 64], [64, 64]], "vector_block": 512,
-            "supports": ["*"],
-        }},
+        "units": {
+            "sm": {
+                "instances": sms,
+                "peak": True,
+                "rates": {"matrix": matrix, "vector": vector, "scalar": scalar},
+                "tile": [64, 8, 16],
+                "vector_width": 32,
+                "blocks": [[128, 256], [128, 128], [128, 64], [64, 64]],
+                "vector_block": 512,
+                "supports": ["*"],
+            },
+            "cpu": host,
+        },
         "memory": {
             "dram": {"capacity": _bytes(props.total_memory), "bandwidth": _bandwidth(dram_bw)},
-            "l2": {"capacity": _bytes(l2_bytes), "bandwidth": _bandwidth(l2_bw),
-                   "policy": "cache"},
+            "l2": {"capacity": _bytes(l2_bytes), "bandwidth": _bandwidth(l2_bw), "policy": "cache"},
         },
         "host_link": {"bandwidth": _bandwidth(host_bw), "latency": "2 us"},
-        "launch": {"latency": _seconds(eager), "device_gap": _seconds(gap),
-                   "queue_depth": 1024, "graph_latency": _seconds(graph_latency)},
+        "launch": {
+            "latency": _seconds(eager),
+            "device_gap": _seconds(gap),
+            "queue_depth": 1024,
+            "graph_latency": _seconds(graph_latency),
+        },
         "sources": {
             "clock.nominal": _source(clock_source),
             "units.sm.instances": _source("torch.cuda.get_device_properties multi_processor_count"),
             "units.sm.rates.matrix": _source(
-                f"highest median torch.matmul rate over square sizes (CUDA events), TFLOP/s by size: "
-                f"{gemm_text}; fp32 with TF32 off; divided by 2 x {sms} SMs x clock"),
-            "units.sm.rates.vector": _source("the fp32 matmul rate with TF32 off (CUDA-core FMA)"),
+                f"highest torch.matmul rate over square sizes (CUDA events), TFLOP/s by size: "
+                f"{gemm_text}; fp32 with TF32 off; divided by 2 x {sms} SMs x clock"
+            ),
+            "units.sm.rates.vector": _source(
+                "fp32: the fp32 matmul rate with TF32 off (CUDA-core FMA); fp16/bf16 twice that "
+                "(estimate: packed half2 FMA, not measured)"
+            ),
+            "units.sm.rates.scalar": "estimate: 1/8 of the fp32 vector rate (special-function "
+            "units, as in the h100-sxm preset); not measured",
+            "units.cpu": _source(
+                "the host CPU, one core: numpy matmul and elementwise rates (quick measurement)"
+            ),
             "units.sm.tile": "estimate: Hopper/Ampere MMA shapes, not measured",
             "memory.dram.capacity": _source("torch.cuda.get_device_properties total_memory"),
             "memory.dram.bandwidth": _source(
-                f"device-to-device copy_ of {copy_elems * 4 / 2**20:.0f} MiB, read + write bytes"),
+                f"device-to-device copy_ of {copy_elems * 4 / 2**20:.0f} MiB, read + write bytes"
+            ),
             "memory.l2.capacity": _source("torch.cuda.get_device_properties L2_cache_size"),
             "memory.l2.bandwidth": _source("device copy of a quarter of the L2, read + write"),
             "host_link.bandwidth": _source("pinned host-to-device copy"),
             "host_link.latency": "estimate: a small cudaMemcpyAsync, not measured",
-            "launch.latency": _source("host time per launch of a tiny elementwise kernel, "
-                                      "launch-bound stream of kernels"),
-            "launch.device_gap": _source("time per kernel of the same tiny kernels replayed "
-                                         "from a CUDA graph"),
+            "launch.latency": _source(
+                "host time per launch of a tiny elementwise kernel, launch-bound stream of kernels"
+            ),
+            "launch.device_gap": _source(
+                "time per kernel of the same tiny kernels replayed from a CUDA graph"
+            ),
             "launch.graph_latency": _source("replay time of a one-kernel CUDA graph"),
         },
     }
     return spec
+
+
+def _host_unit(plan: Plan) -> dict:
+    """One host core, quickly measured: where ops no GPU kernel exists for would run."""
+    clock, _ = cpu_clock_hz()
+    gemm = gemm_rates(QUICK, 1)
+    l1_bytes = cache_sizes().get("L1d", (32 * 2**10, 1))[0]
+    rates = {
+        "matrix": {
+            "fp32": round(max(gemm["float32"].values()) / 2 / clock, 4),
+            "fp64": round(max(gemm["float64"].values()) / 2 / clock, 4),
+        },
+        "vector": {
+            "fp32": round(elementwise_rate(QUICK, "float32", l1_bytes) / clock, 4),
+            "fp64": round(elementwise_rate(QUICK, "float64", l1_bytes) / clock, 4),
+        },
+    }
+    return {"instances": 1, "peak": False, "host": True, "clock": _hz(clock), "rates": rates}
 
 
 def _gpu_clock(torch) -> tuple[float, str]:

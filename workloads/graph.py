@@ -24,7 +24,14 @@ from __future__ import annotations
 import heapq
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from hardware.chip import DTYPE_BYTES, Dtype
 from workloads.ops import KINDS, OpShapeError, OpStats, infer, numel
@@ -39,13 +46,14 @@ class Tensor(BaseModel):
     dtype: Dtype = "fp16"
     const: bool = False
 
-    @model_validator(mode="after")
-    def _positive_dims(self) -> Tensor:
-        if any(d < 1 for d in self.shape):
-            raise ValueError(f"every dimension must be >= 1, got {list(self.shape)}")
-        if numel(self.shape) > 2**50:
-            raise ValueError(f"shape {list(self.shape)} has more than 2^50 elements")
-        return self
+    @field_validator("shape")
+    @classmethod
+    def _positive_dims(cls, shape: tuple[int, ...]) -> tuple[int, ...]:
+        if any(d < 1 for d in shape):
+            raise ValueError(f"every dimension must be >= 1, got {list(shape)}")
+        if numel(shape) > 2**50:
+            raise ValueError(f"shape {list(shape)} has more than 2^50 elements")
+        return shape
 
     @property
     def numel(self) -> int:

@@ -55,10 +55,21 @@ FOLD_LIMIT = 1 << 16  # constant values up to this many elements are evaluated h
 REGION_LIMIT = 14  # nodes in a recognised GELU / norm subgraph
 
 ONNX_DTYPES: dict[str, str] = {
-    "FLOAT": "fp32", "FLOAT16": "fp16", "BFLOAT16": "bf16", "DOUBLE": "fp64",
-    "INT8": "int8", "UINT8": "int8", "BOOL": "int8", "INT4": "int4", "UINT4": "int4",
-    "FLOAT8E4M3FN": "fp8", "FLOAT8E4M3FNUZ": "fp8", "FLOAT8E5M2": "fp8", "FLOAT8E5M2FNUZ": "fp8",
-    "INT16": "fp16", "UINT16": "fp16",
+    "FLOAT": "fp32",
+    "FLOAT16": "fp16",
+    "BFLOAT16": "bf16",
+    "DOUBLE": "fp64",
+    "INT8": "int8",
+    "UINT8": "int8",
+    "BOOL": "int8",
+    "INT4": "int4",
+    "UINT4": "int4",
+    "FLOAT8E4M3FN": "fp8",
+    "FLOAT8E4M3FNUZ": "fp8",
+    "FLOAT8E5M2": "fp8",
+    "FLOAT8E5M2FNUZ": "fp8",
+    "INT16": "fp16",
+    "UINT16": "fp16",
 }  # everything else (int32, int64, uint32, uint64, string): fp32, a 4-byte stand-in
 
 
@@ -79,13 +90,15 @@ def _onnx():
     try:
         import onnx
     except ModuleNotFoundError:
-        raise InputError("reading or writing ONNX needs the 'onnx' extra: "
-                         "pip install 'topsim[onnx]'.") from None
+        raise InputError(
+            "reading or writing ONNX needs the 'onnx' extra: pip install 'topsim[onnx]'."
+        ) from None
     return onnx
 
 
-def load_onnx(path: str | os.PathLike, batch: int | None = None,
-              dims: Mapping[str, int] | None = None) -> Graph:
+def load_onnx(
+    path: str | os.PathLike, batch: int | None = None, dims: Mapping[str, int] | None = None
+) -> Graph:
     """The topsim Graph of an ONNX model; see the module docstring for the mapping.
 
     Ops without a topsim equivalent and any approximations are reported with
@@ -94,17 +107,20 @@ def load_onnx(path: str | os.PathLike, batch: int | None = None,
     result = import_onnx(path, batch=batch, dims=dims)
     if result.unknown_ops:
         listing = ", ".join(f"{t} (x{n})" for t, n in sorted(result.unknown_ops.items()))
-        warnings.warn(f"{path}: op types with no topsim equivalent run as custom ops on the host "
-                      f"(no MACs counted, shapes from ONNX shape inference): {listing}.",
-                      OnnxImportWarning, stacklevel=2)
+        warnings.warn(
+            f"{path}: op types with no topsim equivalent run as custom ops on the host "
+            f"(no MACs counted, shapes from ONNX shape inference): {listing}.",
+            OnnxImportWarning,
+            stacklevel=2,
+        )
     if result.notes:
-        warnings.warn(f"{path}: " + "; ".join(result.notes) + ".", OnnxImportWarning,
-                      stacklevel=2)
+        warnings.warn(f"{path}: " + "; ".join(result.notes) + ".", OnnxImportWarning, stacklevel=2)
     return result.graph
 
 
-def import_onnx(path: str | os.PathLike, batch: int | None = None,
-                dims: Mapping[str, int] | None = None) -> OnnxImport:
+def import_onnx(
+    path: str | os.PathLike, batch: int | None = None, dims: Mapping[str, int] | None = None
+) -> OnnxImport:
     """Like `load_onnx`, but returns the unknown op types and notes instead of warning."""
     if batch is not None and (not isinstance(batch, int) or batch < 1):
         raise InputError(f"{path}: batch must be a positive integer, got {batch!r}.")
@@ -124,8 +140,10 @@ def read_model(path: str | os.PathLike):
         raise InputError(f"{p}: no such ONNX file.")
     size = p.stat().st_size
     if size > MAX_ONNX_BYTES:
-        raise InputError(f"{p}: the file is {size / 2**30:.1f} GiB; a single ONNX file is at most "
-                         "2 GiB (larger models keep their weights as external data).")
+        raise InputError(
+            f"{p}: the file is {size / 2**30:.1f} GiB; a single ONNX file is at most "
+            "2 GiB (larger models keep their weights as external data)."
+        )
     try:
         data = p.read_bytes()
     except OSError as exc:
@@ -133,13 +151,16 @@ def read_model(path: str | os.PathLike):
     try:
         model = onnx.load_model_from_string(data)
     except Exception as exc:  # protobuf DecodeError and friends
-        raise InputError(f"{p}: not an ONNX model: the bytes are not a valid ONNX protobuf "
-                         f"({exc.__class__.__name__}); the file may be truncated, or another kind "
-                         "of file with an .onnx name.") from None
+        raise InputError(
+            f"{p}: not an ONNX model: the bytes are not a valid ONNX protobuf "
+            f"({exc.__class__.__name__}); the file may be truncated, or another kind "
+            "of file with an .onnx name."
+        ) from None
     if not model.HasField("graph") or not model.graph.node or model.ir_version < 1:
         what = "it is empty" if not data else "it has no graph with nodes and no IR version"
-        raise InputError(f"{p}: not an ONNX model: {what} (the file may be truncated or not an "
-                         "ONNX export).")
+        raise InputError(
+            f"{p}: not an ONNX model: {what} (the file may be truncated or not an ONNX export)."
+        )
     return model
 
 
@@ -211,8 +232,10 @@ class _Importer:
         for name in inputs:
             shape = self.onnx_shapes.get(name)
             if shape is None:
-                raise InputError(f"{self.source}: graph input {name!r} has no known shape; give "
-                                 "its dimensions with dims={...}.")
+                raise InputError(
+                    f"{self.source}: graph input {name!r} has no known shape; give "
+                    "its dimensions with dims={...}."
+                )
             self.tensors[name] = Tensor(shape=_dims(shape), dtype=self._dtype(name))
         nodes = self._sorted_nodes()
         nodes = self._live(nodes, [o.name for o in graph.output])
@@ -226,8 +249,10 @@ class _Importer:
             else:
                 self._map(node)
         if not self.ops:
-            raise InputError(f"{self.source}: the model computes nothing at run time (every node "
-                             "is a constant or a shape computation).")
+            raise InputError(
+                f"{self.source}: the model computes nothing at run time (every node "
+                "is a constant or a shape computation)."
+            )
         outputs = []
         for o in graph.output:
             name = self.resolve(o.name)
@@ -235,11 +260,17 @@ class _Importer:
                 outputs.append(name)
         if self.approximated:
             listing = ", ".join(f"{t} (x{n})" for t, n in sorted(self.approximated.items()))
-            self.notes.append(f"nodes mapped approximately as custom ops with ONNX's output "
-                              f"shapes: {listing}")
+            self.notes.append(
+                f"nodes mapped approximately as custom ops with ONNX's output shapes: {listing}"
+            )
         try:
-            result = Graph(name=graph.name or Path(self.source).stem, tensors=self.tensors,
-                           inputs=inputs, outputs=outputs, ops=self.ops)
+            result = Graph(
+                name=graph.name or Path(self.source).stem,
+                tensors=self.tensors,
+                inputs=inputs,
+                outputs=outputs,
+                ops=self.ops,
+            )
         except ValidationError as err:
             raise explain_validation(err, self.source, Graph) from None
         return OnnxImport(result, self.unknown, self.notes)
@@ -248,9 +279,13 @@ class _Importer:
         """Concrete sizes for symbolic input dims: leading axis -> batch, named -> dims."""
         graph = self.model.graph
         initializers = {t.name for t in graph.initializer}
-        leading = {i.type.tensor_type.shape.dim[0].dim_param for i in graph.input
-                   if i.name not in initializers and i.type.tensor_type.shape.dim
-                   and i.type.tensor_type.shape.dim[0].dim_param}
+        leading = {
+            i.type.tensor_type.shape.dim[0].dim_param
+            for i in graph.input
+            if i.name not in initializers
+            and i.type.tensor_type.shape.dim
+            and i.type.tensor_type.shape.dim[0].dim_param
+        }
         defaulted: set[str] = set()
         for value in graph.input:
             if value.name in initializers or not value.type.HasField("tensor_type"):
@@ -262,8 +297,10 @@ class _Importer:
                     if self.batch is None or self.batch == dim.dim_value:
                         continue
                     size = dim.dim_value  # a fixed batch stays: reshapes may depend on it
-                    self.notes.append(f"input {value.name!r} has a fixed batch of {size}; "
-                                      f"batch={self.batch} was not applied to it")
+                    self.notes.append(
+                        f"input {value.name!r} has a fixed batch of {size}; "
+                        f"batch={self.batch} was not applied to it"
+                    )
                 elif dim.dim_param in self.dims:
                     size = int(self.dims[dim.dim_param])
                 elif axis == 0 or dim.dim_param in leading:
@@ -274,17 +311,23 @@ class _Importer:
                 dim.Clear()
                 dim.dim_value = size
         if defaulted:
-            self.notes.append("symbolic input dimensions set to 1: " + ", ".join(sorted(defaulted))
-                              + " (choose them with dims={name: size})")
+            self.notes.append(
+                "symbolic input dimensions set to 1: "
+                + ", ".join(sorted(defaulted))
+                + " (choose them with dims={name: size})"
+            )
 
     def _shape_inference(self) -> None:
         onnx = self.onnx
         try:
-            inferred = onnx.shape_inference.infer_shapes(self.model, strict_mode=False,
-                                                         data_prop=True)
+            inferred = onnx.shape_inference.infer_shapes(
+                self.model, strict_mode=False, data_prop=True
+            )
         except Exception as exc:  # inference is help, not a requirement
-            self.notes.append(f"ONNX shape inference failed ({exc.__class__.__name__}); shapes "
-                              "come from topsim's own op rules")
+            self.notes.append(
+                f"ONNX shape inference failed ({exc.__class__.__name__}); shapes "
+                "come from topsim's own op rules"
+            )
             inferred = self.model
         graph = inferred.graph
         for value in [*graph.input, *graph.value_info, *graph.output]:
@@ -323,20 +366,35 @@ class _Importer:
         graph = self.model.graph
         nodes = []
         for i, proto in enumerate(graph.node):
-            attrs = {a.name: self.onnx.helper.get_attribute_value(a) for a in proto.attribute
-                     if a.type != self.onnx.AttributeProto.TENSOR or not _external(a.t, self.onnx)}
-            nodes.append(_Node(i, proto.op_type, proto.domain, proto.name, list(proto.input),
-                               list(proto.output), attrs, proto))
+            attrs = {
+                a.name: self.onnx.helper.get_attribute_value(a)
+                for a in proto.attribute
+                if a.type != self.onnx.AttributeProto.TENSOR or not _external(a.t, self.onnx)
+            }
+            nodes.append(
+                _Node(
+                    i,
+                    proto.op_type,
+                    proto.domain,
+                    proto.name,
+                    list(proto.input),
+                    list(proto.output),
+                    attrs,
+                    proto,
+                )
+            )
         available = set(self.tensors) | set(self.const_shapes) | {""}
         producer = {o: n.index for n in nodes for o in n.outputs if o}
         waiting = {}
         for n in nodes:
             for t in n.inputs:
                 if t not in available and t not in producer:
-                    raise InputError(f"{self.source}: tensor {t!r}, an input of node "
-                                     f"{n.name or n.index!r} ({n.op_type}), is produced by no node "
-                                     "and is neither a graph input nor an initializer; the file "
-                                     "may be truncated or not a complete model.")
+                    raise InputError(
+                        f"{self.source}: tensor {t!r}, an input of node "
+                        f"{n.name or n.index!r} ({n.op_type}), is produced by no node "
+                        "and is neither a graph input nor an initializer; the file "
+                        "may be truncated or not a complete model."
+                    )
             waiting[n.index] = len({producer[t] for t in n.inputs if t in producer})
         consumers: dict[int, list[int]] = {n.index: [] for n in nodes}
         for n in nodes:
@@ -403,8 +461,9 @@ class _Importer:
         if name in self.tensors:
             return name
         if name in self.const_shapes:
-            self.tensors[name] = Tensor(shape=_dims(self.const_shapes[name]),
-                                        dtype=self._dtype(name), const=True)
+            self.tensors[name] = Tensor(
+                shape=_dims(self.const_shapes[name]), dtype=self._dtype(name), const=True
+            )
             return name
         raise _Unmappable(f"tensor {name!r} is not available")
 
@@ -437,8 +496,16 @@ class _Importer:
 
     # -- emitting ---------------------------------------------------------------------------
 
-    def emit(self, node: _Node, kind: str, inputs: list[str], outputs: list[str] | None = None,
-             suffix: str = "", dtype: str | None = None, **attrs: Any) -> list[str]:
+    def emit(
+        self,
+        node: _Node,
+        kind: str,
+        inputs: list[str],
+        outputs: list[str] | None = None,
+        suffix: str = "",
+        dtype: str | None = None,
+        **attrs: Any,
+    ) -> list[str]:
         """Add one topsim op; outputs default to fresh internal tensors. Returns them."""
         names = [self.declare(t) for t in inputs]
         shapes = [self.tensors[t].shape for t in names]
@@ -449,18 +516,22 @@ class _Importer:
         if outputs is None:
             outputs = [self.fresh(f"{node.outputs[0]}/{kind}") for _ in stats.out_shapes]
         if len(outputs) != len(stats.out_shapes):
-            raise _Unmappable(f"{kind} makes {len(stats.out_shapes)} outputs, the node has "
-                              f"{len(outputs)}")
+            raise _Unmappable(
+                f"{kind} makes {len(stats.out_shapes)} outputs, the node has {len(outputs)}"
+            )
         for out, shape in zip(outputs, stats.out_shapes, strict=True):
             expected = self.onnx_shapes.get(out)
             if expected is not None and _dims(expected) != tuple(shape):
-                raise _Unmappable(f"topsim's {kind} makes {list(shape)} but ONNX infers "
-                                  f"{list(expected)} for {out!r}")
+                raise _Unmappable(
+                    f"topsim's {kind} makes {list(shape)} but ONNX infers "
+                    f"{list(expected)} for {out!r}"
+                )
         out_dtype = dtype or (self.tensors[names[0]].dtype if names else "fp32")
         for out, shape in zip(outputs, stats.out_shapes, strict=True):
             known = self.onnx_types.get(out)
-            self.tensors[out] = Tensor(shape=tuple(shape),
-                                       dtype=onnx_dtype(known) if known else out_dtype)
+            self.tensors[out] = Tensor(
+                shape=tuple(shape), dtype=onnx_dtype(known) if known else out_dtype
+            )
         if dtype is not None:
             attrs["dtype"] = dtype
         name = self.op_name(node, suffix)
@@ -468,8 +539,9 @@ class _Importer:
         self.ops.append(Op(name=name, kind=kind, inputs=names, outputs=outputs, attrs=attrs))
         return outputs
 
-    def view(self, node: _Node, x: str, shape: Shape, out: str | None = None,
-             suffix: str = "") -> str:
+    def view(
+        self, node: _Node, x: str, shape: Shape, out: str | None = None, suffix: str = ""
+    ) -> str:
         """A free reshape view of `x` (an alias when the shape does not change)."""
         x = self.resolve(x)
         if tuple(self.shape(x)) == tuple(_dims(shape)) and out is not None:
@@ -480,12 +552,19 @@ class _Importer:
             if out is not None:
                 self.alias[out] = result
             return result
-        return self.emit(node, "reshape", [x], [out] if out else None, suffix=suffix,
-                         shape=list(_dims(shape)))[0]
+        return self.emit(
+            node, "reshape", [x], [out] if out else None, suffix=suffix, shape=list(_dims(shape))
+        )[0]
 
-    def custom(self, node: _Node, flops_per_element: float = 0.0, macs: int = 0,
-               op_class: str = "vector", accelerated: bool = True,
-               out_shapes: list[Shape] | None = None) -> None:
+    def custom(
+        self,
+        node: _Node,
+        flops_per_element: float = 0.0,
+        macs: int = 0,
+        op_class: str = "vector",
+        accelerated: bool = True,
+        out_shapes: list[Shape] | None = None,
+    ) -> None:
         """A custom op for the node: inputs are its activations and large constants."""
         outputs = [o for o in node.outputs if o]
         if out_shapes is None:
@@ -503,15 +582,19 @@ class _Importer:
             if t in self.tensors or t in self.const_shapes:
                 inputs.append(self.declare(t))
         elements = sum(numel(_dims(s)) for s in out_shapes)
-        attrs: dict[str, Any] = {"out_shapes": [list(_dims(s)) for s in out_shapes],
-                                 "macs": int(macs), "flops": int(round(flops_per_element * elements)),
-                                 "op_class": op_class}
+        attrs: dict[str, Any] = {
+            "out_shapes": [list(_dims(s)) for s in out_shapes],
+            "macs": int(macs),
+            "flops": int(round(flops_per_element * elements)),
+            "op_class": op_class,
+        }
         if not accelerated:
             attrs["accelerated"] = False
         dtype = self._dtype(outputs[0]) if not inputs else self.tensors[inputs[0]].dtype
         for o, s in zip(outputs, out_shapes, strict=True):
-            self.tensors[o] = Tensor(shape=_dims(s), dtype=self._dtype(o) if o in self.onnx_types
-                                     else dtype)
+            self.tensors[o] = Tensor(
+                shape=_dims(s), dtype=self._dtype(o) if o in self.onnx_types else dtype
+            )
         suffix = "" if node.op_type in (node.name or "") else f" [{node.op_type}]"
         name = self.op_name(node, suffix)
         self.op_names.add(name)
@@ -525,13 +608,17 @@ class _Importer:
                     shape = self.shape(t)
                 except _Unmappable:
                     continue
-                self.notes.append(f"the shape of {output!r} ({node.op_type}) is unknown; assumed "
-                                  f"{list(shape)}, the shape of its input")
+                self.notes.append(
+                    f"the shape of {output!r} ({node.op_type}) is unknown; assumed "
+                    f"{list(shape)}, the shape of its input"
+                )
                 return shape
-        raise InputError(f"{self.source}: node {node.name or node.index!r} ({node.op_type}): the "
-                         f"shape of its output {output!r} is unknown even after ONNX shape "
-                         "inference; topsim needs static shapes (set symbolic input sizes with "
-                         "dims={...}).")
+        raise InputError(
+            f"{self.source}: node {node.name or node.index!r} ({node.op_type}): the "
+            f"shape of its output {output!r} is unknown even after ONNX shape "
+            "inference; topsim needs static shapes (set symbolic input sizes with "
+            "dims={...})."
+        )
 
     # -- per node ---------------------------------------------------------------------------
 
@@ -631,8 +718,14 @@ def _np_elem_type(value: np.ndarray, onnx) -> int:
         return onnx.TensorProto.FLOAT
 
 
-NONDETERMINISTIC = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
-                    "Multinomial", "Bernoulli"}
+NONDETERMINISTIC = {
+    "RandomNormal",
+    "RandomUniform",
+    "RandomNormalLike",
+    "RandomUniformLike",
+    "Multinomial",
+    "Bernoulli",
+}
 
 
 # --- constant evaluation (shape computations) ------------------------------------------------
@@ -653,8 +746,12 @@ def _evaluate(node: _Node, values: list, importer: _Importer) -> list[np.ndarray
     if op == "Constant":
         if "value" in a:
             return [onnx.numpy_helper.to_array(a["value"])]
-        for key, dtype in (("value_float", np.float32), ("value_floats", np.float32),
-                           ("value_int", np.int64), ("value_ints", np.int64)):
+        for key, dtype in (
+            ("value_float", np.float32),
+            ("value_floats", np.float32),
+            ("value_int", np.int64),
+            ("value_ints", np.int64),
+        ):
             if key in a:
                 return [np.array(a[key], dtype=dtype)]
         return None
@@ -665,8 +762,9 @@ def _evaluate(node: _Node, values: list, importer: _Importer) -> list[np.ndarray
         return [v[0].astype(dtype)]
     if op == "ConstantOfShape":
         shape = tuple(int(d) for d in v[0])
-        fill = onnx.numpy_helper.to_array(a["value"]).reshape(-1)[0] if "value" in a else \
-            np.float32(0)
+        fill = (
+            onnx.numpy_helper.to_array(a["value"]).reshape(-1)[0] if "value" in a else np.float32(0)
+        )
         if numel(shape) > FOLD_LIMIT:
             return [np.broadcast_to(np.asarray(fill), shape)]
         return [np.full(shape, fill)]
@@ -694,12 +792,18 @@ def _evaluate(node: _Node, values: list, importer: _Importer) -> list[np.ndarray
         axes = axes if axes is not None else list(range(len(starts)))
         index = [slice(None)] * data.ndim
         for i, axis in enumerate(axes):
-            index[int(axis)] = slice(int(starts[i]), int(ends[i]),
-                                     int(steps[i]) if steps is not None else 1)
+            index[int(axis)] = slice(
+                int(starts[i]), int(ends[i]), int(steps[i]) if steps is not None else 1
+            )
         return [data[tuple(index)]]
     if op == "Reshape":
-        return [v[0].reshape(_reshape_target(tuple(v[0].shape), [int(d) for d in v[1]],
-                                             bool(a.get("allowzero", 0))))]
+        return [
+            v[0].reshape(
+                _reshape_target(
+                    tuple(v[0].shape), [int(d) for d in v[1]], bool(a.get("allowzero", 0))
+                )
+            )
+        ]
     if op == "Flatten":
         axis = a.get("axis", 1) % max(1, v[0].ndim) if v[0].ndim else 0
         return [v[0].reshape(numel(v[0].shape[:axis]), -1)]
@@ -721,8 +825,13 @@ def _evaluate(node: _Node, values: list, importer: _Importer) -> list[np.ndarray
         return [np.where(v[0], v[1], v[2])]
     if op in ("ReduceProd", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceMean"):
         axes = _axes(node, v)
-        fn = {"ReduceProd": np.prod, "ReduceSum": np.sum, "ReduceMax": np.max,
-              "ReduceMin": np.min, "ReduceMean": np.mean}[op]
+        fn = {
+            "ReduceProd": np.prod,
+            "ReduceSum": np.sum,
+            "ReduceMax": np.max,
+            "ReduceMin": np.min,
+            "ReduceMean": np.mean,
+        }[op]
         keep = bool(a.get("keepdims", 1))
         return [np.asarray(fn(v[0], axis=tuple(axes) if axes else None, keepdims=keep))]
     if op in NUMPY_UNARY:
@@ -742,24 +851,45 @@ def _evaluate(node: _Node, values: list, importer: _Importer) -> list[np.ndarray
 
 
 NUMPY_UNARY: dict[str, Callable] = {
-    "Neg": np.negative, "Abs": np.abs, "Floor": np.floor, "Ceil": np.ceil, "Sqrt": np.sqrt,
-    "Not": np.logical_not, "Sign": np.sign, "Reciprocal": np.reciprocal, "Relu":
-        lambda x: np.maximum(x, 0), "Exp": np.exp, "Log": np.log, "Round": np.round,
-    "Sigmoid": lambda x: 1 / (1 + np.exp(-x)), "Tanh": np.tanh, "Erf": None,
+    "Neg": np.negative,
+    "Abs": np.abs,
+    "Floor": np.floor,
+    "Ceil": np.ceil,
+    "Sqrt": np.sqrt,
+    "Not": np.logical_not,
+    "Sign": np.sign,
+    "Reciprocal": np.reciprocal,
+    "Relu": lambda x: np.maximum(x, 0),
+    "Exp": np.exp,
+    "Log": np.log,
+    "Round": np.round,
+    "Sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+    "Tanh": np.tanh,
 }
-del NUMPY_UNARY["Erf"]
 NUMPY_BINARY: dict[str, Callable] = {
-    "Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide, "Pow": np.power,
-    "Equal": np.equal, "Less": np.less, "Greater": np.greater, "LessOrEqual": np.less_equal,
-    "GreaterOrEqual": np.greater_equal, "And": np.logical_and, "Or": np.logical_or,
-    "Xor": np.logical_xor, "Mod": np.mod,
+    "Add": np.add,
+    "Sub": np.subtract,
+    "Mul": np.multiply,
+    "Div": np.divide,
+    "Pow": np.power,
+    "Equal": np.equal,
+    "Less": np.less,
+    "Greater": np.greater,
+    "LessOrEqual": np.less_equal,
+    "GreaterOrEqual": np.greater_equal,
+    "And": np.logical_and,
+    "Or": np.logical_or,
+    "Xor": np.logical_xor,
+    "Mod": np.mod,
 }
 
 
 def _reshape_target(shape: Shape, target: list[int], allowzero: bool) -> Shape:
     """ONNX Reshape semantics: 0 copies the input dim (unless allowzero), -1 is inferred."""
-    out = [shape[i] if (d == 0 and not allowzero and i < len(shape)) else d
-           for i, d in enumerate(target)]
+    out = [
+        shape[i] if (d == 0 and not allowzero and i < len(shape)) else d
+        for i, d in enumerate(target)
+    ]
     if -1 in out:
         known = numel([d for d in out if d != -1])
         out[out.index(-1)] = numel(shape) // known if known else 0
@@ -769,9 +899,34 @@ def _reshape_target(shape: Shape, target: list[int], allowzero: bool) -> Shape:
 # --- recognised subgraphs: GELU, SiLU, hard-swish, LayerNorm, RMSNorm --------------------------
 
 
-ELEMENTWISE_TYPES = {"Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Erf", "Tanh", "Sigmoid",
-                     "ReduceMean", "Reciprocal", "Neg", "Clip", "HardSigmoid"}
-ANCHORS = {"Erf", "Tanh", "Sigmoid", "ReduceMean", "HardSigmoid", "Clip"}
+ELEMENTWISE_TYPES = {
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Pow",
+    "Sqrt",
+    "Erf",
+    "Tanh",
+    "Sigmoid",
+    "ReduceMean",
+    "Reciprocal",
+    "Neg",
+    "Clip",
+    "HardSigmoid",
+}
+# anchor -> (node types a region may grow backward through, and forward through)
+ANCHORS: dict[str, tuple[set[str], set[str]]] = {
+    "Erf": ({"Div", "Mul"}, {"Add", "Mul", "Div"}),
+    "Tanh": ({"Pow", "Mul", "Add"}, {"Add", "Mul"}),
+    "Sigmoid": (set(), {"Mul"}),
+    "HardSigmoid": (set(), {"Mul"}),
+    "Clip": ({"Add"}, {"Mul", "Div"}),
+    "ReduceMean": (
+        {"Pow", "Mul"},
+        {"Sub", "Pow", "Mul", "ReduceMean", "Add", "Sqrt", "Div", "Reciprocal"},
+    ),
+}
 
 
 @dataclass
@@ -820,14 +975,17 @@ def _static_consts(nodes: list[_Node], importer: _Importer) -> set[str]:
     const = set(importer.const_shapes)
     for n in nodes:
         data = [t for t in n.inputs if t]
-        if n.op_type in ("Shape", "Size") or (n.op_type not in NONDETERMINISTIC
-                                               and all(t in const for t in data)):
+        if n.op_type in ("Shape", "Size") or (
+            n.op_type not in NONDETERMINISTIC and all(t in const for t in data)
+        ):
             const.update(o for o in n.outputs if o)
     return const
 
 
-def _eligible(node: _Node, importer: _Importer) -> bool:
-    if node.op_type not in ELEMENTWISE_TYPES or node.domain not in ("", "ai.onnx"):
+def _eligible(node: _Node, importer: _Importer, types: set[str] | None = None) -> bool:
+    if node.op_type not in (ELEMENTWISE_TYPES if types is None else types):
+        return False
+    if node.domain not in ("", "ai.onnx"):
         return False
     if node.op_type == "ReduceMean":
         axes = node.attrs.get("axes")
@@ -844,10 +1002,12 @@ def _eligible(node: _Node, importer: _Importer) -> bool:
     return True
 
 
-def _grow(anchor: _Node, producer, readers, const: set[str], graph_outputs: set[str],
-          importer: _Importer) -> _Region | None:
+def _grow(
+    anchor: _Node, producer, readers, const: set[str], graph_outputs: set[str], importer: _Importer
+) -> _Region | None:
     if not _eligible(anchor, importer):
         return None
+    backward_types, forward_types = ANCHORS[anchor.op_type]
     members = {anchor.index: anchor}
     changed = True
     while changed:  # backward: producers read only by the region
@@ -855,15 +1015,21 @@ def _grow(anchor: _Node, producer, readers, const: set[str], graph_outputs: set[
         for node in list(members.values()):
             for t in node.inputs:
                 p = producer.get(t)
-                if (p is None or p.index in members or t in const or t in graph_outputs
-                        or not _eligible(p, importer)):
+                if (
+                    p is None
+                    or p.index in members
+                    or t in const
+                    or t in graph_outputs
+                    or not _eligible(p, importer, backward_types)
+                ):
                     continue
                 if all(r.index in members for r in readers.get(t, [])):
                     members[p.index] = p
                     changed = True
     inside = {o for n in members.values() for o in n.outputs if o}
-    outer = {t for n in members.values() for t in n.inputs if t and t not in inside
-             and t not in const}
+    outer = {
+        t for n in members.values() for t in n.inputs if t and t not in inside and t not in const
+    }
     if len(outer) != 1:
         return None
     x = outer.pop()
@@ -872,7 +1038,7 @@ def _grow(anchor: _Node, producer, readers, const: set[str], graph_outputs: set[
         changed = False
         for t in [x, *sorted(inside)]:
             for r in readers.get(t, []):
-                if r.index in members or not _eligible(r, importer):
+                if r.index in members or not _eligible(r, importer, forward_types):
                     continue
                 if all(not i or i == x or i in inside or i in const for i in r.inputs):
                     members[r.index] = r
@@ -880,8 +1046,11 @@ def _grow(anchor: _Node, producer, readers, const: set[str], graph_outputs: set[
                     changed = True
     if len(members) < 2 or len(members) > REGION_LIMIT:
         return None
-    escaping = [t for t in inside if t in graph_outputs
-                or any(r.index not in members for r in readers.get(t, []))]
+    escaping = [
+        t
+        for t in inside
+        if t in graph_outputs or any(r.index not in members for r in readers.get(t, []))
+    ]
     if len(escaping) != 1:
         return None
     types = Counter(n.op_type for n in members.values())
@@ -899,8 +1068,12 @@ def _grow(anchor: _Node, producer, readers, const: set[str], graph_outputs: set[
             if n.op_type not in ("Mul", "Add"):
                 continue
             for t in n.inputs:
-                if t in const and t in importer.const_shapes and \
-                        numel(importer.const_shapes[t]) == width and t not in params:
+                if (
+                    t in const
+                    and t in importer.const_shapes
+                    and numel(importer.const_shapes[t]) == width
+                    and t not in params
+                ):
                     params.append(t)
         params = params[: 2 if kind == "layernorm" else 1]
     nodes = sorted(members.values(), key=lambda n: n.index)
@@ -912,15 +1085,32 @@ def _region_kind(anchor: _Node, types: Counter) -> str | None:
         return "gelu"
     if anchor.op_type == "Tanh" and (types["Pow"] or types["Mul"] >= 3) and types["Add"] >= 2:
         return "gelu"
-    if anchor.op_type == "Sigmoid" and set(types) == {"Sigmoid", "Mul"} and sum(types.values()) == 2:
+    if (
+        anchor.op_type == "Sigmoid"
+        and set(types) == {"Sigmoid", "Mul"}
+        and sum(types.values()) == 2
+    ):
         return "silu"
-    if anchor.op_type in ("HardSigmoid", "Clip") and types["Mul"] >= 1 and "ReduceMean" not in types:
+    if (
+        anchor.op_type in ("HardSigmoid", "Clip")
+        and types["Mul"] >= 1
+        and "ReduceMean" not in types
+    ):
         return "hardswish"
-    if anchor.op_type == "ReduceMean" and types["ReduceMean"] == 2 and types["Div"] + \
-            types["Reciprocal"] + types["Mul"] >= 1 and types["Sqrt"] <= 1:
+    if (
+        anchor.op_type == "ReduceMean"
+        and types["ReduceMean"] == 2
+        and types["Div"] + types["Reciprocal"] + types["Mul"] >= 1
+        and types["Sqrt"] <= 1
+    ):
         return "layernorm" if types["Sub"] else "rmsnorm"
-    if anchor.op_type == "ReduceMean" and types["ReduceMean"] == 1 and types["Sqrt"] == 1 \
-            and (types["Pow"] or types["Mul"] >= 2) and not types["Sub"]:
+    if (
+        anchor.op_type == "ReduceMean"
+        and types["ReduceMean"] == 1
+        and types["Sqrt"] == 1
+        and (types["Pow"] or types["Mul"] >= 2)
+        and not types["Sub"]
+    ):
         return "rmsnorm"
     return None
 
@@ -934,9 +1124,15 @@ def _attr_pair(values: list[int] | None, default: int) -> tuple[int, int]:
     return int(values[0]), int(values[-1])
 
 
-def _spatial(imp: _Importer, node: _Node, x: str, kernel: tuple[int, int],
-             strides: tuple[int, int], dilations: tuple[int, int],
-             ceil_mode: bool = False) -> tuple[str, list[int]]:
+def _spatial(
+    imp: _Importer,
+    node: _Node,
+    x: str,
+    kernel: tuple[int, int],
+    strides: tuple[int, int],
+    dilations: tuple[int, int],
+    ceil_mode: bool = False,
+) -> tuple[str, list[int]]:
     """The input (padded by a copy if the pads cannot be made symmetric) and the padding."""
     shape = imp.shape(x)
     size = shape[2:]
@@ -958,7 +1154,7 @@ def _spatial(imp: _Importer, node: _Node, x: str, kernel: tuple[int, int],
             floor_out = span // strides[i] + 1
             ceil_out = -(-span // strides[i]) + 1
             if (ceil_out - 1) * strides[i] >= size[i] + pads[i]:  # ONNX drops a window
-                ceil_out -= 1                                   # starting in the padding
+                ceil_out -= 1  # starting in the padding
             pads[i + 2] += (ceil_out - floor_out) * strides[i]
     if pads[0] == pads[2] and pads[1] == pads[3]:
         return x, [pads[0], pads[1]]
@@ -969,9 +1165,15 @@ def _spatial(imp: _Importer, node: _Node, x: str, kernel: tuple[int, int],
     imp.tensors[out] = Tensor(shape=padded, dtype=imp.tensors[imp.declare(x)].dtype)
     name = imp.op_name(node, ".pad")
     imp.op_names.add(name)
-    imp.ops.append(Op(name=name, kind="custom", inputs=[imp.declare(x)], outputs=[out],
-                      attrs={"out_shapes": [list(padded)], "macs": 0, "flops": 0,
-                             "op_class": "vector"}))
+    imp.ops.append(
+        Op(
+            name=name,
+            kind="custom",
+            inputs=[imp.declare(x)],
+            outputs=[out],
+            attrs={"out_shapes": [list(padded)], "macs": 0, "flops": 0, "op_class": "vector"},
+        )
+    )
     return out, [0, 0]
 
 
@@ -984,16 +1186,28 @@ def map_conv(imp: _Importer, node: _Node, x_at: int = 0, w_at: int = 1, b_at: in
     if len(xs) == 3:  # 1-D convolution as a conv2d over [N, C, 1, L]
         node1d = node.attrs.copy()
         x4 = imp.view(node, x, (xs[0], xs[1], 1, xs[2]), suffix=".as2d")
-        w4 = imp.const_as(w, (ws[0], ws[1], 1, ws[2]), ".as2d") if imp.is_const(w) else \
-            imp.view(node, w, (ws[0], ws[1], 1, ws[2]), suffix=".w2d")
+        w4 = (
+            imp.const_as(w, (ws[0], ws[1], 1, ws[2]), ".as2d")
+            if imp.is_const(w)
+            else imp.view(node, w, (ws[0], ws[1], 1, ws[2]), suffix=".w2d")
+        )
         kernel, stride = (1, ws[2]), (1, _attr_pair(node1d.get("strides"), 1)[0])
         dilation = (1, _attr_pair(node1d.get("dilations"), 1)[0])
         pads = [int(p) for p in node1d.get("pads", [0, 0])]
         node.attrs = {**node1d, "pads": [0, pads[0], 0, pads[-1]]}
         x4, padding = _spatial(imp, node, x4, kernel, stride, dilation)
         inputs = [x4, w4] + ([bias] if bias else [])
-        y = imp.emit(node, "conv2d", inputs, None, suffix=".conv2d", stride=list(stride),
-                     padding=padding, dilation=list(dilation), groups=group)[0]
+        y = imp.emit(
+            node,
+            "conv2d",
+            inputs,
+            None,
+            suffix=".conv2d",
+            stride=list(stride),
+            padding=padding,
+            dilation=list(dilation),
+            groups=group,
+        )[0]
         imp.view(node, y, imp.onnx_shapes.get(out) or _drop_axis(imp.shape(y), 2), out=out)
         return
     if len(xs) != 4:
@@ -1005,15 +1219,18 @@ def map_conv(imp: _Importer, node: _Node, x_at: int = 0, w_at: int = 1, b_at: in
     dilations = _attr_pair(node.attrs.get("dilations"), 1)
     x, padding = _spatial(imp, node, x, kernel, strides, dilations)
     inputs = [x, w] + ([bias] if bias else [])
-    attrs: dict[str, Any] = {"stride": list(strides), "padding": padding,
-                             "dilation": list(dilations)}
+    attrs: dict[str, Any] = {
+        "stride": list(strides),
+        "padding": padding,
+        "dilation": list(dilations),
+    }
     if group != 1:
         attrs["groups"] = group
     imp.emit(node, "conv2d", inputs, [out], **attrs)
 
 
 def _drop_axis(shape: Shape, axis: int) -> Shape:
-    return shape[:axis] + shape[axis + 1:]
+    return shape[:axis] + shape[axis + 1 :]
 
 
 def map_conv_transpose(imp: _Importer, node: _Node):
@@ -1073,25 +1290,75 @@ def map_matmul(imp: _Importer, node: _Node, a_at: int = 0, b_at: int = 1):
 
 # ONNX op -> (topsim kind, or None for a custom vector op; element ops per output element)
 UNARY: dict[str, tuple[str | None, int]] = {
-    "Relu": ("relu", 1), "Sigmoid": ("sigmoid", 4), "Tanh": ("tanh", 4), "Exp": ("exp", 1),
-    "Neg": ("neg", 1), "Sqrt": ("sqrt", 1), "Gelu": ("gelu", 8), "HardSwish": ("hardswish", 4),
-    "FastGelu": ("gelu", 8), "QuickGelu": ("gelu", 8), "BiasGelu": ("gelu", 8),
-    "Erf": (None, 4), "Log": (None, 4), "Softplus": (None, 4), "Softsign": (None, 2),
-    "LeakyRelu": (None, 2), "Elu": (None, 4), "Selu": (None, 4), "Celu": (None, 4),
-    "ThresholdedRelu": (None, 2), "HardSigmoid": (None, 3), "Mish": (None, 8),
-    "Abs": (None, 1), "Floor": (None, 1), "Ceil": (None, 1), "Round": (None, 1),
-    "Sign": (None, 1), "Reciprocal": (None, 1), "Not": (None, 1), "IsNaN": (None, 1),
-    "IsInf": (None, 1), "Sin": (None, 4), "Cos": (None, 4), "Tan": (None, 4),
-    "Asin": (None, 4), "Acos": (None, 4), "Atan": (None, 4), "Sinh": (None, 4),
-    "Cosh": (None, 4), "Asinh": (None, 4), "Acosh": (None, 4), "Atanh": (None, 4),
-    "Shrink": (None, 2), "BitwiseNot": (None, 1),
+    "Relu": ("relu", 1),
+    "Sigmoid": ("sigmoid", 4),
+    "Tanh": ("tanh", 4),
+    "Exp": ("exp", 1),
+    "Neg": ("neg", 1),
+    "Sqrt": ("sqrt", 1),
+    "Gelu": ("gelu", 8),
+    "HardSwish": ("hardswish", 4),
+    "FastGelu": ("gelu", 8),
+    "QuickGelu": ("gelu", 8),
+    "BiasGelu": ("gelu", 8),
+    "Erf": (None, 4),
+    "Log": (None, 4),
+    "Softplus": (None, 4),
+    "Softsign": (None, 2),
+    "LeakyRelu": (None, 2),
+    "Elu": (None, 4),
+    "Selu": (None, 4),
+    "Celu": (None, 4),
+    "ThresholdedRelu": (None, 2),
+    "HardSigmoid": (None, 3),
+    "Mish": (None, 8),
+    "Abs": (None, 1),
+    "Floor": (None, 1),
+    "Ceil": (None, 1),
+    "Round": (None, 1),
+    "Sign": (None, 1),
+    "Reciprocal": (None, 1),
+    "Not": (None, 1),
+    "IsNaN": (None, 1),
+    "IsInf": (None, 1),
+    "Sin": (None, 4),
+    "Cos": (None, 4),
+    "Tan": (None, 4),
+    "Asin": (None, 4),
+    "Acos": (None, 4),
+    "Atan": (None, 4),
+    "Sinh": (None, 4),
+    "Cosh": (None, 4),
+    "Asinh": (None, 4),
+    "Acosh": (None, 4),
+    "Atanh": (None, 4),
+    "Shrink": (None, 2),
+    "BitwiseNot": (None, 1),
 }
 BINARY: dict[str, str | None] = {
-    "Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Max": "max", "Min": "min",
-    "Sum": "add", "Mean": "add",
-    "Equal": None, "Less": None, "Greater": None, "LessOrEqual": None, "GreaterOrEqual": None,
-    "And": None, "Or": None, "Xor": None, "Mod": None, "BitShift": None, "PRelu": None,
-    "BitwiseAnd": None, "BitwiseOr": None, "BitwiseXor": None, "Where": None,
+    "Add": "add",
+    "Sub": "sub",
+    "Mul": "mul",
+    "Div": "div",
+    "Max": "max",
+    "Min": "min",
+    "Sum": "add",
+    "Mean": "add",
+    "Equal": None,
+    "Less": None,
+    "Greater": None,
+    "LessOrEqual": None,
+    "GreaterOrEqual": None,
+    "And": None,
+    "Or": None,
+    "Xor": None,
+    "Mod": None,
+    "BitShift": None,
+    "PRelu": None,
+    "BitwiseAnd": None,
+    "BitwiseOr": None,
+    "BitwiseXor": None,
+    "Where": None,
 }
 
 
@@ -1119,8 +1386,13 @@ def map_binary(imp: _Importer, node: _Node):
     mean = node.op_type == "Mean"
     for i, other in enumerate(inputs[1:], start=1):
         last = i == len(inputs) - 1 and not mean
-        y = imp.emit(node, kind, [y, other], [node.outputs[0]] if last else None,
-                     suffix="" if last else f".{i}")[0]
+        y = imp.emit(
+            node,
+            kind,
+            [y, other],
+            [node.outputs[0]] if last else None,
+            suffix="" if last else f".{i}",
+        )[0]
     if mean:
         scale = imp.fresh(f"{node.outputs[0]}/1_over_n")
         imp._set_const(scale, np.array(1.0 / len(inputs), dtype=np.float32))
@@ -1183,9 +1455,10 @@ def map_layernorm(imp: _Importer, node: _Node, kind: str = "layernorm"):
     if int(node.attrs.get("axis", -1)) % rank != rank - 1:
         imp.custom(node, flops_per_element=8)
         return
-    params = [t for t in node.inputs[1:3 if kind == "layernorm" else 2] if t]
-    params = [imp.const_as(p, (imp.shape(x)[-1],), ".flat") if imp.is_const(p) else p
-              for p in params]
+    params = [t for t in node.inputs[1 : 3 if kind == "layernorm" else 2] if t]
+    params = [
+        imp.const_as(p, (imp.shape(x)[-1],), ".flat") if imp.is_const(p) else p for p in params
+    ]
     imp.emit(node, kind, [x, *params], [node.outputs[0]])
 
 
@@ -1195,7 +1468,7 @@ def map_skip_layernorm(imp: _Importer, node: _Node, kind: str = "layernorm"):
     bias_at = 4 if kind == "layernorm" else 3
     if len(node.inputs) > bias_at and node.inputs[bias_at]:
         y = imp.emit(node, "add", [y, node.inputs[bias_at]], suffix=".bias")[0]
-    params = [t for t in node.inputs[2:4 if kind == "layernorm" else 3] if t]
+    params = [t for t in node.inputs[2 : 4 if kind == "layernorm" else 3] if t]
     imp.emit(node, kind, [y, *params], [node.outputs[0]])
     if len(node.outputs) > 3 and node.outputs[3]:
         imp.alias[node.outputs[3]] = y
@@ -1206,18 +1479,30 @@ def map_pool(imp: _Importer, node: _Node):
     xs = imp.shape(x)
     kernel = node.attrs.get("kernel_shape", [])
     used_outputs = [o for o in node.outputs[1:] if o]
-    if len(xs) != 4 or len(kernel) != 2 or any(d != 1 for d in node.attrs.get("dilations", [1])) \
-            or used_outputs:
+    if (
+        len(xs) != 4
+        or len(kernel) != 2
+        or any(d != 1 for d in node.attrs.get("dilations", [1]))
+        or used_outputs
+    ):
         window = numel(kernel) if kernel else 1
         imp.custom(node, flops_per_element=window)
         return
     kernel_hw = (int(kernel[0]), int(kernel[1]))
     strides = _attr_pair(node.attrs.get("strides"), 1)
-    x, padding = _spatial(imp, node, x, kernel_hw, strides, (1, 1),
-                          ceil_mode=bool(node.attrs.get("ceil_mode", 0)))
+    x, padding = _spatial(
+        imp, node, x, kernel_hw, strides, (1, 1), ceil_mode=bool(node.attrs.get("ceil_mode", 0))
+    )
     kind = "maxpool" if node.op_type == "MaxPool" else "avgpool"
-    imp.emit(node, kind, [x], [node.outputs[0]], kernel=list(kernel_hw), stride=list(strides),
-             padding=padding)
+    imp.emit(
+        node,
+        kind,
+        [x],
+        [node.outputs[0]],
+        kernel=list(kernel_hw),
+        stride=list(strides),
+        padding=padding,
+    )
 
 
 def map_global_pool(imp: _Importer, node: _Node):
@@ -1226,8 +1511,7 @@ def map_global_pool(imp: _Importer, node: _Node):
         imp.emit(node, "global_avgpool", [x], [node.outputs[0]])
         return
     xs = imp.shape(x)
-    imp.custom(node, out_shapes=[xs[:2] + (1,) * (len(xs) - 2)],
-               flops_per_element=numel(xs[2:]))
+    imp.custom(node, out_shapes=[xs[:2] + (1,) * (len(xs) - 2)], flops_per_element=numel(xs[2:]))
 
 
 def map_softmax(imp: _Importer, node: _Node):
@@ -1296,17 +1580,24 @@ def map_reshape(imp: _Importer, node: _Node):
         target = imp.value(node.inputs[1]) if len(node.inputs) > 1 else None
         if target is None and "shape" in node.attrs:
             target = np.array(node.attrs["shape"])
-        shape = (_reshape_target(xs, [int(d) for d in target.reshape(-1)],
-                                 bool(node.attrs.get("allowzero", 0)))
-                 if target is not None else imp.onnx_shapes.get(out))
+        shape = (
+            _reshape_target(
+                xs, [int(d) for d in target.reshape(-1)], bool(node.attrs.get("allowzero", 0))
+            )
+            if target is not None
+            else imp.onnx_shapes.get(out)
+        )
     elif op == "Flatten":
         axis = int(node.attrs.get("axis", 1)) % (len(xs) + 1) if xs else 0
         shape = (numel(xs[:axis]), numel(xs[axis:]))
     elif op in ("Squeeze", "Unsqueeze"):
         axes = _axes(node, [imp.value(t) for t in node.inputs])
         if op == "Squeeze":
-            drop = {a % len(xs) for a in axes} if axes is not None else \
-                {i for i, d in enumerate(xs) if d == 1}
+            drop = (
+                {a % len(xs) for a in axes}
+                if axes is not None
+                else {i for i, d in enumerate(xs) if d == 1}
+            )
             shape = tuple(d for i, d in enumerate(xs) if i not in drop)
         else:
             if axes is None:
@@ -1319,8 +1610,12 @@ def map_reshape(imp: _Importer, node: _Node):
         shape = imp.onnx_shapes.get(out)
     if shape is None:
         raise _Unmappable("the target shape is unknown")
-    if op == "Flatten" and len(xs) >= 2 and node.attrs.get("axis", 1) == 1 and \
-            x not in imp.const_shapes:
+    if (
+        op == "Flatten"
+        and len(xs) >= 2
+        and node.attrs.get("axis", 1) == 1
+        and x not in imp.const_shapes
+    ):
         imp.emit(node, "flatten", [x], [out], axis=1)
         return
     imp.view(node, x, tuple(shape), out=out)
@@ -1346,7 +1641,7 @@ def map_gather(imp: _Importer, node: _Node):
         return
     ids = imp.shape(indices)
     axis %= len(ds)
-    imp.custom(node, out_shapes=[ds[:axis] + ids + ds[axis + 1:]])
+    imp.custom(node, out_shapes=[ds[:axis] + ids + ds[axis + 1 :]])
 
 
 def map_copy(imp: _Importer, node: _Node):
@@ -1422,9 +1717,23 @@ MAPPERS: dict[str, Callable[[_Importer, _Node], None]] = {
     "GlobalMaxPool": map_global_pool,
     "Softmax": map_softmax,
     "LogSoftmax": map_softmax,
-    **{op: map_reduce for op in ("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin",
-                                 "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
-                                 "ReduceLogSumExp", "ReduceSumSquare", "ArgMax", "ArgMin")},
+    **{
+        op: map_reduce
+        for op in (
+            "ReduceMean",
+            "ReduceSum",
+            "ReduceMax",
+            "ReduceMin",
+            "ReduceProd",
+            "ReduceL1",
+            "ReduceL2",
+            "ReduceLogSum",
+            "ReduceLogSumExp",
+            "ReduceSumSquare",
+            "ArgMax",
+            "ArgMin",
+        )
+    },
     "Concat": map_concat,
     "Split": map_split,
     "Reshape": map_reshape,
@@ -1433,9 +1742,25 @@ MAPPERS: dict[str, Callable[[_Importer, _Node], None]] = {
     "Unsqueeze": map_reshape,
     "Transpose": map_transpose,
     "Gather": map_gather,
-    **{op: map_copy for op in ("Slice", "Pad", "Expand", "Tile", "GatherElements", "GatherND",
-                               "ScatterND", "ScatterElements", "DepthToSpace", "SpaceToDepth",
-                               "Trilu", "ConstantOfShape", "EyeLike", "ReverseSequence")},
+    **{
+        op: map_copy
+        for op in (
+            "Slice",
+            "Pad",
+            "Expand",
+            "Tile",
+            "GatherElements",
+            "GatherND",
+            "ScatterND",
+            "ScatterElements",
+            "DepthToSpace",
+            "SpaceToDepth",
+            "Trilu",
+            "ConstantOfShape",
+            "EyeLike",
+            "ReverseSequence",
+        )
+    },
     "CumSum": lambda imp, n: imp.custom(n, flops_per_element=1),
     "TopK": lambda imp, n: imp.custom(n, flops_per_element=1),
     "Resize": map_resize,
@@ -1450,8 +1775,14 @@ MAPPERS: dict[str, Callable[[_Importer, _Node], None]] = {
 # --- export ----------------------------------------------------------------------------------
 
 
-TOPSIM_TO_ONNX = {"fp32": "FLOAT", "fp16": "FLOAT16", "bf16": "BFLOAT16", "fp64": "DOUBLE",
-                  "int8": "INT8", "tf32": "FLOAT"}
+TOPSIM_TO_ONNX = {
+    "fp32": "FLOAT",
+    "fp16": "FLOAT16",
+    "bf16": "BFLOAT16",
+    "fp64": "DOUBLE",
+    "int8": "INT8",
+    "tf32": "FLOAT",
+}
 EXPORT_OPSET = 17
 
 
@@ -1468,8 +1799,10 @@ def to_onnx(graph: Graph, path: str | os.PathLike, seed: int = 0) -> None:
     model = exporter.build()
     size = model.ByteSize()
     if size >= MAX_ONNX_BYTES:
-        raise InputError(f"{graph.name}: the ONNX model would be {size / 2**30:.1f} GiB, over the "
-                         "2 GiB limit of one ONNX file; export a smaller configuration.")
+        raise InputError(
+            f"{graph.name}: the ONNX model would be {size / 2**30:.1f} GiB, over the "
+            "2 GiB limit of one ONNX file; export a smaller configuration."
+        )
     try:
         Path(path).write_bytes(model.SerializeToString())
     except OSError as exc:
@@ -1490,8 +1823,10 @@ class _Exporter:
 
     def elem(self, dtype: str) -> int:
         if dtype not in TOPSIM_TO_ONNX:
-            raise InputError(f"{self.graph.name}: dtype {dtype} has no ONNX export here; "
-                             f"supported: {', '.join(TOPSIM_TO_ONNX)}.")
+            raise InputError(
+                f"{self.graph.name}: dtype {dtype} has no ONNX export here; "
+                f"supported: {', '.join(TOPSIM_TO_ONNX)}."
+            )
         return getattr(self.onnx.TensorProto, TOPSIM_TO_ONNX[dtype])
 
     def np_dtype(self, dtype: str):
@@ -1515,8 +1850,9 @@ class _Exporter:
         return name
 
     def node(self, op_type: str, inputs: list[str], outputs: list[str], name: str, **attrs) -> None:
-        self.nodes.append(self.helper.make_node(op_type, inputs, outputs, name=self.fresh(name),
-                                                **attrs))
+        self.nodes.append(
+            self.helper.make_node(op_type, inputs, outputs, name=self.fresh(name), **attrs)
+        )
 
     def _weight_scales(self) -> dict[str, tuple[str, float]]:
         """const tensor -> (init kind, standard deviation) from the op that reads it."""
@@ -1562,15 +1898,21 @@ class _Exporter:
         for op in graph.order:
             exporter = EXPORTERS.get(op.kind)
             if exporter is None:
-                raise InputError(f"{graph.name}: op {op.name!r} is a {op.kind} op, which has no "
-                                 "ONNX equivalent; to_onnx exports graphs of standard ops only.")
+                raise InputError(
+                    f"{graph.name}: op {op.name!r} is a {op.kind} op, which has no "
+                    "ONNX equivalent; to_onnx exports graphs of standard ops only."
+                )
             exporter(self, op)
         inputs = [self.value_info(t) for t in graph.inputs]
         outputs = [self.value_info(t) for t in graph.outputs]
-        onnx_graph = self.helper.make_graph(self.nodes, graph.name, inputs, outputs,
-                                            self.initializers)
-        model = self.helper.make_model(onnx_graph, producer_name="topsim",
-                                       opset_imports=[self.helper.make_opsetid("", EXPORT_OPSET)])
+        onnx_graph = self.helper.make_graph(
+            self.nodes, graph.name, inputs, outputs, self.initializers
+        )
+        model = self.helper.make_model(
+            onnx_graph,
+            producer_name="topsim",
+            opset_imports=[self.helper.make_opsetid("", EXPORT_OPSET)],
+        )
         model.ir_version = 8
         return model
 
@@ -1595,8 +1937,17 @@ def _export_conv(e: _Exporter, op: Op) -> None:
     ph, pw = _pair_of(a.get("padding", 0))
     dh, dw = _pair_of(a.get("dilation", 1))
     w = e.graph.tensors[op.inputs[1]].shape
-    e.node("Conv", op.inputs, op.outputs, op.name, kernel_shape=[w[2], w[3]], strides=[sh, sw],
-           pads=[ph, pw, ph, pw], dilations=[dh, dw], group=int(a.get("groups", 1)))
+    e.node(
+        "Conv",
+        op.inputs,
+        op.outputs,
+        op.name,
+        kernel_shape=[w[2], w[3]],
+        strides=[sh, sw],
+        pads=[ph, pw, ph, pw],
+        dilations=[dh, dw],
+        group=int(a.get("groups", 1)),
+    )
 
 
 def _pair_of(value) -> tuple[int, int]:
@@ -1619,8 +1970,16 @@ def _export_linear(e: _Exporter, op: Op) -> None:
 def _export_unary(e: _Exporter, op: Op) -> None:
     x, out = op.inputs[0], op.outputs[0]
     dtype = e.graph.tensors[x].dtype
-    simple = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "exp": "Exp", "neg": "Neg",
-              "sqrt": "Sqrt", "hardswish": "HardSwish", "copy": "Identity"}
+    simple = {
+        "relu": "Relu",
+        "sigmoid": "Sigmoid",
+        "tanh": "Tanh",
+        "exp": "Exp",
+        "neg": "Neg",
+        "sqrt": "Sqrt",
+        "hardswish": "HardSwish",
+        "copy": "Identity",
+    }
     if op.kind in simple:
         e.node(simple[op.kind], [x], [out], op.name)
     elif op.kind == "relu6":
@@ -1634,8 +1993,9 @@ def _export_unary(e: _Exporter, op: Op) -> None:
         e.node("Mul", [x, s], [out], op.name)
     elif op.kind == "gelu":  # x * 0.5 * (1 + erf(x / sqrt 2)), as PyTorch exports it
         t1, t2, t3, t4 = (e.fresh(f"{out}/gelu{i}") for i in range(4))
-        e.node("Div", [x, e.scalar(f"{op.name}.sqrt2", math.sqrt(2.0), dtype)], [t1],
-               f"{op.name}.div")
+        e.node(
+            "Div", [x, e.scalar(f"{op.name}.sqrt2", math.sqrt(2.0), dtype)], [t1], f"{op.name}.div"
+        )
         e.node("Erf", [t1], [t2], f"{op.name}.erf")
         e.node("Add", [t2, e.scalar(f"{op.name}.one", 1.0, dtype)], [t3], f"{op.name}.add")
         e.node("Mul", [x, t3], [t4], f"{op.name}.mul")
@@ -1686,8 +2046,15 @@ def _export_pool(e: _Exporter, op: Op) -> None:
     kernel = _pair_of(a.get("kernel", 2))
     stride = _pair_of(a.get("stride", a.get("kernel", 2)))
     ph, pw = _pair_of(a.get("padding", 0))
-    e.node("MaxPool" if op.kind == "maxpool" else "AveragePool", op.inputs, op.outputs, op.name,
-           kernel_shape=list(kernel), strides=list(stride), pads=[ph, pw, ph, pw])
+    e.node(
+        "MaxPool" if op.kind == "maxpool" else "AveragePool",
+        op.inputs,
+        op.outputs,
+        op.name,
+        kernel_shape=list(kernel),
+        strides=list(stride),
+        pads=[ph, pw, ph, pw],
+    )
 
 
 def _export_attention(e: _Exporter, op: Op) -> None:
@@ -1711,24 +2078,44 @@ def _export_attention(e: _Exporter, op: Op) -> None:
         repeated = []
         for name, tag in ((k, "k"), (v, "v")):
             r5, ex, r4 = (e.fresh(f"{out}/{tag}_rep{i}") for i in range(3))
-            e.node("Reshape", [name, e.shape_const(f"{op.name}.{tag}5", [b, kv_heads, 1, t, d])],
-                   [r5], f"{op.name}.{tag}_unsqueeze")
-            e.node("Expand", [r5, e.shape_const(f"{op.name}.{tag}x", [b, kv_heads, group, t, d])],
-                   [ex], f"{op.name}.{tag}_expand")
-            e.node("Reshape", [ex, e.shape_const(f"{op.name}.{tag}4", [b, h, t, d])], [r4],
-                   f"{op.name}.{tag}_merge")
+            e.node(
+                "Reshape",
+                [name, e.shape_const(f"{op.name}.{tag}5", [b, kv_heads, 1, t, d])],
+                [r5],
+                f"{op.name}.{tag}_unsqueeze",
+            )
+            e.node(
+                "Expand",
+                [r5, e.shape_const(f"{op.name}.{tag}x", [b, kv_heads, group, t, d])],
+                [ex],
+                f"{op.name}.{tag}_expand",
+            )
+            e.node(
+                "Reshape",
+                [ex, e.shape_const(f"{op.name}.{tag}4", [b, h, t, d])],
+                [r4],
+                f"{op.name}.{tag}_merge",
+            )
             repeated.append(r4)
         k, v = repeated
     kt, scores, scaled, probs = (e.fresh(f"{out}/att{i}") for i in range(4))
     e.node("Transpose", [k], [kt], f"{op.name}.kT", perm=[0, 1, 3, 2])
     e.node("MatMul", [q, kt], [scores], f"{op.name}.qk")
-    e.node("Mul", [scores, e.scalar(f"{op.name}.scale", 1 / math.sqrt(d), dtype)], [scaled],
-           f"{op.name}.scale")
+    e.node(
+        "Mul",
+        [scores, e.scalar(f"{op.name}.scale", 1 / math.sqrt(d), dtype)],
+        [scaled],
+        f"{op.name}.scale",
+    )
     if op.attrs.get("causal", False):
         mask = np.triu(np.full((s, t), -1e4, dtype=np.float32), k=t - s + 1)
         masked = e.fresh(f"{out}/masked")
-        e.node("Add", [scaled, e.constant(f"{op.name}.mask", mask.astype(e.np_dtype(dtype)))],
-               [masked], f"{op.name}.mask")
+        e.node(
+            "Add",
+            [scaled, e.constant(f"{op.name}.mask", mask.astype(e.np_dtype(dtype)))],
+            [masked],
+            f"{op.name}.mask",
+        )
         scaled = masked
     e.node("Softmax", [scaled], [probs], f"{op.name}.softmax", axis=-1)
     e.node("MatMul", [probs, v], [out], op.name)
@@ -1743,19 +2130,37 @@ def _export_shuffle(e: _Exporter, op: Op) -> None:
     n, c, h, w = e.graph.tensors[op.inputs[0]].shape
     groups = int(op.attrs.get("groups", 2))
     r5, tr = e.fresh(f"{op.outputs[0]}/groups"), e.fresh(f"{op.outputs[0]}/swapped")
-    e.node("Reshape", [op.inputs[0], e.shape_const(f"{op.name}.g", [n, groups, c // groups, h, w])],
-           [r5], f"{op.name}.split_groups")
+    e.node(
+        "Reshape",
+        [op.inputs[0], e.shape_const(f"{op.name}.g", [n, groups, c // groups, h, w])],
+        [r5],
+        f"{op.name}.split_groups",
+    )
     e.node("Transpose", [r5], [tr], f"{op.name}.transpose", perm=[0, 2, 1, 3, 4])
-    e.node("Reshape", [tr, e.shape_const(f"{op.name}.c", [n, c, h, w])], op.outputs,
-           op.name)
+    e.node("Reshape", [tr, e.shape_const(f"{op.name}.c", [n, c, h, w])], op.outputs, op.name)
 
 
 EXPORTERS: dict[str, Callable[[_Exporter, Op], None]] = {
     "conv2d": _export_conv,
     "linear": _export_linear,
     "matmul": lambda e, op: e.node("MatMul", op.inputs, op.outputs, op.name),
-    **{k: _export_unary for k in ("relu", "relu6", "gelu", "silu", "sigmoid", "tanh",
-                                  "hardswish", "exp", "neg", "sqrt", "cast", "copy")},
+    **{
+        k: _export_unary
+        for k in (
+            "relu",
+            "relu6",
+            "gelu",
+            "silu",
+            "sigmoid",
+            "tanh",
+            "hardswish",
+            "exp",
+            "neg",
+            "sqrt",
+            "cast",
+            "copy",
+        )
+    },
     **{k: _export_binary for k in ("add", "sub", "mul", "div", "max", "min")},
     "batchnorm": _export_batchnorm,
     "layernorm": _export_layernorm,
@@ -1763,20 +2168,35 @@ EXPORTERS: dict[str, Callable[[_Exporter, Op], None]] = {
     "maxpool": _export_pool,
     "avgpool": _export_pool,
     "global_avgpool": lambda e, op: e.node("GlobalAveragePool", op.inputs, op.outputs, op.name),
-    "softmax": lambda e, op: e.node("Softmax", op.inputs, op.outputs, op.name,
-                                    axis=int(op.attrs.get("axis", -1))),
+    "softmax": lambda e, op: e.node(
+        "Softmax", op.inputs, op.outputs, op.name, axis=int(op.attrs.get("axis", -1))
+    ),
     "attention": _export_attention,
-    "concat": lambda e, op: e.node("Concat", op.inputs, op.outputs, op.name,
-                                   axis=int(op.attrs.get("axis", -1))),
+    "concat": lambda e, op: e.node(
+        "Concat", op.inputs, op.outputs, op.name, axis=int(op.attrs.get("axis", -1))
+    ),
     "split": _export_split,
-    "reshape": lambda e, op: e.node("Reshape", [op.inputs[0], e.shape_const(
-        f"{op.name}.shape", list(e.graph.tensors[op.outputs[0]].shape))], op.outputs, op.name),
-    "flatten": lambda e, op: e.node("Flatten", op.inputs, op.outputs, op.name,
-                                    axis=int(op.attrs.get("axis", 1))),
-    "transpose": lambda e, op: e.node("Transpose", op.inputs, op.outputs, op.name,
-                                      perm=list(op.attrs.get("perm", reversed(range(len(
-                                          e.graph.tensors[op.inputs[0]].shape)))))),
+    "reshape": lambda e, op: e.node(
+        "Reshape",
+        [
+            op.inputs[0],
+            e.shape_const(f"{op.name}.shape", list(e.graph.tensors[op.outputs[0]].shape)),
+        ],
+        op.outputs,
+        op.name,
+    ),
+    "flatten": lambda e, op: e.node(
+        "Flatten", op.inputs, op.outputs, op.name, axis=int(op.attrs.get("axis", 1))
+    ),
+    "transpose": lambda e, op: e.node(
+        "Transpose",
+        op.inputs,
+        op.outputs,
+        op.name,
+        perm=list(op.attrs.get("perm", reversed(range(len(e.graph.tensors[op.inputs[0]].shape))))),
+    ),
     "channel_shuffle": _export_shuffle,
-    "embedding": lambda e, op: e.node("Gather", [op.inputs[1], e.ids(op.inputs[0])], op.outputs,
-                                      op.name, axis=0),
+    "embedding": lambda e, op: e.node(
+        "Gather", [op.inputs[1], e.ids(op.inputs[0])], op.outputs, op.name, axis=0
+    ),
 }

@@ -15,7 +15,6 @@ import workloads
 from sim.cli import app
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
-BAD_CASES = sorted(p for p in (CORPUS / "bad").iterdir() if p.is_file())
 
 
 def topsim(*args: str):
@@ -120,35 +119,6 @@ def test_validate_preset_file() -> None:
 def test_validate_good_graph(name: str, summary: str) -> None:
     out = ok("validate", str(CORPUS / "good" / name))
     assert out.startswith("OK ") and summary in out
-
-
-def expected_word(case: Path) -> str:
-    first = case.read_text(encoding="utf-8").splitlines()[0]
-    assert first.startswith("# expect: "), f"{case.name} must start with '# expect: WORD'"
-    return first.removeprefix("# expect: ").strip()
-
-
-def case_args(case: Path) -> list[str]:
-    """`.args` files hold a command line (for inputs that are not files); others are validated."""
-    if case.suffix == ".args":
-        lines = case.read_text(encoding="utf-8").splitlines()[1:]
-        return " ".join(lines).split()
-    return ["validate", str(case)]
-
-
-@pytest.mark.parametrize("case", BAD_CASES, ids=[p.name for p in BAD_CASES])
-def test_bad_input_is_one_paragraph_and_exit_2(case: Path) -> None:
-    result = topsim(*case_args(case))
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert result.exit_code == 2
-    message = result.stderr.strip()
-    assert result.stdout == ""
-    assert message.startswith("error: ")
-    assert "Traceback" not in result.output
-    assert "\n" not in message, "one paragraph, one line"
-    assert expected_word(case) in message
-    if case.suffix != ".args":
-        assert str(case) in message, "the message names the file"
 
 
 def test_bug_in_a_command_is_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:
