@@ -5,13 +5,15 @@ For each unit counted in the peak, its capacity P_u (ops/s at nominal clock) ove
 
 Inside a kernel on the unit (duration D, of which the first part is the device gap):
 - launch: the device gap and the unit's fixed kernel overhead;
-- starvation: instances with no tile to run, and wave tails (tiles not a multiple of the
-  instances, edge tiles counted full);
+- starvation: instances with no tile to run while the kernel computes, and wave tails
+  (tiles not a multiple of the instances, edge tiles counted full);
 - unspecialized: the op ran on a slower op class / dtype than the unit's best;
 - shape: padding to the native tile or vector width;
 - thermal: the clock below nominal while it computed;
-- memory / no_overlap: the rest of the kernel, when bytes, not math, set the pace (with
-  overlap off, the part that overlap would have hidden is `no_overlap`).
+- memory / no_overlap: the rest of the kernel, when bytes, not math, set the pace: the
+  whole unit waits then (with overlap off, the part that overlap would have hidden is
+  `no_overlap`), except that through the DRAM latency, which every tile pays in
+  parallel, instances without a tile count as starved.
 Between kernels, each instant is blamed on the earliest still-pending reason the next
 kernel could not start: its launch (`launch`), a producer on the host (`host_fallback`)
 or on another unit (`idle_unit`), or the input (`input_io`); idle time after a unit's
@@ -87,9 +89,12 @@ def kernel_breakdown(
     busy = record.end - record.compute_start
     if kernel.overhead is not None:
         return {"launch": record.compute_start - record.start, kernel.overhead: busy, "useful": 0.0}
+    actual = record.compute_s
+    # while the kernel computes, instances without a tile starve; once only bytes are
+    # left to move, the whole unit waits on memory, busy or not
     seconds = {
         "launch": record.compute_start - record.start,
-        "starvation": busy * (1 - active_share),
+        "starvation": actual * (1 - active_share),
     }
     ideal = unspecialized = shape = spread = 0.0
     for stage in kernel.stages:
@@ -102,18 +107,24 @@ def kernel_breakdown(
         shape += padded - at_class
         spread += padded
     nominal = kernel.compute_cycles(instances) / f_nominal
-    actual = record.compute_s
-    rest = busy - actual
-    no_overlap = 0.0 if overlap else min(rest, actual)
     for category, value in (
         ("unspecialized", unspecialized),
         ("shape", shape),
         ("starvation", nominal - spread),
         ("thermal", actual - nominal),
-        ("memory", rest - no_overlap),
-        ("no_overlap", no_overlap),
     ):
         seconds[category] = seconds.get(category, 0.0) + value * active_share
+    rest = busy - actual
+    no_overlap = 0.0 if overlap else min(rest, actual)
+    # the DRAM latency is paid by every tile in parallel: instances idle through it were
+    # starved of tiles; time spent streaming bytes is memory for the whole unit
+    latency = chip.memory.dram.latency if kernel.dram_bytes > 0 else 0.0
+    if chip.dma is not None and kernel.dram_bytes > 0:
+        latency += chip.dma.setup_latency
+    latency_wait = min(rest - no_overlap, latency)
+    seconds["starvation"] += latency_wait * (1 - active_share)
+    seconds["memory"] = rest - no_overlap - latency_wait * (1 - active_share)
+    seconds["no_overlap"] = no_overlap
     seconds["useful"] = ideal * active_share
     return seconds
 

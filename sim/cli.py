@@ -577,13 +577,17 @@ def plot(
     typer.echo(f"wrote {path}", err=True)
 
 
-def _register_sweep() -> None:
+def _register_more() -> None:
+    """Commands that live in their own modules."""
+    from sim.cli_calibrate import calibrate, validate_model
     from sim.cli_sweep import sweep
 
     app.command("sweep")(sweep)
+    app.command("calibrate")(calibrate)
+    app.command("validate-model")(validate_model)
 
 
-_register_sweep()
+_register_more()
 
 
 def main() -> None:

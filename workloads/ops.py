@@ -302,12 +302,13 @@ def _attention(shapes: list[Shape], attrs: dict) -> OpStats:
     if attrs.get("causal", False) and s <= t:
         pairs = s * cached + s * (s + 1) // 2 if new is not None else s * (t - s) + s * (s + 1) // 2
     macs = 2 * b * h * pairs * d
+    group = h // k[1]  # query heads sharing one KV head are stacked into M, as kernels do
     return OpStats(
         out_shapes=(q,),
         macs=macs,
         flops=5 * b * h * pairs,
         op_class="matrix",
-        gemm=Gemm(2 * b * h, s, max(1, pairs // s), d),
+        gemm=Gemm(2 * b * k[1], s * group, max(1, pairs // s), d),
     )
 
 
