@@ -26,6 +26,8 @@ from sim.result import (
 )
 from workloads.graph import Graph
 
+MAX_BATCHES = 10**9  # a stream of more batches than this is a typo, not a question
+MAX_DURATION_S = 1e7  # about four months of simulated time
 MAX_SERIES = 2000  # points kept in time series (longer ones are thinned evenly)
 MAX_ROWS = 5000  # kernel rows kept in a Result: the longest ones (huge graphs stay small)
 FAST_FORWARD_BATCHES = 8  # streams longer than this are fast-forwarded unless told not to
@@ -48,8 +50,8 @@ class SimOptions(BaseModel):
     graph_launch: bool = False
     load_input: bool | None = None
     dtype: str | None = None  # the dtype the peak is quoted in; default: the graph's
-    batches: int = Field(default=1, ge=1)
-    duration_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    batches: int = Field(default=1, ge=1, le=MAX_BATCHES)
+    duration_s: float | None = Field(default=None, gt=0, le=MAX_DURATION_S, allow_inf_nan=False)
     prefetch: int = Field(default=0, ge=0)
     input_compression: float = Field(default=1.0, ge=1.0, allow_inf_nan=False)
     thermal: bool = True
@@ -58,7 +60,7 @@ class SimOptions(BaseModel):
     @model_validator(mode="after")
     def _stream(self) -> SimOptions:
         if self.duration_s is not None and self.batches == 1:
-            object.__setattr__(self, "batches", 10**9)
+            object.__setattr__(self, "batches", MAX_BATCHES)
         return self
 
     @property
@@ -70,6 +72,9 @@ class SimOptions(BaseModel):
         return self.streaming if self.load_input is None else self.load_input
 
 
+OPTION_FLAGS = {"duration_s": "--duration", "input_compression": "--input-compression"}
+
+
 def options_from(options: SimOptions | None, kwargs: dict) -> SimOptions:
     try:
         if options is None:
@@ -78,8 +83,9 @@ def options_from(options: SimOptions | None, kwargs: dict) -> SimOptions:
     except ValidationError as err:
         first = err.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "options"
+        flag = OPTION_FLAGS.get(field, "--" + field.replace("_", "-"))
         raise InputError(
-            f"simulation option {field!r}: {first['msg']} (got {first.get('input')!r})."
+            f"simulation option {flag} ({field}): {first['msg']} (got {first.get('input')!r})."
         ) from None
 
 

@@ -13,16 +13,16 @@ batches come from the 2-batch run at the starting level, so the start-up transie
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from hardware.chip import Chip
 from sim.account import LOSS_CATEGORIES, Accounting, account
 from sim.engine import Engine, Trace
 from sim.lower import Kernel
-from sim.result import Result, SeriesPoint
+from sim.result import BatchStats, Result, SeriesPoint
 from sim.simulate import (
     SimOptions,
-    batch_stats,
     build_result,
     engine_options,
     power_report,
@@ -84,6 +84,37 @@ def profile(
     )
 
 
+def settled(state: ThermalState | None, power: float, level: int, levels: int) -> bool:
+    """True when the governor can never move the clock again at this power: the die and
+    its steady temperature both sit where `decide` answers 0 (they converge monotonically,
+    so the temperature never leaves that band)."""
+    if state is None:
+        return True
+    now = state.temperature
+    state.temperature = state.steady_temperature(power)
+    final = state.decide(power, level, levels)
+    state.temperature = now
+    return final == 0 and state.decide(power, level, levels) == 0
+
+
+def weighted_stats(latencies: list[tuple[float, int]]) -> BatchStats:
+    """First, median and last of per-batch latencies kept as (latency, repeat count)."""
+    total = sum(count for _, count in latencies)
+    middle, seen, median = (total - 1) / 2, 0, latencies[0][0]
+    ordered = sorted(latencies)
+    lower = upper = None
+    for value, count in ordered:
+        if lower is None and seen + count > int(middle):
+            lower = value
+        if upper is None and seen + count > int(middle + 0.5):
+            upper = value
+        seen += count
+    median = ((lower or 0.0) + (upper or 0.0)) / 2
+    return BatchStats(
+        count=total, first_s=latencies[0][0], median_s=median, last_s=latencies[-1][0]
+    )
+
+
 def sustained(
     graph: Graph, chip: Chip, options: SimOptions, dtype: str, peak: float, kernels: list[Kernel]
 ) -> Result:
@@ -99,6 +130,7 @@ def sustained(
     state = ThermalState(chip) if use_thermal else None
     static = chip.thermal.static_power if chip.thermal else 0.0
     period_control = chip.thermal.period if chip.thermal else float("inf")
+    ambient = chip.thermal.ambient if chip.thermal else 0.0
     level = 0
     start = at(0)
     time = start.two.end
@@ -107,49 +139,43 @@ def sustained(
     losses = dict(start.two_books.losses_ops)
     level_s = [0.0] * len(levels)
     level_s[0] = time
-    latencies = [b.end - b.start for b in start.two.batches]
-    series = [
-        SeriesPoint(
-            time_s=b.end,
-            latency_s=b.end - b.start,
-            clock_hz=levels[0].frequency,
-            temperature_c=chip.thermal.ambient if chip.thermal else 0.0,
-        )
-        for b in start.two.batches
-    ]
+    latencies = [(b.end - b.start, 1) for b in start.two.batches]
+    # (time, latency, clock, temperature) per batch, or per jump over settled batches
+    series = [(b.end, b.end - b.start, levels[0].frequency, ambient) for b in start.two.batches]
     thermal_trace: list[tuple[float, float, float, float]] = []
     if state is not None:
         power = static + energy / time
         state.advance(power, time)
         thermal_trace.append((time, state.temperature, levels[0].frequency, power))
-        series[-1].temperature_c = state.temperature
+        series[-1] = (*series[-1][:3], state.temperature)
     next_control = period_control
     batches = 2
     while batches < options.batches and (options.duration_s is None or time < options.duration_s):
         steady = at(level)
-        time += steady.period_s
-        energy += steady.energy_j
-        useful += steady.useful_ops
+        power = static + steady.energy_j / steady.period_s
+        repeat = 1
+        if settled(state, power, level, len(levels)):
+            left = options.batches - batches
+            if options.duration_s is not None:
+                left = min(left, max(1, math.ceil((options.duration_s - time) / steady.period_s)))
+            repeat = left
+        span = steady.period_s * repeat
+        time += span
+        energy += steady.energy_j * repeat
+        useful += steady.useful_ops * repeat
         for category in LOSS_CATEGORIES:
-            losses[category] += steady.losses_ops[category]
-        level_s[level] += steady.period_s
-        latencies.append(steady.latency_s)
-        batches += 1
+            losses[category] += steady.losses_ops[category] * repeat
+        level_s[level] += span
+        latencies.append((steady.latency_s, repeat))
+        batches += repeat
         if state is not None:
-            power = static + steady.energy_j / steady.period_s
-            state.advance(power, steady.period_s)
+            state.advance(power, span)
             if time >= next_control:
                 thermal_trace.append((time, state.temperature, levels[level].frequency, power))
                 level += state.decide(power, level, len(levels))
                 next_control = time + period_control
-        series.append(
-            SeriesPoint(
-                time_s=time,
-                latency_s=steady.latency_s,
-                clock_hz=levels[level].frequency,
-                temperature_c=state.temperature if state else 0.0,
-            )
-        )
+        temperature = state.temperature if state else ambient
+        series.append((time, steady.latency_s, levels[level].frequency, temperature))
     books = Accounting(
         useful_ops=useful,
         losses_ops=losses,
@@ -160,14 +186,19 @@ def sustained(
     base = build_result(graph, chip, options, dtype, peak, kernels, start.two, books)
     items = base.batch * batches
     total_ops = float(graph.total_ops) * batches
+    stats = weighted_stats(latencies)
+    points = [
+        SeriesPoint(time_s=t, latency_s=lat, clock_hz=f, temperature_c=temp)
+        for t, lat, f, temp in thin(series)
+    ]
     return base.model_copy(
         update=dict(
-            latency_s=batch_stats(latencies).median_s,
+            latency_s=stats.median_s,
             duration_s=time,
             batches=batches,
             fast_forward=True,
-            batch_latency=batch_stats(latencies),
-            series=thin(series),
+            batch_latency=stats,
+            series=points,
             power=power_report(
                 chip, energy, time, level_s, thermal_trace, state.max_temperature if state else None
             ),

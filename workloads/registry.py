@@ -18,6 +18,7 @@ from hardware.errors import InputError, explain_validation
 from workloads.graph import Graph
 from workloads.ops import OpShapeError
 
+MAX_BATCH = 1_000_000  # items in one batch; a stream of batches is the way past it
 BUILDERS: dict[str, Callable[..., Graph]] = {}
 
 
@@ -63,6 +64,11 @@ def build(name: str, **params: object) -> Graph:
             raise InputError(
                 f"workload {name!r}: {key} must be a positive integer, got {given[key]!r}."
             )
+    if isinstance(given.get("batch"), int) and given["batch"] > MAX_BATCH:
+        raise InputError(
+            f"workload {name!r}: batch must be at most {MAX_BATCH:,}, got {given['batch']:,}; "
+            "for many inputs in a row, stream batches with --batches or --duration."
+        )
     if "dtype" in given and given["dtype"] not in DTYPE_BYTES:
         raise InputError(
             f"workload {name!r}: unknown dtype {given['dtype']!r}; allowed: "
