@@ -59,11 +59,11 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
                 f"--set {pair!r}: expected KEY=VALUE with a dotted key, "
                 "e.g. memory.dram.bandwidth=2TB/s."
             )
-        overrides[key.strip()] = _scalar(value.strip())
+        overrides[key.strip()] = parse_scalar(value.strip())
     return overrides
 
 
-def _scalar(value: str) -> Any:
+def parse_scalar(value: str) -> Any:
     """YAML scalars and lists ('64', 'true', '[8, 8, 16]'); anything else stays a string."""
     try:
         parsed = safe_yaml(value)  # guarded: no alias bombs from a command line either

@@ -591,11 +591,25 @@ _register_more()
 
 
 def main() -> None:
-    """Console-script entry point (`topsim`)."""
+    """Console-script entry point (`topsim`): every user mistake is one line and exit 2."""
+    try:  # typer bundles its own click; older releases use the click package
+        from typer._click import exceptions as click_errors
+    except ImportError:  # pragma: no cover
+        from click import exceptions as click_errors
+
     try:
-        app(prog_name="topsim")
+        code = app(prog_name="topsim", standalone_mode=False)
+    except click_errors.NoArgsIsHelpError:  # the help was printed while it was raised
+        raise SystemExit(0) from None
+    except click_errors.UsageError as err:  # bad flags or values that click checks
+        command = err.ctx.command_path if err.ctx else "topsim"
+        fail(f"{command}: {err.format_message()} (see '{command} --help').")
+    except typer.Abort:
+        fail("aborted.")
     except InputError as err:  # a command that forgot user_errors(): still no traceback
         fail(str(err))
+    if isinstance(code, int) and code:
+        raise SystemExit(code)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel
 
 import hardware
@@ -51,6 +50,7 @@ import workloads
 from hardware import quantity
 from hardware.chip import Chip
 from hardware.errors import InputError, load_yaml_mapping, read_text
+from hardware.load import parse_scalar as _scalar
 from sim.account import LOSS_CATEGORIES
 from sim.simulate import SimOptions, simulate
 from workloads.graph import Graph
@@ -155,15 +155,6 @@ def _split_items(text: str) -> list[str]:
             current.append(char)
     items.append("".join(current).strip())
     return items
-
-
-def _scalar(text: str) -> Any:
-    """YAML scalars and lists ('64', 'true', '[8, 8, 16]'); anything else stays a string."""
-    try:
-        parsed = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-    return parsed if isinstance(parsed, int | float | bool | list | dict) else text
 
 
 def _unique(values: Iterable[Any]) -> list[Any]:
