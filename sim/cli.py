@@ -434,6 +434,17 @@ def run(
             help="Bring each input from the input source (default: only for streams).",
         ),
     ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            help="LLMs: 'generate' runs a prefill of --prompt tokens then --tokens decode steps "
+            "(alias 'decode'); 'prefill' runs the prompt only."
+        ),
+    ] = None,
+    prompt: Annotated[int, typer.Option(min=1, help="LLMs: prompt tokens.")] = 512,
+    tokens: Annotated[int, typer.Option(min=1, help="LLMs: tokens to generate.")] = 128,
+    weight_dtype: Annotated[str | None, typer.Option(help="LLMs: weight storage dtype.")] = None,
+    kv_dtype: Annotated[str | None, typer.Option(help="LLMs: KV-cache dtype.")] = None,
     json_out: JsonOption = None,
     trace: Annotated[Path | None, typer.Option(help="Write a Chrome/Perfetto trace.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print one line.")] = False,
@@ -442,7 +453,28 @@ def run(
     """Simulate WORKLOAD on a chip: latency, throughput and where the peak went."""
     import sim
 
+    if mode in ("generate", "decode"):
+        generation(
+            workload,
+            chip,
+            set_,
+            batch,
+            dtype,
+            fusion,
+            prompt,
+            tokens,
+            weight_dtype,
+            kv_dtype,
+            json_out,
+            quiet,
+            top,
+        )
+        return
     with user_errors():
+        if mode not in (None, "prefill"):
+            raise InputError(f"--mode {mode!r}: allowed modes are prefill, generate and decode.")
+        if mode == "prefill":
+            seq = prompt if seq is None else seq
         graph = load_workload(workload, batch=batch, resolution=resolution, seq=seq, dtype=dtype)
         spec = load_chip_with(chip, set_)
         result = sim.simulate(
@@ -469,6 +501,51 @@ def run(
         stdout().print(one_line(result), soft_wrap=True)
     else:
         stdout().print(result.summary(top=top))
+
+
+def generation(
+    workload: str,
+    chip: str,
+    sets: list[str] | None,
+    batch: int | None,
+    dtype: str | None,
+    fusion: str,
+    prompt: int,
+    tokens: int,
+    weight_dtype: str | None,
+    kv_dtype: str | None,
+    json_out: str | None,
+    quiet: bool,
+    top: int,
+) -> None:
+    """`run LLM --mode generate`: time to first token, per-token latency, tokens/s."""
+    from sim.llm import generate, render_generation
+
+    with user_errors():
+        result = generate(
+            workload,
+            load_chip_with(chip, sets),
+            prompt=prompt,
+            tokens=tokens,
+            batch=batch or 1,
+            dtype=dtype or "fp16",
+            weight_dtype=weight_dtype,
+            kv_dtype=kv_dtype,
+            fusion=check_fusion(fusion),
+        )
+        if json_out is not None:
+            emit_json(result.model_dump_json(indent=1), json_out)
+    if json_out == "-":
+        return
+    if quiet:
+        stdout().print(
+            f"{workload} on {chip}: TTFT {format_si(result.ttft_s, 's')}, "
+            f"{format_si(result.per_token.median_s, 's')}/token, "
+            f"{result.tokens_per_s:,.1f} tokens/s",
+            soft_wrap=True,
+        )
+    else:
+        stdout().print(render_generation(result, top=top))
 
 
 def write_trace(result: Any, path: Path) -> None:
@@ -514,8 +591,13 @@ def explain(
         params = dict(batch=batch, resolution=resolution, seq=seq, dtype=dtype)
         graph = load_workload(workload, **params)
         spec = load_chip_with(chip, set_)
-        result = explain_run(graph, spec, rebuild=rebuild_for(workload, **params), top=top,
-                             fusion=check_fusion(fusion))
+        result = explain_run(
+            graph,
+            spec,
+            rebuild=rebuild_for(workload, **params),
+            top=top,
+            fusion=check_fusion(fusion),
+        )
         if json_out is not None:
             emit_json(result.model_dump_json(indent=1), json_out)
     if json_out != "-":
@@ -540,8 +622,11 @@ def compare(
         for name in workload:
             graph = load_workload(name, batch=batch)
             for chip_name in chip:
-                results.append(sim.simulate(graph, load_chip_with(chip_name, set_),
-                                            fusion=check_fusion(fusion)))
+                results.append(
+                    sim.simulate(
+                        graph, load_chip_with(chip_name, set_), fusion=check_fusion(fusion)
+                    )
+                )
         if json_out is not None:
             emit_json("[" + ",".join(r.model_dump_json() for r in results) + "]", json_out)
     if json_out != "-":
@@ -557,7 +642,8 @@ def plot(
     workload: Annotated[str, typer.Argument(help="A built-in workload or a graph file.")],
     chip: ChipOption,
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG, SVG or PDF file.")] = Path(
-        "topsim.png"),
+        "topsim.png"
+    ),
     set_: SetOption = None,
     batch: BatchOption = None,
     fusion: FusionOption = "epilogue",
@@ -572,8 +658,11 @@ def plot(
         graph = load_workload(workload, batch=batch)
         spec = load_chip_with(chip, set_)
         result = sim.simulate(graph, spec, fusion=check_fusion(fusion))
-        path = (plots.roofline(result, spec, out) if kind == "roofline"
-                else getattr(plots, kind)(result, out))
+        path = (
+            plots.roofline(result, spec, out)
+            if kind == "roofline"
+            else getattr(plots, kind)(result, out)
+        )
     typer.echo(f"wrote {path}", err=True)
 
 
