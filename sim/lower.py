@@ -252,7 +252,11 @@ class Residency:
 
 def view_roots(graph: Graph) -> dict[str, str]:
     """tensor -> the tensor whose memory it shares (through reshape/flatten views)."""
+    memo = graph.memo()
+    if "view_roots" in memo:
+        return memo["view_roots"]
     root: dict[str, str] = {}
+    memo["view_roots"] = root
     for op in graph.order:
         if op.stats.is_view:
             root[op.outputs[0]] = root.get(op.inputs[0], op.inputs[0])
@@ -348,7 +352,11 @@ def _operand_factors(op: Op, capacity: float) -> dict[int, float]:
 
 def consumers(graph: Graph, roots: dict[str, str]) -> dict[str, set[str]]:
     """tensor (view root) -> names of the ops that read it."""
+    memo = graph.memo()
+    if "consumers" in memo:
+        return memo["consumers"]
     readers: dict[str, set[str]] = {}
+    memo["consumers"] = readers
     for op in graph.ops:
         for t in op.inputs:
             readers.setdefault(roots.get(t, t), set()).add(op.name)

@@ -134,6 +134,7 @@ class Graph(BaseModel):
     ops: list[Op] = Field(min_length=1)
 
     _order: list[Op] | None = PrivateAttr(default=None)
+    _memo: dict = PrivateAttr(default_factory=dict)  # derived maps the simulator reuses
 
     @model_validator(mode="after")
     def _check(self) -> Graph:
@@ -255,6 +256,10 @@ class Graph(BaseModel):
             stuck = sorted(n for n, k in waiting.items() if k > 0)
             raise ValueError(f"the graph has a cycle through op(s) {', '.join(stuck[:5])}")
         return order
+
+    def memo(self) -> dict:
+        """A per-graph cache for derived lookups (the graph does not change once valid)."""
+        return self.__pydantic_private__["_memo"]
 
     def producers(self) -> dict[str, Op]:
         return {t: op for op in self.ops for t in op.outputs}
