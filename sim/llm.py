@@ -42,7 +42,8 @@ from hardware.errors import InputError
 from hardware.quantity import format_si
 from sim.account import LOSS_CATEGORIES, REMEDIES
 from sim.report import bar, ops_rate, seconds, top_ops
-from sim.result import SCHEMA_VERSION, BatchStats, Model, Result
+from sim.result import SCHEMA_VERSION, BatchStats, Model, Result, ranked
+from sim.result import top as top_loss
 from sim.simulate import options_from, simulate
 from workloads.transformer import CONFIGS, decode_step, transformer
 
@@ -119,19 +120,13 @@ class GenerationResult(Model):
     decode_step: Result  # the step at the median KV length
 
     def ranked_losses(self) -> list[tuple[str, float]]:
-        items = [(k, v) for k, v in self.losses_ops.items() if v > 0]
-        return sorted(items, key=lambda kv: (-kv[1], kv[0]))
+        return ranked(self.losses_ops)
 
     def top_loss(self) -> str:
-        ranked = self.ranked_losses()
-        return ranked[0][0] if ranked else "none"
+        return top_loss(self.losses_ops)
 
     def decode_top_loss(self) -> str:
-        ranked = sorted(
-            ((k, v) for k, v in self.decode_losses_ops.items() if v > 0),
-            key=lambda kv: (-kv[1], kv[0]),
-        )
-        return ranked[0][0] if ranked else "none"
+        return top_loss(self.decode_losses_ops)
 
     def loss_share(self, category: str) -> float:
         capacity = self.peak_ops * self.total_s

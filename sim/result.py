@@ -11,6 +11,17 @@ from pydantic import BaseModel, ConfigDict
 SCHEMA_VERSION = "1.0"
 
 
+def ranked(losses: dict[str, float]) -> list[tuple[str, float]]:
+    """Loss categories with a non-zero share, biggest first (ties by name)."""
+    return sorted(((k, v) for k, v in losses.items() if v > 0), key=lambda kv: (-kv[1], kv[0]))
+
+
+def top(losses: dict[str, float]) -> str:
+    """The biggest loss category, or "none"."""
+    items = ranked(losses)
+    return items[0][0] if items else "none"
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -124,13 +135,10 @@ class Result(Model):
     timeline: list[Segment]  # the first 20,000 spans by start time
 
     def ranked_losses(self) -> list[tuple[str, float]]:
-        """Loss categories with a non-zero share, biggest first (ties by name)."""
-        items = [(k, v) for k, v in self.losses_ops.items() if v > 0]
-        return sorted(items, key=lambda kv: (-kv[1], kv[0]))
+        return ranked(self.losses_ops)
 
     def top_loss(self) -> str:
-        ranked = self.ranked_losses()
-        return ranked[0][0] if ranked else "none"
+        return top(self.losses_ops)
 
     def loss_share(self, category: str) -> float:
         """Fraction of peak capacity over the run lost to `category`."""

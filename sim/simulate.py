@@ -134,7 +134,15 @@ def simulate(graph: Graph, chip: Chip, options: SimOptions | None = None, **kwar
         from sim.sustain import sustained
 
         return sustained(graph, chip, options, dtype, peak, kernels)
-    trace = Engine(chip, kernels, engine_options(graph, options)).run()
+    trace, books = run_engine(graph, chip, options, dtype, kernels)
+    return build_result(graph, chip, options, dtype, peak, kernels, trace, books)
+
+
+def run_engine(
+    graph: Graph, chip: Chip, options: SimOptions, dtype: str, kernels: list[Kernel], **overrides
+) -> tuple[Trace, Accounting]:
+    """One discrete-event run (EngineOptions `overrides` on top of `options`), accounted."""
+    trace = Engine(chip, kernels, engine_options(graph, options, **overrides)).run()
     books = account(
         kernels,
         trace,
@@ -143,7 +151,7 @@ def simulate(graph: Graph, chip: Chip, options: SimOptions | None = None, **kwar
         options.overlap,
         serial_input=options.loads_input and options.prefetch == 0,
     )
-    return build_result(graph, chip, options, dtype, peak, kernels, trace, books)
+    return trace, books
 
 
 def batch_stats(latencies: list[float]) -> BatchStats:

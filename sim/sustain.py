@@ -17,15 +17,15 @@ import math
 from dataclasses import dataclass
 
 from hardware.chip import Chip
-from sim.account import LOSS_CATEGORIES, Accounting, account
-from sim.engine import Engine, Trace
+from sim.account import LOSS_CATEGORIES, Accounting
+from sim.engine import Trace
 from sim.lower import Kernel
 from sim.result import BatchStats, Result, SeriesPoint
 from sim.simulate import (
     SimOptions,
     build_result,
-    engine_options,
     power_report,
+    run_engine,
     thin,
 )
 from sim.thermal import ThermalState
@@ -50,21 +50,16 @@ def profile(
     graph: Graph, chip: Chip, options: SimOptions, dtype: str, kernels: list[Kernel], level: int
 ) -> Profile:
     def run(batches: int) -> tuple[Trace, Accounting]:
-        engine = Engine(
+        return run_engine(
+            graph,
             chip,
-            kernels,
-            engine_options(
-                graph, options, batches=batches, duration_s=None, thermal=False, level=level
-            ),
-        )
-        trace = engine.run()
-        return trace, account(
-            kernels,
-            trace,
-            chip,
+            options,
             dtype,
-            options.overlap,
-            serial_input=options.loads_input and options.prefetch == 0,
+            kernels,
+            batches=batches,
+            duration_s=None,
+            thermal=False,
+            level=level,
         )
 
     two, two_books = run(2)
