@@ -46,9 +46,6 @@ class SharedLink:
         self.updated = 0.0
         self.version = 0
         self.next_id = 0
-        self.busy_since: float | None = None
-        self.busy_s = 0.0
-        self.bytes_moved = 0.0
 
     def transfer(
         self, nbytes: float, cap: float = float("inf"), done: simpy.Event | None = None
@@ -61,9 +58,6 @@ class SharedLink:
         self._advance()
         self.active[self.next_id] = [nbytes, done, cap]
         self.next_id += 1
-        self.bytes_moved += nbytes
-        if self.busy_since is None:
-            self.busy_since = self.env.now
         self._reschedule()
         return done
 
@@ -90,9 +84,6 @@ class SharedLink:
             self.active.pop(key)[1].succeed()
         self.version += 1
         if not self.active:
-            if self.busy_since is not None:
-                self.busy_s += self.env.now - self.busy_since
-                self.busy_since = None
             return
         rates = self._rates()
         wait = min(self.active[k][0] / rates[k] for k in self.active)
