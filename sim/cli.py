@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -686,6 +687,7 @@ def main() -> None:
     except ImportError:  # pragma: no cover
         from click import exceptions as click_errors
 
+    warnings.formatwarning = lambda message, *_args, **_kw: f"warning: {message}\n"
     try:
         code = app(prog_name="topsim", standalone_mode=False)
     except click_errors.NoArgsIsHelpError:  # the help was printed while it was raised

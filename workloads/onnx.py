@@ -20,6 +20,15 @@ opened. The model:
 - Unknown op types become `custom` ops on the host (`accelerated: false`) with output
   shapes from shape inference, and one warning lists them; the import never fails
   because of an op type.
+- Shape mismatches are rejected at load time: a standard ONNX node whose shapes contradict
+  each other (a Conv weight of the wrong rank or channel count, a MatMul or Gemm whose
+  inner dimensions differ, a Reshape to another element count, inputs that do not
+  broadcast, ...) or that lacks a required input is an InputError naming the file, the
+  node, its op type and the shapes. So is a tensor topsim cannot hold (over 2^50
+  elements).
+- Warnings (`OnnxImportWarning`, a UserWarning) are one self-contained line each, naming
+  the file; `import_onnx` returns the same lines (`OnnxImport.messages()`) instead of
+  warning, for callers that print them their own way.
 - Dtypes: float32 -> fp32, float16 -> fp16, bfloat16 -> bf16, float64 -> fp64,
   (u)int8 -> int8, float8 -> fp8, (u)int4 -> int4, bool -> int8 (1 byte); int16/uint16
   -> fp16 and int32/int64 and the other integer types -> fp32, stand-ins of 2 and 4 bytes
@@ -74,7 +83,7 @@ ONNX_DTYPES: dict[str, str] = {
 
 
 class OnnxImportWarning(UserWarning):
-    """Ops that were approximated or have no topsim equivalent."""
+    """Ops that were approximated or have no topsim equivalent (one line, names the file)."""
 
 
 @dataclass
@@ -84,6 +93,24 @@ class OnnxImport:
     graph: Graph
     unknown_ops: Counter = field(default_factory=Counter)  # op type -> count (host custom ops)
     notes: list[str] = field(default_factory=list)
+    source: str = ""  # the file, as the caller named it
+
+    def messages(self) -> list[str]:
+        """The import's warnings: one self-contained line each, naming the file.
+
+        `load_onnx` emits exactly these as `OnnxImportWarning`s; a command-line tool can
+        print them itself (e.g. as `warning: LINE` on stderr) instead.
+        """
+        prefix = f"{self.source}: " if self.source else ""
+        lines = []
+        if self.unknown_ops:
+            listing = ", ".join(f"{t} (x{n})" for t, n in sorted(self.unknown_ops.items()))
+            lines.append(
+                f"{prefix}op types with no topsim equivalent run as custom ops on the host "
+                f"(no MACs counted, shapes from ONNX shape inference): {listing}."
+            )
+        lines.extend(f"{prefix}{note}." for note in self.notes)
+        return [" ".join(line.split()) for line in lines]  # one line, whatever names hold
 
 
 def _onnx():
@@ -102,30 +129,29 @@ def load_onnx(
     """The topsim Graph of an ONNX model; see the module docstring for the mapping.
 
     Ops without a topsim equivalent and any approximations are reported with
-    `warnings.warn(..., OnnxImportWarning)`, one message each.
+    `warnings.warn(..., OnnxImportWarning)`, one self-contained line each (the lines of
+    `OnnxImport.messages()`). User mistakes in the file raise InputError.
     """
     result = import_onnx(path, batch=batch, dims=dims)
-    if result.unknown_ops:
-        listing = ", ".join(f"{t} (x{n})" for t, n in sorted(result.unknown_ops.items()))
-        warnings.warn(
-            f"{path}: op types with no topsim equivalent run as custom ops on the host "
-            f"(no MACs counted, shapes from ONNX shape inference): {listing}.",
-            OnnxImportWarning,
-            stacklevel=2,
-        )
-    if result.notes:
-        warnings.warn(f"{path}: " + "; ".join(result.notes) + ".", OnnxImportWarning, stacklevel=2)
+    for message in result.messages():
+        warnings.warn(message, OnnxImportWarning, stacklevel=2)
     return result.graph
 
 
 def import_onnx(
     path: str | os.PathLike, batch: int | None = None, dims: Mapping[str, int] | None = None
 ) -> OnnxImport:
-    """Like `load_onnx`, but returns the unknown op types and notes instead of warning."""
+    """Like `load_onnx`, but returns the unknown op types and notes instead of warning.
+
+    `OnnxImport.messages()` gives the warnings `load_onnx` would emit, as one-line strings.
+    """
     if batch is not None and (not isinstance(batch, int) or batch < 1):
         raise InputError(f"{path}: batch must be a positive integer, got {batch!r}.")
     model = read_model(path)
-    return _Importer(model, str(path), batch, dict(dims or {})).run()
+    try:
+        return _Importer(model, str(path), batch, dict(dims or {})).run()
+    except ValidationError as err:  # a model built here that pydantic refused: still one line
+        raise explain_validation(err, str(path), None) from None
 
 
 def read_model(path: str | os.PathLike):
@@ -212,6 +238,7 @@ class _Importer:
         self.unknown: Counter = Counter()
         self.approximated: Counter = Counter()
         self.notes: list[str] = []
+        self.chosen: dict[str, int] = {}  # input dimensions this import chose -> their sizes
         opsets = {o.domain: o.version for o in model.opset_import}
         self.opset = opsets.get("", opsets.get("ai.onnx", 13))
 
@@ -236,7 +263,7 @@ class _Importer:
                     f"{self.source}: graph input {name!r} has no known shape; give "
                     "its dimensions with dims={...}."
                 )
-            self.tensors[name] = Tensor(shape=_dims(shape), dtype=self._dtype(name))
+            self.tensors[name] = self.tensor(name, _dims(shape), self._dtype(name), "graph input")
         nodes = self._sorted_nodes()
         nodes = self._live(nodes, [o.name for o in graph.output])
         fused = _find_fusions(nodes, self)
@@ -273,7 +300,7 @@ class _Importer:
             )
         except ValidationError as err:
             raise explain_validation(err, self.source, Graph) from None
-        return OnnxImport(result, self.unknown, self.notes)
+        return OnnxImport(result, self.unknown, self.notes, self.source)
 
     def _fix_input_dims(self) -> None:
         """Concrete sizes for symbolic input dims: leading axis -> batch, named -> dims."""
@@ -308,6 +335,7 @@ class _Importer:
                 else:
                     size = 1
                     defaulted.add(dim.dim_param or f"{value.name}[{axis}]")
+                self.chosen[dim.dim_param or f"{value.name}[{axis}]"] = size
                 dim.Clear()
                 dim.dim_value = size
         if defaulted:
@@ -455,14 +483,26 @@ class _Importer:
             raise _Unmappable(f"the shape of {name!r} is unknown")
         return known
 
+    def tensor(self, name: str, shape: Shape, dtype: str, what: str, const: bool = False):
+        """A topsim Tensor, or an InputError naming the file and the tensor (never pydantic's)."""
+        try:
+            return Tensor(shape=shape, dtype=dtype, const=const)
+        except ValidationError as err:
+            problems = "; ".join(
+                str(e.get("msg", "is invalid")).removeprefix("Value error, ") for e in err.errors()
+            )
+            raise InputError(
+                f"{self.source}: {what} {name!r} cannot be represented in topsim: {problems}."
+            ) from None
+
     def declare(self, name: str) -> str:
         """Make sure `name` (an activation or a constant) is a topsim tensor; return it."""
         name = self.resolve(name)
         if name in self.tensors:
             return name
         if name in self.const_shapes:
-            self.tensors[name] = Tensor(
-                shape=_dims(self.const_shapes[name]), dtype=self._dtype(name), const=True
+            self.tensors[name] = self.tensor(
+                name, _dims(self.const_shapes[name]), self._dtype(name), "constant", const=True
             )
             return name
         raise _Unmappable(f"tensor {name!r} is not available")
@@ -476,7 +516,9 @@ class _Importer:
             raise _Unmappable(f"cannot view constant {name!r} as {list(shape)}")
         alias = f"{name}{suffix}"
         if alias not in self.tensors:
-            self.tensors[alias] = Tensor(shape=_dims(shape), dtype=self._dtype(name), const=True)
+            self.tensors[alias] = self.tensor(
+                alias, _dims(shape), self._dtype(name), "constant", const=True
+            )
         return alias
 
     def fresh(self, base: str) -> str:
@@ -529,8 +571,11 @@ class _Importer:
         out_dtype = dtype or (self.tensors[names[0]].dtype if names else "fp32")
         for out, shape in zip(outputs, stats.out_shapes, strict=True):
             known = self.onnx_types.get(out)
-            self.tensors[out] = Tensor(
-                shape=tuple(shape), dtype=onnx_dtype(known) if known else out_dtype
+            self.tensors[out] = self.tensor(
+                out,
+                tuple(shape),
+                onnx_dtype(known) if known else out_dtype,
+                f"{node.op_type} output",
             )
         if dtype is not None:
             attrs["dtype"] = dtype
@@ -592,8 +637,11 @@ class _Importer:
             attrs["accelerated"] = False
         dtype = self._dtype(outputs[0]) if not inputs else self.tensors[inputs[0]].dtype
         for o, s in zip(outputs, out_shapes, strict=True):
-            self.tensors[o] = Tensor(
-                shape=_dims(s), dtype=self._dtype(o) if o in self.onnx_types else dtype
+            self.tensors[o] = self.tensor(
+                o,
+                _dims(s),
+                self._dtype(o) if o in self.onnx_types else dtype,
+                f"{node.op_type} output",
             )
         suffix = "" if node.op_type in (node.name or "") else f" [{node.op_type}]"
         name = self.op_name(node, suffix)
@@ -624,6 +672,7 @@ class _Importer:
 
     def _map(self, node: _Node) -> None:
         node.inputs = [self.resolve(t) if t else "" for t in node.inputs]
+        self._check(node)
         if self._fold(node):
             return
         mapper = MAPPERS.get(node.op_type)
@@ -638,6 +687,32 @@ class _Importer:
             self._rollback(mark)
             self.approximated[node.op_type] += 1
             self.custom(node, flops_per_element=1.0)
+
+    def _check(self, node: _Node) -> None:
+        """A standard node that lacks a required input, or whose shapes contradict each
+        other, is an InputError: shape mismatches are rejected at load time."""
+        if node.domain not in ("", "ai.onnx"):
+            return  # other domains' ops are not ONNX's: nothing to hold them to
+        problem = _missing_input(self, node)
+        check = SHAPE_CHECKS.get(node.op_type)
+        if problem is None and check is not None:
+            try:
+                mismatch = check(self, node)
+            except _Unmappable:  # a shape is unknown: nothing to compare
+                mismatch = None
+            if mismatch:
+                problem = f"shape mismatch: {mismatch}"
+        if problem:
+            verdict = "the model is not valid ONNX"
+            if self.chosen and problem.startswith("shape mismatch"):
+                sizes = ", ".join(f"{k}={v}" for k, v in sorted(self.chosen.items()))
+                verdict = (
+                    f"the model may assume other sizes for the input dimensions set at "
+                    f"import ({sizes}; choose them with batch= and dims=)"
+                )
+            raise InputError(
+                f"{self.source}: node {_label(node)} ({node.op_type}): {problem}; {verdict}."
+            )
 
     def _rollback(self, mark) -> None:
         count, tensors, alias = mark
@@ -705,6 +780,37 @@ class _Importer:
             self._rollback(mark)
             for member in region.nodes:  # map the members one by one after all
                 self._map(member)
+
+
+def _label(node: _Node) -> str:
+    if node.name:
+        return repr(node.name)
+    first = next((o for o in node.outputs if o), "")
+    return f"#{node.index}" + (f" (making {first!r})" if first else "")
+
+
+_SCHEMAS: dict[tuple[str, int], Any] = {}
+
+
+def _missing_input(imp: _Importer, node: _Node) -> str | None:
+    """The first required input (by ONNX's schema for the model's opset) the node lacks."""
+    key = (node.op_type, imp.opset)
+    if key not in _SCHEMAS:
+        try:
+            _SCHEMAS[key] = imp.onnx.defs.get_schema(node.op_type, imp.opset, "")
+        except Exception:  # no such op in this opset (or this onnx): nothing to check
+            _SCHEMAS[key] = None
+    schema = _SCHEMAS[key]
+    if schema is None:
+        return None
+    single = imp.onnx.defs.OpSchema.FormalParameterOption.Single
+    for i, formal in enumerate(schema.inputs):
+        if formal.option == single and (i >= len(node.inputs) or not node.inputs[i]):
+            return (
+                f"ONNX's {node.op_type} requires input {i + 1} ({formal.name}), "
+                f"which the node does not have (it has {len([t for t in node.inputs if t])})"
+            )
+    return None
 
 
 def _external(tensor, onnx) -> bool:
@@ -1162,7 +1268,7 @@ def _spatial(
         return x, [(pads[0] + pads[2]) // 2, (pads[1] + pads[3]) // 2]
     padded = (shape[0], shape[1], size[0] + pads[0] + pads[2], size[1] + pads[1] + pads[3])
     out = imp.fresh(f"{node.outputs[0]}/pad")
-    imp.tensors[out] = Tensor(shape=padded, dtype=imp.tensors[imp.declare(x)].dtype)
+    imp.tensors[out] = imp.tensor(out, padded, imp.tensors[imp.declare(x)].dtype, "padded input")
     name = imp.op_name(node, ".pad")
     imp.op_names.add(name)
     imp.ops.append(
@@ -1181,6 +1287,8 @@ def map_conv(imp: _Importer, node: _Node, x_at: int = 0, w_at: int = 1, b_at: in
     x, w = node.inputs[x_at], node.inputs[w_at]
     bias = node.inputs[b_at] if b_at is not None and len(node.inputs) > b_at else ""
     xs, ws = imp.shape(x), imp.shape(w)
+    if len(ws) != len(xs) or len(xs) < 3:
+        raise _Unmappable(f"conv weight {list(ws)} does not fit input {list(xs)}")
     group = int(node.attrs.get("group", 1))
     out = node.outputs[0]
     if len(xs) == 3:  # 1-D convolution as a conv2d over [N, C, 1, L]
@@ -1679,6 +1787,237 @@ def map_rnn(imp: _Importer, node: _Node):
 
 def map_quantize(imp: _Importer, node: _Node):
     imp.emit(node, "cast", [node.inputs[0]], [node.outputs[0]])
+
+
+# --- shape checks: contradictions in a standard node are rejected ------------------------------
+# Each takes the importer and a node of the standard domain and returns what is wrong with its
+# shapes (a phrase naming the tensors and their shapes), or None. A shape nobody knows raises
+# _Unmappable, which means "nothing to check".
+
+
+def _s(shape: Shape) -> str:
+    return str([int(d) for d in shape])
+
+
+def _check_conv(imp: _Importer, node: _Node) -> str | None:
+    x_at, w_at, b_at = {"Conv": (0, 1, 2), "ConvInteger": (0, 1, None), "QLinearConv": (0, 3, 8)}[
+        node.op_type
+    ]
+    op = node.op_type
+    x, w = node.inputs[x_at], node.inputs[w_at]
+    xs, ws = imp.shape(x), imp.shape(w)
+    if len(xs) < 3:
+        return f"input {x!r} is {_s(xs)}; {op} takes [N, C, spatial...], at least 3-D"
+    if len(ws) != len(xs):
+        return (
+            f"weight {w!r} is {_s(ws)} ({len(ws)}-D) but input {x!r} is {_s(xs)} "
+            f"({len(xs)}-D): a {op} weight is [M, C/group, kernel...], as many axes as its input"
+        )
+    group = int(node.attrs.get("group", 1))
+    if group < 1:
+        return f"group={group}; it must be a positive integer"
+    if xs[1] != ws[1] * group:
+        return (
+            f"input {x!r} {_s(xs)} has {xs[1]} channels but weight {w!r} {_s(ws)} with "
+            f"group={group} takes {ws[1] * group}"
+        )
+    if ws[0] % group:
+        return f"weight {w!r} {_s(ws)} has {ws[0]} output channels, not a multiple of group={group}"
+    kernel = node.attrs.get("kernel_shape")
+    if kernel is not None and [int(k) for k in kernel] != [int(k) for k in ws[2:]]:
+        return f"kernel_shape={[int(k) for k in kernel]} but weight {w!r} is {_s(ws)}"
+    b = node.inputs[b_at] if b_at is not None and len(node.inputs) > b_at else ""
+    if b:
+        bs = imp.shape(b)
+        if tuple(bs) != (ws[0],):
+            return f"bias {b!r} is {_s(bs)} but weight {w!r} {_s(ws)} makes {ws[0]} channels"
+    auto = node.attrs.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+    if auto in ("NOTSET", "VALID"):
+        rank = len(xs) - 2
+        pads = [int(p) for p in node.attrs.get("pads", [0] * 2 * rank)] if auto == "NOTSET" else []
+        pads = pads if len(pads) == 2 * rank else [0] * 2 * rank
+        dilations = [int(d) for d in node.attrs.get("dilations", [1] * rank)]
+        dilations = dilations if len(dilations) == rank else [1] * rank
+        for i in range(rank):
+            span = (ws[2 + i] - 1) * dilations[i] + 1
+            room = xs[2 + i] + pads[i] + pads[i + rank]
+            if room < span:
+                return (
+                    f"the kernel of weight {w!r} {_s(ws)} spans {span} along spatial axis {i}, "
+                    f"more than input {x!r} {_s(xs)} has there with its padding ({room})"
+                )
+    return None
+
+
+def _check_matmul(imp: _Importer, node: _Node) -> str | None:
+    b_at = 3 if node.op_type == "QLinearMatMul" else 1
+    a, b = node.inputs[0], node.inputs[b_at]
+    sa, sb = imp.shape(a), imp.shape(b)
+    if not sa or not sb:
+        scalar = a if not sa else b
+        return f"{scalar!r} is a scalar; {node.op_type} takes tensors of at least one dimension"
+    inner_a, inner_b = sa[-1], sb[0] if len(sb) == 1 else sb[-2]
+    if inner_a != inner_b:
+        return (
+            f"the inner dimensions differ: {a!r} is {_s(sa)} and {b!r} is {_s(sb)} "
+            f"({inner_a} != {inner_b})"
+        )
+    try:
+        np.broadcast_shapes(tuple(sa[:-2]), tuple(sb[:-2]))
+    except ValueError:
+        return (
+            f"the batch dimensions of {a!r} {_s(sa)} and {b!r} {_s(sb)} do not broadcast "
+            f"({_s(sa[:-2])} against {_s(sb[:-2])})"
+        )
+    return None
+
+
+def _check_gemm(imp: _Importer, node: _Node) -> str | None:
+    a, b = node.inputs[0], node.inputs[1]
+    sa, sb = imp.shape(a), imp.shape(b)
+    if len(sa) != 2 or len(sb) != 2:
+        return f"Gemm takes 2-D A and B; {a!r} is {_s(sa)} and {b!r} is {_s(sb)}"
+    m, k = (sa[1], sa[0]) if node.attrs.get("transA", 0) else (sa[0], sa[1])
+    k2, n = (sb[1], sb[0]) if node.attrs.get("transB", 0) else (sb[0], sb[1])
+    if k != k2:
+        trans_a, trans_b = int(node.attrs.get("transA", 0)), int(node.attrs.get("transB", 0))
+        return (
+            f"the inner dimensions differ: A {a!r} is {_s(sa)} and B {b!r} is {_s(sb)} "
+            f"with transA={trans_a}, transB={trans_b} ({k} != {k2})"
+        )
+    c = node.inputs[2] if len(node.inputs) > 2 else ""
+    if c:
+        cs = imp.shape(c)
+        try:
+            fits = np.broadcast_shapes(tuple(cs), (m, n)) == (m, n)
+        except ValueError:
+            fits = False
+        if not fits:
+            return f"C {c!r} is {_s(cs)}, which does not broadcast to the product's [{m}, {n}]"
+    return None
+
+
+def _check_broadcast(imp: _Importer, node: _Node) -> str | None:
+    inputs = [t for t in node.inputs if t]
+    shapes = [tuple(imp.shape(t)) for t in inputs]
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        listing = ", ".join(f"{t!r} is {_s(s)}" for t, s in zip(inputs, shapes, strict=True))
+        return f"the inputs do not broadcast: {listing}"
+    return None
+
+
+def _check_reshape(imp: _Importer, node: _Node) -> str | None:
+    x = node.inputs[0]
+    target = imp.value(node.inputs[1]) if len(node.inputs) > 1 and node.inputs[1] else None
+    if target is None and "shape" in node.attrs:  # Reshape-1
+        target = np.array(node.attrs["shape"])
+    if target is None:
+        return None
+    xs = tuple(imp.shape(x))
+    raw = imp.onnx_shapes.get(x) or ()
+    wanted = [int(d) for d in np.asarray(target).reshape(-1)]
+    allowzero = bool(node.attrs.get("allowzero", 0))
+    shown = f"input {x!r} is {_s(xs)} ({numel(xs)} elements) but the target shape is {wanted}"
+    if wanted.count(-1) > 1 or any(d < -1 for d in wanted):
+        return f"{shown}: it may hold one -1 and no other negative size"
+    if allowzero and 0 in wanted and -1 in wanted:
+        return f"{shown}: with allowzero=1 it cannot hold both 0 and -1"
+    if not allowzero and any(d == 0 and i >= len(xs) for i, d in enumerate(wanted)):
+        return f"{shown}: a 0 copies the input's size, and the input has only {len(xs)} axes"
+    if 0 in xs or 0 in raw:
+        return None  # an empty tensor: topsim counts empty dims as 1, nothing to compare
+    out = [xs[i] if d == 0 and not allowzero else d for i, d in enumerate(wanted)]
+    known = numel([d for d in out if d != -1])
+    if known == 0:
+        return None
+    if -1 in out:
+        if numel(xs) % known:
+            return f"{shown}: {numel(xs)} elements cannot be split into parts of {known}"
+    elif known != numel(xs):
+        return f"{shown} ({known} elements)"
+    return None
+
+
+def _check_squeeze(imp: _Importer, node: _Node) -> str | None:
+    if node.op_type != "Squeeze":
+        return None
+    x = node.inputs[0]
+    xs = imp.shape(x)
+    axes = _axes(node, [imp.value(t) for t in node.inputs])
+    for axis in axes or []:
+        if not -len(xs) <= axis < len(xs):
+            return f"axis {axis} is out of range for input {x!r} {_s(xs)}"
+        if xs[axis] != 1:
+            return f"axis {axis} of input {x!r} {_s(xs)} has size {xs[axis]}, not 1"
+    return None
+
+
+def _check_transpose(imp: _Importer, node: _Node) -> str | None:
+    x = node.inputs[0]
+    xs = imp.shape(x)
+    perm = node.attrs.get("perm")
+    if perm is not None and sorted(int(p) for p in perm) != list(range(len(xs))):
+        return f"perm={[int(p) for p in perm]} is not a permutation of the axes of {x!r} {_s(xs)}"
+    return None
+
+
+def _check_concat(imp: _Importer, node: _Node) -> str | None:
+    inputs = [t for t in node.inputs if t]
+    shapes = [tuple(imp.shape(t)) for t in inputs]
+    listing = ", ".join(f"{t!r} is {_s(s)}" for t, s in zip(inputs, shapes, strict=True))
+    rank = len(shapes[0])
+    if any(len(s) != rank for s in shapes):
+        return f"the inputs differ in rank: {listing}"
+    axis = int(node.attrs.get("axis", 0))
+    if not -rank <= axis < rank:
+        return f"axis={axis} is out of range for rank-{rank} inputs: {listing}"
+    axis %= rank
+    if any(s[:axis] + s[axis + 1 :] != shapes[0][:axis] + shapes[0][axis + 1 :] for s in shapes):
+        return f"the inputs differ outside axis {axis}: {listing}"
+    return None
+
+
+def _check_split(imp: _Importer, node: _Node) -> str | None:
+    x = node.inputs[0]
+    xs = imp.shape(x)
+    axis = int(node.attrs.get("axis", 0))
+    if not -len(xs) <= axis < len(xs):
+        return f"axis={axis} is out of range for input {x!r} {_s(xs)}"
+    sizes = node.attrs.get("split")
+    if sizes is None and len(node.inputs) > 1 and node.inputs[1]:
+        value = imp.value(node.inputs[1])
+        sizes = None if value is None else value.reshape(-1)
+    if sizes is None:
+        return None
+    sizes = [int(s) for s in sizes]
+    if sum(sizes) != xs[axis] and 0 not in (imp.onnx_shapes.get(x) or ()):
+        return (
+            f"the split sizes {sizes} add up to {sum(sizes)} but axis {axis} of input "
+            f"{x!r} {_s(xs)} has {xs[axis]}"
+        )
+    if len(sizes) != len(node.outputs):
+        return f"{len(sizes)} split sizes {sizes} for {len(node.outputs)} outputs"
+    return None
+
+
+SHAPE_CHECKS: dict[str, Callable[[_Importer, _Node], str | None]] = {
+    "Conv": _check_conv,
+    "ConvInteger": _check_conv,
+    "QLinearConv": _check_conv,
+    "MatMul": _check_matmul,
+    "MatMulInteger": _check_matmul,
+    "QLinearMatMul": _check_matmul,
+    "Gemm": _check_gemm,
+    **{op: _check_broadcast for op in (*BINARY, "Pow")},
+    "Reshape": _check_reshape,
+    "Squeeze": _check_squeeze,
+    "Transpose": _check_transpose,
+    "Concat": _check_concat,
+    "Split": _check_split,
+}
 
 
 MAPPERS: dict[str, Callable[[_Importer, _Node], None]] = {

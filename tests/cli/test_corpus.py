@@ -43,41 +43,7 @@ CASE_SECONDS = 5.0
 
 # Cases that still fail, with the bug they show: (reason, whether to run them at all). They
 # stay in the corpus so that the fix only has to delete the entry here.
-KNOWN_BUGS: dict[str, tuple[str, bool]] = {
-    "onnx-conv-bad-weight.onnx": (
-        "workloads/onnx.py map_conv: IndexError traceback for a Conv weight that is not 4-D",
-        True,
-    ),
-    "onnx-huge-input.onnx": (
-        "workloads/onnx.py run(): Tensor(...) for a graph input is built outside "
-        "explain_validation, so a >2^50-element input is a pydantic traceback",
-        True,
-    ),
-    "onnx-matmul-mismatch.onnx": (
-        "workloads/onnx.py: a MatMul whose inner dimensions differ is imported as a custom op "
-        "with a warning instead of being rejected as a shape mismatch",
-        True,
-    ),
-    "onnx-bad-reshape.onnx": (
-        "workloads/onnx.py: a Reshape to a shape with another element count is imported as a "
-        "custom op with a warning instead of being rejected",
-        True,
-    ),
-    "cli-batch-huge.args": (
-        "sim/engine.py thermal_control steps every thermal period of simulated time: a "
-        "1e7-second run (resnet50, batch 1e9, toy) never finishes and grows memory",
-        False,
-    ),
-    "cli-batches-huge.args": (
-        "sim/sustain.py sustained() loops and stores a SeriesPoint per batch: --batches 1e12 "
-        "never finishes and grows memory without bound",
-        False,
-    ),
-    "cli-duration-huge.args": (
-        "sim/sustain.py sustained() loops per batch up to --duration: 1e12 s never finishes",
-        False,
-    ),
-}
+KNOWN_BUGS: dict[str, tuple[str, bool]] = {}
 
 
 def expected_word(case: Path) -> str:
@@ -140,7 +106,7 @@ def test_the_corpus_is_big_enough() -> None:
     assert set(KNOWN_BUGS) <= {p.name for p in BAD_CASES}
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")  # import notes of the xfail ONNX cases
+@pytest.mark.filterwarnings("ignore::UserWarning")  # import notes of the bad ONNX cases
 @pytest.mark.parametrize("case", [case_param(c) for c in BAD_CASES])
 def test_bad_input_is_rejected_cleanly(case: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)  # .args files name paths relative to the repository

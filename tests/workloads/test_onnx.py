@@ -324,6 +324,235 @@ def test_known_ops_without_a_kind_become_accelerated_custom_ops(tmp_path):
     assert graph.order[1].stats.flops == 8  # 4 elements summed into each of 2 outputs
 
 
+def one_node_model(tmp_path, node, inputs, inits=(), output="y"):
+    return save(
+        tmp_path,
+        [node],
+        [helper.make_tensor_value_info(n, FLOAT, shape) for n, shape in inputs],
+        [helper.make_tensor_value_info(output, FLOAT, None)],
+        inits,
+        name="bad.onnx",
+    )
+
+
+def assert_one_paragraph(error, *words):
+    message = str(error.value)
+    assert "\n" not in message and "bad.onnx" in message, message
+    for word in words:
+        assert word in message, f"{word!r} not in {message!r}"
+
+
+def test_a_conv_weight_that_is_not_4d_is_an_input_error_naming_the_node(tmp_path):
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv1")
+    path = one_node_model(tmp_path, node, [("x", [1, 3, 8, 8])], [weight("w", (8, 3, 3))])
+    with pytest.raises(InputError) as info:  # was an IndexError in map_conv
+        load_onnx(path)
+    assert_one_paragraph(info, "'conv1' (Conv)", "[8, 3, 3]", "[1, 3, 8, 8]", "shape mismatch")
+
+
+@pytest.mark.parametrize(
+    "node, inputs, inits, words",
+    [
+        (
+            helper.make_node("MatMul", ["a", "b"], ["y"], name="mm"),
+            [("a", [4, 8]), ("b", [6, 2])],
+            [],
+            ["'mm' (MatMul)", "[4, 8]", "[6, 2]", "inner dimensions"],
+        ),
+        (
+            helper.make_node("MatMul", ["a", "w"], ["y"], name="proj"),
+            [("a", [2, 5, 8])],
+            [weight("w", (7, 3))],
+            ["'proj' (MatMul)", "[2, 5, 8]", "[7, 3]"],
+        ),
+        (
+            helper.make_node("MatMul", ["a", "b"], ["y"], name="bmm"),
+            [("a", [2, 4, 8]), ("b", [3, 8, 2])],
+            [],
+            ["'bmm' (MatMul)", "do not broadcast", "[2]", "[3]"],
+        ),
+        (
+            helper.make_node("Reshape", ["x", "s"], ["y"], name="rs"),
+            [("x", [4, 4])],
+            [numpy_helper.from_array(np.array([5, 5], dtype=np.int64), "s")],
+            ["'rs' (Reshape)", "[4, 4]", "[5, 5]", "16 elements", "25 elements"],
+        ),
+        (
+            helper.make_node("Reshape", ["x", "s"], ["y"], name="rs"),
+            [("x", [3, 5])],
+            [numpy_helper.from_array(np.array([-1, 4], dtype=np.int64), "s")],
+            ["'rs' (Reshape)", "[3, 5]", "[-1, 4]"],
+        ),
+        (
+            helper.make_node("Gemm", ["a", "w"], ["y"], name="fc", transB=1),
+            [("a", [2, 8])],
+            [weight("w", (10, 6))],
+            ["'fc' (Gemm)", "[2, 8]", "[10, 6]", "transB=1"],
+        ),
+        (
+            helper.make_node("Add", ["a", "b"], ["y"], name="sum"),
+            [("a", [2, 3]), ("b", [4])],
+            [],
+            ["'sum' (Add)", "do not broadcast", "[2, 3]", "[4]"],
+        ),
+        (
+            helper.make_node("Conv", ["x", "w"], ["y"], name="c"),
+            [("x", [1, 3, 8, 8])],
+            [weight("w", (8, 4, 3, 3))],
+            ["'c' (Conv)", "3 channels", "takes 4"],
+        ),
+        (
+            helper.make_node("Conv", ["x", "w"], ["y"], name="c"),
+            [("x", [1, 3, 2, 2])],
+            [weight("w", (8, 3, 3, 3))],
+            ["'c' (Conv)", "spans 3", "[1, 3, 2, 2]"],
+        ),
+        (
+            helper.make_node("Concat", ["a", "b"], ["y"], name="cat", axis=1),
+            [("a", [2, 3]), ("b", [4, 3])],
+            [],
+            ["'cat' (Concat)", "outside axis 1", "[2, 3]", "[4, 3]"],
+        ),
+        (
+            helper.make_node("Split", ["x", "sizes"], ["y", "z"], name="sp", axis=1),
+            [("x", [2, 6])],
+            [numpy_helper.from_array(np.array([2, 3], dtype=np.int64), "sizes")],
+            ["'sp' (Split)", "[2, 3]", "add up to 5", "[2, 6]"],
+        ),
+    ],
+    ids=[
+        "matmul",
+        "matmul-weight",
+        "matmul-batch",
+        "reshape",
+        "reshape-minus-one",
+        "gemm",
+        "broadcast",
+        "conv-channels",
+        "conv-kernel",
+        "concat",
+        "split",
+    ],
+)
+def test_shape_mismatches_are_rejected_at_load_time(tmp_path, node, inputs, inits, words):
+    path = one_node_model(tmp_path, node, inputs, inits, output=node.output[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no custom-op fallback and warning any more
+        with pytest.raises(InputError) as info:
+            load_onnx(path)
+    assert_one_paragraph(info, "shape mismatch", *words)
+
+
+def test_consistent_shapes_still_import(tmp_path):
+    nodes = [
+        helper.make_node("Reshape", ["x", "s"], ["r"]),  # 0 copies, -1 is inferred
+        helper.make_node("MatMul", ["r", "w"], ["m"]),
+        helper.make_node("Add", ["m", "b"], ["y"]),  # broadcast [2, 3, 5] + [5]
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([0, 3, -1], dtype=np.int64), "s"),
+        weight("w", (4, 5)),
+        weight("b", (5,)),
+    ]
+    path = save(
+        tmp_path,
+        nodes,
+        [helper.make_tensor_value_info("x", FLOAT, [2, 12])],
+        [helper.make_tensor_value_info("y", FLOAT, None)],
+        inits,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        graph = load_onnx(path)
+    assert kinds(graph) == ["reshape", "linear", "add"]
+    assert graph.tensors["y"].shape == (2, 3, 5)
+
+
+def test_a_mismatch_after_choosing_symbolic_sizes_says_which_were_chosen(tmp_path):
+    nodes = [
+        helper.make_node("Reshape", ["x", "s"], ["r"], name="fixed"),  # batch 1 baked in
+        helper.make_node("Relu", ["r"], ["y"]),
+    ]
+    target = numpy_helper.from_array(np.array([1, 3, 4], dtype=np.int64), "s")
+    path = save(
+        tmp_path,
+        nodes,
+        [helper.make_tensor_value_info("x", FLOAT, ["N", 12])],
+        [helper.make_tensor_value_info("y", FLOAT, None)],
+        [target],
+        name="bad.onnx",
+    )
+    assert load_onnx(path).tensors["y"].shape == (1, 3, 4)  # the batch the model assumes
+    with pytest.raises(InputError) as info:
+        load_onnx(path, batch=4)
+    assert_one_paragraph(info, "'fixed' (Reshape)", "[4, 12]", "N=4", "batch=")
+
+
+def test_a_node_without_a_required_input_is_an_input_error(tmp_path):
+    node = helper.make_node("Conv", ["x"], ["y"], name="lonely")
+    path = one_node_model(tmp_path, node, [("x", [1, 3, 8, 8])])
+    with pytest.raises(InputError) as info:
+        load_onnx(path)
+    assert_one_paragraph(info, "'lonely' (Conv)", "requires input 2 (W)")
+
+
+def test_an_unknown_op_type_with_odd_shapes_still_becomes_a_custom_op(tmp_path):
+    node = helper.make_node("MatMul", ["a", "b"], ["y"], name="mm", domain="com.example")
+    path = one_node_model(tmp_path, node, [("a", [4, 8]), ("b", [6, 2])])
+    model = onnx.load(path)
+    model.opset_import.append(helper.make_opsetid("com.example", 1))
+    path.write_bytes(model.SerializeToString())
+    with pytest.warns(OnnxImportWarning, match="MatMul"):
+        graph = load_onnx(path)
+    assert kinds(graph) == ["custom"]
+
+
+def test_a_tensor_too_large_for_topsim_is_an_input_error_naming_it(tmp_path):
+    node = helper.make_node("Relu", ["x"], ["y"], name="r")
+    path = one_node_model(tmp_path, node, [("x", [2**40, 2**40])])
+    with pytest.raises(InputError) as info:  # was a raw pydantic ValidationError
+        load_onnx(path)
+    assert_one_paragraph(info, "graph input 'x'", "2^50")
+    assert "pydantic" not in str(info.value)
+
+
+def test_a_huge_intermediate_tensor_is_an_input_error_too(tmp_path):
+    node = helper.make_node("Expand", ["x", "s"], ["y"], name="grow")
+    big = numpy_helper.from_array(np.array([2**30, 2**30], dtype=np.int64), "s")
+    path = one_node_model(tmp_path, node, [("x", [1, 1])], [big])
+    with pytest.raises(InputError) as info:
+        load_onnx(path)
+    assert_one_paragraph(info, "Expand output 'y'", "2^50")
+
+
+def test_warnings_are_one_self_contained_line_each(tmp_path):
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"]),
+        helper.make_node("Fancy", ["r"], ["y"], domain="com.example"),
+    ]
+    path = save(
+        tmp_path,
+        nodes,
+        [helper.make_tensor_value_info("x", FLOAT, ["N", "seq\nlen", 8])],
+        [helper.make_tensor_value_info("y", FLOAT, [1, 1, 8])],
+        name="noisy.onnx",
+    )
+    model = onnx.load(path)
+    model.opset_import.append(helper.make_opsetid("com.example", 1))
+    path.write_bytes(model.SerializeToString())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_onnx(path)
+    messages = [str(w.message) for w in caught if issubclass(w.category, OnnxImportWarning)]
+    assert issubclass(OnnxImportWarning, UserWarning)
+    assert len(messages) == 2  # the unknown op types, and the defaulted dimension
+    assert all(m.startswith(f"{path}: ") and "\n" not in m for m in messages), messages
+    assert "Fancy (x1)" in messages[0] and "set to 1" in messages[1]
+    result = import_onnx(path)  # for a CLI that prints them itself: the same lines
+    assert result.messages() == messages
+    assert dict(result.unknown_ops) == {"Fancy": 1}
+
+
 @pytest.mark.parametrize(
     "content, problem",
     [
