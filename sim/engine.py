@@ -101,7 +101,7 @@ class SharedLink:
         self._reschedule()
 
 
-@dataclass
+@dataclass(slots=True)
 class KernelRecord:
     """What happened to one kernel instance (kernel k of batch b): the times accounting needs."""
 
@@ -117,7 +117,7 @@ class KernelRecord:
     clock_hz: float = 0.0
 
 
-@dataclass
+@dataclass(slots=True)
 class Transfer:
     track: str
     start: float
@@ -126,7 +126,7 @@ class Transfer:
     nbytes: float
 
 
-@dataclass
+@dataclass(slots=True)
 class BatchRecord:
     start: float  # its input began loading (or its first kernel was launched)
     input_ready: float = 0.0

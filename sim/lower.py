@@ -29,7 +29,7 @@ ACCUMULATOR_BYTES = 4
 K_CHUNK = 256
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Stage:
     """One op's compute inside a kernel, in cycles on one instance."""
 
@@ -43,7 +43,7 @@ class Stage:
     rate: float  # MAC slots per cycle per instance for this class and dtype
 
 
-@dataclass
+@dataclass(slots=True)
 class Kernel:
     """A unit of launch: one op or a fused group, with its traffic and dependencies."""
 

@@ -20,7 +20,7 @@ class OpShapeError(ValueError):
     """Inputs or attributes an op kind cannot accept; the message names the problem."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Gemm:
     """`batch` independent M x N x K matrix products."""
 
@@ -34,7 +34,7 @@ class Gemm:
         return self.batch * self.m * self.n * self.k
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OpStats:
     out_shapes: tuple[Shape, ...]
     macs: int = 0
