@@ -74,19 +74,18 @@ class Op(BaseModel):
     kind: OpKind
     inputs: list[str]
     outputs: list[str] = Field(min_length=1)
-    attrs: dict[str, Any] = {}
+    attrs: dict[str, Any] = Field(default_factory=dict)
 
-    _stats: OpStats | None = PrivateAttr(default=None)
-    _read_bytes: float = PrivateAttr(default=0.0)
-    _write_bytes: float = PrivateAttr(default=0.0)
-    _dtype: str = PrivateAttr(default="fp16")
+    # (stats, dtype, read bytes, write bytes), set by the owning graph; one private
+    # attribute, since each one costs time to set up for every op of a huge graph
+    _derived: tuple[OpStats, str, float, float] | None = PrivateAttr(default=None)
 
     @property
     def stats(self) -> OpStats:
-        stats = self.__pydantic_private__["_stats"]  # direct: this is on the hot path
-        if stats is None:
+        derived = self.__pydantic_private__["_derived"]  # direct: this is on the hot path
+        if derived is None:
             raise RuntimeError(f"op {self.name!r} is not part of a validated graph")
-        return stats
+        return derived[0]
 
     @property
     def macs(self) -> int:
@@ -107,16 +106,16 @@ class Op(BaseModel):
     @property
     def dtype(self) -> str:
         """The dtype the op computes in (its first input's, unless `attrs.dtype` says)."""
-        return self.__pydantic_private__["_dtype"]
+        return self.__pydantic_private__["_derived"][1]
 
     @property
     def read_bytes(self) -> float:
         """Minimal bytes read: each input once (only the gathered rows of an embedding)."""
-        return self.__pydantic_private__["_read_bytes"]
+        return self.__pydantic_private__["_derived"][2]
 
     @property
     def write_bytes(self) -> float:
-        return self.__pydantic_private__["_write_bytes"]
+        return self.__pydantic_private__["_derived"][3]
 
     @property
     def accelerated(self) -> bool:
@@ -215,10 +214,13 @@ class Graph(BaseModel):
             read += tensor.nbytes * share
         if op.kind == "embedding":
             read = self.tensors[op.inputs[0]].nbytes + self.tensors[op.outputs[0]].nbytes
-        op._stats = stats
-        op._dtype = dtype
-        op._read_bytes = 0.0 if stats.is_view else read
-        op._write_bytes = 0.0 if stats.is_view else sum(self.tensors[t].nbytes for t in op.outputs)
+        write = sum(self.tensors[t].nbytes for t in op.outputs)
+        op.__pydantic_private__["_derived"] = (
+            stats,
+            dtype,
+            0.0 if stats.is_view else read,
+            0.0 if stats.is_view else write,
+        )
 
     def _check_outputs(self) -> None:
         if not self.outputs:

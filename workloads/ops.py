@@ -469,8 +469,24 @@ ATTRIBUTE_KEYS: dict[str, set[str]] = {
 }
 
 
+_INFERRED: dict[tuple, OpStats] = {}  # networks repeat layers: the same op, the same stats
+_INFERRED_LIMIT = 100_000
+
+
 def infer(kind: str, shapes: list[Shape], attrs: dict) -> OpStats:
     """Stats of one op; raises OpShapeError for inputs or attributes the kind rejects."""
+    key = (kind, tuple(shapes), repr(sorted(attrs.items())))
+    cached = _INFERRED.get(key)
+    if cached is not None:
+        return cached
+    stats = _infer(kind, shapes, attrs)
+    if len(_INFERRED) >= _INFERRED_LIMIT:
+        _INFERRED.clear()
+    _INFERRED[key] = stats
+    return stats
+
+
+def _infer(kind: str, shapes: list[Shape], attrs: dict) -> OpStats:
     allowed = ATTRIBUTE_KEYS.get(kind, set()) | {"dtype"}
     unknown = sorted(set(attrs) - allowed)
     if unknown:
