@@ -23,6 +23,7 @@ The engine only records what happened (`Trace`); accounting happens afterwards.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import simpy
@@ -33,6 +34,30 @@ from sim.thermal import ThermalState, kernel_energy
 
 EPSILON_BYTES = 1e-6
 THERMAL_STEPS = 10_000  # control periods before the thermal process coarsens its period
+
+
+class UnitQueue:
+    """One kernel at a time on a unit, first come first served. Taking a free unit costs
+    no event (most kernels find their unit free), unlike a simpy.Resource request."""
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self.busy = False
+        self.waiting: deque[simpy.Event] = deque()
+
+    def acquire(self):
+        if not self.busy:
+            self.busy = True
+            return
+        turn = self.env.event()
+        self.waiting.append(turn)
+        yield turn  # the releasing kernel hands the unit over: it stays busy
+
+    def release(self) -> None:
+        if self.waiting:
+            self.waiting.popleft().succeed()
+        else:
+            self.busy = False
 
 
 class SharedLink:
@@ -171,7 +196,7 @@ class Engine:
         self.kernels = kernels
         self.options = options
         self.env = simpy.Environment()
-        self.units = {n: simpy.Resource(self.env, capacity=1) for n in chip.units}
+        self.units = {n: UnitQueue(self.env) for n in chip.units}
         self.dram = SharedLink(self.env, chip.memory.dram.bandwidth, "dram")
         self.host_link = SharedLink(self.env, chip.host_link.bandwidth, "host_link")
         self.dma = simpy.Resource(self.env, capacity=chip.dma.engines) if chip.dma else None
@@ -363,8 +388,9 @@ class Engine:
         record = self.records[index]
         record.launched = self.env.now
         yield from self._wait_inputs(kernel, batch)
-        with self.units[kernel.unit].request() as unit:
-            yield unit
+        unit = self.units[kernel.unit]
+        yield from unit.acquire()
+        try:
             record.start = self.env.now
             yield from self.move(
                 self.host_link,
@@ -384,6 +410,8 @@ class Engine:
                 self.chip.host_link.latency,
             )
             record.end = self.env.now
+        finally:
+            unit.release()
         self.done[index].succeed()
 
     def device_kernel(self, kernel: Kernel, batch: int):
@@ -391,18 +419,23 @@ class Engine:
         record = self.records[index]
         yield from self._wait_inputs(kernel, batch)
         spec = self.chip.units[kernel.unit]
-        with self.units[kernel.unit].request() as unit:
-            yield unit
+        unit = self.units[kernel.unit]
+        yield from unit.acquire()
+        try:
             record.start = self.env.now
             overhead = self.chip.launch.device_gap + spec.kernel_overhead
             record.compute_start = record.start + overhead
             record.clock_hz = self.clock(kernel.unit)
             record.compute_s = kernel.compute_cycles(spec.instances) / record.clock_hz
             if self.options.overlap:
-                # one timeout for gap + compute, the memory traffic alongside: few events
-                waits = [self.env.timeout(overhead + record.compute_s)]
-                waits += self.memory_waits(kernel, record, overhead, kernel.dram_bytes, 1.0)
-                yield waits[0] if len(waits) == 1 else self.env.all_of(waits)
+                # one timeout for the gap and the longer of compute and on-chip traffic
+                # (neither is shared), the DRAM traffic alongside: few events per kernel
+                l2 = self.chip.memory.l2
+                onchip_s = kernel.onchip_bytes / l2.bandwidth if l2 else 0.0
+                fixed = self.env.timeout(overhead + max(record.compute_s, onchip_s))
+                dram = self.memory_waits(kernel, record, overhead, kernel.dram_bytes, 0.0)
+                yield fixed if not dram else self.env.all_of([fixed, *dram])
+                record.memory_s = max(record.memory_s, onchip_s)
             else:
                 if overhead > 0:
                     yield self.env.timeout(overhead)
@@ -415,6 +448,8 @@ class Engine:
                     if waits:
                         yield self.env.all_of(waits)
             record.end = self.env.now
+        finally:
+            unit.release()
         if self.chip.thermal is not None:
             self.energy_j += kernel_energy(kernel, self.chip, self.voltage_scale())
         self.done[index].succeed()

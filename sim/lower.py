@@ -16,6 +16,7 @@ The model, per op:
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from hardware.chip import DTYPE_BYTES, Chip, Unit
@@ -33,7 +34,6 @@ K_CHUNK = 256
 class Stage:
     """One op's compute inside a kernel, in cycles on one instance."""
 
-    op: str
     op_class: str
     useful_ops: float  # 2 per MAC + element ops: what counts toward TOP/s
     slots: float  # MAC slots of real work
@@ -111,16 +111,15 @@ def stage_for(op: Op, unit: Unit) -> Stage:
             if best is None or finish < best[0]:
                 best = (finish, tiles, tile_cycles)
         assert best is not None
-        return Stage(op.name, "matrix", float(op.ops), slots, padded, best[1], best[2], rate)
+        return Stage("matrix", float(op.ops), slots, padded, best[1], best[2], rate)
     elements = max(1, numel(op.stats.out_shapes[0]))
     if slots == 0:
-        return Stage(op.name, op.op_class, float(op.ops), 0.0, 0.0, 1, 0.0, rate)
+        return Stage(op.op_class, float(op.ops), 0.0, 0.0, 1, 0.0, rate)
     per_element = slots / elements
     padded_elements = pad(elements, unit.vector_width)
     tiles = -(-padded_elements // unit.vector_block)
     tile_cycles = min(unit.vector_block, padded_elements) * per_element / rate
     return Stage(
-        op.name,
         op.op_class,
         float(op.ops),
         slots,
@@ -132,7 +131,7 @@ def stage_for(op: Op, unit: Unit) -> Stage:
 
 
 def assign_units(
-    graph: Graph, chip: Chip, stages: dict[tuple[str, str], Stage] | None = None
+    graph: Graph, chip: Chip, stages: dict[tuple, Stage] | None = None
 ) -> dict[str, str]:
     """op name -> unit name.
 
@@ -142,14 +141,16 @@ def assign_units(
     """
     host = chip.host_unit()
     assignment: dict[str, str] = {}
-    stages = {} if stages is None else stages  # (op, unit) -> Stage, reused by lower()
+    # (unit, op stats, dtype) -> Stage: identical layers share one; reused by lower()
+    stages = {} if stages is None else stages
     for op in graph.order:
         best: tuple[bool, float, str] | None = None
         if op.accelerated:
             for name, unit in chip.units.items():
                 if unit.host or not unit.supports_kind(op.kind) or unit_rate(unit, op) is None:
                     continue
-                stage = stages[op.name, name] = stage_for(op, unit)
+                key = (name, op.stats, op.dtype)
+                stage = stages.get(key) or stages.setdefault(key, stage_for(op, unit))
                 seconds = math.ceil(stage.tiles / unit.instances) * stage.tile_cycles
                 candidate = (not unit.peak, seconds / chip.unit_clock(name), name)
                 if best is None or candidate[:2] < best[:2]:
@@ -207,47 +208,29 @@ def gemm_traffic_factors(
 
 
 class Residency:
-    """Which tensors are still on chip: LRU over bytes, decided by stack distance.
+    """Which tensors are still on chip: LRU over bytes.
 
     A tensor is resident when the bytes of the distinct tensors touched since its last
-    touch, itself included, fit the capacity: exactly LRU for variable sizes, and monotone
-    in capacity. A Fenwick tree over touch times keeps each query O(log n); sizes are
-    counted in half-bytes so the sums are exact integers (int4 tensors have half bytes).
+    touch, itself included, fit the capacity (its stack distance): exactly LRU for
+    variable sizes, and monotone in capacity. Kept as the longest run of most recent
+    tensors that fits, so each touch costs O(1) amortised; sizes are counted in
+    half-bytes so the sums are exact integers (int4 tensors have half bytes).
     """
 
-    def __init__(self, capacity: float, touches: int) -> None:
+    def __init__(self, capacity: float) -> None:
         self.capacity = int(capacity * 2)
-        self.tree = [0] * (touches + 2)
-        self.last: dict[str, tuple[int, int]] = {}  # tensor -> (touch time, half-bytes)
-        self.clock = 0
+        self.recent: OrderedDict[str, int] = OrderedDict()  # oldest first
         self.total = 0
 
-    def _add(self, index: int, amount: int) -> None:
-        while index < len(self.tree):
-            self.tree[index] += amount
-            index += index & -index
-
-    def _prefix(self, index: int) -> int:
-        total = 0
-        while index > 0:
-            total += self.tree[index]
-            index -= index & -index
-        return total
-
     def resident(self, tensor: str) -> bool:
-        seen = self.last.get(tensor)
-        return seen is not None and self.total - self._prefix(seen[0] - 1) <= self.capacity
+        return tensor in self.recent
 
     def touch(self, tensor: str, nbytes: float) -> None:
-        seen = self.last.get(tensor)
-        if seen is not None:
-            self._add(seen[0], -seen[1])
-            self.total -= seen[1]
-        self.clock += 1
         size = int(round(nbytes * 2))
-        self._add(self.clock, size)
-        self.total += size
-        self.last[tensor] = (self.clock, size)
+        self.total += size - self.recent.pop(tensor, 0)
+        self.recent[tensor] = size
+        while self.total > self.capacity:
+            self.total -= self.recent.popitem(last=False)[1]
 
 
 def view_roots(graph: Graph) -> dict[str, str]:
@@ -268,12 +251,12 @@ def lower(
     chip: Chip,
     groups: list[list[Op]],
     assignment: dict[str, str],
-    stages: dict[tuple[str, str], Stage] | None = None,
+    stages: dict[tuple, Stage] | None = None,
 ) -> list[Kernel]:
     """Kernels for the fused groups (in execution order), with traffic and dependencies."""
     stages = {} if stages is None else stages
     capacity = chip.memory.onchip_bytes()
-    residency = Residency(capacity, sum(len(op.inputs) + len(op.outputs) for op in graph.ops))
+    residency = Residency(capacity)
     roots = view_roots(graph)
     tensors = graph.tensors
     producer_kernel: dict[str, int] = {}
@@ -296,7 +279,9 @@ def lower(
             name="+".join(op.name for op in members),
             unit=unit_name,
             host=unit.host,
-            stages=[stages.get((op.name, unit_name)) or stage_for(op, unit) for op in members],
+            stages=[
+                stages.get((unit_name, op.stats, op.dtype)) or stage_for(op, unit) for op in members
+            ],
             kinds=tuple(op.kind for op in members),
             dtype=members[0].dtype,
         )
@@ -390,7 +375,6 @@ def decompression_kernel(chip: Chip, compressed_bytes: float, raw_bytes: float) 
     slots = raw_bytes * DECOMPRESS_OPS_PER_BYTE
     tiles = max(1, math.ceil(raw_bytes / unit.vector_block))
     stage = Stage(
-        "decompress",
         "vector",
         0.0,
         slots,
