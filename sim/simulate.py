@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import heapq
 import math
 import statistics
 from typing import Literal
@@ -381,16 +382,22 @@ MAX_SEGMENTS = 20000
 
 def _segments(kernels: list[Kernel], trace: Trace) -> list[Segment]:
     """The timeline's first MAX_SEGMENTS spans (kernels, launches, transfers) by start time."""
-    spans = [(r.start, r.unit, kernels[r.kernel].name, r.end, "kernel", 0.0) for r in trace.records]
-    for start, end, index in trace.launches:
-        if end > start:
-            label = kernels[trace.records[index].kernel].name if index < len(trace.records) else ""
-            spans.append((start, "launcher", label or "launch", end, "launch", 0.0))
-    for t in trace.transfers:
-        kind = "input" if t.track == "input" else "transfer"
-        spans.append((t.start, t.track, t.label, t.end, kind, t.nbytes))
-    spans.sort(key=lambda span: span[:3])
+
+    def spans():
+        for r in trace.records:
+            yield (r.start, r.unit, kernels[r.kernel].name, r.end, "kernel", 0.0)
+        for start, end, index in trace.launches:
+            if end > start:
+                label = (
+                    kernels[trace.records[index].kernel].name if index < len(trace.records) else ""
+                )
+                yield (start, "launcher", label or "launch", end, "launch", 0.0)
+        for t in trace.transfers:
+            kind = "input" if t.track == "input" else "transfer"
+            yield (t.start, t.track, t.label, t.end, kind, t.nbytes)
+
+    first = heapq.nsmallest(MAX_SEGMENTS, spans(), key=lambda span: span[:3])
     return [
         Segment(track=track, start_s=start, end_s=end, label=label, kind=kind, nbytes=nbytes)
-        for start, track, label, end, kind, nbytes in spans[:MAX_SEGMENTS]
+        for start, track, label, end, kind, nbytes in first
     ]
