@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from hardware.chip import Chip
 from sim.engine import Trace
 from sim.lower import Kernel
@@ -57,23 +59,45 @@ REMEDIES: dict[str, str] = {
 }
 
 
+CATEGORY_INDEX = {category: i for i, category in enumerate(LOSS_CATEGORIES)}
+
+
 @dataclass
 class Accounting:
+    """Totals, and per kernel (summed over batches) the ops lost inside it and in the idle
+    time before it, as [kernel, category] arrays (compact for huge graphs)."""
+
+    kernels: int = 0
     useful_ops: float = 0.0
     losses_ops: dict[str, float] = field(
         default_factory=lambda: dict.fromkeys(LOSS_CATEGORIES, 0.0)
     )
-    kernel_losses: list[dict[str, float]] = field(default_factory=list)  # ops, inside each kernel
-    gap_losses: list[dict[str, float]] = field(default_factory=list)  # ops, idle before each
     unit_useful: dict[str, float] = field(default_factory=dict)
+    inside: np.ndarray = field(init=False)
+    before: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.inside = np.zeros((self.kernels, len(LOSS_CATEGORIES)))
+        self.before = np.zeros((self.kernels, len(LOSS_CATEGORIES)))
 
     def add(self, category: str, ops: float, kernel: int | None = None, gap: bool = False) -> None:
         if ops == 0:
             return
         self.losses_ops[category] += ops
         if kernel is not None:
-            losses = (self.gap_losses if gap else self.kernel_losses)[kernel]
-            losses[category] = losses.get(category, 0.0) + ops
+            (self.before if gap else self.inside)[kernel, CATEGORY_INDEX[category]] += ops
+
+    def kernel_losses(self, kernel: int) -> dict[str, float]:
+        """Ops lost inside one kernel, by category (non-zero ones)."""
+        return _named(self.inside[kernel])
+
+    def gap_losses(self, kernel: int) -> dict[str, float]:
+        """Ops lost while the kernel's unit idled before it, waiting for it."""
+        return _named(self.before[kernel])
+
+
+def _named(row: np.ndarray) -> dict[str, float]:
+    return {c: float(v) for c, v in zip(LOSS_CATEGORIES, row, strict=True) if v != 0}
 
 
 def kernel_breakdown(
@@ -142,7 +166,7 @@ def account(
     With `serial_input` (inputs loaded with no prefetch), the part of a wait for input that
     prefetching could have hidden behind the previous batch's work is `no_overlap`.
     """
-    result = Accounting(kernel_losses=[{} for _ in kernels], gap_losses=[{} for _ in kernels])
+    result = Accounting(kernels=len(kernels))
     per_batch = len(kernels)
     host_busy = [(r.start, r.end) for r in trace.records if kernels[r.kernel].host]
     for unit_name, unit in chip.units.items():

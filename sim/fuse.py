@@ -59,14 +59,17 @@ def _joins(
     mode: str,
     chip: Chip,
     assignment: dict[str, str],
-    readers: dict[str, set[str]],
+    readers: dict[str, list[str]],
     outputs: set[str],
     graph: Graph,
     budget: float,
 ) -> bool:
     if assignment[source.name] != assignment[op.name] or tensor in outputs:
         return False
-    if readers.get(tensor, set()) - {op.name} or chip.units[assignment[source.name]].host:
+    if (
+        any(r != op.name for r in readers.get(tensor, ()))
+        or chip.units[assignment[source.name]].host
+    ):
         return False
     if op.stats.is_view or source.stats.is_view:
         return True

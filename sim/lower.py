@@ -273,7 +273,9 @@ def lower(
         index = len(kernels)
         internal = {roots.get(t, t) for op in members for t in op.outputs}
         names = {op.name for op in members}
-        consumed_outside = {t for t in internal if t in outputs or readers.get(t, set()) - names}
+        consumed_outside = {
+            t for t in internal if t in outputs or any(r not in names for r in readers.get(t, ()))
+        }
         kernel = Kernel(
             index=index,
             name="+".join(op.name for op in members),
@@ -335,16 +337,18 @@ def _operand_factors(op: Op, capacity: float) -> dict[int, float]:
     return {0: fa, 1: fb}
 
 
-def consumers(graph: Graph, roots: dict[str, str]) -> dict[str, set[str]]:
+def consumers(graph: Graph, roots: dict[str, str]) -> dict[str, list[str]]:
     """tensor (view root) -> names of the ops that read it."""
     memo = graph.memo()
     if "consumers" in memo:
         return memo["consumers"]
-    readers: dict[str, set[str]] = {}
+    readers: dict[str, list[str]] = {}
     memo["consumers"] = readers
     for op in graph.ops:
         for t in op.inputs:
-            readers.setdefault(roots.get(t, t), set()).add(op.name)
+            names = readers.setdefault(roots.get(t, t), [])
+            if op.name not in names[-1:]:
+                names.append(op.name)
     return readers
 
 

@@ -120,13 +120,13 @@ def engine_options(graph: Graph, options: SimOptions, **overrides) -> EngineOpti
 
 def simulate(graph: Graph, chip: Chip, options: SimOptions | None = None, **kwargs) -> Result:
     """Run `graph` on `chip`; keyword arguments are SimOptions fields."""
-    collecting = gc.isenabled()
-    gc.disable()  # millions of short-lived objects, no garbage cycles worth a pass: faster
+    # the graph and chip outlive the run: keep the cycle collector off them (it would walk
+    # every op of a huge graph on each full pass) while it still frees the engine's garbage
+    gc.freeze()
     try:
         return _simulate(graph, chip, options, kwargs)
     finally:
-        if collecting:
-            gc.enable()
+        gc.unfreeze()
 
 
 def _simulate(graph: Graph, chip: Chip, options: SimOptions | None, kwargs: dict) -> Result:
@@ -244,7 +244,7 @@ def build_result(
         )
         kept = sorted(longest[:MAX_ROWS], key=lambda k: k.index)
     rows = [
-        _row(k, first[k.index], books.kernel_losses[k.index], books.gap_losses[k.index])
+        _row(k, first[k.index], books.kernel_losses(k.index), books.gap_losses(k.index))
         for k in kept
     ]
     units = []

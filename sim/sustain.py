@@ -172,12 +172,10 @@ def sustained(
         temperature = state.temperature if state else ambient
         series.append((time, steady.latency_s, levels[level].frequency, temperature))
     books = Accounting(
-        useful_ops=useful,
-        losses_ops=losses,
-        kernel_losses=start.two_books.kernel_losses,
-        gap_losses=start.two_books.gap_losses,
-        unit_useful=start.two_books.unit_useful,
+        useful_ops=useful, losses_ops=losses, unit_useful=start.two_books.unit_useful
     )
+    # the per-kernel rows show the first batches, as simulated
+    books.inside, books.before = start.two_books.inside, start.two_books.before
     base = build_result(graph, chip, options, dtype, peak, kernels, start.two, books)
     items = base.batch * batches
     total_ops = float(graph.total_ops) * batches
