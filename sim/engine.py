@@ -33,6 +33,7 @@ from sim.lower import Kernel
 from sim.thermal import ThermalState, kernel_energy
 
 EPSILON_BYTES = 1e-6
+MAX_TRANSFERS = 40_000  # transfers and launches kept for the timeline (its first 20,000 spans)
 THERMAL_STEPS = 10_000  # control periods before the thermal process coarsens its period
 
 
@@ -163,7 +164,8 @@ class Trace:
     records: list[KernelRecord]  # batch-major: record b * len(kernels) + k
     batches: list[BatchRecord]
     transfers: list[Transfer]
-    launches: list[tuple[float, float, int]]  # (start, end, record index)
+    launches: list[tuple[float, float, int]]  # (start, end, record index): the first ones
+    launch_count: int
     end: float
     events: int
     energy_j: float
@@ -207,6 +209,7 @@ class Engine:
         self.batches: list[BatchRecord] = []
         self.transfers: list[Transfer] = []
         self.launches: list[tuple[float, float, int]] = []
+        self.launch_count = 0
         self.levels = chip.clock.levels()
         self.level = min(options.level, len(self.levels) - 1)
         self.energy_j = 0.0
@@ -255,6 +258,7 @@ class Engine:
             ran,
             self.transfers,
             self.launches,
+            self.launch_count,
             end,
             events,
             self.energy_j,
@@ -295,7 +299,12 @@ class Engine:
             if latency > 0:
                 yield self.env.timeout(latency)
             yield link.transfer(nbytes)
-        self.transfers.append(Transfer(link.name, start, self.env.now, label, nbytes))
+        self.record_transfer(Transfer(link.name, start, self.env.now, label, nbytes))
+
+    def record_transfer(self, transfer: Transfer) -> None:
+        """Keep the first MAX_TRANSFERS transfers: the timeline shows the start of a run."""
+        if len(self.transfers) < MAX_TRANSFERS:
+            self.transfers.append(transfer)
 
     def loader(self):
         """Input source -> host memory -> device memory, `prefetch` batches ahead."""
@@ -313,7 +322,7 @@ class Engine:
                 source = self.chip.input_source
                 start = self.env.now
                 yield self.env.timeout(source.latency + nbytes / source.bandwidth)
-                self.transfers.append(
+                self.record_transfer(
                     Transfer("input", start, self.env.now, f"input {batch}", nbytes)
                 )
                 yield from self.move(
@@ -353,7 +362,9 @@ class Engine:
                         in_graph = True
                 elif launch.latency > 0:
                     yield self.env.timeout(launch.latency)
-                self.launches.append((start, self.env.now, index))
+                self.launch_count += 1
+                if len(self.launches) < MAX_TRANSFERS:
+                    self.launches.append((start, self.env.now, index))
                 self.records[index].launched = self.env.now
                 self.env.process(self.device_kernel(kernel, batch))
             self.env.process(self._close_batch(batch))
@@ -482,7 +493,7 @@ class Engine:
                 start = self.env.timeout(delay + latency)
                 start.callbacks.append(lambda _e: self.dram.transfer(dram_bytes, done=done))
                 done.callbacks.append(
-                    lambda _e: self.transfers.append(
+                    lambda _e: self.record_transfer(
                         Transfer("dram", begin, self.env.now, kernel.name, dram_bytes)
                     )
                 )

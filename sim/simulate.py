@@ -317,7 +317,7 @@ def build_result(
         losses_ops=losses,
         losses_s={c: v / peak for c, v in losses.items()},
         kernels=len(kernels),
-        launches=len(trace.launches),
+        launches=trace.launch_count,
         dram_bytes=sum(k.dram_bytes for k in kernels) * batches,
         events=trace.events,
         ops=rows,
