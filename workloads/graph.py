@@ -123,6 +123,9 @@ class Op(BaseModel):
         return bool(self.attrs.get("accelerated", True))
 
 
+ALL_OP_FIELDS = set(Op.model_fields)  # complete, so adding a name never changes it
+
+
 class Graph(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -140,6 +143,9 @@ class Graph(BaseModel):
         self._check_names()
         for op in self.ops:
             self._derive(op)
+            # every op of a graph shares one "fields set" (all of them): pydantic keeps a set
+            # per instance, ~200 bytes an op, which a million-op graph feels
+            object.__setattr__(op, "__pydantic_fields_set__", ALL_OP_FIELDS)
         self._check_outputs()
         _ = self.order
         self._check_orphans()
