@@ -357,6 +357,7 @@ def validate(
 # topsim run -------------------------------------------------------------------------------
 
 WORKLOAD_PARAMS = ("batch", "resolution", "seq", "dtype")
+WorkloadArgument = Annotated[str, typer.Argument(help="A built-in workload or a graph file.")]
 ChipOption = Annotated[str, typer.Option("--chip", "-c", help="A chip preset or a chip file.")]
 SetOption = Annotated[
     list[str] | None,
@@ -414,7 +415,7 @@ def parse_duration(text: str | None) -> float | None:
 
 @app.command()
 def run(
-    workload: Annotated[str, typer.Argument(help="A built-in workload or a graph file.")],
+    workload: WorkloadArgument,
     chip: ChipOption,
     set_: SetOption = None,
     batch: BatchOption = None,
@@ -573,7 +574,7 @@ def rebuild_for(workload: str, **params: Any):
 
 @app.command()
 def explain(
-    workload: Annotated[str, typer.Argument(help="A built-in workload or a graph file.")],
+    workload: WorkloadArgument,
     chip: ChipOption,
     set_: SetOption = None,
     batch: BatchOption = None,
@@ -640,7 +641,7 @@ PLOTS = ("roofline", "waterfall", "timeline")
 @app.command()
 def plot(
     kind: Annotated[str, typer.Argument(help="roofline, waterfall or timeline.")],
-    workload: Annotated[str, typer.Argument(help="A built-in workload or a graph file.")],
+    workload: WorkloadArgument,
     chip: ChipOption,
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG, SVG or PDF file.")] = Path(
         "topsim.png"

@@ -75,9 +75,5 @@ def _joins(
         return True
     if mode == "epilogue":
         return op.kind in EPILOGUE_KINDS
-    return mode == "greedy" and graph.tensors[_any_name(source, tensor)].nbytes <= budget
-
-
-def _any_name(source: Op, root: str) -> str:
-    """A tensor name of `source`'s output (its root may be a view's name)."""
-    return source.outputs[0] if root not in source.outputs else root
+    # `tensor` is a view root: always a declared tensor of the graph
+    return mode == "greedy" and graph.tensors[tensor].nbytes <= budget
