@@ -356,7 +356,6 @@ def validate(
 
 # topsim run -------------------------------------------------------------------------------
 
-WORKLOAD_PARAMS = ("batch", "resolution", "seq", "dtype")
 WorkloadArgument = Annotated[str, typer.Argument(help="A built-in workload or a graph file.")]
 ChipOption = Annotated[str, typer.Option("--chip", "-c", help="A chip preset or a chip file.")]
 SetOption = Annotated[

@@ -28,10 +28,10 @@ def kernel_energy(kernel: Kernel, chip: Chip, voltage_scale: float) -> float:
     if thermal is None or kernel.host:
         return 0.0
     per_mac = thermal.energy_per_mac
-    compute = sum(
-        (stage.slots) * per_mac.get(kernel.dtype, max(per_mac.values(), default=0.0))
-        for stage in kernel.stages
-    )
+    joules = per_mac.get(kernel.dtype)
+    if joules is None:  # a dtype the spec gives no energy for: the costliest one it gives
+        joules = max(per_mac.values(), default=0.0)
+    compute = sum(stage.slots for stage in kernel.stages) * joules
     moved = (
         kernel.dram_bytes * thermal.energy_per_dram_byte
         + kernel.onchip_bytes * thermal.energy_per_onchip_byte
