@@ -142,8 +142,9 @@ def kernel_breakdown(
     no_overlap = 0.0 if overlap else min(rest, actual)
     # the DRAM latency is paid by every tile in parallel: instances idle through it were
     # starved of tiles; time spent streaming bytes is memory for the whole unit
-    latency = chip.memory.dram.latency if kernel.dram_bytes > 0 else 0.0
-    if chip.dma is not None and kernel.dram_bytes > 0:
+    moves = kernel.traffic(record.batch) > 0
+    latency = chip.memory.dram.latency if moves else 0.0
+    if chip.dma is not None and moves:
         latency += chip.dma.setup_latency
     latency_wait = min(rest - no_overlap, latency)
     seconds["starvation"] += latency_wait * (1 - active_share)

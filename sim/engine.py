@@ -444,7 +444,8 @@ class Engine:
                 l2 = self.chip.memory.l2
                 onchip_s = kernel.onchip_bytes / l2.bandwidth if l2 else 0.0
                 fixed = self.env.timeout(overhead + max(record.compute_s, onchip_s))
-                dram = self.memory_waits(kernel, record, overhead, kernel.dram_bytes, 0.0)
+                traffic = kernel.traffic(batch)
+                dram = self.memory_waits(kernel, record, overhead, traffic, 0.0)
                 yield fixed if not dram else self.env.all_of([fixed, *dram])
                 record.memory_s = max(record.memory_s, onchip_s)
             else:
@@ -454,7 +455,9 @@ class Engine:
                     if phase == "compute":
                         yield self.env.timeout(record.compute_s)
                         continue
-                    nbytes = kernel.dram_read_bytes if phase == "read" else kernel.dram_write_bytes
+                    nbytes = (
+                        kernel.read_bytes(batch) if phase == "read" else kernel.dram_write_bytes
+                    )
                     waits = self.memory_waits(kernel, record, 0.0, nbytes, 0.5)
                     if waits:
                         yield self.env.all_of(waits)
@@ -462,7 +465,7 @@ class Engine:
         finally:
             unit.release()
         if self.chip.thermal is not None:
-            self.energy_j += kernel_energy(kernel, self.chip, self.voltage_scale())
+            self.energy_j += kernel_energy(kernel, self.chip, self.voltage_scale(), batch)
         self.done[index].succeed()
 
     def memory_waits(

@@ -1,79 +1,79 @@
 """Fusion: which ops share one kernel (one launch, no DRAM round trip in between).
 
 - `none`: every op is its own kernel.
-- `epilogue`: an elementwise op (activation, bias, batch norm, residual add) joins the
-  kernel of the op that produces its main input, when it is that tensor's only reader
-  and runs on the same unit; the intermediate stays in registers.
-- `greedy`: additionally any op joins its producer's kernel when the tensor between them
-  has no other reader, they run on the same unit, and the tensor fits in half the
-  on-chip memory (the other half holds the operands being streamed).
-Host ops are never fused: each is a synchronisation point.
+- `epilogue`: an elementwise op (activation, bias, batch norm, residual add, gating
+  multiply) joins the kernel that produces one of its inputs, when that tensor has no
+  other reader and both run on the same unit; the intermediate stays in registers.
+- `greedy`: additionally any op joins such a producer when the tensor between them fits
+  in half the on-chip memory (the other half holds the operands being streamed).
+Host ops are never fused: each is a synchronisation point. Reshape-like views are free
+and belong to no kernel: fusion sees through them to the op that made the data.
+
+The rule that keeps the kernel graph a DAG: kernels are numbered as they are created,
+and an op may only join the newest of the kernels that produce its inputs. Every kernel
+then reads only from older kernels, so creation order is a topological order (kernels
+are issued in it) and every fused group is convex: no path leaves a group and comes back.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from hardware.chip import Chip
-from sim.lower import consumers, view_roots
+from sim.dataflow import Dataflow
 from workloads.graph import Graph, Op
 from workloads.ops import BINARY_FLOPS, UNARY_FLOPS
 
 FusionMode = Literal["none", "epilogue", "greedy"]
-FUSION_MODES: tuple[str, ...] = ("none", "epilogue", "greedy")
+FUSION_MODES: tuple[str, ...] = get_args(FusionMode)
 EPILOGUE_KINDS = frozenset(UNARY_FLOPS) | frozenset(BINARY_FLOPS) | {"batchnorm"}
 
 
-def group_ops(graph: Graph, chip: Chip, assignment: dict[str, str], mode: str) -> list[list[Op]]:
-    """Ops partitioned into kernels, in execution order."""
+def group_ops(
+    graph: Graph, chip: Chip, assignment: dict[str, str], mode: str, flow: Dataflow
+) -> list[list[Op]]:
+    """Non-view ops partitioned into kernels, in a topological (execution) order."""
+    members = [op for op in graph.order if not op.stats.is_view]
     if mode == "none":
-        return [[op] for op in graph.order]
-    roots = view_roots(graph)
-    readers = consumers(graph, roots)
-    outputs = {roots.get(t, t) for t in graph.outputs}
-    producer = {roots.get(t, t): op for op in graph.ops for t in op.outputs}
+        return [[op] for op in members]
     budget = chip.memory.onchip_bytes() / 2
     group_of: dict[str, int] = {}
     groups: list[list[Op]] = []
-    for op in graph.order:
+    for op in members:
+        sources = [
+            (group_of[flow.producer[root].name], root)
+            for root in (flow.root(t) for t in op.inputs)
+            if root in flow.producer
+        ]
         target = None
-        if not chip.units[assignment[op.name]].host and op.inputs:
-            main = roots.get(op.inputs[0], op.inputs[0])
-            source = producer.get(main)
-            if source is not None and _joins(
-                op, source, main, mode, chip, assignment, readers, outputs, graph, budget
+        if sources and not chip.units[assignment[op.name]].host:
+            newest = max(index for index, _ in sources)
+            if any(
+                index == newest
+                and _joins(op, flow.producer[root], mode, chip, assignment)
+                and _private(op, root, mode, flow, graph, budget)
+                for index, root in sources
             ):
-                target = group_of[source.name]
+                target = newest
         if target is None:
             target = len(groups)
             groups.append([])
         groups[target].append(op)
         group_of[op.name] = target
-    return [g for g in groups if g]
+    return groups
 
 
-def _joins(
-    op: Op,
-    source: Op,
-    tensor: str,
-    mode: str,
-    chip: Chip,
-    assignment: dict[str, str],
-    readers: dict[str, list[str]],
-    outputs: set[str],
-    graph: Graph,
-    budget: float,
-) -> bool:
-    if assignment[source.name] != assignment[op.name] or tensor in outputs:
+def _joins(op: Op, source: Op, mode: str, chip: Chip, assignment: dict[str, str]) -> bool:
+    """Same unit, not the host, and the mode lets this kind of op join."""
+    unit = assignment[source.name]
+    if unit != assignment[op.name] or chip.units[unit].host:
         return False
-    if (
-        any(r != op.name for r in readers.get(tensor, ()))
-        or chip.units[assignment[source.name]].host
-    ):
+    return mode == "greedy" or (mode == "epilogue" and op.kind in EPILOGUE_KINDS)
+
+
+def _private(op: Op, tensor: str, mode: str, flow: Dataflow, graph: Graph, budget: float) -> bool:
+    """The tensor between producer and `op` never leaves the kernel: `op` is its only
+    reader, it is not a graph output, and (greedy) it fits the on-chip budget."""
+    if tensor in flow.outputs or any(r != op.name for r in flow.readers.get(tensor, ())):
         return False
-    if op.stats.is_view or source.stats.is_view:
-        return True
-    if mode == "epilogue":
-        return op.kind in EPILOGUE_KINDS
-    # `tensor` is a view root: always a declared tensor of the graph
-    return mode == "greedy" and graph.tensors[tensor].nbytes <= budget
+    return mode == "epilogue" or graph.tensors[tensor].nbytes <= budget

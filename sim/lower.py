@@ -18,9 +18,11 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from hardware.chip import DTYPE_BYTES, Chip, Unit
 from hardware.errors import InputError
+from sim.dataflow import Dataflow
 from workloads.graph import Graph, Op
 from workloads.ops import numel
 
@@ -62,6 +64,17 @@ class Kernel:
     kinds: tuple[str, ...] = ()
     dtype: str = "fp16"
     overhead: str | None = None  # a loss category the whole kernel counts as (not model work)
+    steady_read_bytes: float | None = None  # DRAM reads in later batches of a stream
+
+    def read_bytes(self, batch: int) -> float:
+        """DRAM bytes read in `batch` (later batches find some tensors still on chip)."""
+        if batch > 0 and self.steady_read_bytes is not None:
+            return self.steady_read_bytes
+        return self.dram_read_bytes
+
+    def traffic(self, batch: int) -> float:
+        """DRAM bytes moved in `batch`, reads and writes."""
+        return self.read_bytes(batch) + self.dram_write_bytes
 
     @property
     def useful_ops(self) -> float:
@@ -225,6 +238,9 @@ class Residency:
     def resident(self, tensor: str) -> bool:
         return tensor in self.recent
 
+    def evict(self, tensor: str) -> None:
+        self.total -= self.recent.pop(tensor, 0)
+
     def touch(self, tensor: str, nbytes: float) -> None:
         size = int(round(nbytes * 2))
         self.total += size - self.recent.pop(tensor, 0)
@@ -233,17 +249,16 @@ class Residency:
             self.total -= self.recent.popitem(last=False)[1]
 
 
-def view_roots(graph: Graph) -> dict[str, str]:
-    """tensor -> the tensor whose memory it shares (through reshape/flatten views)."""
-    memo = graph.memo()
-    if "view_roots" in memo:
-        return memo["view_roots"]
-    root: dict[str, str] = {}
-    memo["view_roots"] = root
-    for op in graph.order:
-        if op.stats.is_view:
-            root[op.outputs[0]] = root.get(op.inputs[0], op.inputs[0])
-    return root
+class Access(NamedTuple):
+    """One touch of a tensor by a kernel, in program order: what lowering replays through
+    the on-chip residency model to find the DRAM bytes."""
+
+    kernel: int
+    tensor: str  # a view root
+    read_bytes: float  # bytes a read moves from DRAM when the tensor is not resident
+    size: float  # the tensor's bytes on chip
+    write: bool
+    weight: bool  # a constant of the graph (a weight)
 
 
 def lower(
@@ -251,79 +266,148 @@ def lower(
     chip: Chip,
     groups: list[list[Op]],
     assignment: dict[str, str],
+    flow: Dataflow,
     stages: dict[tuple, Stage] | None = None,
+    streaming: bool = False,
 ) -> list[Kernel]:
-    """Kernels for the fused groups (in execution order), with traffic and dependencies."""
+    """Kernels for the fused groups (given in a topological order), with traffic and
+    dependencies on every kernel that produces any member's input.
+
+    With `streaming`, each kernel also gets the DRAM reads of a batch after the first
+    (`steady_read_bytes`): what stays on chip across batches (see `steady_reads`).
+    """
     stages = {} if stages is None else stages
     capacity = chip.memory.onchip_bytes()
-    residency = Residency(capacity)
-    roots = view_roots(graph)
     tensors = graph.tensors
-    producer_kernel: dict[str, int] = {}
-    graph_inputs = {roots.get(t, t) for t in graph.inputs}
-    readers = consumers(graph, roots)
-    outputs = {roots.get(t, t) for t in graph.outputs}
+    kernel_of = {
+        flow.root(t): index
+        for index, group in enumerate(groups)
+        for op in group
+        for t in op.outputs
+    }
     kernels: list[Kernel] = []
-    for group in groups:
-        members = [op for op in group if not op.stats.is_view]
-        if not members:
-            continue
-        unit_name = assignment[members[0].name]
+    accesses: list[Access] = []
+    for index, group in enumerate(groups):
+        unit_name = assignment[group[0].name]
         unit = chip.units[unit_name]
-        index = len(kernels)
-        internal = {roots.get(t, t) for op in members for t in op.outputs}
-        names = {op.name for op in members}
-        consumed_outside = {
-            t for t in internal if t in outputs or any(r not in names for r in readers.get(t, ()))
-        }
+        internal = {flow.root(t) for op in group for t in op.outputs}
+        names = {op.name for op in group}
         kernel = Kernel(
             index=index,
-            name="+".join(op.name for op in members),
+            name="+".join(op.name for op in group),
             unit=unit_name,
             host=unit.host,
             stages=[
-                stages.get((unit_name, op.stats, op.dtype)) or stage_for(op, unit) for op in members
+                stages.get((unit_name, op.stats, op.dtype)) or stage_for(op, unit) for op in group
             ],
-            kinds=tuple(op.kind for op in members),
-            dtype=members[0].dtype,
+            kinds=tuple(op.kind for op in group),
+            dtype=group[0].dtype,
         )
         deps: set[int] = set()
         seen: set[str] = set()
-        for op in members:
+        for op in group:
             factors = _operand_factors(op, capacity)
             for position, t in enumerate(op.inputs):
-                tensor = roots.get(t, t)
+                tensor = flow.root(t)
                 if tensor in internal or tensor in seen:
                     continue
                 seen.add(tensor)
-                if tensor in producer_kernel:
-                    deps.add(producer_kernel[tensor])
-                kernel.needs_input |= tensor in graph_inputs
+                if tensor in kernel_of:
+                    deps.add(kernel_of[tensor])
+                kernel.needs_input |= tensor in flow.inputs
                 nbytes = tensors[t].nbytes
                 if op.kind == "embedding" and position == 1:
                     nbytes *= op.stats.read_fraction
-                kernel.onchip_bytes += nbytes * factors.get(position, 1.0)
+                moved = nbytes * factors.get(position, 1.0)
+                kernel.onchip_bytes += moved
                 if unit.host:
                     kernel.host_in_bytes += nbytes if not tensors[t].const else 0.0
                     continue
-                if not residency.resident(tensor):
-                    kernel.dram_read_bytes += nbytes * factors.get(position, 1.0)
-                residency.touch(tensor, tensors[t].nbytes)
-        for op in members:
+                accesses.append(
+                    Access(index, tensor, moved, tensors[t].nbytes, False, tensors[t].const)
+                )
+        for op in group:
             for t in op.outputs:
-                tensor = roots.get(t, t)
-                producer_kernel[tensor] = index
-                if tensor in consumed_outside:
+                tensor = flow.root(t)
+                if tensor in flow.outputs or any(
+                    r not in names for r in flow.readers.get(tensor, ())
+                ):
                     nbytes = tensors[t].nbytes
                     kernel.onchip_bytes += nbytes
                     if unit.host:
                         kernel.host_out_bytes += nbytes
                         continue
                     kernel.dram_write_bytes += nbytes
-                    residency.touch(tensor, nbytes)
+                    accesses.append(Access(index, tensor, 0.0, nbytes, True, False))
+        if any(dep >= index for dep in deps):
+            raise RuntimeError(f"kernel {kernel.name!r} was placed before a producer of its input")
         kernel.deps = sorted(deps)
         kernels.append(kernel)
+    residency = Residency(capacity)
+    for kernel, nbytes in zip(kernels, replay(accesses, len(kernels), residency), strict=True):
+        kernel.dram_read_bytes = nbytes
+    if streaming:
+        steady = steady_reads(accesses, len(kernels), residency, chip, flow.inputs)
+        for kernel, nbytes in zip(kernels, steady, strict=True):
+            kernel.steady_read_bytes = nbytes
     return kernels
+
+
+def replay(
+    accesses: list[Access],
+    kernels: int,
+    residency: Residency,
+    pinned: frozenset[str] = frozenset(),
+) -> list[float]:
+    """DRAM bytes each kernel reads when the accesses run through `residency` (updated in
+    place); `pinned` tensors sit in a reserved part of the on-chip memory."""
+    reads = [0.0] * kernels
+    for access in accesses:
+        if access.tensor in pinned:
+            continue
+        if not access.write and not residency.resident(access.tensor):
+            reads[access.kernel] += access.read_bytes
+        residency.touch(access.tensor, access.size)
+    return reads
+
+
+def steady_reads(
+    accesses: list[Access],
+    kernels: int,
+    after_first: Residency,
+    chip: Chip,
+    fresh: frozenset[str],
+) -> list[float]:
+    """DRAM reads of each kernel in a batch after the first.
+
+    Each batch brings `fresh` graph inputs: whatever copy of them is on chip is stale.
+    A cache keeps what the previous batch left in it (LRU carried over). A scratchpad's
+    compiler may instead pin weights: the weights in first-use order that fit half the
+    scratchpad stay there for the whole stream, and the other half serves everything else
+    as before; it picks whichever of the two plans moves fewer bytes. Both plans move
+    fewer bytes with more capacity, and so does the better of them.
+    """
+    for tensor in fresh:
+        after_first.evict(tensor)
+    carried = replay(accesses, kernels, after_first)
+    if chip.memory.l2 is None or chip.memory.l2.policy != "scratchpad":
+        return carried
+    half = chip.memory.onchip_bytes() / 2
+    pinned: set[str] = set()
+    used = 0.0
+    for access in accesses:
+        if access.weight and access.tensor not in pinned:
+            if used + access.size > half:
+                break
+            pinned.add(access.tensor)
+            used += access.size
+    frozen = frozenset(pinned)
+    rest = Residency(half)
+    replay(accesses, kernels, rest, frozen)  # the first batch fills the other half
+    for tensor in fresh:
+        rest.evict(tensor)
+    with_pins = replay(accesses, kernels, rest, frozen)
+    return with_pins if sum(with_pins) < sum(carried) else carried
 
 
 def _operand_factors(op: Op, capacity: float) -> dict[int, float]:
@@ -335,21 +419,6 @@ def _operand_factors(op: Op, capacity: float) -> dict[int, float]:
     footprint = op.read_bytes + op.write_bytes
     fa, fb = gemm_traffic_factors(gemm.m, gemm.n, gemm.k, elem, capacity, footprint)
     return {0: fa, 1: fb}
-
-
-def consumers(graph: Graph, roots: dict[str, str]) -> dict[str, list[str]]:
-    """tensor (view root) -> names of the ops that read it."""
-    memo = graph.memo()
-    if "consumers" in memo:
-        return memo["consumers"]
-    readers: dict[str, list[str]] = {}
-    memo["consumers"] = readers
-    for op in graph.ops:
-        for t in op.inputs:
-            names = readers.setdefault(roots.get(t, t), [])
-            if op.name not in names[-1:]:
-                names.append(op.name)
-    return readers
 
 
 # element operations to decompress one byte of input (an LZ/entropy decoder on a vector unit)

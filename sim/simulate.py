@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from hardware.chip import DTYPE_BYTES, Chip
 from hardware.errors import InputError
 from sim.account import LOSS_CATEGORIES, Accounting, account
+from sim.dataflow import dataflow
 from sim.engine import Engine, EngineOptions, Trace
 from sim.fuse import group_ops
 from sim.lower import Kernel, assign_units, decompression_kernel, lower, prepend
@@ -94,9 +95,10 @@ def options_from(options: SimOptions | None, kwargs: dict) -> SimOptions:
 def plan(graph: Graph, chip: Chip, options: SimOptions) -> list[Kernel]:
     """Lower and fuse: the per-batch kernel list, with a decompression kernel if asked."""
     stages: dict = {}
+    flow = dataflow(graph)
     assignment = assign_units(graph, chip, stages)
-    groups = group_ops(graph, chip, assignment, options.fusion)
-    kernels = lower(graph, chip, groups, assignment, stages)
+    groups = group_ops(graph, chip, assignment, options.fusion, flow)
+    kernels = lower(graph, chip, groups, assignment, flow, stages, streaming=options.streaming)
     if options.loads_input and options.input_compression > 1 and graph.input_bytes > 0:
         raw = graph.input_bytes
         kernels = prepend(decompression_kernel(chip, raw / options.input_compression, raw), kernels)
@@ -164,6 +166,12 @@ def run_engine(
         serial_input=options.loads_input and options.prefetch == 0,
     )
     return trace, books
+
+
+def dram_bytes(kernels: list[Kernel], batches: int) -> float:
+    """DRAM bytes of a run of `batches` batches (later ones may find tensors on chip)."""
+    first = sum(k.traffic(0) for k in kernels)
+    return first + sum(k.traffic(1) for k in kernels) * (batches - 1)
 
 
 def batch_stats(latencies: list[float]) -> BatchStats:
@@ -318,7 +326,7 @@ def build_result(
         losses_s={c: v / peak for c, v in losses.items()},
         kernels=len(kernels),
         launches=trace.launch_count,
-        dram_bytes=sum(k.dram_bytes for k in kernels) * batches,
+        dram_bytes=dram_bytes(kernels, batches),
         events=trace.events,
         ops=rows,
         units=units,

@@ -24,6 +24,7 @@ from sim.result import BatchStats, Result, SeriesPoint
 from sim.simulate import (
     SimOptions,
     build_result,
+    dram_bytes,
     power_report,
     run_engine,
     thin,
@@ -202,7 +203,7 @@ def sustained(
             efficiency=total_ops / time / peak,
             losses_ops=losses,
             losses_s={c: v / peak for c, v in losses.items()},
-            dram_bytes=sum(k.dram_bytes for k in kernels) * batches,
+            dram_bytes=dram_bytes(kernels, batches),
             offloaded_ops=base.offloaded_ops / len(start.two.batches) * batches,
             events=sum(p.events for p in profiles.values()),
         )

@@ -22,7 +22,7 @@ from sim.lower import Kernel
 CAP_RELEASE = 0.9  # step back up only once average power is this far under the cap
 
 
-def kernel_energy(kernel: Kernel, chip: Chip, voltage_scale: float) -> float:
+def kernel_energy(kernel: Kernel, chip: Chip, voltage_scale: float, batch: int = 0) -> float:
     """Dynamic joules of one kernel on the accelerator (host kernels heat the host, not it)."""
     thermal = chip.thermal
     if thermal is None or kernel.host:
@@ -33,7 +33,7 @@ def kernel_energy(kernel: Kernel, chip: Chip, voltage_scale: float) -> float:
         joules = max(per_mac.values(), default=0.0)
     compute = sum(stage.slots for stage in kernel.stages) * joules
     moved = (
-        kernel.dram_bytes * thermal.energy_per_dram_byte
+        kernel.traffic(batch) * thermal.energy_per_dram_byte
         + kernel.onchip_bytes * thermal.energy_per_onchip_byte
     )
     return (compute + moved) * voltage_scale

@@ -8,6 +8,7 @@ import pytest
 import hardware
 import sim
 import workloads
+from sim.result import ranked
 from tests.sim.test_engine import same_macs_graphs
 
 H100 = hardware.load_chip("h100-sxm")
@@ -66,7 +67,16 @@ def test_shufflenet_v2_beats_mobilenet_v2_on_the_phone_and_mobilenet_is_memory_b
     assert 1.5 < mobilenet.macs / shufflenet.macs < 2.5  # 300 M vs 146 M MACs
     m, s = sim.simulate(mobilenet, PHONE), sim.simulate(shufflenet, PHONE)
     assert s.latency_s < m.latency_s
-    assert m.top_loss() == "memory"
+    # layer by layer, memory is MobileNetV2's biggest loss; fusing each block's ReLUs,
+    # batch norms and residual adds (the article's remedy) cuts it by more than 3x, after
+    # which it ties with the depthwise layers on the NPU's slower vector path
+    unfused = sim.simulate(mobilenet, PHONE, fusion="none")
+    assert unfused.top_loss() == "memory"
+    assert unfused.losses_s["memory"] > 3 * m.losses_s["memory"]
+    assert [k for k, _ in ranked(m.losses_s)[:2]] in (
+        ["memory", "unspecialized"],
+        ["unspecialized", "memory"],
+    )
 
 
 @pytest.mark.parametrize(("chip", "batch"), [(PHONE, 8), (H100, 1)])
