@@ -467,6 +467,7 @@ def run(
             weight_dtype,
             kv_dtype,
             json_out,
+            trace,
             quiet,
             top,
         )
@@ -516,10 +517,12 @@ def generation(
     weight_dtype: str | None,
     kv_dtype: str | None,
     json_out: str | None,
+    trace: Path | None,
     quiet: bool,
     top: int,
 ) -> None:
-    """`run LLM --mode generate`: time to first token, per-token latency, tokens/s."""
+    """`run LLM --mode generate`: time to first token, per-token latency, tokens/s; its
+    trace holds the prefill and the decode step at the median KV length."""
     from sim.llm import generate, render_generation
 
     with user_errors():
@@ -536,6 +539,9 @@ def generation(
         )
         if json_out is not None:
             emit_json(result.model_dump_json(indent=1), json_out)
+        if trace is not None:
+            step = f"decode step at KV {result.decode_step_kv}"
+            write_trace([("prefill", result.prefill), (step, result.decode_step)], trace)
     if json_out == "-":
         return
     if quiet:
@@ -550,10 +556,8 @@ def generation(
 
 
 def write_trace(result: Any, path: Path) -> None:
-    try:
-        from sim.trace import write_chrome_trace
-    except ModuleNotFoundError:
-        raise InputError("--trace: this topsim cannot write traces yet.") from None
+    from sim.trace import write_chrome_trace
+
     try:
         write_chrome_trace(result, path)
     except OSError as err:

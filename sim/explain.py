@@ -245,7 +245,7 @@ def measure(base: Result, new: Result, change: Change, streaming: bool) -> WhatI
 
 def blame(result: Result, category: str, top: int = TOP_OPS) -> list[OpBlame]:
     """The kernels with the most ops lost to `category` (share of the kernels' total)."""
-    lost = [(row.losses_ops.get(category, 0.0), row) for row in result.ops]
+    lost = [(row.lost_ops(category), row) for row in result.ops]
     total = sum(v for v, _row in lost)
     ranked = sorted((item for item in lost if item[0] > 0), key=lambda i: (-i[0], i[1].name))
     return [

@@ -122,6 +122,11 @@ class GenerationResult(Model):
     def ranked_losses(self) -> list[tuple[str, float]]:
         return ranked(self.losses_ops)
 
+    @property
+    def decode_step_kv(self) -> int:
+        """Tokens in the KV cache at `decode_step`, the median step."""
+        return self.prompt + median_step(self.tokens)
+
     def top_loss(self) -> str:
         return top_loss(self.losses_ops)
 
@@ -163,20 +168,20 @@ def generate(
     prefill_graph = transformer(config, batch=batch, seq=prompt, mode="prefill", **shape)
     prefill = simulate(prefill_graph, chip, sim_options)
 
-    median_step = (tokens - 1) // 2
+    middle = median_step(tokens)
     median_result: list[Result] = []
 
     def measure(step: int) -> DecodeSample:
         result = simulate(
             decode_step(config_name, batch, prompt + step, **shape), chip, sim_options
         )
-        if step == median_step:
+        if step == middle:
             median_result.append(result)
         return _sample(step, prompt + step, result)
 
     samples = sample_steps(tokens, measure, prefill.peak_ops)
     if not median_result:  # only when max_samples stopped the bisection before the middle
-        measure(median_step)
+        measure(middle)
     steps = interpolate_steps(samples, tokens)
 
     latencies = steps["latency_s"]
@@ -236,6 +241,11 @@ def generate(
         prefill=prefill,
         decode_step=median_result[0],
     )
+
+
+def median_step(tokens: int) -> int:
+    """The decode step kept whole in a GenerationResult: the middle one."""
+    return (tokens - 1) // 2
 
 
 def kv_cache_size(

@@ -139,15 +139,9 @@ def top_ops(result: Result, top: int) -> Table:
             f"{span / result.latency_s:.1%}" if result.latency_s else "-",
             intensity,
             row.bound,
-            main_loss(row.losses_ops),
+            row.main_loss(),
         )
     return table
-
-
-def main_loss(losses_ops: dict[str, float]) -> str:
-    """The loss category with the most ops (ties by name), or '-' when nothing was lost."""
-    ranked = sorted((-v, k) for k, v in losses_ops.items() if v > 0)
-    return ranked[0][1] if ranked else "-"
 
 
 def units(result: Result) -> Table:
@@ -156,6 +150,8 @@ def units(result: Result) -> Table:
     table.add_column("in peak")
     table.add_column("kernels", justify="right")
     table.add_column("busy", justify="right")
+    table.add_column("gap", justify="right")
+    table.add_column("wait launch", justify="right")
     table.add_column("utilization", no_wrap=True)
     for unit in result.units:
         table.add_row(
@@ -163,6 +159,8 @@ def units(result: Result) -> Table:
             "yes" if unit.peak else ("host" if unit.host else "no"),
             str(unit.kernels),
             seconds(unit.busy_s),
+            seconds(unit.overhead_s),
+            seconds(unit.launch_wait_s) if unit.peak else "-",
             Text.assemble(bar(unit.utilization, 20, "cyan"), f" {unit.utilization:.0%}"),
         )
     return table

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 def ranked(losses: dict[str, float]) -> list[tuple[str, float]]:
@@ -40,8 +40,21 @@ class OpRow(Model):
     intensity: float  # ops per DRAM byte (inf written as a large number for zero bytes)
     compute_s: float
     memory_s: float
-    bound: str  # compute, memory, launch, starvation, host, ... (its biggest share)
-    losses_ops: dict[str, float]
+    # what set the kernel's duration: the longest of its launch overhead (device gap and
+    # kernel overhead), its compute and its memory time; "host" for host kernels, the
+    # loss category for overhead kernels (input decompression)
+    bound: str
+    losses_ops: dict[str, float]  # ops of the unit's peak lost while the kernel ran
+    waited_ops: dict[str, float] = {}  # lost while its unit idled before it, by reason
+
+    def main_loss(self) -> str:
+        """The biggest loss while the kernel ran (ties by name), or "-" when none."""
+        items = ranked(self.losses_ops)
+        return items[0][0] if items else "-"
+
+    def lost_ops(self, category: str) -> float:
+        """Ops of `category` lost in the kernel and in the idle time it waited through."""
+        return self.losses_ops.get(category, 0.0) + self.waited_ops.get(category, 0.0)
 
 
 class UnitUsage(Model):
@@ -50,8 +63,10 @@ class UnitUsage(Model):
     host: bool
     instances: int
     kernels: int
-    busy_s: float
-    utilization: float  # busy time / latency
+    busy_s: float  # computing or moving its kernels' bytes
+    overhead_s: float = 0.0  # inside its kernels before compute: device gap, kernel overhead
+    launch_wait_s: float = 0.0  # idle, its next kernel not launched yet (peak units only)
+    utilization: float  # busy_s / duration
     useful_ops: float
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from hardware.chip import DTYPE_BYTES, Chip
 from hardware.errors import InputError
-from sim.account import LOSS_CATEGORIES, Accounting, account
+from sim.account import CATEGORY_INDEX, LOSS_CATEGORIES, Accounting, account
 from sim.dataflow import dataflow
 from sim.engine import Engine, EngineOptions, Trace
 from sim.fuse import group_ops
@@ -256,9 +256,11 @@ def build_result(
         for k in kept
     ]
     units = []
+    launch = CATEGORY_INDEX["launch"]
     for name, unit in chip.units.items():
         records = [r for r in trace.records if r.unit == name]
-        busy = sum(r.end - r.start for r in records)
+        busy = sum(r.end - r.compute_start for r in records)
+        waited = sum(books.before[k.index, launch] for k in kernels if k.unit == name)
         units.append(
             UnitUsage(
                 name=name,
@@ -267,6 +269,8 @@ def build_result(
                 instances=unit.instances,
                 kernels=len(records),
                 busy_s=busy,
+                overhead_s=sum(r.compute_start - r.start for r in records),
+                launch_wait_s=_seconds_of(waited, chip, name, dtype) if unit.peak else 0.0,
                 utilization=busy / duration if duration else 0.0,
                 useful_ops=books.unit_useful.get(
                     name, sum(kernels[r.kernel].useful_ops for r in records)
@@ -336,6 +340,12 @@ def build_result(
     return Result(**fields)
 
 
+def _seconds_of(ops: float, chip: Chip, unit: str, dtype: str) -> float:
+    """Ops of a unit's peak as seconds of that unit."""
+    rate = chip.unit_peak_ops(unit, dtype)
+    return ops / rate if rate > 0 else 0.0
+
+
 def _temperature_at(trace: Trace, time: float, chip: Chip) -> float:
     """The last thermal sample at or before `time` (ambient before the first)."""
     temperature = chip.thermal.ambient if chip.thermal else 0.0
@@ -351,20 +361,9 @@ def _batch(graph: Graph) -> int:
     return shapes[0][0] if shapes and shapes[0] else 1
 
 
-def _row(kernel: Kernel, record, losses: dict[str, float], gap: dict[str, float]) -> OpRow:
-    """A kernel's row (times from its first batch): its bound comes from what happened
-    inside it; its losses add the idle time before it that it waited through."""
+def _row(kernel: Kernel, record, losses: dict[str, float], waited: dict[str, float]) -> OpRow:
+    """A kernel's row, with times from its first batch."""
     useful = kernel.useful_ops
-    if kernel.host:
-        bound = "host"
-    elif kernel.overhead is not None:
-        bound = kernel.overhead
-    else:
-        shares = {k: v for k, v in losses.items() if k not in ("unspecialized", "shape", "thermal")}
-        shares["compute"] = useful + sum(
-            losses.get(k, 0.0) for k in ("unspecialized", "shape", "thermal")
-        )
-        bound = max(sorted(shares), key=lambda k: shares[k])
     intensity = useful / kernel.dram_bytes if kernel.dram_bytes else math.inf
     return OpRow(
         name=kernel.name,
@@ -378,11 +377,25 @@ def _row(kernel: Kernel, record, losses: dict[str, float], gap: dict[str, float]
         intensity=min(intensity, 1e30),
         compute_s=record.compute_s,
         memory_s=record.memory_s,
-        bound=bound,
-        losses_ops={
-            k: losses.get(k, 0.0) + gap.get(k, 0.0) for k in sorted(set(losses) | set(gap))
-        },
+        bound=bound(kernel, record),
+        losses_ops=losses,
+        waited_ops=waited,
     )
+
+
+def bound(kernel: Kernel, record) -> str:
+    """What set a kernel's duration: the longest of its launch overhead, compute and
+    memory time (ties: compute, then memory); host and overhead kernels say what they are."""
+    if kernel.host:
+        return "host"
+    if kernel.overhead is not None:
+        return kernel.overhead
+    phases = {
+        "compute": record.compute_s,
+        "memory": record.memory_s,
+        "launch": record.compute_start - record.start,
+    }
+    return max(("compute", "memory", "launch"), key=lambda phase: phases[phase])
 
 
 MAX_SEGMENTS = 20000

@@ -1,7 +1,8 @@
 """Chrome trace-event JSON of a Result, for Perfetto (ui.perfetto.dev) and chrome://tracing.
 
 The format is the "JSON Object Format" of the Trace Event Format: {"traceEvents": [...]},
-times in microseconds. One process is the run; each timeline track (every unit, dram,
+times in microseconds. One process is the run (an LLM generation writes two: its prefill
+and one decode step at the median KV length); each timeline track (every unit, dram,
 host_link, input, launcher) is a thread named by "M" metadata events, and every segment is
 an "X" complete event on it. Counter ("C") events, on the same process, carry the
 temperature, clock and power the thermal model sampled (over the whole run, which for a
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,6 @@ from hardware.errors import InputError
 from sim.gantt import track_order
 from sim.result import Result, Segment
 
-PID = 1
 US = 1e6  # trace-event times are microseconds
 
 
@@ -51,6 +52,7 @@ def segment_args(result: Result, segment: Segment, rows: dict) -> dict[str, Any]
     if row.intensity < 1e29:
         args["intensity_ops_per_byte"] = row.intensity
     args["losses_ops"] = {k: v for k, v in row.losses_ops.items() if v}
+    args["waited_ops"] = {k: v for k, v in row.waited_ops.items() if v}
     return args
 
 
@@ -82,7 +84,7 @@ def transfer_bytes(result: Result) -> list[float | None]:
     return out
 
 
-def dram_counters(result: Result) -> list[dict[str, Any]]:
+def dram_counters(result: Result, pid: int = 1) -> list[dict[str, Any]]:
     """Counter events: DRAM bytes/s in use (derived) and transfers in flight (exact)."""
     changes: list[tuple[float, float, int]] = []
     for segment, nbytes in zip(result.timeline, transfer_bytes(result), strict=True):
@@ -105,33 +107,36 @@ def dram_counters(result: Result) -> list[dict[str, Any]]:
             flying += changes[i][2]
             i += 1
         rate = 0.0 if flying == 0 or abs(rate) < 1e-6 else rate
-        events.append(counter("DRAM bandwidth in use", time, {"GB/s": rate / 1e9}))
-        events.append(counter("DRAM transfers in flight", time, {"transfers": flying}))
+        events.append(counter("DRAM bandwidth in use", time, {"GB/s": rate / 1e9}, pid))
+        events.append(counter("DRAM transfers in flight", time, {"transfers": flying}, pid))
     return events
 
 
-def counter(name: str, time_s: float, values: dict[str, float]) -> dict[str, Any]:
-    return {"name": name, "ph": "C", "ts": time_s * US, "pid": PID, "args": values}
+def counter(name: str, time_s: float, values: dict[str, float], pid: int = 1) -> dict[str, Any]:
+    return {"name": name, "ph": "C", "ts": time_s * US, "pid": pid, "args": values}
 
 
-def metadata(name: str, args: dict[str, Any], tid: int | None = None) -> dict[str, Any]:
-    event = {"name": name, "ph": "M", "pid": PID, "args": args}
+def metadata(
+    name: str, args: dict[str, Any], tid: int | None = None, pid: int = 1
+) -> dict[str, Any]:
+    event = {"name": name, "ph": "M", "pid": pid, "args": args}
     if tid is not None:
         event["tid"] = tid
     return event
 
 
-def chrome_trace(result: Result) -> dict[str, Any]:
-    """The trace as a JSON-ready dict: {"traceEvents": [...], "displayTimeUnit": "ns", ...}."""
+def process_events(result: Result, pid: int = 1, title: str | None = None) -> list[dict]:
+    """Every event of one run, as process `pid`."""
     tracks = track_order(result)
     tids = {track: n + 1 for n, track in enumerate(tracks)}
+    name = f"{result.workload} on {result.chip}" + (f": {title}" if title else "")
     events: list[dict[str, Any]] = [
-        metadata("process_name", {"name": f"{result.workload} on {result.chip}"}),
-        metadata("process_sort_index", {"sort_index": 0}),
+        metadata("process_name", {"name": name}, pid=pid),
+        metadata("process_sort_index", {"sort_index": pid - 1}, pid=pid),
     ]
     for track, tid in tids.items():
-        events.append(metadata("thread_name", {"name": track}, tid))
-        events.append(metadata("thread_sort_index", {"sort_index": tid}, tid))
+        events.append(metadata("thread_name", {"name": track}, tid, pid))
+        events.append(metadata("thread_sort_index", {"sort_index": tid}, tid, pid))
     rows = {row.name: row for row in result.ops}
     for segment in result.timeline:
         events.append(
@@ -141,20 +146,34 @@ def chrome_trace(result: Result) -> dict[str, Any]:
                 "ph": "X",
                 "ts": segment.start_s * US,
                 "dur": (segment.end_s - segment.start_s) * US,
-                "pid": PID,
+                "pid": pid,
                 "tid": tids[segment.track],
                 "args": segment_args(result, segment, rows),
             }
         )
     if result.power is not None:
         for point in result.power.trace:
-            events.append(counter("temperature", point.time_s, {"°C": point.temperature_c}))
-            events.append(counter("clock", point.time_s, {"MHz": point.clock_hz / 1e6}))
-            events.append(counter("power", point.time_s, {"W": point.power_w}))
+            time = point.time_s
+            events.append(counter("temperature", time, {"°C": point.temperature_c}, pid))
+            events.append(counter("clock", time, {"MHz": point.clock_hz / 1e6}, pid))
+            events.append(counter("power", time, {"W": point.power_w}, pid))
     if result.batches > 1:
         for point in result.series:
-            events.append(counter("batch latency", point.time_s, {"ms": point.latency_s * 1e3}))
-    events += dram_counters(result)
+            latency = {"ms": point.latency_s * 1e3}
+            events.append(counter("batch latency", point.time_s, latency, pid))
+    return events + dram_counters(result, pid)
+
+
+def chrome_trace(result: Result | Sequence[tuple[str, Result]]) -> dict[str, Any]:
+    """The trace as a JSON-ready dict: {"traceEvents": [...], "displayTimeUnit": "ns", ...}.
+
+    A sequence of (title, Result) pairs becomes one process each (the first one's figures
+    go into "otherData")."""
+    runs = [("", result)] if isinstance(result, Result) else list(result)
+    events: list[dict[str, Any]] = []
+    for pid, (title, run) in enumerate(runs, start=1):
+        events += process_events(run, pid, title or None)
+    result = runs[0][1]
     return {
         "traceEvents": events,
         "displayTimeUnit": "ns",
@@ -174,7 +193,9 @@ def chrome_trace(result: Result) -> dict[str, Any]:
     }
 
 
-def write_chrome_trace(result: Result, path: str | os.PathLike) -> Path:
+def write_chrome_trace(
+    result: Result | Sequence[tuple[str, Result]], path: str | os.PathLike
+) -> Path:
     """Write the Chrome trace-event JSON of `result` to `path`; returns the path."""
     target = Path(path)
     data = chrome_trace(result)
