@@ -17,13 +17,8 @@ import yaml
 from pydantic import ValidationError
 
 from hardware.chip import Chip
-from hardware.errors import (
-    InputError,
-    explain_validation,
-    load_yaml_mapping,
-    read_text,
-    safe_yaml,
-)
+from hardware.errors import InputError, explain_validation
+from hardware.files import load_yaml_mapping, read_text, safe_yaml
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -49,18 +44,34 @@ def _preset_or_path(name_or_path: str | Path) -> tuple[dict, str]:
     )
 
 
+OVERRIDE_USAGE = "KEY=VALUE with a dotted key, e.g. memory.dram.bandwidth=2TB/s"
+
+
 def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
     """['memory.dram.bandwidth=1TB/s', ...] -> {'memory.dram.bandwidth': '1TB/s', ...}."""
     overrides: dict[str, Any] = {}
     for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(
-                f"--set {pair!r}: expected KEY=VALUE with a dotted key, "
-                "e.g. memory.dram.bandwidth=2TB/s."
-            )
-        overrides[key.strip()] = parse_scalar(value.strip())
+        key, value = parse_assignment(pair)
+        overrides[key] = value
     return overrides
+
+
+def parse_assignment(text: str, usage: str = OVERRIDE_USAGE) -> tuple[str, Any]:
+    """'key=64' -> ('key', 64): one `--set`, the value read by `parse_scalar`."""
+    key, value = split_assignment(text, usage)
+    return key, parse_scalar(value)
+
+
+def split_assignment(
+    text: str, usage: str, source: str = "--set", need_value: bool = False
+) -> tuple[str, str]:
+    """'key = value' -> ('key', 'value'), both stripped. No '=', no key (or, with
+    `need_value`, no value) is the InputError "{source} {text!r}: expected {usage}."."""
+    key, sep, value = text.partition("=")
+    key, value = key.strip(), value.strip()
+    if not sep or not key or (need_value and not value):
+        raise InputError(f"{source} {text!r}: expected {usage}.")
+    return key, value
 
 
 def parse_scalar(value: str) -> Any:

@@ -26,7 +26,8 @@ from rich.tree import Tree
 import hardware
 import workloads
 from hardware.chip import Chip
-from hardware.errors import InputError, load_yaml_mapping, read_text
+from hardware.errors import InputError
+from hardware.files import load_yaml_mapping, read_text
 from hardware.load import validate_chip
 from hardware.quantity import format_si
 from workloads.files import graph_from_dict

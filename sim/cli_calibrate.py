@@ -27,10 +27,10 @@ from rich.table import Table
 
 import hardware
 import workloads
+from hardware.calibrate import calibrate as measure_chip
 from hardware.chip import Chip
 from hardware.errors import InputError
-from sim.calibrate import calibrate as measure_chip
-from sim.calibrate import ort_session
+from hardware.measure import ort_session
 from sim.simulate import simulate
 
 DEFAULT_MODELS = ("resnet50", "mobilenet-v2", "shufflenet-v2")

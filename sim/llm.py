@@ -45,7 +45,7 @@ from sim.report import bar, ops_rate, seconds, top_ops
 from sim.result import SCHEMA_VERSION, BatchStats, Model, Result, ranked
 from sim.result import top as top_loss
 from sim.simulate import options_from, simulate
-from workloads.transformer import CONFIGS, decode_step, transformer
+from workloads.zoo.transformer import CONFIGS, decode_step, transformer
 
 # interpolation error allowed at an interval's midpoint: for the step latency and useful
 # ops, relative; for each loss category, as a share of the step's peak capacity (peak

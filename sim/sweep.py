@@ -34,7 +34,6 @@ import os
 import re
 import signal
 import time
-import types
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -47,9 +46,11 @@ from pydantic import BaseModel
 
 import hardware
 import workloads
-from hardware import quantity
+from hardware import quantity, schema
 from hardware.chip import Chip
-from hardware.errors import InputError, load_yaml_mapping, read_text
+from hardware.errors import InputError
+from hardware.files import load_yaml_mapping, read_text
+from hardware.load import parse_assignment, split_assignment
 from hardware.load import parse_scalar as _scalar
 from sim.account import LOSS_CATEGORIES
 from sim.simulate import SimOptions, simulate
@@ -59,6 +60,10 @@ MAX_AXIS_VALUES = 10_000
 MAX_POINTS = 1_000_000
 MAX_ERROR_CHARS = 1000
 KINDS = ("workload", "sim", "chip")
+VARY_USAGE = (
+    "KEY=VALUES, e.g. memory.dram.bandwidth=0.5TB/s,1TB/s or memory.l2.capacity=1MiB..64MiB*2"
+)
+SET_USAGE = "KEY=VALUE, e.g. batch=8"
 
 METRIC_COLUMNS = ("latency_s", "throughput", "delivered_tops", "efficiency", "top_loss")
 LOSS_COLUMNS = tuple(f"loss_{category}" for category in LOSS_CATEGORIES)
@@ -133,14 +138,8 @@ def parse_values(key: str, text: str, source: str = "--vary") -> list[Any]:
 
 def parse_vary(text: str, source: str = "--vary") -> tuple[str, list[Any]]:
     """'memory.dram.bandwidth=1TB/s,2TB/s' -> ('memory.dram.bandwidth', ['1TB/s', '2TB/s'])."""
-    key, sep, values = text.partition("=")
-    key = key.strip()
-    if not sep or not key or not values.strip():
-        raise InputError(
-            f"{source} {text!r}: expected KEY=VALUES, e.g. "
-            "memory.dram.bandwidth=0.5TB/s,1TB/s or memory.l2.capacity=1MiB..64MiB*2."
-        )
-    return key, parse_values(key, values.strip(), source)
+    key, values = split_assignment(text, VARY_USAGE, source, need_value=True)
+    return key, parse_values(key, values, source)
 
 
 def _split_items(text: str) -> list[str]:
@@ -362,24 +361,13 @@ def _check_chip_path(path: str, chip: Chip, source: str, key: str) -> None:
                 )
             value, model, i = value[parts[i]], inner, i + 1
             continue
-        inner_model = _model_in(annotation)
+        inner_model = schema.inner_model(annotation, containers=False)
         if inner_model is None or typing.get_origin(annotation) in (list, tuple):
             raise InputError(
                 f"{source} {key!r}: {'.'.join(parts[:i])!r} is a value, not a group "
                 "of fields; set it whole."
             )
         model = inner_model
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model of a `Model` or `Model | None` annotation."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        for arg in typing.get_args(annotation):
-            if isinstance(arg, type) and issubclass(arg, BaseModel):
-                return arg
-    return None
 
 
 def make_spec(
@@ -439,10 +427,8 @@ def build_spec(
         varied[key] = values
     fixed: dict[str, Any] = dict(data.get("set", {}))
     for text in settings:
-        key, sep, value = text.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"--set {text!r}: expected KEY=VALUE, e.g. batch=8.")
-        fixed[key.strip()] = _scalar(value.strip())
+        key, value = parse_assignment(text, SET_USAGE)
+        fixed[key] = value
     for key in cli_keys:
         fixed.pop(key, None)
     for key in list(varied):

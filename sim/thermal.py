@@ -61,14 +61,6 @@ class ThermalState:
         self.temperature = target + (self.temperature - target) * decay
         self.max_temperature = max(self.max_temperature, self.temperature)
 
-    def seconds_to_reach(self, power_w: float, temperature_c: float) -> float:
-        """Time at constant power until the die reaches `temperature_c` (inf if never)."""
-        target = self.steady_temperature(power_w)
-        start = self.temperature
-        if (start - temperature_c) * (target - temperature_c) > 0 or target == start:
-            return 0.0 if start == temperature_c else math.inf
-        return -self.time_constant_s * math.log((temperature_c - target) / (start - target))
-
     def decide(self, power_w: float, level: int, levels: int) -> int:
         """-1, 0 or +1: the DVFS step (+1 is one level slower)."""
         cap = self.spec.power_cap

@@ -9,7 +9,8 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from hardware.errors import InputError, explain_validation, load_yaml_mapping, read_text
+from hardware.errors import InputError, explain_validation
+from hardware.files import load_yaml_mapping, read_text
 from workloads.graph import Graph
 
 GRAPH_SUFFIXES = (".yaml", ".yml", ".json")

@@ -269,9 +269,6 @@ class Graph(BaseModel):
         """A per-graph cache for derived lookups (the graph does not change once valid)."""
         return self.__pydantic_private__["_memo"]
 
-    def producers(self) -> dict[str, Op]:
-        return {t: op for op in self.ops for t in op.outputs}
-
     @property
     def macs(self) -> int:
         return sum(op.macs for op in self.ops)

@@ -1,13 +1,17 @@
 """Named workload builders: `build("resnet50", batch=8)`.
 
 A builder is a function with keyword parameters (batch, resolution, seq, dtype ...) that
-returns a `Graph`. `register` adds one under a name; `build` checks the parameters by name
-and turns mistakes into `InputError`s that list what the builder accepts.
+returns a `Graph`. The built-in ones are declared as `BUILDERS` tables in the modules of
+`workloads.zoo`, which this module reads on first use (the zoo never imports the registry,
+so the two form no import cycle); `register` adds one more under a name. `build` checks
+the parameters by name and turns mistakes into `InputError`s that list what the builder
+accepts.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 from collections.abc import Callable
 
@@ -82,6 +86,11 @@ def build(name: str, **params: object) -> Graph:
         raise InputError(f"workload {name!r} with {given}: {err}.") from None
 
 
+@functools.cache
 def _load_all() -> None:
-    """Import the modules that register builders (kept lazy to keep imports cheap)."""
-    from workloads import basic, cnn, transformer  # noqa: F401
+    """Add the zoo's builders to the table, once (imported here, lazily, to keep
+    `import workloads` cheap)."""
+    from workloads.zoo import basic, cnn, transformer
+
+    for module in (basic, cnn, transformer):
+        BUILDERS.update(module.BUILDERS)

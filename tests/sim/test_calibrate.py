@@ -11,8 +11,9 @@ import yaml
 from typer.testing import CliRunner
 
 import hardware
+from hardware.calibrate import calibrate
 from hardware.errors import InputError
-from sim.calibrate import cache_sizes, calibrate, elementwise_sizes, physical_cores, usable_cpus
+from hardware.measure import cache_sizes, elementwise_sizes, physical_cores, usable_cpus
 from sim.cli_calibrate import Row, Validation
 from sim.cli_calibrate import calibrate as calibrate_command
 from sim.cli_calibrate import validate_model as validate_model_command

@@ -34,7 +34,7 @@ from sim.llm import (
     sample_steps,
 )
 from workloads import build
-from workloads.transformer import CONFIGS, TransformerConfig, decode_step
+from workloads.zoo.transformer import CONFIGS, TransformerConfig, decode_step
 
 BANDWIDTH = 3.35e12
 PEAK_FP16 = 2 * 132 * 2048 * 1.83e9

@@ -264,7 +264,7 @@ def test_topological_order_ignores_insertion_order(op_order: list[int]) -> None:
 def test_order_respects_every_dependency() -> None:
     graph = mixed_graph()
     position = {op.name: i for i, op in enumerate(graph.order)}
-    producers = graph.producers()
+    producers = {t: op for op in graph.ops for t in op.outputs}
     for op in graph.ops:
         for tensor in op.inputs:
             if tensor in producers:

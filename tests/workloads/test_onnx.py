@@ -654,7 +654,7 @@ def test_builder_round_trip_keeps_the_macs(tmp_path, name):
 
 @pytest.mark.parametrize("name", ["bert-base", "gpt2"])
 def test_transformer_round_trip(tmp_path, name):
-    from workloads.transformer import CONFIGS, transformer
+    from workloads.zoo.transformer import CONFIGS, transformer
 
     graph = transformer(CONFIGS[name], batch=2, seq=16, dtype="fp32", layers=1)
     path = tmp_path / f"{name}.onnx"

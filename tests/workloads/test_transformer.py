@@ -19,7 +19,7 @@ import pytest
 from hardware.errors import InputError
 from workloads import build, list_workloads
 from workloads.graph import Graph
-from workloads.transformer import (
+from workloads.zoo.transformer import (
     CONFIGS,
     TransformerConfig,
     decode_step,

@@ -8,9 +8,10 @@ follow the torchvision module paths (`layer2.0.conv1`, `features.3.conv.1.0`,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from workloads.builder import GraphBuilder
 from workloads.graph import Graph
-from workloads.registry import register
 
 
 def conv_bn(
@@ -61,7 +62,6 @@ def bottleneck(b: GraphBuilder, x: str, width: int, stride: int, prefix: str) ->
     return b.relu(b.add(y, shortcut, name=f"{prefix}.add"), name=f"{prefix}.relu3")
 
 
-@register("resnet50")
 def resnet50(batch: int = 1, resolution: int = 224, dtype: str = "fp16") -> Graph:
     """torchvision ResNet-50 (v1.5, stride on the 3x3 conv): 4.09 GMACs and 25.6 M params
     at 224x224 (He et al. 2016; torchvision lists 4.09 GFLOPS, counting MACs)."""
@@ -129,7 +129,6 @@ def inverted_residual(
     return y
 
 
-@register("mobilenet-v2")
 def mobilenet_v2(batch: int = 1, resolution: int = 224, dtype: str = "fp16") -> Graph:
     """torchvision MobileNetV2, width 1.0: 300 M MACs and 3.5 M params at 224x224
     (Sandler et al. 2018: 300M multiply-adds; torchvision lists 0.30 GFLOPS)."""
@@ -204,7 +203,6 @@ def shuffle_unit(b: GraphBuilder, x: str, out_channels: int, stride: int, prefix
     return b.op("channel_shuffle", [y], name=f"{prefix}.shuffle", groups=2)
 
 
-@register("shufflenet-v2")
 def shufflenet_v2(batch: int = 1, resolution: int = 224, dtype: str = "fp16") -> Graph:
     """torchvision ShuffleNetV2 1.0x (shufflenet_v2_x1_0): 146 M MACs and 2.3 M params at
     224x224 (Ma et al. 2018: 146M FLOPs, counting multiply-adds)."""
@@ -220,3 +218,11 @@ def shufflenet_v2(batch: int = 1, resolution: int = 224, dtype: str = "fp16") ->
     x = conv_bn(b, x, 1024, 1, "conv5.0", "conv5.1", act="conv5.2")
     classifier_head(b, x, 1000, "fc")
     return b.build()
+
+
+# name -> builder: `workloads.registry` reads this table; nothing here imports the registry
+BUILDERS: dict[str, Callable[..., Graph]] = {
+    "resnet50": resnet50,
+    "mobilenet-v2": mobilenet_v2,
+    "shufflenet-v2": shufflenet_v2,
+}

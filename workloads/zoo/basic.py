@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from workloads.builder import GraphBuilder
 from workloads.graph import Graph
-from workloads.registry import register
 
 
 def single_conv(
@@ -16,19 +17,16 @@ def single_conv(
     return b.build()
 
 
-@register("seed-conv")
 def seed_conv(batch: int = 1, dtype: str = "fp16") -> Graph:
     """The seed's worked example: 3x3 conv, 100 -> 100 channels, 50x50, 225,000,000 MACs."""
     return single_conv("seed-conv", batch, 100, 100, 50, 3, dtype)
 
 
-@register("starved-conv")
 def starved_conv(batch: int = 1, dtype: str = "fp16") -> Graph:
     """The seed's starvation example: 1x1 conv, 10 -> 5 channels, 7x7 input, 2,450 MACs."""
     return single_conv("starved-conv", batch, 10, 5, 7, 1, dtype)
 
 
-@register("mlp")
 def mlp(batch: int = 1, width: int = 1024, layers: int = 4, dtype: str = "fp16") -> Graph:
     """`layers` linear layers of `width` x `width`, each followed by a ReLU."""
     b = GraphBuilder("mlp", dtype)
@@ -38,7 +36,6 @@ def mlp(batch: int = 1, width: int = 1024, layers: int = 4, dtype: str = "fp16")
     return b.build()
 
 
-@register("elementwise-chain")
 def elementwise_chain(
     batch: int = 1, length: int = 50, size: int = 1024, dtype: str = "fp16"
 ) -> Graph:
@@ -49,3 +46,12 @@ def elementwise_chain(
     for i in range(length):
         x = b.unary(kinds[i % len(kinds)], x, name=f"op{i:03d}")
     return b.build()
+
+
+# name -> builder: `workloads.registry` reads this table; nothing here imports the registry
+BUILDERS: dict[str, Callable[..., Graph]] = {
+    "seed-conv": seed_conv,
+    "starved-conv": starved_conv,
+    "mlp": mlp,
+    "elementwise-chain": elementwise_chain,
+}

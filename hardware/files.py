@@ -1,0 +1,174 @@
+"""Reading user files: a size limit, UTF-8 only, and YAML parsed by a guarded safe loader.
+
+Every file topsim reads (chips, graphs, sweeps) goes through `read_text` and
+`load_yaml_mapping`, so a missing file, a binary file, an alias bomb or a duplicated key
+becomes one `InputError` paragraph instead of a traceback, a hang or a silent overwrite.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from hardware.errors import InputError
+
+MAX_INPUT_BYTES = 64 * 2**20
+
+
+def read_text(path: str | os.PathLike, what: str) -> str:
+    """Read a user file with a size limit; missing or unreadable files become InputError."""
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p}: is a directory, not a {what} file.")
+    if not p.is_file():
+        raise InputError(f"{p}: no such {what} file.")
+    size = p.stat().st_size
+    if size > MAX_INPUT_BYTES:
+        raise InputError(
+            f"{p}: the file is {size / 2**20:.0f} MiB; {what} files are limited "
+            f"to {MAX_INPUT_BYTES // 2**20} MiB."
+        )
+    try:
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{p}: cannot be read as UTF-8 text (byte {exc.start} is invalid); {what} files "
+            "are YAML or JSON saved as UTF-8, not binary files or other encodings."
+        ) from None
+    except OSError as exc:
+        raise InputError(
+            f"{p}: cannot be read ({exc.strerror or exc.__class__.__name__})."
+        ) from None
+
+
+MAX_YAML_DEPTH = 100  # nesting levels; topsim files need fewer than 10
+MAX_ALIAS_EXPANSION = 1_000_000  # values that aliases (*name) may add to a document
+
+
+class YamlRefused(yaml.YAMLError):
+    """A document the loader refuses before building it: a bomb, or a silent overwrite."""
+
+
+class _GuardedLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` (no tags that construct objects) that also refuses, before any
+    Python object is built: nesting deeper than MAX_YAML_DEPTH, aliases that expand the
+    document by more than MAX_ALIAS_EXPANSION values ("billion laughs") or refer to
+    themselves, and a key given twice in one mapping (YAML keeps the last silently)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._nodes = 0
+        self._aliases = 0
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            return super().compose_node(parent, index)
+        self._nodes += 1
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                line = self.peek_event().start_mark.line + 1
+                raise YamlRefused(
+                    f"nesting is deeper than {MAX_YAML_DEPTH} levels at line {line}; "
+                    "no topsim file needs that"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def compose_mapping_node(self, anchor):  # type: ignore[no-untyped-def]
+        node = super().compose_mapping_node(anchor)
+        seen: set[tuple[str, str]] = set()
+        for key, _ in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                continue
+            if (key.tag, key.value) in seen:
+                raise YamlRefused(
+                    f"duplicate key {key.value!r} at line {key.start_mark.line + 1}: "
+                    "each key may appear once in a mapping"
+                )
+            seen.add((key.tag, key.value))
+        return node
+
+    def get_single_data(self):  # type: ignore[no-untyped-def]
+        node = self.get_single_node()
+        if node is None:
+            return None
+        if self._aliases:
+            _check_expansion(node, self._nodes + MAX_ALIAS_EXPANSION)
+        return self.construct_document(node)
+
+
+def _check_expansion(root: yaml.Node, limit: int) -> None:
+    """Count the values the document has with every alias expanded, without expanding it."""
+    memo: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded values, expanded depth)
+    active: set[int] = set()
+
+    def measure(node: yaml.Node, depth: int) -> tuple[int, int]:
+        key = id(node)
+        if key in memo:
+            size, below = memo[key]
+            if depth + below > MAX_YAML_DEPTH:
+                raise YamlRefused(f"aliases nest the document deeper than {MAX_YAML_DEPTH} levels")
+            return memo[key]
+        if key in active:
+            line = node.start_mark.line + 1
+            raise YamlRefused(f"the YAML alias to the anchor at line {line} refers to itself")
+        if depth > MAX_YAML_DEPTH:
+            raise YamlRefused(f"aliases nest the document deeper than {MAX_YAML_DEPTH} levels")
+        active.add(key)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        total, deepest = 1, 0
+        for child in children:
+            size, below = measure(child, depth + 1)
+            total += size
+            deepest = max(deepest, below + 1)
+            if total > limit:
+                raise YamlRefused(
+                    f"its YAML aliases (*name) would add more than {MAX_ALIAS_EXPANSION:,} "
+                    "values when expanded (an alias bomb?); write the values out instead"
+                )
+        active.discard(key)
+        memo[key] = (total, deepest)
+        return total, deepest
+
+    measure(root, 0)
+
+
+def safe_yaml(text: str):  # type: ignore[no-untyped-def]
+    """Parse YAML (or JSON) with `_GuardedLoader`: safe tags only, no bombs, no duplicates."""
+    loader = _GuardedLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def load_yaml_mapping(text: str, source: str) -> dict:
+    """Safe YAML (JSON is YAML too): no tags that construct objects, a mapping at the top."""
+    try:
+        data = safe_yaml(text)
+    except YamlRefused as exc:
+        raise InputError(f"{source}: refused: {exc}.") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context = getattr(exc, "context", None)
+        if context and context.startswith("expected"):  # "expected a single document ..."
+            problem = f"{context}, {problem}"
+        raise InputError(f"{source}: not valid YAML/JSON{where}: {problem}.") from None
+    except RecursionError:
+        raise InputError(f"{source}: nesting is too deep to be a topsim file.") from None
+    if not isinstance(data, dict):
+        kind = type(data).__name__ if data is not None else "empty"
+        raise InputError(f"{source}: expected a mapping of keys at the top level, got {kind}.")
+    return data
