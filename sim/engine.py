@@ -157,6 +157,7 @@ class BatchRecord:
     start: float  # its input began loading (or its first kernel was launched)
     input_ready: float = 0.0
     end: float = 0.0
+    closed: bool = False  # its last kernel finished (a graph of views only has none)
 
 
 @dataclass
@@ -249,7 +250,7 @@ class Engine:
             events += 1
         if not self.finished:
             raise RuntimeError("simulation deadlocked: a launched batch never finished")
-        ran = [b for b in self.batches if b.end > 0]
+        ran = [b for b in self.batches if b.closed]
         records = self.records[: len(ran) * len(self.kernels)]
         end = max([r.end for r in records] + [b.end for b in ran] + [0.0])
         self.level_s[self.level] += max(0.0, end - self.level_since)
@@ -377,6 +378,7 @@ class Engine:
         per_batch = len(self.kernels)
         yield self.env.all_of(self.done[batch * per_batch : (batch + 1) * per_batch])
         self.batches[batch].end = self.env.now
+        self.batches[batch].closed = True
         self.batch_done[batch].succeed()
 
     def _finish(self, batches: int):

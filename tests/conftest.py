@@ -14,11 +14,27 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+import os  # noqa: E402
+
 import pytest  # noqa: E402
 import yaml  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 import hardware  # noqa: E402
 from hardware.load import PRESET_DIR  # noqa: E402
+
+# property tests: a fast, reproducible sample in CI; TOPSIM_HYPOTHESIS=slow runs many more
+settings.register_profile(
+    "ci",
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "slow", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("TOPSIM_HYPOTHESIS", "ci"))
 
 
 @pytest.fixture
