@@ -20,16 +20,18 @@ from pydantic import ValidationError
 
 from hardware.errors import InputError, explain_validation
 from workloads.graph import Graph
-from workloads.onnx import mappers_math, mappers_nn, mappers_shape
 from workloads.onnx.checks import check
 from workloads.onnx.fold import FOLD_LIMIT, fold
+from workloads.onnx.mappers_math import MAPPERS as MATH_MAPPERS
+from workloads.onnx.mappers_nn import MAPPERS as NN_MAPPERS
+from workloads.onnx.mappers_shape import MAPPERS as SHAPE_MAPPERS
 from workloads.onnx.mapping import Mappers
 from workloads.onnx.patterns import Region, find_fusions
 from workloads.onnx.read import Node, Shape, Unmappable, dims_of, read_model, read_nodes
 from workloads.onnx.state import ImportState
 from workloads.ops import numel
 
-MAPPERS = Mappers.merge(mappers_nn.MAPPERS, mappers_math.MAPPERS, mappers_shape.MAPPERS)
+MAPPERS = Mappers.merge(NN_MAPPERS, MATH_MAPPERS, SHAPE_MAPPERS)
 
 
 class OnnxImportWarning(UserWarning):

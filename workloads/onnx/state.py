@@ -266,7 +266,7 @@ class ImportState:
             "dims={...})."
         )
 
-    # -- per node ---------------------------------------------------------------------------
+    # -- rollback ---------------------------------------------------------------------------
 
     def set_const(self, name: str, value: np.ndarray) -> None:
         """`name` is a constant whose value is known (a folded shape, a scale)."""
