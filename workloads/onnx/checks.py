@@ -1,0 +1,329 @@
+"""Shape contradictions in a standard ONNX node are rejected at load time.
+
+A file whose shapes disagree (a Conv weight of the wrong rank, a MatMul whose inner
+dimensions differ, a Reshape to another element count) is not a model any runtime would
+run; simulating it anyway would give a confident answer about nothing. So such a node, or
+one that lacks an input ONNX's schema requires, is an InputError naming the file, the node,
+its op type and the shapes.
+
+Each check takes the importer and a node of the standard domain and returns what is wrong
+with its shapes (a phrase naming the tensors and their shapes), or None. A shape nobody
+knows raises `Unmappable`, which means "nothing to check".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from hardware.errors import InputError
+from workloads.onnx.fold import axes_of
+from workloads.onnx.read import Node, Shape, Unmappable, label
+from workloads.onnx.state import ImportState
+from workloads.ops import numel
+
+# ops whose inputs broadcast against each other (ONNX's multidirectional broadcasting)
+BROADCASTING = (
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Max",
+    "Min",
+    "Sum",
+    "Mean",
+    "Equal",
+    "Less",
+    "Greater",
+    "LessOrEqual",
+    "GreaterOrEqual",
+    "And",
+    "Or",
+    "Xor",
+    "Mod",
+    "BitShift",
+    "PRelu",
+    "BitwiseAnd",
+    "BitwiseOr",
+    "BitwiseXor",
+    "Where",
+    "Pow",
+)
+
+
+def check(imp: ImportState, node: Node) -> None:
+    """A standard node that lacks a required input, or whose shapes contradict each
+    other, is an InputError: shape mismatches are rejected at load time."""
+    if node.domain not in ("", "ai.onnx"):
+        return  # other domains' ops are not ONNX's: nothing to hold them to
+    problem = _missing_input(imp, node)
+    shape_check = SHAPE_CHECKS.get(node.op_type)
+    if problem is None and shape_check is not None:
+        try:
+            mismatch = shape_check(imp, node)
+        except Unmappable:  # a shape is unknown: nothing to compare
+            mismatch = None
+        if mismatch:
+            problem = f"shape mismatch: {mismatch}"
+    if problem:
+        verdict = "the model is not valid ONNX"
+        if imp.chosen and problem.startswith("shape mismatch"):
+            sizes = ", ".join(f"{k}={v}" for k, v in sorted(imp.chosen.items()))
+            verdict = (
+                f"the model may assume other sizes for the input dimensions set at "
+                f"import ({sizes}; choose them with batch= and dims=)"
+            )
+        raise InputError(
+            f"{imp.source}: node {label(node)} ({node.op_type}): {problem}; {verdict}."
+        )
+
+
+_SCHEMAS: dict[tuple[str, int], Any] = {}
+
+
+def _missing_input(imp: ImportState, node: Node) -> str | None:
+    """The first required input (by ONNX's schema for the model's opset) the node lacks."""
+    key = (node.op_type, imp.opset)
+    if key not in _SCHEMAS:
+        try:
+            _SCHEMAS[key] = imp.onnx.defs.get_schema(node.op_type, imp.opset, "")
+        except Exception:  # no such op in this opset (or this onnx): nothing to check
+            _SCHEMAS[key] = None
+    schema = _SCHEMAS[key]
+    if schema is None:
+        return None
+    single = imp.onnx.defs.OpSchema.FormalParameterOption.Single
+    for i, formal in enumerate(schema.inputs):
+        if formal.option == single and (i >= len(node.inputs) or not node.inputs[i]):
+            return (
+                f"ONNX's {node.op_type} requires input {i + 1} ({formal.name}), "
+                f"which the node does not have (it has {len([t for t in node.inputs if t])})"
+            )
+    return None
+
+
+def _s(shape: Shape) -> str:
+    return str([int(d) for d in shape])
+
+
+def _check_conv(imp: ImportState, node: Node) -> str | None:
+    x_at, w_at, b_at = {"Conv": (0, 1, 2), "ConvInteger": (0, 1, None), "QLinearConv": (0, 3, 8)}[
+        node.op_type
+    ]
+    op = node.op_type
+    x, w = node.inputs[x_at], node.inputs[w_at]
+    xs, ws = imp.shape(x), imp.shape(w)
+    if len(xs) < 3:
+        return f"input {x!r} is {_s(xs)}; {op} takes [N, C, spatial...], at least 3-D"
+    if len(ws) != len(xs):
+        return (
+            f"weight {w!r} is {_s(ws)} ({len(ws)}-D) but input {x!r} is {_s(xs)} "
+            f"({len(xs)}-D): a {op} weight is [M, C/group, kernel...], as many axes as its input"
+        )
+    group = int(node.attrs.get("group", 1))
+    if group < 1:
+        return f"group={group}; it must be a positive integer"
+    if xs[1] != ws[1] * group:
+        return (
+            f"input {x!r} {_s(xs)} has {xs[1]} channels but weight {w!r} {_s(ws)} with "
+            f"group={group} takes {ws[1] * group}"
+        )
+    if ws[0] % group:
+        return f"weight {w!r} {_s(ws)} has {ws[0]} output channels, not a multiple of group={group}"
+    kernel = node.attrs.get("kernel_shape")
+    if kernel is not None and [int(k) for k in kernel] != [int(k) for k in ws[2:]]:
+        return f"kernel_shape={[int(k) for k in kernel]} but weight {w!r} is {_s(ws)}"
+    b = node.inputs[b_at] if b_at is not None and len(node.inputs) > b_at else ""
+    if b:
+        bs = imp.shape(b)
+        if tuple(bs) != (ws[0],):
+            return f"bias {b!r} is {_s(bs)} but weight {w!r} {_s(ws)} makes {ws[0]} channels"
+    auto = node.attrs.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+    if auto in ("NOTSET", "VALID"):
+        rank = len(xs) - 2
+        pads = [int(p) for p in node.attrs.get("pads", [0] * 2 * rank)] if auto == "NOTSET" else []
+        pads = pads if len(pads) == 2 * rank else [0] * 2 * rank
+        dilations = [int(d) for d in node.attrs.get("dilations", [1] * rank)]
+        dilations = dilations if len(dilations) == rank else [1] * rank
+        for i in range(rank):
+            span = (ws[2 + i] - 1) * dilations[i] + 1
+            room = xs[2 + i] + pads[i] + pads[i + rank]
+            if room < span:
+                return (
+                    f"the kernel of weight {w!r} {_s(ws)} spans {span} along spatial axis {i}, "
+                    f"more than input {x!r} {_s(xs)} has there with its padding ({room})"
+                )
+    return None
+
+
+def _check_matmul(imp: ImportState, node: Node) -> str | None:
+    b_at = 3 if node.op_type == "QLinearMatMul" else 1
+    a, b = node.inputs[0], node.inputs[b_at]
+    sa, sb = imp.shape(a), imp.shape(b)
+    if not sa or not sb:
+        scalar = a if not sa else b
+        return f"{scalar!r} is a scalar; {node.op_type} takes tensors of at least one dimension"
+    inner_a, inner_b = sa[-1], sb[0] if len(sb) == 1 else sb[-2]
+    if inner_a != inner_b:
+        return (
+            f"the inner dimensions differ: {a!r} is {_s(sa)} and {b!r} is {_s(sb)} "
+            f"({inner_a} != {inner_b})"
+        )
+    try:
+        np.broadcast_shapes(tuple(sa[:-2]), tuple(sb[:-2]))
+    except ValueError:
+        return (
+            f"the batch dimensions of {a!r} {_s(sa)} and {b!r} {_s(sb)} do not broadcast "
+            f"({_s(sa[:-2])} against {_s(sb[:-2])})"
+        )
+    return None
+
+
+def _check_gemm(imp: ImportState, node: Node) -> str | None:
+    a, b = node.inputs[0], node.inputs[1]
+    sa, sb = imp.shape(a), imp.shape(b)
+    if len(sa) != 2 or len(sb) != 2:
+        return f"Gemm takes 2-D A and B; {a!r} is {_s(sa)} and {b!r} is {_s(sb)}"
+    m, k = (sa[1], sa[0]) if node.attrs.get("transA", 0) else (sa[0], sa[1])
+    k2, n = (sb[1], sb[0]) if node.attrs.get("transB", 0) else (sb[0], sb[1])
+    if k != k2:
+        trans_a, trans_b = int(node.attrs.get("transA", 0)), int(node.attrs.get("transB", 0))
+        return (
+            f"the inner dimensions differ: A {a!r} is {_s(sa)} and B {b!r} is {_s(sb)} "
+            f"with transA={trans_a}, transB={trans_b} ({k} != {k2})"
+        )
+    c = node.inputs[2] if len(node.inputs) > 2 else ""
+    if c:
+        cs = imp.shape(c)
+        try:
+            fits = np.broadcast_shapes(tuple(cs), (m, n)) == (m, n)
+        except ValueError:
+            fits = False
+        if not fits:
+            return f"C {c!r} is {_s(cs)}, which does not broadcast to the product's [{m}, {n}]"
+    return None
+
+
+def _check_broadcast(imp: ImportState, node: Node) -> str | None:
+    inputs = [t for t in node.inputs if t]
+    shapes = [tuple(imp.shape(t)) for t in inputs]
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        listing = ", ".join(f"{t!r} is {_s(s)}" for t, s in zip(inputs, shapes, strict=True))
+        return f"the inputs do not broadcast: {listing}"
+    return None
+
+
+def _check_reshape(imp: ImportState, node: Node) -> str | None:
+    x = node.inputs[0]
+    target = imp.value(node.inputs[1]) if len(node.inputs) > 1 and node.inputs[1] else None
+    if target is None and "shape" in node.attrs:  # Reshape-1
+        target = np.array(node.attrs["shape"])
+    if target is None:
+        return None
+    xs = tuple(imp.shape(x))
+    raw = imp.onnx_shapes.get(x) or ()
+    wanted = [int(d) for d in np.asarray(target).reshape(-1)]
+    allowzero = bool(node.attrs.get("allowzero", 0))
+    shown = f"input {x!r} is {_s(xs)} ({numel(xs)} elements) but the target shape is {wanted}"
+    if wanted.count(-1) > 1 or any(d < -1 for d in wanted):
+        return f"{shown}: it may hold one -1 and no other negative size"
+    if allowzero and 0 in wanted and -1 in wanted:
+        return f"{shown}: with allowzero=1 it cannot hold both 0 and -1"
+    if not allowzero and any(d == 0 and i >= len(xs) for i, d in enumerate(wanted)):
+        return f"{shown}: a 0 copies the input's size, and the input has only {len(xs)} axes"
+    if 0 in xs or 0 in raw:
+        return None  # an empty tensor: topsim counts empty dims as 1, nothing to compare
+    out = [xs[i] if d == 0 and not allowzero else d for i, d in enumerate(wanted)]
+    known = numel([d for d in out if d != -1])
+    if known == 0:
+        return None
+    if -1 in out:
+        if numel(xs) % known:
+            return f"{shown}: {numel(xs)} elements cannot be split into parts of {known}"
+    elif known != numel(xs):
+        return f"{shown} ({known} elements)"
+    return None
+
+
+def _check_squeeze(imp: ImportState, node: Node) -> str | None:
+    if node.op_type != "Squeeze":
+        return None
+    x = node.inputs[0]
+    xs = imp.shape(x)
+    axes = axes_of(node.attrs.get("axes"), [imp.value(t) for t in node.inputs])
+    for axis in axes or []:
+        if not -len(xs) <= axis < len(xs):
+            return f"axis {axis} is out of range for input {x!r} {_s(xs)}"
+        if xs[axis] != 1:
+            return f"axis {axis} of input {x!r} {_s(xs)} has size {xs[axis]}, not 1"
+    return None
+
+
+def _check_transpose(imp: ImportState, node: Node) -> str | None:
+    x = node.inputs[0]
+    xs = imp.shape(x)
+    perm = node.attrs.get("perm")
+    if perm is not None and sorted(int(p) for p in perm) != list(range(len(xs))):
+        return f"perm={[int(p) for p in perm]} is not a permutation of the axes of {x!r} {_s(xs)}"
+    return None
+
+
+def _check_concat(imp: ImportState, node: Node) -> str | None:
+    inputs = [t for t in node.inputs if t]
+    shapes = [tuple(imp.shape(t)) for t in inputs]
+    listing = ", ".join(f"{t!r} is {_s(s)}" for t, s in zip(inputs, shapes, strict=True))
+    rank = len(shapes[0])
+    if any(len(s) != rank for s in shapes):
+        return f"the inputs differ in rank: {listing}"
+    axis = int(node.attrs.get("axis", 0))
+    if not -rank <= axis < rank:
+        return f"axis={axis} is out of range for rank-{rank} inputs: {listing}"
+    axis %= rank
+    if any(s[:axis] + s[axis + 1 :] != shapes[0][:axis] + shapes[0][axis + 1 :] for s in shapes):
+        return f"the inputs differ outside axis {axis}: {listing}"
+    return None
+
+
+def _check_split(imp: ImportState, node: Node) -> str | None:
+    x = node.inputs[0]
+    xs = imp.shape(x)
+    axis = int(node.attrs.get("axis", 0))
+    if not -len(xs) <= axis < len(xs):
+        return f"axis={axis} is out of range for input {x!r} {_s(xs)}"
+    sizes = node.attrs.get("split")
+    if sizes is None and len(node.inputs) > 1 and node.inputs[1]:
+        value = imp.value(node.inputs[1])
+        sizes = None if value is None else value.reshape(-1)
+    if sizes is None:
+        return None
+    sizes = [int(s) for s in sizes]
+    if sum(sizes) != xs[axis] and 0 not in (imp.onnx_shapes.get(x) or ()):
+        return (
+            f"the split sizes {sizes} add up to {sum(sizes)} but axis {axis} of input "
+            f"{x!r} {_s(xs)} has {xs[axis]}"
+        )
+    if len(sizes) != len(node.outputs):
+        return f"{len(sizes)} split sizes {sizes} for {len(node.outputs)} outputs"
+    return None
+
+
+SHAPE_CHECKS: dict[str, Callable[[ImportState, Node], str | None]] = {
+    "Conv": _check_conv,
+    "ConvInteger": _check_conv,
+    "QLinearConv": _check_conv,
+    "MatMul": _check_matmul,
+    "MatMulInteger": _check_matmul,
+    "QLinearMatMul": _check_matmul,
+    "Gemm": _check_gemm,
+    **{op: _check_broadcast for op in BROADCASTING},
+    "Reshape": _check_reshape,
+    "Squeeze": _check_squeeze,
+    "Transpose": _check_transpose,
+    "Concat": _check_concat,
+    "Split": _check_split,
+}
