@@ -30,36 +30,8 @@ import numpy as np
 
 from hardware.chip import Chip
 from sim.engine import Trace
+from sim.losses import CATEGORY_INDEX, LOSS_CATEGORIES
 from sim.lower import Kernel
-
-LOSS_CATEGORIES: tuple[str, ...] = (
-    "memory",
-    "no_overlap",
-    "starvation",
-    "shape",
-    "unspecialized",
-    "host_fallback",
-    "input_io",
-    "launch",
-    "thermal",
-    "idle_unit",
-)
-
-REMEDIES: dict[str, str] = {
-    "memory": "fuse layers, use higher-intensity layers, or add bandwidth / on-chip memory",
-    "no_overlap": "double buffering or software pipelining to overlap transfers and compute",
-    "starvation": "bigger batch, wider and shallower layers, or fusion",
-    "shape": "choose layer sizes that are multiples of the hardware tile",
-    "unspecialized": "use ops and dtypes the fast units support",
-    "host_fallback": "implement the op on the accelerator (Amdahl's law)",
-    "input_io": "compress the input, use a faster link, or prefetch",
-    "launch": "fuse kernels or use graph launch",
-    "thermal": "better cooling, lower power, or duty cycling",
-    "idle_unit": "map work to all units and overlap independent branches",
-}
-
-
-CATEGORY_INDEX = {category: i for i, category in enumerate(LOSS_CATEGORIES)}
 
 
 @dataclass

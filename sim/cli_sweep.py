@@ -27,7 +27,7 @@ from rich.progress import (
 from rich.table import Table
 
 from hardware.errors import InputError
-from sim.account import REMEDIES
+from sim.losses import REMEDIES
 from sim.sweep import SweepRun, SweepSpec, axis_number, build_spec, read_rows, run_sweep
 
 # --metric name -> (column, label, True when smaller is better)

@@ -23,10 +23,11 @@ from rich.text import Text
 import hardware
 from hardware.chip import Chip
 from hardware.errors import InputError
-from sim.account import LOSS_CATEGORIES, REMEDIES
+from sim.losses import LOSS_CATEGORIES, REMEDIES
+from sim.options import SimOptions, options_from
 from sim.report import Summary, ops_rate, per_second, percent, seconds
 from sim.result import Result
-from sim.simulate import SimOptions, options_from, simulate
+from sim.simulate import simulate
 from workloads.files import graph_from_dict
 from workloads.graph import Graph
 

@@ -40,11 +40,12 @@ from rich.table import Table
 from hardware.chip import DTYPE_BYTES, Chip
 from hardware.errors import InputError
 from hardware.quantity import format_si
-from sim.account import LOSS_CATEGORIES, REMEDIES
+from sim.losses import LOSS_CATEGORIES, REMEDIES
+from sim.options import options_from
 from sim.report import bar, ops_rate, seconds, top_ops
 from sim.result import SCHEMA_VERSION, BatchStats, Model, Result, ranked
 from sim.result import top as top_loss
-from sim.simulate import options_from, simulate
+from sim.simulate import simulate
 from workloads.zoo.transformer import CONFIGS, decode_step, transformer
 
 # interpolation error allowed at an interval's midpoint: for the step latency and useful

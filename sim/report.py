@@ -12,8 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from hardware.quantity import format_si
-from sim.account import REMEDIES
 from sim.gantt import Gantt
+from sim.losses import REMEDIES
 from sim.result import Result
 
 BAR_WIDTH = 30

@@ -17,18 +17,14 @@ import math
 from dataclasses import dataclass
 
 from hardware.chip import Chip
-from sim.account import LOSS_CATEGORIES, Accounting
+from sim.account import Accounting
+from sim.assemble import build_result, dram_bytes, power_report, thin
 from sim.engine import Trace
+from sim.losses import LOSS_CATEGORIES
 from sim.lower import Kernel
+from sim.options import SimOptions
+from sim.pipeline import run_engine
 from sim.result import BatchStats, Result, SeriesPoint
-from sim.simulate import (
-    SimOptions,
-    build_result,
-    dram_bytes,
-    power_report,
-    run_engine,
-    thin,
-)
 from sim.thermal import ThermalState
 from workloads.graph import Graph
 

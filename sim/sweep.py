@@ -52,8 +52,9 @@ from hardware.errors import InputError
 from hardware.files import load_yaml_mapping, read_text
 from hardware.load import parse_assignment, split_assignment
 from hardware.load import parse_scalar as _scalar
-from sim.account import LOSS_CATEGORIES
-from sim.simulate import SimOptions, simulate
+from sim.losses import LOSS_CATEGORIES
+from sim.options import SimOptions
+from sim.simulate import simulate
 from workloads.graph import Graph
 
 MAX_AXIS_VALUES = 10_000

@@ -22,7 +22,6 @@ from rich.console import Console
 import hardware
 import sim
 from hardware.errors import InputError
-from sim.account import LOSS_CATEGORIES
 from sim.llm import (
     LATENCY_TOLERANCE,
     DecodeSample,
@@ -33,6 +32,7 @@ from sim.llm import (
     render_generation,
     sample_steps,
 )
+from sim.losses import LOSS_CATEGORIES
 from workloads import build
 from workloads.zoo.transformer import CONFIGS, TransformerConfig, decode_step
 

@@ -1,0 +1,68 @@
+"""How to run a simulation: the options of `simulate`, declared once with their bounds."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hardware.errors import InputError
+from sim.fuse import FusionMode
+
+MAX_BATCHES = 10**9  # a stream of more batches than this is a typo, not a question
+MAX_DURATION_S = 1e7  # about four months of simulated time
+FAST_FORWARD_BATCHES = 8  # streams longer than this are fast-forwarded unless told not to
+
+
+class SimOptions(BaseModel):
+    """How to run.
+
+    One batch by default, its input already in device memory (as a latency benchmark
+    measures). A stream (`batches` > 1 or `duration_s`) loads each batch's input from the
+    chip's input source over the host link, `prefetch` batches ahead, unless `load_input`
+    says otherwise; `input_compression` R divides the bytes moved by R and adds a
+    decompression kernel. Long streams are fast-forwarded (see sim/sustain.py).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fusion: FusionMode = "epilogue"
+    overlap: bool = True
+    graph_launch: bool = False
+    load_input: bool | None = None
+    dtype: str | None = None  # the dtype the peak is quoted in; default: the graph's
+    batches: int = Field(default=1, ge=1, le=MAX_BATCHES)
+    duration_s: float | None = Field(default=None, gt=0, le=MAX_DURATION_S, allow_inf_nan=False)
+    prefetch: int = Field(default=0, ge=0)
+    input_compression: float = Field(default=1.0, ge=1.0, allow_inf_nan=False)
+    thermal: bool = True
+    fast_forward: bool = True
+
+    @model_validator(mode="after")
+    def _stream(self) -> SimOptions:
+        if self.duration_s is not None and self.batches == 1:
+            object.__setattr__(self, "batches", MAX_BATCHES)
+        return self
+
+    @property
+    def streaming(self) -> bool:
+        return self.batches > 1 or self.duration_s is not None
+
+    @property
+    def loads_input(self) -> bool:
+        return self.streaming if self.load_input is None else self.load_input
+
+
+OPTION_FLAGS = {"duration_s": "--duration", "input_compression": "--input-compression"}
+
+
+def options_from(options: SimOptions | None, kwargs: dict) -> SimOptions:
+    try:
+        if options is None:
+            return SimOptions(**kwargs)
+        return SimOptions(**{**options.model_dump(), **kwargs}) if kwargs else options
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "options"
+        flag = OPTION_FLAGS.get(field, "--" + field.replace("_", "-"))
+        raise InputError(
+            f"simulation option {flag} ({field}): {first['msg']} (got {first.get('input')!r})."
+        ) from None

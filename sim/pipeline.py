@@ -1,0 +1,57 @@
+"""The stages of one run: plan the kernels (assign units, fuse, lower), then run the
+discrete-event engine over them and account for every op/s of the peak."""
+
+from __future__ import annotations
+
+from hardware.chip import Chip
+from sim.account import Accounting, account
+from sim.dataflow import dataflow
+from sim.engine import Engine, EngineOptions, Trace
+from sim.fuse import group_ops
+from sim.lower import Kernel, assign_units, decompression_kernel, lower, prepend
+from sim.options import SimOptions
+from workloads.graph import Graph
+
+
+def plan(graph: Graph, chip: Chip, options: SimOptions) -> list[Kernel]:
+    """Lower and fuse: the per-batch kernel list, with a decompression kernel if asked."""
+    stages: dict = {}
+    flow = dataflow(graph)
+    assignment = assign_units(graph, chip, stages)
+    groups = group_ops(graph, chip, assignment, options.fusion, flow)
+    kernels = lower(graph, chip, groups, assignment, flow, stages, streaming=options.streaming)
+    if options.loads_input and options.input_compression > 1 and graph.input_bytes > 0:
+        raw = graph.input_bytes
+        kernels = prepend(decompression_kernel(chip, raw / options.input_compression, raw), kernels)
+    return kernels
+
+
+def engine_options(graph: Graph, options: SimOptions, **overrides) -> EngineOptions:
+    fields = dict(
+        overlap=options.overlap,
+        graph_launch=options.graph_launch,
+        load_input=options.loads_input,
+        input_bytes=graph.input_bytes / options.input_compression,
+        batches=options.batches,
+        prefetch=options.prefetch,
+        duration_s=options.duration_s,
+        thermal=options.thermal,
+    )
+    fields.update(overrides)
+    return EngineOptions(**fields)
+
+
+def run_engine(
+    graph: Graph, chip: Chip, options: SimOptions, dtype: str, kernels: list[Kernel], **overrides
+) -> tuple[Trace, Accounting]:
+    """One discrete-event run (EngineOptions `overrides` on top of `options`), accounted."""
+    trace = Engine(chip, kernels, engine_options(graph, options, **overrides)).run()
+    books = account(
+        kernels,
+        trace,
+        chip,
+        dtype,
+        options.overlap,
+        serial_input=options.loads_input and options.prefetch == 0,
+    )
+    return trace, books
