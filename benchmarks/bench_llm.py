@@ -2,7 +2,7 @@
 
 Llama-2-70B on one h100-sxm: a prefill of 2048 tokens, then 1024 decode steps (KV cache
 2048 -> 3071 tokens), at batch 1, with fp16 weights and with int8 weights. Prints the
-wall time of each `sim.llm.generate` and what it found.
+wall time of each `sim.studies.llm.generate` and what it found.
 
 One H100 has 80 GB; Llama-2-70B's 69.0e9 parameters take 138 GB in fp16, so the fp16
 run does not fit one chip (it is simulated anyway: multi-chip is out of scope, and the
@@ -19,7 +19,8 @@ from rich.console import Console
 
 import hardware
 from hardware.quantity import format_si
-from sim.llm import generate
+from sim.render.generation import render_generation
+from sim.studies.llm import generate
 
 PROMPT, TOKENS = 2048, 1024
 TARGET_S = 10.0
@@ -53,7 +54,7 @@ def run(chip: hardware.Chip, weight_dtype: str, render: bool) -> float:
     verdict = "ok" if wall < TARGET_S else "OVER TARGET"
     print(f"  wall time  {wall:.2f} s (target < {TARGET_S:.0f} s: {verdict})")
     if render:
-        Console().print(r.summary())
+        Console().print(render_generation(r))
     return wall
 
 

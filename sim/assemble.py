@@ -153,10 +153,7 @@ def build_result(
         SeriesPoint(
             time_s=b.end,
             latency_s=b.end - b.start,
-            clock_hz=max(
-                (r.clock_hz for r in trace.records[i * per_batch : (i + 1) * per_batch]),
-                default=chip.clock.nominal,  # a graph of views only runs no kernel
-            ),
+            clock_hz=max(r.clock_hz for r in trace.records[i * per_batch : (i + 1) * per_batch]),
             temperature_c=_temperature_at(trace, b.end, chip),
         )
         for i, b in enumerate(trace.batches)

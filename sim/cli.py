@@ -498,12 +498,12 @@ def run(
             write_trace(result, trace)
     if json_out == "-":
         return
-    from sim.report import one_line
+    from sim.render.report import one_line, render_result
 
     if quiet:
         stdout().print(one_line(result), soft_wrap=True)
     else:
-        stdout().print(result.summary(top=top))
+        stdout().print(render_result(result, top=top))
 
 
 def generation(
@@ -524,7 +524,8 @@ def generation(
 ) -> None:
     """`run LLM --mode generate`: time to first token, per-token latency, tokens/s; its
     trace holds the prefill and the decode step at the median KV length."""
-    from sim.llm import generate, render_generation
+    from sim.render.generation import render_generation
+    from sim.studies.llm import generate
 
     with user_errors():
         result = generate(
@@ -557,7 +558,7 @@ def generation(
 
 
 def write_trace(result: Any, path: Path) -> None:
-    from sim.trace import write_chrome_trace
+    from sim.render.chrome_trace import write_chrome_trace
 
     try:
         write_chrome_trace(result, path)
@@ -590,8 +591,8 @@ def explain(
     json_out: JsonOption = None,
 ) -> None:
     """The losses ranked, the ops behind them, and what each remedy buys (re-simulated)."""
-    from sim.explain import explain as explain_run
-    from sim.explain import render_explanation
+    from sim.render.explanation import render_explanation
+    from sim.studies.explain import explain as explain_run
 
     with user_errors():
         params = dict(batch=batch, resolution=resolution, seq=seq, dtype=dtype)
@@ -621,7 +622,7 @@ def compare(
 ) -> None:
     """Side by side: every workload on every chip."""
     import sim
-    from sim.explain import compare as compare_table
+    from sim.render.explanation import compare as compare_table
 
     with user_errors():
         results = []
@@ -656,7 +657,7 @@ def plot(
 ) -> None:
     """Draw a figure of one run (needs the `plot` extra: matplotlib)."""
     import sim
-    from sim import plots
+    from sim.render import plots
 
     with user_errors():
         if kind not in PLOTS:

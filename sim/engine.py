@@ -157,7 +157,7 @@ class BatchRecord:
     start: float  # its input began loading (or its first kernel was launched)
     input_ready: float = 0.0
     end: float = 0.0
-    closed: bool = False  # its last kernel finished (a graph of views only has none)
+    closed: bool = False  # all its kernels finished
 
 
 @dataclass

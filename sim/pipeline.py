@@ -4,6 +4,7 @@ discrete-event engine over them and account for every op/s of the peak."""
 from __future__ import annotations
 
 from hardware.chip import Chip
+from hardware.errors import InputError
 from sim.account import Accounting, account
 from sim.dataflow import dataflow
 from sim.engine import Engine, EngineOptions, Trace
@@ -20,6 +21,11 @@ def plan(graph: Graph, chip: Chip, options: SimOptions) -> list[Kernel]:
     assignment = assign_units(graph, chip, stages)
     groups = group_ops(graph, chip, assignment, options.fusion, flow)
     kernels = lower(graph, chip, groups, assignment, flow, stages, streaming=options.streaming)
+    if not kernels:
+        raise InputError(
+            f"graph {graph.name!r} has nothing to run: its ops are all views (reshape, "
+            "flatten), which move no data; add an op that computes."
+        )
     if options.loads_input and options.input_compression > 1 and graph.input_bytes > 0:
         raw = graph.input_bytes
         kernels = prepend(decompression_kernel(chip, raw / options.input_compression, raw), kernels)

@@ -159,9 +159,3 @@ class Result(Model):
         """Fraction of peak capacity over the run lost to `category`."""
         capacity = self.peak_ops * self.duration_s
         return self.losses_ops.get(category, 0.0) / capacity if capacity else 0.0
-
-    def summary(self, top: int = 10):
-        """A rich renderable of this result (works in a terminal and in Jupyter)."""
-        from sim.report import render_result
-
-        return render_result(self, top=top)

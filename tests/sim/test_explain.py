@@ -6,7 +6,8 @@ from rich.console import Console
 import hardware
 import sim
 import workloads
-from sim.explain import chip_change, compare, explain, render_explanation
+from sim.render.explanation import compare, render_explanation
+from sim.studies.explain import chip_change, explain
 from workloads import GraphBuilder
 from workloads.files import graph_from_dict
 

@@ -22,17 +22,16 @@ from rich.console import Console
 import hardware
 import sim
 from hardware.errors import InputError
-from sim.llm import (
+from sim.losses import LOSS_CATEGORIES
+from sim.render.generation import render_generation
+from sim.studies.llm import (
     LATENCY_TOLERANCE,
-    DecodeSample,
-    GenerationResult,
     generate,
     interpolate_steps,
     kv_cache_size,
-    render_generation,
     sample_steps,
 )
-from sim.losses import LOSS_CATEGORIES
+from sim.studies.results import DecodeSample, GenerationResult
 from workloads import build
 from workloads.zoo.transformer import CONFIGS, TransformerConfig, decode_step
 

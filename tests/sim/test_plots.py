@@ -7,7 +7,7 @@ import pytest
 import hardware
 import sim
 import workloads
-from sim import plots
+from sim.render import plots
 
 TOY = hardware.load_chip("toy")
 

@@ -6,8 +6,9 @@ from rich.console import Console
 import hardware
 import sim
 import workloads
-from sim.gantt import Gantt, axis_lines, batch_ends, nice_step, track_order, union_length
-from sim.report import one_line, render_result, sparkline
+from sim.render.gantt import Gantt, axis_lines, batch_ends, nice_step, union_length
+from sim.render.report import one_line, render_result, sparkline
+from sim.render.tracks import track_order
 from sim.result import OpRow
 
 TOY = hardware.load_chip("toy")
@@ -36,7 +37,7 @@ def stream():
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_summary_has_every_section_and_fits_the_width(mlp, width):
-    text = render(mlp.summary(), width)
+    text = render(render_result(mlp), width)
     assert lines_fit(text, width)
     for expected in (
         "workload",
@@ -85,14 +86,14 @@ def test_waterfall_useful_share_is_over_the_whole_run(stream):
     useful = stream.useful_ops / (stream.peak_ops * stream.duration_s)
     total = useful + sum(stream.loss_share(c) for c in stream.losses_ops)
     assert total == pytest.approx(1.0, rel=1e-9)
-    text = render(stream.summary(), 200)
+    text = render(render_result(stream), 200)
     line = next(line for line in text.splitlines() if line.startswith("useful"))
     assert f"{useful:.1%}" in line
 
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_stream_summary_shows_batches_and_run_traces(stream, width):
-    text = render(stream.summary(), width)
+    text = render(render_result(stream), width)
     assert lines_fit(text, width)
     assert f"{stream.batches:,} batches" in text
     assert "median batch" in text
@@ -108,7 +109,7 @@ def test_one_line_stays_short(mlp):
 
 
 def test_summary_renders_in_jupyter(mlp):
-    bundle = mlp.summary()._repr_mimebundle_([], [])
+    bundle = render_result(mlp)._repr_mimebundle_([], [])
     assert "Where the peak went" in bundle["text/plain"]
     assert "<pre" in bundle["text/html"]
 
@@ -199,5 +200,5 @@ def test_names_are_shown_literally_not_as_markup():
     x = b.input("x", (1, 256))
     b.relu(x, name="act[red]")
     result = sim.simulate(b.build(), TOY)
-    text = render(result.summary(), 200)
+    text = render(render_result(result), 200)
     assert "net[bold]" in text and "act[red]" in text

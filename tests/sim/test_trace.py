@@ -7,7 +7,7 @@ import pytest
 import hardware
 import sim
 import workloads
-from sim.trace import chrome_trace, transfer_bytes, write_chrome_trace
+from sim.render.chrome_trace import chrome_trace, transfer_bytes, write_chrome_trace
 
 TOY = hardware.load_chip("toy")
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from hardware.chip import Chip
 from hardware.errors import InputError
-from sim.gantt import BOUND_COLORS, track_order
+from sim.render.format import short
+from sim.render.tracks import BOUND_COLORS, track_order
 from sim.result import Result
 
 SUFFIXES = (".png", ".svg", ".pdf")
@@ -131,7 +132,7 @@ def roofline(result: Result, chip: Chip, path: str | os.PathLike) -> Path:
     for intensity, rate, row in sorted(points, key=lambda p: -(p[2].end_s - p[2].start_s))[:5]:
         x = hi if intensity >= NO_DRAM_INTENSITY else intensity
         ax.annotate(
-            short(row.name), (x, rate), textcoords="offset points", xytext=(5, 3), fontsize=7
+            short(row.name, 24), (x, rate), textcoords="offset points", xytext=(5, 3), fontsize=7
         )
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -147,10 +148,6 @@ def roofline(result: Result, chip: Chip, path: str | os.PathLike) -> Path:
     ax.grid(True, which="both", alpha=0.2)
     ax.legend(fontsize=8, loc="lower right")
     return save(plt, fig, target)
-
-
-def short(name: str, limit: int = 24) -> str:
-    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 def waterfall(result: Result, path: str | os.PathLike) -> Path:

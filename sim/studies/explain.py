@@ -8,7 +8,6 @@ throughput / old throughput (old time per item / new) for streams and for batch 
 Remedies that need a different model (layer sizes, dtypes, op mapping) are stated, not
 quantified.
 
-`compare` puts several results side by side (several chips, or several workloads).
 """
 
 from __future__ import annotations
@@ -16,22 +15,23 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict
-from rich.table import Table
-from rich.text import Text
-
 import hardware
 from hardware.chip import Chip
 from hardware.errors import InputError
-from sim.losses import LOSS_CATEGORIES, REMEDIES
+from sim.losses import REMEDIES
 from sim.options import SimOptions, options_from
-from sim.report import Summary, ops_rate, per_second, percent, seconds
 from sim.result import Result
 from sim.simulate import simulate
+from sim.studies.results import (
+    MIN_SHARE,
+    Explanation,
+    LossExplanation,
+    OpBlame,
+    WhatIf,
+)
 from workloads.files import graph_from_dict
 from workloads.graph import Graph
 
-MIN_SHARE = 0.001  # losses below 0.1% of peak capacity are not explained
 TOP_OPS = 3  # kernels named per loss
 BANDWIDTH_FACTOR = 2.0
 ONCHIP_FACTOR = 4.0
@@ -39,57 +39,6 @@ BATCH_FACTOR = 4
 PREFETCH = 2
 COMPRESSION = 4.0
 COOLING_FACTOR = 0.5  # thermal resistance x this
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class OpBlame(Model):
-    """A kernel's part in one loss: its ops lost, as a share of that loss over all kernels."""
-
-    name: str
-    unit: str
-    loss_ops: float
-    share: float
-
-
-class WhatIf(Model):
-    """One remedy applied and simulated: `speedup` > 1 means better."""
-
-    change: str  # "2x DRAM bandwidth", "greedy fusion", ...
-    metric: str  # "latency" (one batch) or "throughput" (streams, batch changes)
-    latency_s: float
-    throughput: float
-    efficiency: float
-    speedup: float
-    top_loss: str  # the biggest loss after the change
-
-    def summary(self) -> str:
-        if self.speedup >= 1:
-            better = "faster" if self.metric == "latency" else "the throughput"
-            return f"{self.change}: {self.speedup:.2g}x {better}"
-        return f"{self.change}: {1 / self.speedup:.2g}x slower"
-
-
-class LossExplanation(Model):
-    category: str
-    loss_ops: float
-    share: float  # of peak capacity over the run
-    remedy: str
-    ops: list[OpBlame]
-    what_ifs: list[WhatIf]
-    advice: str | None = None  # what would help where a re-run cannot say how much
-
-
-class Explanation(Model):
-    result: Result
-    losses: list[LossExplanation]
-
-    def best(self) -> WhatIf | None:
-        """The what-if with the largest speedup (first listed wins ties)."""
-        candidates = [w for loss in self.losses for w in loss.what_ifs]
-        return max(candidates, key=lambda w: w.speedup, default=None)
 
 
 # --- what-ifs ---------------------------------------------------------------------------
@@ -296,112 +245,3 @@ def explain(
             )
         )
     return Explanation(result=base, losses=losses)
-
-
-# --- rendering --------------------------------------------------------------------------
-
-
-def short(name: str, limit: int = 32) -> str:
-    return name if len(name) <= limit else name[: limit - 1] + "…"
-
-
-def render_explanation(explanation: Explanation) -> Summary:
-    """The losses ranked with remedy and kernels, then the measured what-ifs."""
-    result = explanation.result
-    head = Text.assemble(
-        (f"{result.workload} on {result.chip}", "bold"),
-        f": {seconds(result.latency_s)}, {ops_rate(result.delivered_ops_per_s)} of "
-        f"{ops_rate(result.peak_ops)} ({result.efficiency:.1%} of peak)",
-    )
-    losses = Table(title="Losses, biggest first", title_justify="left")
-    losses.add_column("#", justify="right")
-    losses.add_column("loss", no_wrap=True)
-    losses.add_column("share", justify="right")
-    losses.add_column("remedy", ratio=3)
-    losses.add_column("kernels most responsible", ratio=2)
-    for n, loss in enumerate(explanation.losses, start=1):
-        kernels = Text("\n".join(f"{short(op.name)} ({op.share:.0%})" for op in loss.ops) or "-")
-        remedy = loss.remedy + (f"\n[dim]{loss.advice}[/]" if loss.advice else "")
-        losses.add_row(str(n), loss.category, f"{loss.share:.1%}", remedy, kernels)
-    parts: list = [head, losses]
-    what_ifs = Table(title="What if (each re-simulated)", title_justify="left")
-    what_ifs.add_column("loss", no_wrap=True)
-    what_ifs.add_column("change")
-    what_ifs.add_column("latency", justify="right")
-    what_ifs.add_column("efficiency", justify="right")
-    what_ifs.add_column("speedup", justify="right", no_wrap=True)
-    what_ifs.add_column("then top loss")
-    for loss in explanation.losses:
-        for what_if in loss.what_ifs:
-            style = (
-                "green" if what_if.speedup > 1.005 else ("red" if what_if.speedup < 0.995 else "")
-            )
-            unit = "" if what_if.metric == "latency" else " thr."
-            what_ifs.add_row(
-                loss.category,
-                Text(what_if.change),
-                seconds(what_if.latency_s),
-                f"{what_if.efficiency:.1%}",
-                Text(f"{what_if.speedup:.2f}x{unit}", style=style),
-                what_if.top_loss,
-            )
-    if what_ifs.row_count:
-        parts.append(what_ifs)
-        best = explanation.best()
-        if best is not None:
-            parts.append(Text.assemble(("best remedy: ", "bold"), best.summary()))
-    return Summary(*parts)
-
-
-# --- side by side -----------------------------------------------------------------------
-
-
-def column_title(result: Result, results: Sequence[Result]) -> str:
-    same_workload = len({r.workload for r in results}) == 1
-    same_chip = len({r.chip for r in results}) == 1
-    if same_workload and not same_chip:
-        return result.chip
-    if same_chip and not same_workload:
-        return result.workload
-    return f"{result.workload} on {result.chip}"
-
-
-def compare(results: Sequence[Result]) -> Table:
-    """Several results side by side: latency, throughput, TOP/s, efficiency, loss shares
-    (of peak capacity); for one workload, how far each is from the best throughput."""
-    table = Table(title="Side by side", title_justify="left")
-    table.add_column("")
-    for result in results:
-        table.add_column(Text(column_title(result, results)), justify="right")
-    rows: list[tuple[str, Callable[[Result], str]]] = [
-        ("batch", lambda r: f"{r.batch} ({r.dtype})"),
-        ("latency", lambda r: seconds(r.latency_s)),
-        ("throughput", lambda r: per_second(r.throughput)),
-        ("peak", lambda r: ops_rate(r.peak_ops)),
-        ("delivered", lambda r: ops_rate(r.delivered_ops_per_s)),
-        ("efficiency", lambda r: percent(r.efficiency)),
-    ]
-    for label, cell in rows:
-        table.add_row(label, *(cell(r) for r in results))
-    if results and len({r.workload for r in results}) == 1:
-        best = max(r.throughput for r in results)
-        table.add_row(
-            "vs best",
-            *(
-                f"{best / r.throughput:.2f}x slower" if r.throughput < best else "best"
-                for r in results
-            ),
-        )
-    table.add_section()
-    for category in LOSS_CATEGORIES:
-        shares = [r.loss_share(category) for r in results]
-        if max(shares, default=0.0) >= MIN_SHARE:
-            table.add_row(category, *(percent(s) if s else "-" for s in shares))
-    table.add_row("useful", *(percent(useful_share(r)) for r in results), style="bold")
-    table.add_row("top loss", *(r.top_loss() for r in results))
-    return table
-
-
-def useful_share(result: Result) -> float:
-    capacity = result.peak_ops * result.duration_s
-    return result.useful_ops / capacity if capacity else 0.0

@@ -33,19 +33,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from rich.console import Group
-from rich.panel import Panel
-from rich.table import Table
 
 from hardware.chip import DTYPE_BYTES, Chip
 from hardware.errors import InputError
-from hardware.quantity import format_si
-from sim.losses import LOSS_CATEGORIES, REMEDIES
+from sim.losses import LOSS_CATEGORIES
 from sim.options import options_from
-from sim.report import bar, ops_rate, seconds, top_ops
-from sim.result import SCHEMA_VERSION, BatchStats, Model, Result, ranked
-from sim.result import top as top_loss
+from sim.result import BatchStats, Result
 from sim.simulate import simulate
+from sim.studies.results import DecodeSample, GenerationResult, median_step
 from workloads.zoo.transformer import CONFIGS, decode_step, transformer
 
 # interpolation error allowed at an interval's midpoint: for the step latency and useful
@@ -59,87 +54,6 @@ LATENCY_TOLERANCE = 1e-3
 LOSS_TOLERANCE = 2e-2
 MAX_DECODE_SAMPLES = 33  # simulated decode steps at most (then interpolation is accepted)
 STREAM_OPTIONS = ("batches", "duration_s", "prefetch", "input_compression", "load_input")
-
-
-class DecodeSample(Model):
-    """One decode step run through the discrete-event engine."""
-
-    step: int  # 0-based: the step generating token step + 2 (the prefill made the first)
-    kv: int  # tokens already in the cache
-    latency_s: float
-    total_ops: float
-    useful_ops: float
-    offloaded_ops: float
-    losses_ops: dict[str, float]
-    dram_bytes: float
-    energy_j: float | None
-    events: int
-
-
-class GenerationResult(Model):
-    """A prefill and a decode, with the decode's per-step figures summed over all steps.
-
-    Invariant: peak_ops * total_s == useful_ops + sum(losses_ops.values()), where
-    total_s = ttft_s + decode_s.
-    """
-
-    schema_version: str = SCHEMA_VERSION
-    workload: str
-    chip: str
-    dtype: str
-    weight_dtype: str
-    kv_dtype: str
-    layers: int
-    batch: int
-    prompt: int
-    tokens: int  # decode steps (tokens generated after the first)
-    fusion: str
-    ttft_s: float  # the prefill's latency: time to first token
-    per_token: BatchStats  # decode step latency: first, median, last over `tokens` steps
-    decode_s: float
-    total_s: float
-    tokens_per_s: float  # batch * tokens / decode_s
-    total_ops: float
-    useful_ops: float
-    offloaded_ops: float
-    peak_ops: float
-    delivered_ops_per_s: float  # total_ops / total_s
-    efficiency: float
-    losses_ops: dict[str, float]  # prefill + decode
-    losses_s: dict[str, float]
-    decode_useful_ops: float
-    decode_losses_ops: dict[str, float]
-    dram_bytes: float
-    energy_j: float | None
-    weight_bytes: float  # stored weights (whole embedding tables included)
-    kv_cache_bytes: float  # the cache after the last step: batch x (prompt + tokens) tokens
-    dram_capacity_bytes: float
-    fits_in_memory: bool  # weights + final KV cache <= DRAM capacity (activations ignored)
-    events: int  # engine events over all simulated runs
-    samples: list[DecodeSample]  # the decode steps simulated (the rest interpolated)
-    prefill: Result
-    decode_step: Result  # the step at the median KV length
-
-    def ranked_losses(self) -> list[tuple[str, float]]:
-        return ranked(self.losses_ops)
-
-    @property
-    def decode_step_kv(self) -> int:
-        """Tokens in the KV cache at `decode_step`, the median step."""
-        return self.prompt + median_step(self.tokens)
-
-    def top_loss(self) -> str:
-        return top_loss(self.losses_ops)
-
-    def decode_top_loss(self) -> str:
-        return top_loss(self.decode_losses_ops)
-
-    def loss_share(self, category: str) -> float:
-        capacity = self.peak_ops * self.total_s
-        return self.losses_ops.get(category, 0.0) / capacity if capacity else 0.0
-
-    def summary(self, top: int = 10) -> Group:
-        return render_generation(self, top=top)
 
 
 def generate(
@@ -242,11 +156,6 @@ def generate(
         prefill=prefill,
         decode_step=median_result[0],
     )
-
-
-def median_step(tokens: int) -> int:
-    """The decode step kept whole in a GenerationResult: the middle one."""
-    return (tokens - 1) // 2
 
 
 def kv_cache_size(
@@ -363,143 +272,3 @@ def _check(config_name: str, prompt: int, tokens: int, batch: int, options: dict
             "apply to streams of batches (use sim.simulate)."
         )
     return config
-
-
-# rendering ----------------------------------------------------------------------------------
-
-
-def _header(result: GenerationResult) -> Table:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
-    dtypes = result.dtype
-    if (result.weight_dtype, result.kv_dtype) != (result.dtype, result.dtype):
-        dtypes += f", weights {result.weight_dtype}, KV cache {result.kv_dtype}"
-    grid.add_row(
-        "model", f"{result.workload} ({result.layers} layers, {dtypes}, fusion {result.fusion})"
-    )
-    grid.add_row(
-        "request",
-        f"batch {result.batch}, prompt {result.prompt} tokens, then {result.tokens} decode steps",
-    )
-    grid.add_row("chip", result.chip)
-    memory = (
-        f"weights {format_si(result.weight_bytes, 'B')} + KV cache "
-        f"{format_si(result.kv_cache_bytes, 'B')} of "
-        f"{format_si(result.dram_capacity_bytes, 'B')} DRAM"
-    )
-    if not result.fits_in_memory:
-        memory += (
-            "  [bold red]does not fit one chip (simulated anyway: multi-chip is out of scope)[/]"
-        )
-    grid.add_row("memory", memory)
-    grid.add_row("time to first token", seconds(result.ttft_s))
-    grid.add_row(
-        "per token",
-        f"first {seconds(result.per_token.first_s)}, median "
-        f"{seconds(result.per_token.median_s)}, last "
-        f"{seconds(result.per_token.last_s)}",
-    )
-    grid.add_row("decode", f"{seconds(result.decode_s)}, {result.tokens_per_s:,.4g} tokens/s")
-    grid.add_row("total", seconds(result.total_s))
-    grid.add_row("peak", ops_rate(result.peak_ops))
-    grid.add_row(
-        "delivered",
-        f"{ops_rate(result.delivered_ops_per_s)}  ([bold]{result.efficiency:.1%}[/] of peak)",
-    )
-    simulated = len(result.samples)
-    grid.add_row(
-        "simulated",
-        f"prefill + {simulated} of {result.tokens} decode steps "
-        f"(the rest interpolated), {result.events:,} events",
-    )
-    if result.energy_j is not None:
-        per_token = result.energy_j / (result.batch * (result.tokens + 1))
-        grid.add_row(
-            "energy", f"{format_si(result.energy_j, 'J')} ({format_si(per_token, 'J')} per token)"
-        )
-    return grid
-
-
-def _phases(result: GenerationResult) -> Table:
-    table = Table(title="Phases", title_justify="left")
-    for name, justify in (
-        ("phase", "left"),
-        ("time", "right"),
-        ("share", "right"),
-        ("TOP/s", "right"),
-        ("of peak", "right"),
-        ("top loss", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    prefill = result.prefill
-    decode_ops = result.total_ops - prefill.total_ops
-    rows = [
-        ("prefill", result.ttft_s, prefill.total_ops, prefill.top_loss()),
-        ("decode", result.decode_s, decode_ops, result.decode_top_loss()),
-    ]
-    for name, span, ops, top in rows:
-        rate = ops / span if span else 0.0
-        table.add_row(
-            name,
-            seconds(span),
-            f"{span / result.total_s:.1%}" if result.total_s else "-",
-            ops_rate(rate),
-            f"{rate / result.peak_ops:.1%}",
-            top,
-        )
-    return table
-
-
-def _waterfall(result: GenerationResult) -> Table:
-    table = Table(
-        title="Where the peak went (prefill + decode)",
-        title_justify="left",
-        box=None,
-        pad_edge=False,
-    )
-    table.add_column("", no_wrap=True)
-    table.add_column("share", justify="right")
-    table.add_column("seconds", justify="right")
-    table.add_column("", no_wrap=True)
-    table.add_column("remedy", overflow="fold")
-    table.add_row("peak", "100.0%", seconds(result.total_s), bar(1.0, style="bold blue"), "")
-    for category, _ops in result.ranked_losses():
-        share = result.loss_share(category)
-        if share < 0.0005:
-            continue
-        table.add_row(
-            category,
-            f"-{share:.1%}",
-            seconds(result.losses_s[category]),
-            bar(share),
-            REMEDIES[category],
-        )
-    capacity = result.peak_ops * result.total_s
-    useful = result.useful_ops / capacity if capacity else 0.0
-    table.add_row(
-        "useful",
-        f"{useful:.1%}",
-        seconds(result.useful_ops / result.peak_ops),
-        bar(useful, style="bold green"),
-        "work done on the peak units",
-    )
-    return table
-
-
-def render_generation(result: GenerationResult, top: int = 10) -> Group:
-    """Header, phases, the loss waterfall, and the top kernels of each phase."""
-    step = result.decode_step
-    decode_top = top_ops(step, top)
-    decode_top.title = (
-        f"Decode step at KV {result.prompt + (result.tokens - 1) // 2}: top {top} kernels by time"
-    )
-    prefill_top = top_ops(result.prefill, top)
-    prefill_top.title = f"Prefill: top {top} kernels by time"
-    return Group(
-        Panel(_header(result), title="topsim generate", title_align="left"),
-        _phases(result),
-        _waterfall(result),
-        prefill_top,
-        decode_top,
-    )

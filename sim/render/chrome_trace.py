@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from hardware.errors import InputError
-from sim.gantt import track_order
+from sim.render.tracks import track_order
 from sim.result import Result, Segment
 
 US = 1e6  # trace-event times are microseconds

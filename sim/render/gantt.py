@@ -22,25 +22,9 @@ from rich.jupyter import JupyterMixin
 from rich.measure import Measurement
 from rich.text import Text
 
+from sim.render.tracks import BOUND_COLORS, track_order
 from sim.result import Result, Segment
 
-# tracks after the units, in this order; any other track follows them
-FIXED_TRACKS = ("dram", "host_link", "input", "launcher")
-
-BOUND_COLORS = {
-    "compute": "green",
-    "memory": "red",
-    "no_overlap": "dark_orange",
-    "starvation": "magenta",
-    "shape": "yellow",
-    "unspecialized": "bright_yellow",
-    "host": "blue",
-    "host_fallback": "blue",
-    "input_io": "bright_cyan",
-    "launch": "grey50",
-    "thermal": "bright_red",
-    "idle_unit": "white",
-}
 KIND_PALETTE = (
     "green",
     "cyan",
@@ -69,16 +53,6 @@ class Cell:
     covered: float = 0.0  # seconds of the cell's slice some segment holds (overlaps add up)
     owner: int = -1  # index of the segment holding the largest part
     owner_s: float = 0.0
-
-
-def track_order(result: Result) -> list[str]:
-    """Units (in the chip's order), then dram, host_link, input, launcher, then the rest.
-    Units always get a row (an idle unit is worth seeing); other tracks only if used."""
-    used = list(dict.fromkeys(s.track for s in result.timeline))
-    units = [u.name for u in result.units]
-    fixed = [t for t in FIXED_TRACKS if t in used]
-    rest = [t for t in used if t not in units and t not in FIXED_TRACKS]
-    return units + fixed + rest
 
 
 def batch_ends(result: Result) -> list[float]:

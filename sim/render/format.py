@@ -1,0 +1,43 @@
+"""Number and text formats shared by the renderers."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from hardware.quantity import format_si
+
+BAR_WIDTH = 30
+
+
+def ops_rate(value: float) -> str:
+    """Ops/s as TOP/s (or GOP/s below one TOP/s)."""
+    if value >= 1e12:
+        return f"{value / 1e12:.3g} TOP/s"
+    return f"{value / 1e9:.3g} GOP/s"
+
+
+def seconds(value: float) -> str:
+    return format_si(value, "s")
+
+
+def per_second(value: float, what: str = "items") -> str:
+    """1187.3 -> '1,187 items/s'; 53970 -> '53,970 items/s'; 0.25 -> '0.25 items/s'."""
+    return f"{value:,.0f} {what}/s" if value >= 100 else f"{value:.3g} {what}/s"
+
+
+def percent(fraction: float) -> str:
+    """One decimal, or two below 1% so small shares do not read as zero."""
+    return f"{fraction:.2%}" if 0 < fraction < 0.01 else f"{fraction:.1%}"
+
+
+def bar(fraction: float, width: int = BAR_WIDTH, style: str = "red") -> Text:
+    """A horizontal bar: `fraction` of `width` cells, drawn with eighth blocks."""
+    eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
+    full, part = divmod(eighths, 8)
+    text = "█" * full + ("▏▎▍▌▋▊▉"[part - 1] if part else "")
+    return Text(text.ljust(width), style=style)
+
+
+def short(name: str, limit: int = 32) -> str:
+    """`name` cut to `limit` characters, an ellipsis marking the cut."""
+    return name if len(name) <= limit else name[: limit - 1] + "…"

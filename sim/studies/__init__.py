@@ -1,0 +1,1 @@
+"""Studies: questions answered with several simulations (what-ifs, LLM generation, sweeps)."""
