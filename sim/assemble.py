@@ -13,6 +13,7 @@ import statistics
 from hardware.chip import Chip
 from sim.account import Accounting
 from sim.engine import Trace
+from sim.engine.records import ThermalSample
 from sim.losses import CATEGORY_INDEX, LOSS_CATEGORIES
 from sim.lower import Kernel
 from sim.options import SimOptions
@@ -65,7 +66,7 @@ def power_report(
     energy_j: float,
     duration_s: float,
     level_s: list[float],
-    trace: list[tuple[float, float, float, float]],
+    trace: list[ThermalSample],
     max_temperature: float | None,
 ) -> Power | None:
     if chip.thermal is None:
@@ -80,10 +81,12 @@ def power_report(
                 spent.get(clock_label(level.frequency), 0) + seconds
             )
     points = [
-        ThermalPoint(time_s=t, temperature_c=temp, clock_hz=f, power_w=p)
-        for t, temp, f, p in thin(trace)
+        ThermalPoint(
+            time_s=s.time_s, temperature_c=s.temperature_c, clock_hz=s.clock_hz, power_w=s.power_w
+        )
+        for s in thin(trace)
     ]
-    peak = max([p for *_, p in trace] + [average])
+    peak = max([s.power_w for s in trace] + [average])
     return Power(
         energy_j=energy_j + static * duration_s,
         average_w=average,
@@ -179,7 +182,7 @@ def build_result(
             trace.level_s,
             trace.thermal,
             max(
-                (temp for _t, temp, _f, _p in trace.thermal),
+                (sample.temperature_c for sample in trace.thermal),
                 default=chip.thermal.ambient if chip.thermal else None,
             ),
         ),
@@ -213,10 +216,10 @@ def _seconds_of(ops: float, chip: Chip, unit: str, dtype: str) -> float:
 def _temperature_at(trace: Trace, time: float, chip: Chip) -> float:
     """The last thermal sample at or before `time` (ambient before the first)."""
     temperature = chip.thermal.ambient if chip.thermal else 0.0
-    for t, temp, _f, _p in trace.thermal:
-        if t > time:
+    for sample in trace.thermal:
+        if sample.time_s > time:
             break
-        temperature = temp
+        temperature = sample.temperature_c
     return temperature
 
 
@@ -271,12 +274,13 @@ def _segments(kernels: list[Kernel], trace: Trace) -> list[Segment]:
     def spans():
         for r in trace.records:
             yield (r.start, r.unit, kernels[r.kernel].name, r.end, "kernel", 0.0)
-        for start, end, index in trace.launches:
-            if end > start:
+        for launch in trace.launches:
+            if launch.end > launch.start:
+                index = launch.record
                 label = (
                     kernels[trace.records[index].kernel].name if index < len(trace.records) else ""
                 )
-                yield (start, "launcher", label or "launch", end, "launch", 0.0)
+                yield (launch.start, "launcher", label or "launch", launch.end, "launch", 0.0)
         for t in trace.transfers:
             kind = "input" if t.track == "input" else "transfer"
             yield (t.start, t.track, t.label, t.end, kind, t.nbytes)

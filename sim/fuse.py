@@ -73,7 +73,8 @@ def _joins(op: Op, source: Op, mode: str, chip: Chip, assignment: dict[str, str]
 
 def _private(op: Op, tensor: str, mode: str, flow: Dataflow, graph: Graph, budget: float) -> bool:
     """The tensor between producer and `op` never leaves the kernel: `op` is its only
-    reader, it is not a graph output, and (greedy) it fits the on-chip budget."""
+    reader, it is not a graph output, and it stays in registers (an epilogue) or, in greedy
+    mode, fits the on-chip budget."""
     if tensor in flow.outputs or any(r != op.name for r in flow.readers.get(tensor, ())):
         return False
-    return mode == "epilogue" or graph.tensors[tensor].nbytes <= budget
+    return op.kind in EPILOGUE_KINDS or graph.tensors[tensor].nbytes <= budget

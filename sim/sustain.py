@@ -20,12 +20,13 @@ from hardware.chip import Chip
 from sim.account import Accounting
 from sim.assemble import build_result, dram_bytes, power_report, thin
 from sim.engine import Trace
+from sim.engine.records import ThermalSample
+from sim.engine.thermal import ThermalState
 from sim.losses import LOSS_CATEGORIES
 from sim.lower import Kernel
 from sim.options import SimOptions
 from sim.pipeline import run_engine
 from sim.result import BatchStats, Result, SeriesPoint
-from sim.thermal import ThermalState
 from workloads.graph import Graph
 
 
@@ -82,10 +83,7 @@ def settled(state: ThermalState | None, power: float, level: int, levels: int) -
     so the temperature never leaves that band)."""
     if state is None:
         return True
-    now = state.temperature
-    state.temperature = state.steady_temperature(power)
-    final = state.decide(power, level, levels)
-    state.temperature = now
+    final = state.decide(power, level, levels, state.steady_temperature(power))
     return final == 0 and state.decide(power, level, levels) == 0
 
 
@@ -134,11 +132,11 @@ def sustained(
     latencies = [(b.end - b.start, 1) for b in start.two.batches]
     # (time, latency, clock, temperature) per batch, or per jump over settled batches
     series = [(b.end, b.end - b.start, levels[0].frequency, ambient) for b in start.two.batches]
-    thermal_trace: list[tuple[float, float, float, float]] = []
+    thermal_trace: list[ThermalSample] = []
     if state is not None:
         power = static + energy / time
         state.advance(power, time)
-        thermal_trace.append((time, state.temperature, levels[0].frequency, power))
+        thermal_trace.append(ThermalSample(time, state.temperature, levels[0].frequency, power))
         series[-1] = (*series[-1][:3], state.temperature)
     next_control = period_control
     batches = 2
@@ -163,7 +161,8 @@ def sustained(
         if state is not None:
             state.advance(power, span)
             if time >= next_control:
-                thermal_trace.append((time, state.temperature, levels[level].frequency, power))
+                sample = ThermalSample(time, state.temperature, levels[level].frequency, power)
+                thermal_trace.append(sample)
                 level += state.decide(power, level, len(levels))
                 next_control = time + period_control
         temperature = state.temperature if state else ambient

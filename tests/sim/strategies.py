@@ -51,14 +51,14 @@ def graphs(draw) -> Graph:
         elif kind == "concat":
             other = draw(st.sampled_from(live))
             out = b.op("concat", [src, other], name=f"concat{i}", axis=1)
-        elif kind == "split":
+        elif kind == "split" and features >= 2:
             half = features // 2
             outs = b.op(
                 "split", [src], name=f"split{i}", n_out=2, axis=1, sizes=[half, features - half]
             )
             live.extend(outs)
             continue
-        else:
+        elif kind == "host":
             shape = [batch, features]
             out = b.op(
                 "custom",
@@ -68,6 +68,8 @@ def graphs(draw) -> Graph:
                 flops=batch * features,
                 accelerated=False,
             )
+        else:
+            continue
         live.append(out)
     if all(op.kind == "reshape" for op in b.ops):
         b.unary("relu", live[-1], name="work")  # a graph of views only is refused

@@ -61,11 +61,15 @@ class ThermalState:
         self.temperature = target + (self.temperature - target) * decay
         self.max_temperature = max(self.max_temperature, self.temperature)
 
-    def decide(self, power_w: float, level: int, levels: int) -> int:
-        """-1, 0 or +1: the DVFS step (+1 is one level slower)."""
+    def decide(
+        self, power_w: float, level: int, levels: int, temperature_c: float | None = None
+    ) -> int:
+        """-1, 0 or +1: the DVFS step (+1 is one level slower), at the die's temperature or
+        at `temperature_c` (what the governor would answer there)."""
+        temperature = self.temperature if temperature_c is None else temperature_c
         cap = self.spec.power_cap
-        too_hot = self.temperature > self.spec.throttle or (cap is not None and power_w > cap)
+        too_hot = temperature > self.spec.throttle or (cap is not None and power_w > cap)
         if too_hot:
             return 1 if level + 1 < levels else 0
-        cool = self.temperature < self.spec.release and (cap is None or power_w < CAP_RELEASE * cap)
+        cool = temperature < self.spec.release and (cap is None or power_w < CAP_RELEASE * cap)
         return -1 if cool and level > 0 else 0

@@ -23,172 +23,25 @@ The engine only records what happened (`Trace`); accounting happens afterwards.
 from __future__ import annotations
 
 import math
-from collections import deque
-from dataclasses import dataclass
 
 import simpy
 
 from hardware.chip import Chip
+from sim.engine.records import (
+    BatchRecord,
+    EngineOptions,
+    KernelRecord,
+    LaunchRecord,
+    ThermalSample,
+    Trace,
+    Transfer,
+)
+from sim.engine.resources import SharedLink, UnitQueue
+from sim.engine.thermal import ThermalState, kernel_energy
 from sim.lower import Kernel
-from sim.thermal import ThermalState, kernel_energy
 
-EPSILON_BYTES = 1e-6
 MAX_TRANSFERS = 40_000  # transfers and launches kept for the timeline (its first 20,000 spans)
 THERMAL_STEPS = 10_000  # control periods before the thermal process coarsens its period
-
-
-class UnitQueue:
-    """One kernel at a time on a unit, first come first served. Taking a free unit costs
-    no event (most kernels find their unit free), unlike a simpy.Resource request."""
-
-    def __init__(self, env: simpy.Environment) -> None:
-        self.env = env
-        self.busy = False
-        self.waiting: deque[simpy.Event] = deque()
-
-    def acquire(self):
-        if not self.busy:
-            self.busy = True
-            return
-        turn = self.env.event()
-        self.waiting.append(turn)
-        yield turn  # the releasing kernel hands the unit over: it stays busy
-
-    def release(self) -> None:
-        if self.waiting:
-            self.waiting.popleft().succeed()
-        else:
-            self.busy = False
-
-
-class SharedLink:
-    """A link whose bandwidth is shared by all transfers in flight (processor sharing)."""
-
-    def __init__(self, env: simpy.Environment, bandwidth: float, name: str) -> None:
-        self.env = env
-        self.bandwidth = bandwidth
-        self.name = name
-        self.active: dict[int, list] = {}  # id -> [remaining bytes, done event, cap]
-        self.updated = 0.0
-        self.version = 0
-        self.next_id = 0
-
-    def transfer(
-        self, nbytes: float, cap: float = float("inf"), done: simpy.Event | None = None
-    ) -> simpy.Event:
-        """An event (`done`, or a new one) that fires when `nbytes` have crossed the link."""
-        done = self.env.event() if done is None else done
-        if nbytes <= EPSILON_BYTES:
-            done.succeed()
-            return done
-        self._advance()
-        self.active[self.next_id] = [nbytes, done, cap]
-        self.next_id += 1
-        self._reschedule()
-        return done
-
-    def _rates(self) -> dict[int, float]:
-        """Water-filling: equal shares, transfers below their share keep their cap."""
-        rates: dict[int, float] = {}
-        left = self.bandwidth
-        pending = sorted(self.active, key=lambda i: (self.active[i][2], i))
-        for position, key in enumerate(pending):
-            share = left / (len(pending) - position)
-            rates[key] = min(share, self.active[key][2])
-            left -= rates[key]
-        return rates
-
-    def _advance(self) -> None:
-        elapsed = self.env.now - self.updated
-        if elapsed > 0 and self.active:
-            for key, rate in self._rates().items():
-                self.active[key][0] -= rate * elapsed
-        self.updated = self.env.now
-
-    def _reschedule(self) -> None:
-        for key in [k for k, v in self.active.items() if v[0] <= EPSILON_BYTES]:
-            self.active.pop(key)[1].succeed()
-        self.version += 1
-        if not self.active:
-            return
-        rates = self._rates()
-        wait = min(self.active[k][0] / rates[k] for k in self.active)
-        version = self.version
-        self.env.timeout(wait).callbacks.append(lambda _event: self._wake(version))
-
-    def _wake(self, version: int) -> None:
-        if version != self.version:
-            return
-        rates = self._rates()
-        self._advance()
-        for key, value in self.active.items():  # due now, up to float rounding (1 ps)
-            if value[0] <= rates[key] * 1e-12:
-                value[0] = 0.0
-        self._reschedule()
-
-
-@dataclass(slots=True)
-class KernelRecord:
-    """What happened to one kernel instance (kernel k of batch b): the times accounting needs."""
-
-    kernel: int  # index in the per-batch kernel list
-    batch: int
-    unit: str
-    launched: float = 0.0
-    start: float = 0.0
-    compute_start: float = 0.0
-    end: float = 0.0
-    compute_s: float = 0.0
-    memory_s: float = 0.0
-    clock_hz: float = 0.0
-
-
-@dataclass(slots=True)
-class Transfer:
-    track: str
-    start: float
-    end: float
-    label: str
-    nbytes: float
-
-
-@dataclass(slots=True)
-class BatchRecord:
-    start: float  # its input began loading (or its first kernel was launched)
-    input_ready: float = 0.0
-    end: float = 0.0
-    closed: bool = False  # all its kernels finished
-
-
-@dataclass
-class Trace:
-    records: list[KernelRecord]  # batch-major: record b * len(kernels) + k
-    batches: list[BatchRecord]
-    transfers: list[Transfer]
-    launches: list[tuple[float, float, int]]  # (start, end, record index): the first ones
-    launch_count: int
-    end: float
-    events: int
-    energy_j: float
-    thermal: list[tuple[float, float, float, float]]  # (time, temperature C, clock Hz, power W)
-    level_s: list[float]  # seconds spent at each DVFS level
-
-    def record(self, batch: int, kernel: int, per_batch: int) -> KernelRecord:
-        return self.records[batch * per_batch + kernel]
-
-
-@dataclass(frozen=True)
-class EngineOptions:
-    overlap: bool = True
-    graph_launch: bool = False
-    load_input: bool = False
-    input_bytes: float = 0.0  # per batch, as transferred (after compression)
-    batches: int = 1
-    prefetch: int = 0
-    duration_s: float | None = None  # stop starting batches after this much time
-    thermal: bool = True  # run the thermal model when the chip has one
-    level: int = 0  # DVFS level to start at (fixed when thermal is off)
-    temperature_c: float | None = None  # starting temperature (default: ambient)
 
 
 class Engine:
@@ -209,7 +62,7 @@ class Engine:
         self.input_ready: list[simpy.Event] = []
         self.batches: list[BatchRecord] = []
         self.transfers: list[Transfer] = []
-        self.launches: list[tuple[float, float, int]] = []
+        self.launches: list[LaunchRecord] = []
         self.launch_count = 0
         self.levels = chip.clock.levels()
         self.level = min(options.level, len(self.levels) - 1)
@@ -217,7 +70,7 @@ class Engine:
         self.finished = False
         use_thermal = options.thermal and chip.thermal is not None
         self.thermal = ThermalState(chip, options.temperature_c) if use_thermal else None
-        self.thermal_trace: list[tuple[float, float, float, float]] = []
+        self.thermal_trace: list[ThermalSample] = []
         self.level_s = [0.0] * len(self.levels)
         self.level_since = 0.0
 
@@ -255,16 +108,16 @@ class Engine:
         end = max([r.end for r in records] + [b.end for b in ran] + [0.0])
         self.level_s[self.level] += max(0.0, end - self.level_since)
         return Trace(
-            records,
-            ran,
-            self.transfers,
-            self.launches,
-            self.launch_count,
-            end,
-            events,
-            self.energy_j,
-            self.thermal_trace,
-            self.level_s,
+            records=records,
+            batches=ran,
+            transfers=self.transfers,
+            launches=self.launches,
+            launch_count=self.launch_count,
+            end=end,
+            events=events,
+            energy_j=self.energy_j,
+            thermal=self.thermal_trace,
+            level_s=self.level_s,
         )
 
     def _ensure_batch(self, batch: int) -> None:
@@ -286,19 +139,25 @@ class Engine:
 
     # --- data movement -----------------------------------------------------------------
 
-    def move(self, link: SharedLink, nbytes: float, label: str, latency: float = 0.0):
-        """Move bytes over a link, through a DMA engine where the chip has them."""
+    def move(
+        self, link: SharedLink, nbytes: float, label: str, latency: float = 0.0, delay: float = 0.0
+    ):
+        """Move bytes over a link, starting `delay` from now and paying `latency` first,
+        through a DMA engine where the chip has them."""
         if nbytes <= 0:
             return
-        start = self.env.now
         if self.dma is not None and self.chip.dma is not None:
+            if delay > 0:
+                yield self.env.timeout(delay)
+            start = self.env.now
             with self.dma.request() as engine:
                 yield engine
                 yield self.env.timeout(self.chip.dma.setup_latency + latency)
                 yield link.transfer(nbytes, cap=self.chip.dma.bandwidth)
         else:
-            if latency > 0:
-                yield self.env.timeout(latency)
+            start = self.env.now + delay
+            if delay + latency > 0:
+                yield self.env.timeout(delay + latency)
             yield link.transfer(nbytes)
         self.record_transfer(Transfer(link.name, start, self.env.now, label, nbytes))
 
@@ -365,7 +224,7 @@ class Engine:
                     yield self.env.timeout(launch.latency)
                 self.launch_count += 1
                 if len(self.launches) < MAX_TRANSFERS:
-                    self.launches.append((start, self.env.now, index))
+                    self.launches.append(LaunchRecord(start, self.env.now, index))
                 self.records[index].launched = self.env.now
                 self.env.process(self.device_kernel(kernel, batch))
             self.env.process(self._close_batch(batch))
@@ -442,27 +301,23 @@ class Engine:
             record.compute_s = kernel.compute_cycles(spec.instances) / record.clock_hz
             if self.options.overlap:
                 # one timeout for the gap and the longer of compute and on-chip traffic
-                # (neither is shared), the DRAM traffic alongside: few events per kernel
+                # (neither is shared), the DRAM traffic alongside
                 l2 = self.chip.memory.l2
                 onchip_s = kernel.onchip_bytes / l2.bandwidth if l2 else 0.0
                 fixed = self.env.timeout(overhead + max(record.compute_s, onchip_s))
                 traffic = kernel.traffic(batch)
-                dram = self.memory_waits(kernel, record, overhead, traffic, 0.0)
-                yield fixed if not dram else self.env.all_of([fixed, *dram])
+                if traffic > 0:
+                    moving = self.env.process(self.memory(kernel, record, overhead, traffic))
+                    yield self.env.all_of([fixed, moving])
+                else:
+                    yield fixed
                 record.memory_s = max(record.memory_s, onchip_s)
             else:
                 if overhead > 0:
                     yield self.env.timeout(overhead)
-                for phase in ("read", "compute", "write"):
-                    if phase == "compute":
-                        yield self.env.timeout(record.compute_s)
-                        continue
-                    nbytes = (
-                        kernel.read_bytes(batch) if phase == "read" else kernel.dram_write_bytes
-                    )
-                    waits = self.memory_waits(kernel, record, 0.0, nbytes, 0.5)
-                    if waits:
-                        yield self.env.all_of(waits)
+                yield from self.memory(kernel, record, 0.0, kernel.read_bytes(batch), 0.5)
+                yield self.env.timeout(record.compute_s)
+                yield from self.memory(kernel, record, 0.0, kernel.dram_write_bytes, 0.5)
             record.end = self.env.now
         finally:
             unit.release()
@@ -470,55 +325,30 @@ class Engine:
             self.energy_j += kernel_energy(kernel, self.chip, self.voltage_scale(), batch)
         self.done[index].succeed()
 
-    def memory_waits(
+    def memory(
         self,
         kernel: Kernel,
         record: KernelRecord,
         delay: float,
         dram_bytes: float,
-        onchip_share: float,
-    ) -> list[simpy.Event]:
-        """Events for a kernel's memory traffic starting `delay` from now: DRAM bytes over the
-        shared link (after the DRAM latency), and on-chip bytes at the on-chip bandwidth.
-        The slower one sets the pace; `record.memory_s` accumulates how long they took."""
-        waits: list[simpy.Event] = []
+        onchip_share: float = 0.0,
+    ):
+        """A kernel's bytes on the move, starting `delay` from now: `dram_bytes` over the
+        shared DRAM after its latency (through a DMA engine where the chip has them), and
+        `onchip_share` of its on-chip bytes at the on-chip bandwidth, side by side. The
+        slower sets the pace; `record.memory_s` accumulates how long they took."""
         l2 = self.chip.memory.l2
         onchip_s = kernel.onchip_bytes * onchip_share / l2.bandwidth if l2 else 0.0
-        if onchip_s > 0:
-            waits.append(self.env.timeout(delay + onchip_s))
+        if dram_bytes <= 0 and onchip_s <= 0:
+            return
         begin = self.env.now + delay
+        onchip = self.env.timeout(delay + onchip_s) if onchip_s > 0 else None
         if dram_bytes > 0:
             latency = self.chip.memory.dram.latency
-            if self.dma is not None:
-                waits.append(
-                    self.env.process(self._delayed_move(delay, dram_bytes, kernel.name, latency))
-                )
-            else:
-                done = self.env.event()
-                start = self.env.timeout(delay + latency)
-                start.callbacks.append(lambda _e: self.dram.transfer(dram_bytes, done=done))
-                done.callbacks.append(
-                    lambda _e: self.record_transfer(
-                        Transfer("dram", begin, self.env.now, kernel.name, dram_bytes)
-                    )
-                )
-                waits.append(done)
-        if waits:
-            pending = [len(waits)]
-
-            def finished(_event: simpy.Event) -> None:
-                pending[0] -= 1
-                if pending[0] == 0:
-                    record.memory_s += self.env.now - begin
-
-            for wait in waits:
-                wait.callbacks.append(finished)
-        return waits
-
-    def _delayed_move(self, delay: float, nbytes: float, label: str, latency: float):
-        if delay > 0:
-            yield self.env.timeout(delay)
-        yield from self.move(self.dram, nbytes, label, latency)
+            yield from self.move(self.dram, dram_bytes, kernel.name, latency, delay)
+        if onchip is not None and not onchip.processed:
+            yield onchip
+        record.memory_s += self.env.now - begin
 
     def thermal_control(self):
         """Integrate temperature each control period and step the DVFS level.
@@ -540,7 +370,9 @@ class Engine:
             last_energy = self.energy_j
             self.thermal.advance(power, period)
             self.thermal_trace.append(
-                (self.env.now, self.thermal.temperature, self.levels[self.level].frequency, power)
+                ThermalSample(
+                    self.env.now, self.thermal.temperature, self.levels[self.level].frequency, power
+                )
             )
             step = self.thermal.decide(power, self.level, len(self.levels))
             if step:
