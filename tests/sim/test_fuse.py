@@ -73,11 +73,6 @@ def test_greedy_joins_only_when_the_tensor_fits_half_the_on_chip_memory(elements
     assert groups_of(g, "greedy") == ([["a", "soft"]] if fused else [["a"], ["soft"]])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="greedy applies the half-capacity budget to elementwise epilogues too, so it "
-    "fuses less than epilogue mode when the tensor is bigger than the budget",
-)
 def test_greedy_fuses_at_least_what_epilogue_fuses():
     # fuse.py: greedy joins "additionally" to epilogue's rule. a = relu(x) of 262,152
     # elements is 524,304 B > the budget; epilogue fuses y = relu(a) into a's kernel
