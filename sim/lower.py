@@ -143,9 +143,21 @@ def stage_for(op: Op, unit: Unit) -> Stage:
     )
 
 
-def assign_units(
-    graph: Graph, chip: Chip, stages: dict[tuple, Stage] | None = None
-) -> dict[str, str]:
+class StageCache:
+    """Stages by (unit, op numbers, dtype): the identical layers of a deep network share one."""
+
+    def __init__(self) -> None:
+        self.stages: dict[tuple, Stage] = {}
+
+    def get(self, op: Op, name: str, unit: Unit) -> Stage:
+        key = (name, op.stats, op.dtype)
+        stage = self.stages.get(key)
+        if stage is None:
+            stage = self.stages[key] = stage_for(op, unit)
+        return stage
+
+
+def assign_units(graph: Graph, chip: Chip) -> dict[str, str]:
     """op name -> unit name.
 
     The advertised accelerator is the compile target: the fastest peak unit that supports
@@ -154,16 +166,14 @@ def assign_units(
     """
     host = chip.host_unit()
     assignment: dict[str, str] = {}
-    # (unit, op stats, dtype) -> Stage: identical layers share one; reused by lower()
-    stages = {} if stages is None else stages
+    stages = StageCache()
     for op in graph.order:
         best: tuple[bool, float, str] | None = None
         if op.accelerated:
             for name, unit in chip.units.items():
                 if unit.host or not unit.supports_kind(op.kind) or unit_rate(unit, op) is None:
                     continue
-                key = (name, op.stats, op.dtype)
-                stage = stages.get(key) or stages.setdefault(key, stage_for(op, unit))
+                stage = stages.get(op, name, unit)
                 seconds = math.ceil(stage.tiles / unit.instances) * stage.tile_cycles
                 candidate = (not unit.peak, seconds / chip.unit_clock(name), name)
                 if best is None or candidate[:2] < best[:2]:
@@ -267,7 +277,6 @@ def lower(
     groups: list[list[Op]],
     assignment: dict[str, str],
     flow: Dataflow,
-    stages: dict[tuple, Stage] | None = None,
     streaming: bool = False,
 ) -> list[Kernel]:
     """Kernels for the fused groups (given in a topological order), with traffic and
@@ -276,7 +285,7 @@ def lower(
     With `streaming`, each kernel also gets the DRAM reads of a batch after the first
     (`steady_read_bytes`): what stays on chip across batches (see `steady_reads`).
     """
-    stages = {} if stages is None else stages
+    stages = StageCache()
     capacity = chip.memory.onchip_bytes()
     tensors = graph.tensors
     kernel_of = {
@@ -297,9 +306,7 @@ def lower(
             name="+".join(op.name for op in group),
             unit=unit_name,
             host=unit.host,
-            stages=[
-                stages.get((unit_name, op.stats, op.dtype)) or stage_for(op, unit) for op in group
-            ],
+            stages=[stages.get(op, unit_name, unit) for op in group],
             kinds=tuple(op.kind for op in group),
             dtype=group[0].dtype,
         )

@@ -16,11 +16,10 @@ from workloads.graph import Graph
 
 def plan(graph: Graph, chip: Chip, options: SimOptions) -> list[Kernel]:
     """Lower and fuse: the per-batch kernel list, with a decompression kernel if asked."""
-    stages: dict = {}
     flow = dataflow(graph)
-    assignment = assign_units(graph, chip, stages)
+    assignment = assign_units(graph, chip)
     groups = group_ops(graph, chip, assignment, options.fusion, flow)
-    kernels = lower(graph, chip, groups, assignment, flow, stages, streaming=options.streaming)
+    kernels = lower(graph, chip, groups, assignment, flow, streaming=options.streaming)
     if not kernels:
         raise InputError(
             f"graph {graph.name!r} has nothing to run: its ops are all views (reshape, "

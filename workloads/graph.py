@@ -22,7 +22,7 @@ reads are legal, and so is a graph of several disconnected parts.
 from __future__ import annotations
 
 import heapq
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import (
     BaseModel,
@@ -64,6 +64,15 @@ class Tensor(BaseModel):
         return self.numel * DTYPE_BYTES[self.dtype]
 
 
+class Derived(NamedTuple):
+    """An op's numbers, derived once by the graph that owns it."""
+
+    stats: OpStats
+    dtype: str
+    read_bytes: float  # minimal: each input once
+    write_bytes: float
+
+
 class Op(BaseModel):
     """One node. Derived numbers (`macs`, `ops`, `op_class`, `gemm`, bytes) are filled in
     by the graph that owns the op, from the op's kind and its input tensors."""
@@ -76,16 +85,18 @@ class Op(BaseModel):
     outputs: list[str] = Field(min_length=1)
     attrs: dict[str, Any] = Field(default_factory=dict)
 
-    # (stats, dtype, read bytes, write bytes), set by the owning graph; one private
-    # attribute, since each one costs time to set up for every op of a huge graph
-    _derived: tuple[OpStats, str, float, float] | None = PrivateAttr(default=None)
+    # set by the owning graph; one private attribute, since each one costs time to set up
+    # for every op of a huge graph
+    _derived: Derived | None = PrivateAttr(default=None)
+
+    def _numbers(self) -> Derived:
+        if self._derived is None:
+            raise RuntimeError(f"op {self.name!r} is not part of a validated graph")
+        return self._derived
 
     @property
     def stats(self) -> OpStats:
-        derived = self.__pydantic_private__["_derived"]  # direct: this is on the hot path
-        if derived is None:
-            raise RuntimeError(f"op {self.name!r} is not part of a validated graph")
-        return derived[0]
+        return self._numbers().stats
 
     @property
     def macs(self) -> int:
@@ -106,24 +117,21 @@ class Op(BaseModel):
     @property
     def dtype(self) -> str:
         """The dtype the op computes in (its first input's, unless `attrs.dtype` says)."""
-        return self.__pydantic_private__["_derived"][1]
+        return self._numbers().dtype
 
     @property
     def read_bytes(self) -> float:
         """Minimal bytes read: each input once (only the gathered rows of an embedding)."""
-        return self.__pydantic_private__["_derived"][2]
+        return self._numbers().read_bytes
 
     @property
     def write_bytes(self) -> float:
-        return self.__pydantic_private__["_derived"][3]
+        return self._numbers().write_bytes
 
     @property
     def accelerated(self) -> bool:
         """False for a custom op declared as running only on the host CPU."""
         return bool(self.attrs.get("accelerated", True))
-
-
-ALL_OP_FIELDS = set(Op.model_fields)  # complete, so adding a name never changes it
 
 
 class Graph(BaseModel):
@@ -136,16 +144,12 @@ class Graph(BaseModel):
     ops: list[Op] = Field(min_length=1)
 
     _order: list[Op] | None = PrivateAttr(default=None)
-    _memo: dict = PrivateAttr(default_factory=dict)  # derived maps the simulator reuses
 
     @model_validator(mode="after")
     def _check(self) -> Graph:
         self._check_names()
         for op in self.ops:
             self._derive(op)
-            # every op of a graph shares one "fields set" (all of them): pydantic keeps a set
-            # per instance, ~200 bytes an op, which a million-op graph feels
-            object.__setattr__(op, "__pydantic_fields_set__", ALL_OP_FIELDS)
         self._check_outputs()
         _ = self.order
         self._check_orphans()
@@ -221,11 +225,11 @@ class Graph(BaseModel):
         if op.kind == "embedding":
             read = self.tensors[op.inputs[0]].nbytes + self.tensors[op.outputs[0]].nbytes
         write = sum(self.tensors[t].nbytes for t in op.outputs)
-        op.__pydantic_private__["_derived"] = (
-            stats,
-            dtype,
-            0.0 if stats.is_view else read,
-            0.0 if stats.is_view else write,
+        op._derived = Derived(
+            stats=stats,
+            dtype=dtype,
+            read_bytes=0.0 if stats.is_view else read,
+            write_bytes=0.0 if stats.is_view else write,
         )
 
     def _check_outputs(self) -> None:
@@ -264,10 +268,6 @@ class Graph(BaseModel):
             stuck = sorted(n for n, k in waiting.items() if k > 0)
             raise ValueError(f"the graph has a cycle through op(s) {', '.join(stuck[:5])}")
         return order
-
-    def memo(self) -> dict:
-        """A per-graph cache for derived lookups (the graph does not change once valid)."""
-        return self.__pydantic_private__["_memo"]
 
     @property
     def macs(self) -> int:
