@@ -28,7 +28,7 @@ from rich.table import Table
 
 from hardware.errors import InputError
 from sim.losses import REMEDIES
-from sim.sweep import SweepRun, SweepSpec, axis_number, build_spec, read_rows, run_sweep
+from sim.studies.sweep import SweepRun, SweepSpec, axis_number, build_spec, read_rows, run_sweep
 
 # --metric name -> (column, label, True when smaller is better)
 METRICS: dict[str, tuple[str, str, bool]] = {
