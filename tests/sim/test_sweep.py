@@ -20,7 +20,6 @@ import sim
 import workloads
 from hardware.errors import InputError
 from sim.cli.sweep import sweep as sweep_command
-from sim.studies.sweep import run as sweep_run
 from sim.studies.sweep import (
     build_spec,
     classify,
@@ -33,6 +32,7 @@ from sim.studies.sweep import (
     read_table,
     run_sweep,
 )
+from sim.studies.sweep import run as sweep_run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
