@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim.sweep import build_spec, read_rows, run_sweep
+from sim.studies.sweep import build_spec, read_rows, run_sweep
 
 VARY = (
     "memory.dram.bandwidth=0.5TB/s..256TB/s*2",

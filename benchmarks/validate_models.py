@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import typer
 
-from sim.cli_calibrate import validate_model
+from sim.cli.calibrate import validate_model
 
 if __name__ == "__main__":
     typer.run(validate_model)

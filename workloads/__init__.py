@@ -1,7 +1,7 @@
 """Workload DAGs: the `Graph` model, builders by name, and graph files."""
 
 from workloads.builder import GraphBuilder
-from workloads.files import load, save
+from workloads.files import is_graph_file, load, save
 from workloads.graph import Graph, Op, Tensor
 from workloads.registry import build, builder_params, list_workloads
 
@@ -12,6 +12,7 @@ __all__ = [
     "Tensor",
     "build",
     "builder_params",
+    "is_graph_file",
     "list_workloads",
     "load",
     "save",

@@ -1,4 +1,8 @@
-"""Graphs to and from files: YAML or JSON in the schema of `Graph`, or ONNX (extra `onnx`)."""
+"""Graphs to and from files: YAML or JSON in the schema of `Graph`, or ONNX (extra `onnx`).
+
+`is_graph_file` is the one rule that tells a graph file from a builder name wherever a
+workload is named (the command line, sweeps, what-if rebuilds).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,25 @@ from pydantic import ValidationError
 from hardware.errors import InputError, explain_validation
 from hardware.files import load_yaml_mapping, read_text
 from workloads.graph import Graph
+from workloads.registry import list_workloads
 
 GRAPH_SUFFIXES = (".yaml", ".yml", ".json")
+WORKLOAD_FILE_SUFFIXES = (*GRAPH_SUFFIXES, ".onnx")
+
+
+def is_graph_file(workload: str | os.PathLike) -> bool:
+    """Whether `workload` names a graph file rather than a builder.
+
+    A builder's name always means the builder (even if a file of that name exists);
+    otherwise a graph suffix (.yaml, .yml, .json, .onnx) or an existing path means a file
+    (`load` then says what is wrong with it), and anything else is taken as a builder name
+    (`build` then lists the builders if it is unknown).
+    """
+    text = os.fspath(workload)
+    if text in list_workloads():
+        return False
+    path = Path(text)
+    return path.suffix.lower() in WORKLOAD_FILE_SUFFIXES or path.exists()
 
 
 def load(path: str | os.PathLike) -> Graph:

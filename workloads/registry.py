@@ -40,13 +40,12 @@ def list_workloads() -> list[str]:
 
 
 def builder_params(name: str) -> dict[str, object]:
-    """Parameter names of a builder with their defaults."""
-    _load_all()
+    """Parameter names of a builder with their defaults; an unknown name is an InputError."""
+    _check_name(name)
     return {p.name: p.default for p in inspect.signature(BUILDERS[name]).parameters.values()}
 
 
-def build(name: str, **params: object) -> Graph:
-    """Build a named workload; unknown names or parameters raise InputError."""
+def _check_name(name: str) -> None:
     _load_all()
     if name not in BUILDERS:
         close = difflib.get_close_matches(name, BUILDERS, n=1)
@@ -55,6 +54,11 @@ def build(name: str, **params: object) -> Graph:
             f"unknown workload {name!r}.{hint} Built-in workloads: "
             f"{', '.join(sorted(BUILDERS))}; or give a .yaml/.json/.onnx file."
         )
+
+
+def build(name: str, **params: object) -> Graph:
+    """Build a named workload; unknown names or parameters raise InputError."""
+    _check_name(name)
     allowed = builder_params(name)
     given = {k: v for k, v in params.items() if v is not None}
     for key in given:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import hardware
 import workloads
-from sim.cli import app
+from sim.cli.main import app
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 

@@ -14,9 +14,9 @@ import hardware
 from hardware.calibrate import calibrate
 from hardware.errors import InputError
 from hardware.measure import cache_sizes, elementwise_sizes, physical_cores, usable_cpus
-from sim.cli_calibrate import Row, Validation
-from sim.cli_calibrate import calibrate as calibrate_command
-from sim.cli_calibrate import validate_model as validate_model_command
+from sim.cli.calibrate import calibrate as calibrate_command
+from sim.cli.calibrate import validate_model as validate_model_command
+from sim.studies.validate import Row, Validation
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,8 @@ import hardware
 import sim
 import workloads
 from hardware.errors import InputError
-from sim import sweep as sweep_module
-from sim.cli_sweep import sweep as sweep_command
-from sim.sweep import (
+from sim.cli.sweep import sweep as sweep_command
+from sim.studies.sweep import (
     build_spec,
     classify,
     load_sweep_file,
@@ -33,6 +32,7 @@ from sim.sweep import (
     read_table,
     run_sweep,
 )
+from sim.studies.sweep import run as sweep_run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -323,7 +323,7 @@ def test_a_killed_sweep_loses_only_the_points_in_flight(
     out = tmp_path / f"killed{suffix}"
     vary = ["memory.dram.bandwidth=1GB/s..100GB/s+1GB/s"]
     script = (
-        "from sim.sweep import build_spec, run_sweep\n"
+        "from sim.studies.sweep import build_spec, run_sweep\n"
         f"run_sweep(build_spec('resnet50', 'toy', {vary!r}), {str(out)!r}, jobs=1)\n"
     )
     child = subprocess.Popen([sys.executable, "-c", script], cwd=REPO_ROOT)
@@ -399,14 +399,14 @@ def test_invalid_points_are_recorded_and_the_sweep_goes_on(tmp_path: Path) -> No
 def test_a_failing_simulation_is_recorded_with_its_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = sweep_module.simulate
+    real = sweep_run.simulate
 
     def flaky(graph, chip, **options):
         if options.get("fusion") == "none":
             raise ZeroDivisionError("float division by zero")
         return real(graph, chip, **options)
 
-    monkeypatch.setattr(sweep_module, "simulate", flaky)
+    monkeypatch.setattr(sweep_run, "simulate", flaky)
     out = tmp_path / "sweep.jsonl"
     run = run_sweep(small_spec(), out, jobs=1)  # in this process, so the patch applies
     rows = read_rows(out)

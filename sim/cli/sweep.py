@@ -1,7 +1,7 @@
 """`topsim sweep`: what-if sweeps on the command line, with a progress bar, tables, a plot.
 
-The command is a plain function; sim/cli.py registers it with `app.command()(sweep)`.
-Running lives in sim/sweep.py; this module only draws: a rich progress bar with ETA while
+The command is a plain function; sim/cli/main.py registers it with `app.command()(sweep)`.
+Running lives in sim/studies/sweep/; this module only draws: a rich progress bar with ETA while
 points run, then a table of the best points and one of which loss dominates where, and
 optionally a matplotlib figure of the metric against one or two varied fields.
 """
@@ -27,8 +27,10 @@ from rich.progress import (
 from rich.table import Table
 
 from hardware.errors import InputError
+from sim.cli.common import user_errors
 from sim.losses import REMEDIES
-from sim.sweep import SweepRun, SweepSpec, axis_number, build_spec, read_rows, run_sweep
+from sim.render.plots import pyplot
+from sim.studies.sweep import SweepRun, SweepSpec, axis_number, build_spec, read_rows, run_sweep
 
 # --metric name -> (column, label, True when smaller is better)
 METRICS: dict[str, tuple[str, str, bool]] = {
@@ -94,12 +96,10 @@ def sweep(
 ) -> None:
     """Run a workload over the cartesian product of varied chip fields, workload
     parameters and simulation options; write one line per point to --out."""
-    from sim.cli import user_errors  # at call time: sim.cli imports this module
-
     with user_errors():
         metric_column(metric)
         if plot is not None:
-            pyplot(plot)  # before the sweep: a missing matplotlib should not cost a run
+            plot_module(plot)  # before the sweep: a missing matplotlib should not cost a run
         spec = build_spec(workload, chip, vary or [], settings or [], file)
         console = Console(stderr=True, highlight=False)
         with progress_bar(console) as progress:
@@ -235,24 +235,20 @@ def dominance_table(rows: list[dict[str, Any]], spec: SweepSpec, metric: str) ->
     return table
 
 
-def pyplot(path: Path) -> Any:
-    """matplotlib.pyplot on the file-only Agg backend, or an InputError saying what to install."""
+def plot_module(path: Path) -> Any:
+    """matplotlib.pyplot (sim.render.plots.pyplot), or an InputError naming `--plot`."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+        return pyplot()
+    except (InputError, ImportError):  # no matplotlib, or a broken one
         raise InputError(
             f"--plot {path}: drawing needs matplotlib: pip install 'topsim[plot]'."
         ) from None
-    return plt
 
 
 def plot_sweep(rows: list[dict[str, Any]], spec: SweepSpec, metric: str, path: Path) -> None:
     """The metric against the first varied field: a line, one line per value of a second
     field, or a heatmap when both fields are numeric. Further fields keep their best."""
-    plt = pyplot(path)
+    plt = plot_module(path)
     column, label, smaller_better = metric_column(metric)
     varied = [axis for axis in spec.axes if len(axis.values) > 1]
     if not varied:

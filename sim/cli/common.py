@@ -1,0 +1,167 @@
+"""What every `topsim` command shares: how a user mistake is reported, how JSON is
+written, the options several commands take, and how their inputs are loaded.
+
+Each command loads its inputs inside `user_errors()`, so a user mistake (an `InputError`)
+prints one red paragraph on stderr and exits with code 2; any other exception is a bug
+and surfaces with its traceback. Commands that produce data take `--json PATH` (`-` for
+stdout) and write it with `emit_json`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+import hardware
+import workloads
+from hardware.chip import Chip
+from hardware.errors import InputError
+from hardware.quantity import format_si
+from sim.fuse import FUSION_MODES
+from workloads.graph import Graph
+
+# the dtype a chip is summarized by: the first of these it has a peak for
+MAIN_DTYPE_PREFERENCE = ("fp16", "bf16", "int8", "fp8", "tf32", "fp32", "int4", "fp64")
+
+
+def spoken(items: Sequence[str], last: str) -> str:
+    """('none', 'epilogue', 'greedy'), 'or' -> 'none, epilogue or greedy'."""
+    return ", ".join(items[:-1]) + f" {last} " + items[-1] if len(items) > 1 else "".join(items)
+
+
+JsonOption = Annotated[
+    str | None,
+    typer.Option("--json", metavar="PATH", help="Write JSON to PATH ('-' for stdout)."),
+]
+WorkloadArgument = Annotated[str, typer.Argument(help="A built-in workload or a graph file.")]
+ChipOption = Annotated[str, typer.Option("--chip", "-c", help="A chip preset or a chip file.")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        "-s",
+        metavar="KEY=VALUE",
+        help="Change a chip field by dotted path, e.g. memory.dram.bandwidth=2TB/s.",
+    ),
+]
+BatchOption = Annotated[int | None, typer.Option(help="Batch size (builder workloads).")]
+ResolutionOption = Annotated[int | None, typer.Option(help="Input resolution (CNN builders).")]
+SeqOption = Annotated[int | None, typer.Option(help="Sequence length (transformer builders).")]
+DtypeOption = Annotated[str | None, typer.Option(help="Compute dtype of the built workload.")]
+FusionOption = Annotated[str, typer.Option(help=f"Fusion mode: {spoken(FUSION_MODES, 'or')}.")]
+
+
+# reporting --------------------------------------------------------------------------------
+
+
+def stdout() -> Console:
+    """A console on the current stdout (made per call so test runners can capture it)."""
+    return Console(highlight=False)
+
+
+def fail(message: str) -> NoReturn:
+    """Print `message` in red on stderr and exit with code 2 (bad user input)."""
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"error: {message}", style="red", markup=False
+    )
+    raise SystemExit(2)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn an `InputError` raised inside into `fail(message)`; other errors pass through."""
+    try:
+        yield
+    except InputError as err:
+        fail(str(err))
+
+
+def emit_json(payload: Any, target: str) -> None:
+    """Write `payload` (a JSON string, or data to serialize) to `target`; '-' is stdout."""
+    text = payload if isinstance(payload, str) else json.dumps(payload, indent=2, allow_nan=False)
+    if target == "-":
+        typer.echo(text)
+        return
+    try:
+        Path(target).write_text(text + "\n", encoding="utf-8")
+    except OSError as err:
+        raise InputError(f"--json {target}: cannot write the file ({err.strerror}).") from None
+    typer.echo(f"wrote {target}", err=True)
+
+
+def write_trace(result: Any, path: Path) -> None:
+    """A Chrome/Perfetto trace of a Result (or of named Results) for `--trace`."""
+    from sim.render.chrome_trace import write_chrome_trace
+
+    try:
+        write_chrome_trace(result, path)
+    except OSError as err:
+        raise InputError(f"--trace {path}: cannot write the file ({err.strerror}).") from None
+
+
+def main_dtype(chip: Chip) -> str:
+    """The dtype a chip is summarized by (fp16 if it has it, then bf16, int8 ...)."""
+    dtypes = chip.dtypes()
+    return next((d for d in MAIN_DTYPE_PREFERENCE if d in dtypes), dtypes[0])
+
+
+def figure(value: float) -> str:
+    """3 significant digits, never in exponent form: 0.512, 51.2, 989, 1,979."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def tops(ops_per_s: float) -> str:
+    return figure(ops_per_s / 1e12)
+
+
+def count(value: float) -> str:
+    """225000000 -> '225 M' (3 significant digits)."""
+    return format_si(value, "").strip()
+
+
+# loading inputs ---------------------------------------------------------------------------
+
+
+def load_workload(spec: str, **params: Any) -> Graph:
+    """A builder name (with its parameters) or a graph file (.yaml, .yml, .json, .onnx)."""
+    given = {k: v for k, v in params.items() if v is not None}
+    if workloads.is_graph_file(spec):
+        if given:
+            raise InputError(
+                f"{spec}: --{next(iter(given))} applies to built-in workloads only; "
+                "a graph file fixes its own shapes."
+            )
+        return workloads.load(spec)
+    return workloads.build(spec, **given)
+
+
+def load_chip_with(chip: str, sets: list[str] | None) -> Chip:
+    """A preset or chip file with `--set KEY=VALUE` changes applied (and validated)."""
+    return hardware.load_chip(chip, overrides=hardware.parse_overrides(sets or []))
+
+
+def check_fusion(fusion: str) -> str:
+    if fusion not in FUSION_MODES:
+        raise InputError(f"--fusion {fusion!r}: allowed modes are {spoken(FUSION_MODES, 'and')}.")
+    return fusion
+
+
+def parse_duration(text: str | None) -> float | None:
+    """`--duration 60s` in seconds (None when not given)."""
+    if text is None:
+        return None
+    from hardware.quantity import QuantityError, parse_time
+
+    try:
+        seconds = parse_time(text)
+    except QuantityError as err:
+        raise InputError(f"--duration: {err}.") from None
+    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
+        raise InputError(f"--duration must be a positive time such as 60s, got {text!r}.")
+    return seconds

@@ -1,0 +1,177 @@
+"""`topsim run`: one workload on one chip, or an LLM's prompt and token generation.
+
+The report, one line or the full summary, is drawn by sim.render from the finished Result;
+this module only turns flags into `simulate` options and chooses the outputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hardware.errors import InputError
+from hardware.quantity import format_si
+from sim.cli.common import (
+    BatchOption,
+    ChipOption,
+    DtypeOption,
+    FusionOption,
+    JsonOption,
+    ResolutionOption,
+    SeqOption,
+    SetOption,
+    WorkloadArgument,
+    check_fusion,
+    emit_json,
+    load_chip_with,
+    load_workload,
+    parse_duration,
+    stdout,
+    user_errors,
+    write_trace,
+)
+
+
+def run(
+    workload: WorkloadArgument,
+    chip: ChipOption,
+    set_: SetOption = None,
+    batch: BatchOption = None,
+    resolution: ResolutionOption = None,
+    seq: SeqOption = None,
+    dtype: DtypeOption = None,
+    fusion: FusionOption = "epilogue",
+    overlap: Annotated[bool, typer.Option(help="Overlap transfers with compute.")] = True,
+    graph_launch: Annotated[bool, typer.Option(help="Launch the graph once.")] = False,
+    batches: Annotated[int, typer.Option(min=1, help="Run this many batches as a stream.")] = 1,
+    duration: Annotated[str | None, typer.Option(help="Stream for this long, e.g. 60s.")] = None,
+    prefetch: Annotated[int, typer.Option(min=0, help="Batches loaded ahead.")] = 0,
+    input_compression: Annotated[float, typer.Option(min=1.0, help="Input bytes / R.")] = 1.0,
+    load_input: Annotated[
+        bool | None,
+        typer.Option(
+            "--load-input/--input-on-device",
+            help="Bring each input from the input source (default: only for streams).",
+        ),
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            help="LLMs: 'generate' runs a prefill of --prompt tokens then --tokens decode steps "
+            "(alias 'decode'); 'prefill' runs the prompt only."
+        ),
+    ] = None,
+    prompt: Annotated[int, typer.Option(min=1, help="LLMs: prompt tokens.")] = 512,
+    tokens: Annotated[int, typer.Option(min=1, help="LLMs: tokens to generate.")] = 128,
+    weight_dtype: Annotated[str | None, typer.Option(help="LLMs: weight storage dtype.")] = None,
+    kv_dtype: Annotated[str | None, typer.Option(help="LLMs: KV-cache dtype.")] = None,
+    json_out: JsonOption = None,
+    trace: Annotated[Path | None, typer.Option(help="Write a Chrome/Perfetto trace.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print one line.")] = False,
+    top: Annotated[int, typer.Option(min=1, help="Kernels listed in the summary.")] = 10,
+) -> None:
+    """Simulate WORKLOAD on a chip: latency, throughput and where the peak went."""
+    import sim
+
+    if mode in ("generate", "decode"):
+        generation(
+            workload,
+            chip,
+            set_,
+            batch,
+            dtype,
+            fusion,
+            prompt,
+            tokens,
+            weight_dtype,
+            kv_dtype,
+            json_out,
+            trace,
+            quiet,
+            top,
+        )
+        return
+    with user_errors():
+        if mode not in (None, "prefill"):
+            raise InputError(f"--mode {mode!r}: allowed modes are prefill, generate and decode.")
+        if mode == "prefill":
+            seq = prompt if seq is None else seq
+        graph = load_workload(workload, batch=batch, resolution=resolution, seq=seq, dtype=dtype)
+        spec = load_chip_with(chip, set_)
+        result = sim.simulate(
+            graph,
+            spec,
+            fusion=check_fusion(fusion),
+            overlap=overlap,
+            graph_launch=graph_launch,
+            batches=batches,
+            duration_s=parse_duration(duration),
+            prefetch=prefetch,
+            input_compression=input_compression,
+            load_input=load_input,
+        )
+        if json_out is not None:
+            emit_json(result.model_dump_json(indent=1), json_out)
+        if trace is not None:
+            write_trace(result, trace)
+    if json_out == "-":
+        return
+    from sim.render.report import one_line, render_result
+
+    if quiet:
+        stdout().print(one_line(result), soft_wrap=True)
+    else:
+        stdout().print(render_result(result, top=top))
+
+
+def generation(
+    workload: str,
+    chip: str,
+    sets: list[str] | None,
+    batch: int | None,
+    dtype: str | None,
+    fusion: str,
+    prompt: int,
+    tokens: int,
+    weight_dtype: str | None,
+    kv_dtype: str | None,
+    json_out: str | None,
+    trace: Path | None,
+    quiet: bool,
+    top: int,
+) -> None:
+    """`run LLM --mode generate`: time to first token, per-token latency, tokens/s; its
+    trace holds the prefill and the decode step at the median KV length."""
+    from sim.render.generation import render_generation
+    from sim.studies.llm import generate
+
+    with user_errors():
+        result = generate(
+            workload,
+            load_chip_with(chip, sets),
+            prompt=prompt,
+            tokens=tokens,
+            batch=batch or 1,
+            dtype=dtype or "fp16",
+            weight_dtype=weight_dtype,
+            kv_dtype=kv_dtype,
+            fusion=check_fusion(fusion),
+        )
+        if json_out is not None:
+            emit_json(result.model_dump_json(indent=1), json_out)
+        if trace is not None:
+            step = f"decode step at KV {result.decode_step_kv}"
+            write_trace([("prefill", result.prefill), (step, result.decode_step)], trace)
+    if json_out == "-":
+        return
+    if quiet:
+        stdout().print(
+            f"{workload} on {chip}: TTFT {format_si(result.ttft_s, 's')}, "
+            f"{format_si(result.per_token.median_s, 's')}/token, "
+            f"{result.tokens_per_s:,.1f} tokens/s",
+            soft_wrap=True,
+        )
+    else:
+        stdout().print(render_generation(result, top=top))
