@@ -122,28 +122,7 @@ def build_result(
         _row(k, first[k.index], books.kernel_losses(k.index), books.gap_losses(k.index))
         for k in kept
     ]
-    units = []
-    launch = CATEGORY_INDEX["launch"]
-    for name, unit in chip.units.items():
-        records = [r for r in trace.records if r.unit == name]
-        busy = sum(r.end - r.compute_start for r in records)
-        waited = sum(books.before[k.index, launch] for k in kernels if k.unit == name)
-        units.append(
-            UnitUsage(
-                name=name,
-                peak=unit.peak,
-                host=unit.host,
-                instances=unit.instances,
-                kernels=len(records),
-                busy_s=busy,
-                overhead_s=sum(r.compute_start - r.start for r in records),
-                launch_wait_s=_seconds_of(waited, chip, name, dtype) if unit.peak else 0.0,
-                utilization=busy / duration if duration else 0.0,
-                useful_ops=books.unit_useful.get(
-                    name, sum(kernels[r.kernel].useful_ops for r in records)
-                ),
-            )
-        )
+    units = unit_usage(chip, kernels, trace, books, dtype)
     batches = len(trace.batches)
     items = _batch(graph) * batches
     total_ops = float(graph.total_ops) * batches
@@ -205,6 +184,37 @@ def build_result(
     )
     fields.update(stream)
     return Result(**fields)
+
+
+def unit_usage(
+    chip: Chip, kernels: list[Kernel], trace: Trace, books: Accounting, dtype: str
+) -> list[UnitUsage]:
+    """What each unit did over the run: kernels, time busy, in overheads, waiting for
+    launches (peak units, from the accounting), and useful ops."""
+    duration = trace.end
+    launch = CATEGORY_INDEX["launch"]
+    units = []
+    for name, unit in chip.units.items():
+        records = [r for r in trace.records if r.unit == name]
+        busy = sum(r.end - r.compute_start for r in records)
+        waited = sum(books.before[k.index, launch] for k in kernels if k.unit == name)
+        units.append(
+            UnitUsage(
+                name=name,
+                peak=unit.peak,
+                host=unit.host,
+                instances=unit.instances,
+                kernels=len(records),
+                busy_s=busy,
+                overhead_s=sum(r.compute_start - r.start for r in records),
+                launch_wait_s=_seconds_of(waited, chip, name, dtype) if unit.peak else 0.0,
+                utilization=busy / duration if duration else 0.0,
+                useful_ops=books.unit_useful.get(
+                    name, sum(kernels[r.kernel].useful_ops for r in records)
+                ),
+            )
+        )
+    return units
 
 
 def _seconds_of(ops: float, chip: Chip, unit: str, dtype: str) -> float:

@@ -8,21 +8,20 @@ The model, per op:
 - Parallelism: a matrix op splits into output blocks (the unit's block shape that
   finishes soonest), a vector op into chunks; tiles run in waves over the instances.
 - DRAM traffic: operands re-read as a blocked GEMM must when they do not fit the on-chip
-  capacity (so more capacity never means more traffic); a tensor still resident on chip
-  from an earlier kernel is read from there (LRU by stack distance in bytes, which is
-  monotone in capacity); outputs are written back once. Reshapes are free views.
+  capacity (so more capacity never means more traffic); a tensor still on chip from an
+  earlier kernel is read from there (sim/traffic.py); outputs are written back once.
+  Reshapes are free views.
 """
 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from hardware.chip import DTYPE_BYTES, Chip, Unit
 from hardware.errors import InputError
 from sim.dataflow import Dataflow
+from sim.traffic import Access, dram_reads
 from workloads.graph import Graph, Op
 from workloads.ops import numel
 
@@ -230,60 +229,19 @@ def gemm_traffic_factors(
     return best
 
 
-class Residency:
-    """Which tensors are still on chip: LRU over bytes.
-
-    A tensor is resident when the bytes of the distinct tensors touched since its last
-    touch, itself included, fit the capacity (its stack distance): exactly LRU for
-    variable sizes, and monotone in capacity. Kept as the longest run of most recent
-    tensors that fits, so each touch costs O(1) amortised; sizes are counted in
-    half-bytes so the sums are exact integers (int4 tensors have half bytes).
-    """
-
-    def __init__(self, capacity: float) -> None:
-        self.capacity = int(capacity * 2)
-        self.recent: OrderedDict[str, int] = OrderedDict()  # oldest first
-        self.total = 0
-
-    def resident(self, tensor: str) -> bool:
-        return tensor in self.recent
-
-    def evict(self, tensor: str) -> None:
-        self.total -= self.recent.pop(tensor, 0)
-
-    def touch(self, tensor: str, nbytes: float) -> None:
-        size = int(round(nbytes * 2))
-        self.total += size - self.recent.pop(tensor, 0)
-        self.recent[tensor] = size
-        while self.total > self.capacity:
-            self.total -= self.recent.popitem(last=False)[1]
-
-
-class Access(NamedTuple):
-    """One touch of a tensor by a kernel, in program order: what lowering replays through
-    the on-chip residency model to find the DRAM bytes."""
-
-    kernel: int
-    tensor: str  # a view root
-    read_bytes: float  # bytes a read moves from DRAM when the tensor is not resident
-    size: float  # the tensor's bytes on chip
-    write: bool
-    weight: bool  # a constant of the graph (a weight)
-
-
 def lower(
     graph: Graph,
     chip: Chip,
     groups: list[list[Op]],
     assignment: dict[str, str],
     flow: Dataflow,
-    streaming: bool = False,
+    batches: int = 1,
 ) -> list[Kernel]:
     """Kernels for the fused groups (given in a topological order), with traffic and
     dependencies on every kernel that produces any member's input.
 
-    With `streaming`, each kernel also gets the DRAM reads of a batch after the first
-    (`steady_read_bytes`): what stays on chip across batches (see `steady_reads`).
+    For a stream (`batches` > 1) each kernel also gets the DRAM reads of a batch after
+    the first (`steady_read_bytes`): what stays on chip across batches (sim/traffic.py).
     """
     stages = StageCache()
     capacity = chip.memory.onchip_bytes()
@@ -295,7 +253,8 @@ def lower(
         for t in op.outputs
     }
     kernels: list[Kernel] = []
-    accesses: list[Access] = []
+    # each batch brings new inputs: an on-chip copy left by the previous batch is stale
+    accesses = [Access(-1, tensor, "stale") for tensor in sorted(flow.inputs)]
     for index, group in enumerate(groups):
         unit_name = assignment[group[0].name]
         unit = chip.units[unit_name]
@@ -322,17 +281,17 @@ def lower(
                 if tensor in kernel_of:
                     deps.add(kernel_of[tensor])
                 kernel.needs_input |= tensor in flow.inputs
-                nbytes = tensors[t].nbytes
-                if op.kind == "embedding" and position == 1:
-                    nbytes *= op.stats.read_fraction
+                size = tensors[t].nbytes
+                nbytes = size * (
+                    op.stats.read_fraction if op.kind == "embedding" and position == 1 else 1.0
+                )
                 moved = nbytes * factors.get(position, 1.0)
                 kernel.onchip_bytes += moved
+                weight = tensors[tensor].const
                 if unit.host:
-                    kernel.host_in_bytes += nbytes if not tensors[t].const else 0.0
+                    kernel.host_in_bytes += 0.0 if weight else nbytes
                     continue
-                accesses.append(
-                    Access(index, tensor, moved, tensors[t].nbytes, False, tensors[t].const)
-                )
+                accesses.append(Access(index, tensor, "read", moved, size, weight))
         for op in group:
             for t in op.outputs:
                 tensor = flow.root(t)
@@ -341,80 +300,21 @@ def lower(
                 ):
                     nbytes = tensors[t].nbytes
                     kernel.onchip_bytes += nbytes
-                    if unit.host:
+                    if unit.host:  # copied back to device memory: any on-chip copy is stale
                         kernel.host_out_bytes += nbytes
+                        accesses.append(Access(index, tensor, "stale"))
                         continue
                     kernel.dram_write_bytes += nbytes
-                    accesses.append(Access(index, tensor, 0.0, nbytes, True, False))
+                    accesses.append(Access(index, tensor, "write", size=nbytes))
         if any(dep >= index for dep in deps):
             raise RuntimeError(f"kernel {kernel.name!r} was placed before a producer of its input")
         kernel.deps = sorted(deps)
         kernels.append(kernel)
-    residency = Residency(capacity)
-    for kernel, nbytes in zip(kernels, replay(accesses, len(kernels), residency), strict=True):
-        kernel.dram_read_bytes = nbytes
-    if streaming:
-        steady = steady_reads(accesses, len(kernels), residency, chip, flow.inputs)
-        for kernel, nbytes in zip(kernels, steady, strict=True):
-            kernel.steady_read_bytes = nbytes
+    reads = dram_reads(accesses, len(kernels), chip, batches)
+    for kernel, first, steady in zip(kernels, reads.first, reads.steady, strict=True):
+        kernel.dram_read_bytes = first
+        kernel.steady_read_bytes = steady if batches > 1 else None
     return kernels
-
-
-def replay(
-    accesses: list[Access],
-    kernels: int,
-    residency: Residency,
-    pinned: frozenset[str] = frozenset(),
-) -> list[float]:
-    """DRAM bytes each kernel reads when the accesses run through `residency` (updated in
-    place); `pinned` tensors sit in a reserved part of the on-chip memory."""
-    reads = [0.0] * kernels
-    for access in accesses:
-        if access.tensor in pinned:
-            continue
-        if not access.write and not residency.resident(access.tensor):
-            reads[access.kernel] += access.read_bytes
-        residency.touch(access.tensor, access.size)
-    return reads
-
-
-def steady_reads(
-    accesses: list[Access],
-    kernels: int,
-    after_first: Residency,
-    chip: Chip,
-    fresh: frozenset[str],
-) -> list[float]:
-    """DRAM reads of each kernel in a batch after the first.
-
-    Each batch brings `fresh` graph inputs: whatever copy of them is on chip is stale.
-    A cache keeps what the previous batch left in it (LRU carried over). A scratchpad's
-    compiler may instead pin weights: the weights in first-use order that fit half the
-    scratchpad stay there for the whole stream, and the other half serves everything else
-    as before; it picks whichever of the two plans moves fewer bytes. Both plans move
-    fewer bytes with more capacity, and so does the better of them.
-    """
-    for tensor in fresh:
-        after_first.evict(tensor)
-    carried = replay(accesses, kernels, after_first)
-    if chip.memory.l2 is None or chip.memory.l2.policy != "scratchpad":
-        return carried
-    half = chip.memory.onchip_bytes() / 2
-    pinned: set[str] = set()
-    used = 0.0
-    for access in accesses:
-        if access.weight and access.tensor not in pinned:
-            if used + access.size > half:
-                break
-            pinned.add(access.tensor)
-            used += access.size
-    frozen = frozenset(pinned)
-    rest = Residency(half)
-    replay(accesses, kernels, rest, frozen)  # the first batch fills the other half
-    for tensor in fresh:
-        rest.evict(tensor)
-    with_pins = replay(accesses, kernels, rest, frozen)
-    return with_pins if sum(with_pins) < sum(carried) else carried
 
 
 def _operand_factors(op: Op, capacity: float) -> dict[int, float]:

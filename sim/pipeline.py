@@ -19,7 +19,7 @@ def plan(graph: Graph, chip: Chip, options: SimOptions) -> list[Kernel]:
     flow = dataflow(graph)
     assignment = assign_units(graph, chip)
     groups = group_ops(graph, chip, assignment, options.fusion, flow)
-    kernels = lower(graph, chip, groups, assignment, flow, streaming=options.streaming)
+    kernels = lower(graph, chip, groups, assignment, flow, batches=options.batches)
     if not kernels:
         raise InputError(
             f"graph {graph.name!r} has nothing to run: its ops are all views (reshape, "

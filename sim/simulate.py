@@ -8,7 +8,7 @@ from sim.assemble import build_result
 from sim.options import FAST_FORWARD_BATCHES, SimOptions, options_from
 from sim.pipeline import plan, run_engine
 from sim.result import Result
-from sim.sustain import sustained
+from sim.sustain import sustained, warm_batches
 from workloads.graph import Graph
 
 
@@ -28,7 +28,8 @@ def simulate(graph: Graph, chip: Chip, options: SimOptions | None = None, **kwar
             f"units support {', '.join(chip.dtypes()) or 'nothing'}."
         )
     kernels = plan(graph, chip, options)
-    long_stream = options.duration_s is not None or options.batches > FAST_FORWARD_BATCHES
+    shortest = max(FAST_FORWARD_BATCHES, warm_batches(options) + 1)
+    long_stream = options.duration_s is not None or options.batches > shortest
     if options.fast_forward and long_stream:
         return sustained(graph, chip, options, dtype, peak, kernels)
     trace, books = run_engine(graph, chip, options, dtype, kernels)

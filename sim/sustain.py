@@ -2,13 +2,14 @@
 
 A long stream repeats the same batch. At a fixed DVFS level, batches in steady state are
 identical: same period, same energy, same losses. So for each level the stream reaches we
-run the discrete-event engine twice, for 2 and for 3 batches with the clock held at that
-level; the difference is one steady batch (period, latency, energy, losses). Time then
-advances batch by batch with arithmetic only; temperature follows the RC model exactly
-under each batch's average power, and the governor is consulted once per control period,
-as in the engine. A level change re-profiles (once per level, cached). The first two
-batches come from the 2-batch run at the starting level, so the start-up transient
-(pipeline fill, the first input load) is simulated, not assumed.
+run the discrete-event engine twice, for W = 2 + 2 x prefetch batches (the warm-up) and
+for W + 1, with the clock held at that level; the difference is one steady batch (period,
+latency, energy, losses, what each unit did, launches). Time then advances batch by batch
+with arithmetic only; temperature follows the RC model exactly under each batch's average
+power, and the governor is consulted once per control period, as in the engine. A level
+change re-profiles (once per level, cached). The first W batches come from the warm-up
+run at the starting level, so the start-up transient (pipeline fill, the first input
+loads) is simulated, not assumed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from hardware.chip import Chip
 from sim.account import Accounting
-from sim.assemble import build_result, dram_bytes, power_report, thin
+from sim.assemble import build_result, dram_bytes, power_report, thin, unit_usage
 from sim.engine import Trace
 from sim.engine.records import ThermalSample
 from sim.engine.thermal import ThermalState
@@ -26,7 +27,7 @@ from sim.losses import LOSS_CATEGORIES
 from sim.lower import Kernel
 from sim.options import SimOptions
 from sim.pipeline import run_engine
-from sim.result import BatchStats, Result, SeriesPoint
+from sim.result import BatchStats, Result, SeriesPoint, UnitUsage
 from workloads.graph import Graph
 
 
@@ -34,10 +35,14 @@ from workloads.graph import Graph
 class Profile:
     """A level's 2-batch run and what one more steady batch adds."""
 
-    two: Trace
+    two: Trace  # the warm-up run (named for its usual two batches)
     two_books: Accounting
+    units: list[UnitUsage]  # what the warm-up run's units did
+    unit_step: list[UnitUsage]  # what one more steady batch adds to each unit
+    launches: int  # launches one more steady batch adds
     period_s: float
     latency_s: float
+    warm_latencies: list[float]  # each warm-up batch's, as in a long stream
     energy_j: float
     useful_ops: float
     losses_ops: dict[str, float]
@@ -60,14 +65,28 @@ def profile(
             level=level,
         )
 
-    two, two_books = run(2)
-    three, three_books = run(3)
-    last = three.batches[-1]
+    warm = warm_batches(options)
+    two, two_books = run(warm)
+    three, three_books = run(warm + 1)
+    # a batch's latency depends on the `prefetch` batches loading behind it: the last
+    # ones of a run have none (a tail, shorter); a steady batch is the last with a full
+    # set behind it, and it stands for the warm-up run's tail too
+    steady = three.batches[len(three.batches) - 1 - options.prefetch]
+    latency_s = steady.end - steady.start
+    head = len(two.batches) - options.prefetch
+    warm_latencies = [b.end - b.start for b in two.batches[:head]]
+    warm_latencies += [latency_s] * (len(two.batches) - head)
+    units = unit_usage(chip, kernels, two, two_books, dtype)
+    more = unit_usage(chip, kernels, three, three_books, dtype)
     return Profile(
         two=two,
         two_books=two_books,
+        units=units,
+        unit_step=[unit_delta(a, b) for a, b in zip(units, more, strict=True)],
+        launches=three.launch_count - two.launch_count,
         period_s=three.end - two.end,
-        latency_s=last.end - last.start,
+        latency_s=latency_s,
+        warm_latencies=warm_latencies,
         energy_j=three.energy_j - two.energy_j,
         useful_ops=three_books.useful_ops - two_books.useful_ops,
         losses_ops={
@@ -75,6 +94,33 @@ def profile(
         },
         events=two.events + three.events,
     )
+
+
+def warm_batches(options: SimOptions) -> int:
+    """Batches simulated before a stream is steady: two, plus twice the prefetch depth (a
+    batch loaded ahead waits behind the ones before it once the pipeline is full, and its
+    latency also depends on the ones loading behind it), at most MAX_WARM_BATCHES."""
+    return min(2 + 2 * options.prefetch, MAX_WARM_BATCHES)
+
+
+def unit_delta(before: UnitUsage, after: UnitUsage) -> UnitUsage:
+    """What a unit did between two runs (one more batch)."""
+    return before.model_copy(
+        update={field: getattr(after, field) - getattr(before, field) for field in UNIT_TOTALS}
+    )
+
+
+def add_units(base: list[UnitUsage], step: list[UnitUsage], repeat: int) -> list[UnitUsage]:
+    return [
+        unit.model_copy(
+            update={f: getattr(unit, f) + getattr(more, f) * repeat for f in UNIT_TOTALS}
+        )
+        for unit, more in zip(base, step, strict=True)
+    ]
+
+
+MAX_WARM_BATCHES = 18
+UNIT_TOTALS = ("kernels", "busy_s", "overhead_s", "launch_wait_s", "useful_ops")
 
 
 def settled(state: ThermalState | None, power: float, level: int, levels: int) -> bool:
@@ -129,9 +175,12 @@ def sustained(
     losses = dict(start.two_books.losses_ops)
     level_s = [0.0] * len(levels)
     level_s[0] = time
-    latencies = [(b.end - b.start, 1) for b in start.two.batches]
+    latencies = [(latency, 1) for latency in start.warm_latencies]
     # (time, latency, clock, temperature) per batch, or per jump over settled batches
-    series = [(b.end, b.end - b.start, levels[0].frequency, ambient) for b in start.two.batches]
+    series = [
+        (b.end, latency, levels[0].frequency, ambient)
+        for b, latency in zip(start.two.batches, start.warm_latencies, strict=True)
+    ]
     thermal_trace: list[ThermalSample] = []
     if state is not None:
         power = static + energy / time
@@ -139,7 +188,9 @@ def sustained(
         thermal_trace.append(ThermalSample(time, state.temperature, levels[0].frequency, power))
         series[-1] = (*series[-1][:3], state.temperature)
     next_control = period_control
-    batches = 2
+    batches = len(start.two.batches)
+    units = start.units
+    launches = start.two.launch_count
     while batches < options.batches and (options.duration_s is None or time < options.duration_s):
         steady = at(level)
         power = static + steady.energy_j / steady.period_s
@@ -156,6 +207,8 @@ def sustained(
         for category in LOSS_CATEGORIES:
             losses[category] += steady.losses_ops[category] * repeat
         level_s[level] += span
+        units = add_units(units, steady.unit_step, repeat)
+        launches += steady.launches * repeat
         latencies.append((steady.latency_s, repeat))
         batches += repeat
         if state is not None:
@@ -200,6 +253,8 @@ def sustained(
             losses_s={c: v / peak for c, v in losses.items()},
             dram_bytes=dram_bytes(kernels, batches),
             offloaded_ops=base.offloaded_ops / len(start.two.batches) * batches,
+            launches=launches,
+            units=[unit.model_copy(update={"utilization": unit.busy_s / time}) for unit in units],
             events=sum(p.events for p in profiles.values()),
         )
     )

@@ -76,6 +76,23 @@ def run(
     import sim
 
     if mode in ("generate", "decode"):
+        ignored = {
+            "--seq": seq is not None,
+            "--resolution": resolution is not None,
+            "--batches": batches != 1,
+            "--duration": duration is not None,
+            "--prefetch": prefetch != 0,
+            "--input-compression": input_compression != 1.0,
+            "--load-input/--input-on-device": load_input is not None,
+        }
+        with user_errors():
+            if any(ignored.values()):
+                flags = ", ".join(flag for flag, given in ignored.items() if given)
+                raise InputError(
+                    f"--mode {mode}: {flags} do not apply to a generation (one request: "
+                    "--prompt tokens, then --tokens decode steps, --batch sequences); "
+                    "drop them, or run the prefill alone with --mode prefill."
+                )
         generation(
             workload,
             chip,
@@ -91,6 +108,8 @@ def run(
             trace,
             quiet,
             top,
+            overlap=overlap,
+            graph_launch=graph_launch,
         )
         return
     with user_errors():
@@ -141,6 +160,7 @@ def generation(
     trace: Path | None,
     quiet: bool,
     top: int,
+    **options: bool,
 ) -> None:
     """`run LLM --mode generate`: time to first token, per-token latency, tokens/s; its
     trace holds the prefill and the decode step at the median KV length."""
@@ -153,11 +173,12 @@ def generation(
             load_chip_with(chip, sets),
             prompt=prompt,
             tokens=tokens,
-            batch=batch or 1,
+            batch=1 if batch is None else batch,
             dtype=dtype or "fp16",
             weight_dtype=weight_dtype,
             kv_dtype=kv_dtype,
             fusion=check_fusion(fusion),
+            **options,
         )
         if json_out is not None:
             emit_json(result.model_dump_json(indent=1), json_out)

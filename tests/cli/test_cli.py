@@ -151,3 +151,29 @@ def test_python_dash_m_and_no_traceback_for_bad_input(repo_root: Path) -> None:
     assert bad.returncode == 2
     assert "cycle" in bad.stderr
     assert "Traceback" not in bad.stderr + bad.stdout
+
+
+def test_generation_refuses_flags_that_do_not_apply(tmp_path) -> None:
+    result = topsim("run", "gpt2", "--chip", "h100-sxm", "--mode", "generate", "--batches", "5")
+    assert result.exit_code == 2
+    assert "--batches" in result.output and "do not apply" in result.output
+    result = topsim("run", "gpt2", "--chip", "h100-sxm", "--mode", "generate", "--batch", "0")
+    assert result.exit_code == 2
+    assert "batch must be a positive integer" in result.output
+
+
+def test_generation_writes_its_trace_and_follows_overlap(tmp_path) -> None:
+    trace = tmp_path / "g.json"
+    base = ["run", "gpt2", "--chip", "h100-sxm", "--mode", "generate", "--prompt", "16"]
+    ok(*base, "--tokens", "4", "--trace", str(trace), "--json", str(tmp_path / "a.json"))
+    names = {
+        e["args"]["name"]
+        for e in json.loads(trace.read_text())["traceEvents"]
+        if e["name"] == "process_name"
+    }
+    assert any(n.endswith(": prefill") for n in names)
+    assert any("decode step at KV 17" in n for n in names)  # prompt 16 + median step 1
+    ok(*base, "--tokens", "4", "--no-overlap", "--json", str(tmp_path / "b.json"))
+    overlapped = json.loads((tmp_path / "a.json").read_text())
+    serial = json.loads((tmp_path / "b.json").read_text())
+    assert serial["ttft_s"] > overlapped["ttft_s"]

@@ -10,7 +10,8 @@ import pytest
 import hardware
 from sim.dataflow import dataflow
 from sim.fuse import group_ops
-from sim.lower import Kernel, Residency, assign_units, gemm_traffic_factors, lower, stage_for
+from sim.lower import Kernel, assign_units, gemm_traffic_factors, lower, stage_for
+from sim.traffic import Residency
 from workloads import GraphBuilder
 
 TOY = hardware.load_chip("toy")
@@ -24,11 +25,11 @@ def only_op(build):
     return b.build([out]).ops[0]
 
 
-def kernels_of(graph, chip, mode="none", streaming=False):
+def kernels_of(graph, chip, mode="none", batches=1):
     flow = dataflow(graph)
     assignment = assign_units(graph, chip)
     groups = group_ops(graph, chip, assignment, mode, flow)
-    return lower(graph, chip, groups, assignment, flow, streaming=streaming)
+    return lower(graph, chip, groups, assignment, flow, batches=batches)
 
 
 def toy_with(**overrides):
@@ -214,7 +215,7 @@ def reads(kernels):
 def test_a_cache_keeps_what_fits_and_the_input_is_read_each_batch():
     # 1 MiB holds everything: the first batch reads x + w0 = 8,320 B, then w1, w2 (the
     # activations are passed on chip); later batches read only the fresh input x, 128 B
-    first, steady = reads(kernels_of(linear_chain(), TOY, streaming=True))
+    first, steady = reads(kernels_of(linear_chain(), TOY, batches=3))
     assert first == [8320, 8192, 8192]
     assert steady == [128, 0, 0]
 
@@ -226,7 +227,7 @@ def test_without_streaming_there_is_no_steady_state():
 def test_a_cache_thrashes_on_a_cyclic_walk_bigger_than_it():
     # 20,000 B < 25,088 B: each weight's stack distance at its next use is the whole
     # batch, so LRU has evicted every weight by then; steady reads equal the first batch
-    first, steady = reads(kernels_of(linear_chain(), toy_with(capacity=20_000), streaming=True))
+    first, steady = reads(kernels_of(linear_chain(), toy_with(capacity=20_000), batches=3))
     assert first == steady == [8320, 8192, 8192]
 
 
@@ -235,6 +236,6 @@ def test_a_scratchpad_pins_the_first_weights_that_fit_half_of_it():
     # would not fit. The other half still thrashes on w1 and w2. Pinned plan: 128 + 2*8,192
     # = 16,512 B a batch < the LRU plan's 24,704 B, so the pins win.
     chip = toy_with(capacity=20_000, policy="scratchpad")
-    first, steady = reads(kernels_of(linear_chain(), chip, streaming=True))
+    first, steady = reads(kernels_of(linear_chain(), chip, batches=3))
     assert first == [8320, 8192, 8192]
     assert steady == [128, 8192, 8192]

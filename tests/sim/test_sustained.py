@@ -88,3 +88,23 @@ def test_compression_cuts_input_io_when_the_link_is_the_bottleneck():
     assert packed.loss_share("input_io") < plain.loss_share("input_io")
     assert packed.throughput > 2 * plain.throughput
     assert any(row.name == "decompress input" for row in packed.ops)
+
+
+@pytest.mark.parametrize("prefetch", [0, 1, 2, 3])
+def test_fast_forward_agrees_with_the_full_simulation(prefetch):
+    # a stream short enough to simulate whole: fast-forwarding it must give the same
+    # duration, launches and per-unit figures, and the median latency within 2% (with
+    # prefetch a stream's last batches, with nothing loading behind them, finish sooner:
+    # fast-forward counts them as steady ones)
+    graph, chip = workloads.build("shufflenet-v2"), hardware.load_chip("v100-sxm")
+    options = dict(batches=12, prefetch=prefetch, graph_launch=True)
+    fast = sim.simulate(graph, chip, **options)
+    full = sim.simulate(graph, chip, fast_forward=False, **options)
+    assert fast.fast_forward and not full.fast_forward
+    assert fast.latency_s == pytest.approx(full.latency_s, rel=1e-9 if prefetch < 2 else 0.02)
+    assert fast.duration_s == pytest.approx(full.duration_s, rel=1e-9)
+    assert fast.launches == full.launches
+    for a, b in zip(fast.units, full.units, strict=True):
+        assert a.kernels == b.kernels
+        assert a.busy_s == pytest.approx(b.busy_s, rel=1e-9)
+        assert a.utilization == pytest.approx(b.utilization, rel=1e-9)
