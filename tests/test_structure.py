@@ -18,7 +18,7 @@ MAX_LINES = 600
 # lowest first; a module may import from its own layer or a lower one
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("hardware", "workloads"),
-    ("sim.dataflow", "sim.fuse", "sim.lower", "sim.losses", "sim.result"),
+    ("sim.dataflow", "sim.traffic", "sim.fuse", "sim.lower", "sim.losses", "sim.result"),
     ("sim.engine", "sim.account", "sim.options"),
     ("sim.pipeline", "sim.assemble", "sim.sustain", "sim.simulate"),
     ("sim.studies", "sim.render"),
