@@ -15,7 +15,7 @@ from workloads.graph import Graph, Op
 class Dataflow:
     roots: dict[str, str]  # tensor -> its view root (tensors that own their bytes are absent)
     producer: dict[str, Op]  # view root -> the non-view op that writes it
-    readers: dict[str, list[str]]  # view root -> names of the non-view ops reading it
+    readers: dict[str, tuple[str, ...]]  # view root -> names of the non-view ops reading it
     inputs: frozenset[str]  # view roots of the graph inputs
     outputs: frozenset[str]  # view roots of the graph outputs
 
@@ -40,7 +40,7 @@ def dataflow(graph: Graph) -> Dataflow:
     return Dataflow(
         roots=roots,
         producer=producer,
-        readers=readers,
+        readers={tensor: tuple(names) for tensor, names in readers.items()},
         inputs=frozenset(roots.get(t, t) for t in graph.inputs),
         outputs=frozenset(roots.get(t, t) for t in graph.outputs),
     )

@@ -75,6 +75,6 @@ def _private(op: Op, tensor: str, mode: str, flow: Dataflow, graph: Graph, budge
     """The tensor between producer and `op` never leaves the kernel: `op` is its only
     reader, it is not a graph output, and it stays in registers (an epilogue) or, in greedy
     mode, fits the on-chip budget."""
-    if tensor in flow.outputs or any(r != op.name for r in flow.readers.get(tensor, ())):
+    if tensor in flow.outputs or flow.readers.get(tensor, (op.name,)) != (op.name,):
         return False
     return op.kind in EPILOGUE_KINDS or graph.tensors[tensor].nbytes <= budget

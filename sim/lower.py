@@ -16,12 +16,12 @@ The model, per op:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hardware.chip import DTYPE_BYTES, Chip, Unit
 from hardware.errors import InputError
 from sim.dataflow import Dataflow
-from sim.traffic import Access, dram_reads
+from sim.traffic import Touches, dram_reads
 from workloads.graph import Graph, Op
 from workloads.ops import numel
 
@@ -52,8 +52,8 @@ class Kernel:
     name: str
     unit: str
     host: bool
-    stages: list[Stage]
-    deps: list[int] = field(default_factory=list)
+    stages: tuple[Stage, ...]
+    deps: tuple[int, ...] = ()
     needs_input: bool = False
     dram_read_bytes: float = 0.0
     dram_write_bytes: float = 0.0
@@ -156,31 +156,40 @@ class StageCache:
         return stage
 
 
-def assign_units(graph: Graph, chip: Chip) -> dict[str, str]:
-    """op name -> unit name.
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where each op runs, and its work there."""
+
+    unit: dict[str, str]  # op name -> unit name
+    stage: dict[str, Stage]  # op name -> its stage on that unit
+
+
+def assign_units(graph: Graph, chip: Chip) -> Placement:
+    """Each op's unit and its stage there.
 
     The advertised accelerator is the compile target: the fastest peak unit that supports
     the op takes it; failing that the fastest other accelerator unit (a phone GPU); ops no
     accelerator takes fall back to the host CPU.
     """
     host = chip.host_unit()
-    assignment: dict[str, str] = {}
-    stages = StageCache()
+    units: dict[str, str] = {}
+    stages: dict[str, Stage] = {}
+    cache = StageCache()
     for op in graph.order:
-        best: tuple[bool, float, str] | None = None
+        best: tuple[bool, float, str, Stage] | None = None
         if op.accelerated:
             for name, unit in chip.units.items():
                 if unit.host or not unit.supports_kind(op.kind) or unit_rate(unit, op) is None:
                     continue
-                stage = stages.get(op, name, unit)
+                stage = cache.get(op, name, unit)
                 seconds = math.ceil(stage.tiles / unit.instances) * stage.tile_cycles
-                candidate = (not unit.peak, seconds / chip.unit_clock(name), name)
+                candidate = (not unit.peak, seconds / chip.unit_clock(name), name, stage)
                 if best is None or candidate[:2] < best[:2]:
                     best = candidate
         if best is not None:
-            assignment[op.name] = best[2]
+            units[op.name], stages[op.name] = best[2], best[3]
         elif host is not None:
-            assignment[op.name] = host
+            units[op.name], stages[op.name] = host, cache.get(op, host, chip.units[host])
         else:
             why = (
                 "it is marked accelerated: false"
@@ -191,7 +200,7 @@ def assign_units(graph: Graph, chip: Chip) -> dict[str, str]:
                 f"op {op.name!r} ({op.kind}) cannot run on chip {chip.name!r}: {why}, "
                 "and the chip has no host unit (host: true) to fall back to."
             )
-    return assignment
+    return Placement(unit=units, stage=stages)
 
 
 def gemm_traffic_factors(
@@ -233,7 +242,7 @@ def lower(
     graph: Graph,
     chip: Chip,
     groups: list[list[Op]],
-    assignment: dict[str, str],
+    placement: Placement,
     flow: Dataflow,
     batches: int = 1,
 ) -> list[Kernel]:
@@ -243,7 +252,6 @@ def lower(
     For a stream (`batches` > 1) each kernel also gets the DRAM reads of a batch after
     the first (`steady_read_bytes`): what stays on chip across batches (sim/traffic.py).
     """
-    stages = StageCache()
     capacity = chip.memory.onchip_bytes()
     tensors = graph.tensors
     kernel_of = {
@@ -254,9 +262,11 @@ def lower(
     }
     kernels: list[Kernel] = []
     # each batch brings new inputs: an on-chip copy left by the previous batch is stale
-    accesses = [Access(-1, tensor, "stale") for tensor in sorted(flow.inputs)]
+    touches = Touches()
+    for tensor in sorted(flow.inputs):
+        touches.add(-1, tensor, "stale")
     for index, group in enumerate(groups):
-        unit_name = assignment[group[0].name]
+        unit_name = placement.unit[group[0].name]
         unit = chip.units[unit_name]
         internal = {flow.root(t) for op in group for t in op.outputs}
         names = {op.name for op in group}
@@ -265,7 +275,7 @@ def lower(
             name="+".join(op.name for op in group),
             unit=unit_name,
             host=unit.host,
-            stages=[stages.get(op, unit_name, unit) for op in group],
+            stages=tuple(placement.stage[op.name] for op in group),
             kinds=tuple(op.kind for op in group),
             dtype=group[0].dtype,
         )
@@ -291,7 +301,7 @@ def lower(
                 if unit.host:
                     kernel.host_in_bytes += 0.0 if weight else nbytes
                     continue
-                accesses.append(Access(index, tensor, "read", moved, size, weight))
+                touches.add(index, tensor, "read", moved, size, weight)
         for op in group:
             for t in op.outputs:
                 tensor = flow.root(t)
@@ -302,15 +312,15 @@ def lower(
                     kernel.onchip_bytes += nbytes
                     if unit.host:  # copied back to device memory: any on-chip copy is stale
                         kernel.host_out_bytes += nbytes
-                        accesses.append(Access(index, tensor, "stale"))
+                        touches.add(index, tensor, "stale")
                         continue
                     kernel.dram_write_bytes += nbytes
-                    accesses.append(Access(index, tensor, "write", size=nbytes))
+                    touches.add(index, tensor, "write", size=nbytes)
         if any(dep >= index for dep in deps):
             raise RuntimeError(f"kernel {kernel.name!r} was placed before a producer of its input")
-        kernel.deps = sorted(deps)
+        kernel.deps = tuple(sorted(deps))
         kernels.append(kernel)
-    reads = dram_reads(accesses, len(kernels), chip, batches)
+    reads = dram_reads(touches, len(kernels), chip, batches)
     for kernel, first, steady in zip(kernels, reads.first, reads.steady, strict=True):
         kernel.dram_read_bytes = first
         kernel.steady_read_bytes = steady if batches > 1 else None
@@ -368,7 +378,7 @@ def decompression_kernel(chip: Chip, compressed_bytes: float, raw_bytes: float) 
         name="decompress input",
         unit=best[1],
         host=False,
-        stages=[stage],
+        stages=(stage,),
         needs_input=True,
         dram_read_bytes=compressed_bytes,
         dram_write_bytes=raw_bytes,
@@ -383,7 +393,7 @@ def prepend(first: Kernel, kernels: list[Kernel]) -> list[Kernel]:
     shifted = [first]
     for kernel in kernels:
         kernel.index += 1
-        kernel.deps = [d + 1 for d in kernel.deps] + ([0] if kernel.needs_input else [])
+        kernel.deps = tuple(d + 1 for d in kernel.deps) + ((0,) if kernel.needs_input else ())
         kernel.needs_input = False
         shifted.append(kernel)
     return shifted

@@ -17,9 +17,9 @@ from workloads.graph import Graph
 def plan(graph: Graph, chip: Chip, options: SimOptions) -> list[Kernel]:
     """Lower and fuse: the per-batch kernel list, with a decompression kernel if asked."""
     flow = dataflow(graph)
-    assignment = assign_units(graph, chip)
-    groups = group_ops(graph, chip, assignment, options.fusion, flow)
-    kernels = lower(graph, chip, groups, assignment, flow, batches=options.batches)
+    placement = assign_units(graph, chip)
+    groups = group_ops(graph, chip, placement.unit, options.fusion, flow)
+    kernels = lower(graph, chip, groups, placement, flow, batches=options.batches)
     if not kernels:
         raise InputError(
             f"graph {graph.name!r} has nothing to run: its ops are all views (reshape, "

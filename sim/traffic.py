@@ -1,6 +1,6 @@
 """What stays on chip, and the DRAM bytes that follow from it.
 
-Lowering lists every kernel's touches of tensors in program order (`Access`); this module
+Lowering lists every kernel's touches of tensors in program order (`Touches`); this module
 replays them through a model of the on-chip memory:
 
 - `Residency` is LRU over bytes: a tensor is on chip when the distinct bytes touched since
@@ -19,8 +19,8 @@ replays them through a model of the on-chip memory:
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from dataclasses import dataclass, field
+from typing import Literal
 
 from hardware.chip import Chip
 
@@ -52,15 +52,40 @@ class Residency:
             self.total -= self.recent.popitem(last=False)[1]
 
 
-class Access(NamedTuple):
-    """One touch of a tensor (a view root), in program order."""
+Action = Literal["read", "write", "stale"]  # stale: new data arrived in DRAM
 
-    kernel: int  # the kernel touching it (-1: before any kernel, as a new input arrives)
-    tensor: str
-    action: Literal["read", "write", "stale"]  # stale: new data arrived in DRAM
-    read_bytes: float = 0.0  # bytes a read moves from DRAM when the tensor is not on chip
-    size: float = 0.0  # the tensor's bytes on chip
-    weight: bool = False  # a constant of the graph
+
+@dataclass(slots=True)
+class Touches:
+    """Every touch of a tensor (a view root) by a kernel, in program order, as columns:
+    a huge graph has millions, and columns of numbers and names cost the garbage
+    collector nothing."""
+
+    kernel: list[int] = field(default_factory=list)  # -1: before any kernel (a new input)
+    tensor: list[str] = field(default_factory=list)
+    action: list[Action] = field(default_factory=list)
+    read_bytes: list[float] = field(default_factory=list)  # moved by a read that misses
+    size: list[float] = field(default_factory=list)  # the tensor's bytes on chip
+    weight: list[bool] = field(default_factory=list)  # a constant of the graph
+
+    def add(
+        self,
+        kernel: int,
+        tensor: str,
+        action: Action,
+        read_bytes: float = 0.0,
+        size: float = 0.0,
+        weight: bool = False,
+    ) -> None:
+        self.kernel.append(kernel)
+        self.tensor.append(tensor)
+        self.action.append(action)
+        self.read_bytes.append(read_bytes)
+        self.size.append(size)
+        self.weight.append(weight)
+
+    def rows(self):
+        return zip(self.kernel, self.tensor, self.action, self.read_bytes, self.size, strict=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,58 +100,58 @@ class Reads:
 
 
 def replay(
-    accesses: list[Access],
+    touches: Touches,
     kernels: int,
     residency: Residency,
     pinned: frozenset[str] = frozenset(),
     loaded: set[str] | None = None,
 ) -> list[float]:
-    """DRAM bytes each kernel reads when the accesses run through `residency` (updated in
+    """DRAM bytes each kernel reads when the touches run through `residency` (updated in
     place). `pinned` tensors live in a reserved region: read once, when first `loaded`."""
     reads = [0.0] * kernels
     loaded = set() if loaded is None else loaded
-    for access in accesses:
-        if access.tensor in pinned:
-            if access.action == "read" and access.tensor not in loaded:
-                reads[access.kernel] += access.size  # loaded whole, once
-                loaded.add(access.tensor)
-        elif access.action == "stale":
-            residency.evict(access.tensor)
-        elif access.action == "write":
-            residency.touch(access.tensor, access.size)
+    for kernel, tensor, action, read_bytes, size in touches.rows():
+        if tensor in pinned:
+            if action == "read" and tensor not in loaded:
+                reads[kernel] += size  # loaded whole, once
+                loaded.add(tensor)
+        elif action == "stale":
+            residency.evict(tensor)
+        elif action == "write":
+            residency.touch(tensor, size)
         else:
-            if not residency.resident(access.tensor):
-                reads[access.kernel] += access.read_bytes
-            residency.touch(access.tensor, access.size)
+            if not residency.resident(tensor):
+                reads[kernel] += read_bytes
+            residency.touch(tensor, size)
     return reads
 
 
-def dram_reads(accesses: list[Access], kernels: int, chip: Chip, batches: int) -> Reads:
+def dram_reads(touches: Touches, kernels: int, chip: Chip, batches: int) -> Reads:
     """Per-kernel DRAM reads of a run of `batches` batches (see the module docstring)."""
     capacity = chip.memory.onchip_bytes()
     residency = Residency(capacity)
-    first = replay(accesses, kernels, residency)
+    first = replay(touches, kernels, residency)
     if batches == 1:
         return Reads(first, first)
-    carried = Reads(first, replay(accesses, kernels, residency))
+    carried = Reads(first, replay(touches, kernels, residency))
     if chip.memory.l2 is None or chip.memory.l2.policy != "scratchpad":
         return carried
-    pins = pinned_weights(accesses, capacity / 2)
+    pins = pinned_weights(touches, capacity / 2)
     rest, loaded = Residency(capacity / 2), set[str]()
     with_pins = Reads(
-        replay(accesses, kernels, rest, pins, loaded), replay(accesses, kernels, rest, pins, loaded)
+        replay(touches, kernels, rest, pins, loaded), replay(touches, kernels, rest, pins, loaded)
     )
     return with_pins if with_pins.total(batches) < carried.total(batches) else carried
 
 
-def pinned_weights(accesses: list[Access], budget: float) -> frozenset[str]:
+def pinned_weights(touches: Touches, budget: float) -> frozenset[str]:
     """The weights, in first-use order, up to the first that no longer fits `budget`."""
     pinned: set[str] = set()
     used = 0.0
-    for access in accesses:
-        if access.weight and access.tensor not in pinned:
-            if used + access.size > budget:
+    for tensor, size, weight in zip(touches.tensor, touches.size, touches.weight, strict=True):
+        if weight and tensor not in pinned:
+            if used + size > budget:
                 break
-            pinned.add(access.tensor)
-            used += access.size
+            pinned.add(tensor)
+            used += size
     return frozenset(pinned)

@@ -22,6 +22,7 @@ reads are legal, and so is a graph of several disconnected parts.
 from __future__ import annotations
 
 import heapq
+from functools import cached_property
 from typing import Any, Literal, NamedTuple
 
 from pydantic import (
@@ -55,11 +56,11 @@ class Tensor(BaseModel):
             raise ValueError(f"shape {list(shape)} has more than 2^50 elements")
         return shape
 
-    @property
+    @cached_property
     def numel(self) -> int:
         return numel(self.shape)
 
-    @property
+    @cached_property
     def nbytes(self) -> float:
         return self.numel * DTYPE_BYTES[self.dtype]
 
@@ -85,14 +86,21 @@ class Op(BaseModel):
     outputs: list[str] = Field(min_length=1)
     attrs: dict[str, Any] = Field(default_factory=dict)
 
-    # set by the owning graph; one private attribute, since each one costs time to set up
-    # for every op of a huge graph
-    _derived: Derived | None = PrivateAttr(default=None)
+    # computed by the graph that owns the op, never read from a file nor written to one;
+    # a plain field, since the simulator reads it for every op of a huge graph
+    derived: Any = Field(default=None, exclude=True, repr=False)
+
+    @field_validator("derived", mode="before")
+    @classmethod
+    def _computed(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, Derived):
+            raise ValueError("is computed from the op's kind and inputs; do not give it")
+        return value
 
     def _numbers(self) -> Derived:
-        if self._derived is None:
+        if self.derived is None:
             raise RuntimeError(f"op {self.name!r} is not part of a validated graph")
-        return self._derived
+        return self.derived
 
     @property
     def stats(self) -> OpStats:
@@ -225,7 +233,7 @@ class Graph(BaseModel):
         if op.kind == "embedding":
             read = self.tensors[op.inputs[0]].nbytes + self.tensors[op.outputs[0]].nbytes
         write = sum(self.tensors[t].nbytes for t in op.outputs)
-        op._derived = Derived(
+        op.derived = Derived(
             stats=stats,
             dtype=dtype,
             read_bytes=0.0 if stats.is_view else read,

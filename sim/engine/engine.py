@@ -301,15 +301,12 @@ class Engine:
             record.compute_s = kernel.compute_cycles(spec.instances) / record.clock_hz
             if self.options.overlap:
                 # one timeout for the gap and the longer of compute and on-chip traffic
-                # (neither is shared), the DRAM traffic alongside
+                # (neither is shared); the DRAM traffic moves meanwhile
                 l2 = self.chip.memory.l2
                 onchip_s = kernel.onchip_bytes / l2.bandwidth if l2 else 0.0
                 fixed = self.env.timeout(overhead + max(record.compute_s, onchip_s))
-                traffic = kernel.traffic(batch)
-                if traffic > 0:
-                    moving = self.env.process(self.memory(kernel, record, overhead, traffic))
-                    yield self.env.all_of([fixed, moving])
-                else:
+                yield from self.memory(kernel, record, overhead, kernel.traffic(batch))
+                if not fixed.processed:
                     yield fixed
                 record.memory_s = max(record.memory_s, onchip_s)
             else:

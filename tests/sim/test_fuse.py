@@ -19,7 +19,7 @@ BUDGET_ELEMENTS = (1 << 20) // 2 // 2  # half of 1 MiB, in fp16 elements: 262,14
 
 def groups_of(graph, mode):
     flow = dataflow(graph)
-    groups = group_ops(graph, TOY, assign_units(graph, TOY), mode, flow)
+    groups = group_ops(graph, TOY, assign_units(graph, TOY).unit, mode, flow)
     return [[op.name for op in group] for group in groups]
 
 
@@ -99,8 +99,8 @@ def test_host_ops_never_fuse(mode):
     h = host_op(b, b.input("x", (1, 64)), "h0")
     h = host_op(b, h, "h1")
     g = b.build([b.relu(h, name="r")])
-    assignment = assign_units(g, TOY)
-    assert [assignment[n] for n in ("h0", "h1", "r")] == ["cpu", "cpu", "mxu"]
+    units = assign_units(g, TOY).unit
+    assert [units[n] for n in ("h0", "h1", "r")] == ["cpu", "cpu", "mxu"]
     assert groups_of(g, mode) == [["h0"], ["h1"], ["r"]]
 
 
@@ -142,8 +142,8 @@ def test_a_multi_input_op_never_joins_an_older_kernel():
 def test_groups_are_in_topological_order_and_kernels_depend_on_older_ones(mode, up_reader):
     graph = gated(up_reader)
     flow = dataflow(graph)
-    assignment = assign_units(graph, TOY)
-    groups = group_ops(graph, TOY, assignment, mode, flow)
+    placement = assign_units(graph, TOY)
+    groups = group_ops(graph, TOY, placement.unit, mode, flow)
     group_of = {op.name: i for i, group in enumerate(groups) for op in group}
     for i, group in enumerate(groups):
         for op in group:
@@ -151,7 +151,7 @@ def test_groups_are_in_topological_order_and_kernels_depend_on_older_ones(mode, 
                 root = flow.root(t)
                 if root in flow.producer:
                     assert group_of[flow.producer[root].name] <= i
-    kernels = lower(graph, TOY, groups, assignment, flow)
+    kernels = lower(graph, TOY, groups, placement, flow)
     assert all(dep < k.index for k in kernels for dep in k.deps)
 
 
@@ -164,6 +164,7 @@ def test_graph_outputs_are_never_fused_away():
         assert groups_of(g, mode) == [["fc"], ["act"]]
     # and lowering writes h back: 4*16*2 = 128 B from each kernel
     flow = dataflow(g)
-    assignment = assign_units(g, TOY)
-    kernels = lower(g, TOY, group_ops(g, TOY, assignment, "greedy", flow), assignment, flow)
+    placement = assign_units(g, TOY)
+    groups = group_ops(g, TOY, placement.unit, "greedy", flow)
+    kernels = lower(g, TOY, groups, placement, flow)
     assert [k.dram_write_bytes for k in kernels] == [128, 128]

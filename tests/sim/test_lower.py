@@ -27,9 +27,9 @@ def only_op(build):
 
 def kernels_of(graph, chip, mode="none", batches=1):
     flow = dataflow(graph)
-    assignment = assign_units(graph, chip)
-    groups = group_ops(graph, chip, assignment, mode, flow)
-    return lower(graph, chip, groups, assignment, flow, batches=batches)
+    placement = assign_units(graph, chip)
+    groups = group_ops(graph, chip, placement.unit, mode, flow)
+    return lower(graph, chip, groups, placement, flow, batches=batches)
 
 
 def toy_with(**overrides):
@@ -65,7 +65,7 @@ def test_tiles_run_in_waves_over_the_instances():
     op = only_op(lambda b: b.linear(b.input("x", (40, 4)), 40, bias=False))
     stage = stage_for(op, MXU)
     assert (stage.tiles, stage.tile_cycles) == (25, 4.0)
-    kernel = Kernel(index=0, name="fc", unit="mxu", host=False, stages=[stage])
+    kernel = Kernel(index=0, name="fc", unit="mxu", host=False, stages=(stage,))
     assert kernel.compute_cycles(4) == 7 * 4
     assert kernel.compute_cycles(1) == 25 * 4  # one instance: one tile per wave
     assert kernel.active_instances(4) == 4
@@ -80,7 +80,7 @@ def test_a_vector_op_is_padded_to_the_vector_width_and_chunked():
     assert stage.op_class == "vector"
     assert (stage.slots, stage.padded_slots, stage.rate) == (2001, 2008, 8.0)
     assert (stage.tiles, stage.tile_cycles) == (2, 128.0)
-    kernel = Kernel(index=0, name="relu", unit="mxu", host=False, stages=[stage])
+    kernel = Kernel(index=0, name="relu", unit="mxu", host=False, stages=(stage,))
     assert kernel.compute_cycles(4) == 128
     assert kernel.active_instances(4) == 2
 
@@ -185,7 +185,7 @@ def test_a_tensor_passed_between_kernels_stays_on_chip(capacity):
     first, second = kernels_of(relu_chain(), toy_with(capacity=capacity))
     assert (first.dram_read_bytes, first.dram_write_bytes) == (2048, 2048)
     assert (second.dram_read_bytes, second.dram_write_bytes) == (0, 2048)
-    assert second.deps == [0] and first.needs_input and not second.needs_input
+    assert second.deps == (0,) and first.needs_input and not second.needs_input
 
 
 def test_with_a_tiny_on_chip_memory_the_tensor_is_read_back_from_dram():
