@@ -247,33 +247,32 @@ class Graph(BaseModel):
 
     @property
     def order(self) -> list[Op]:
-        """Ops in a topological order; ties broken by name so insertion order is irrelevant."""
+        """Ops in a topological order; among ops ready at the same time, the one listed
+        first in `ops` goes first (the program order of the network's author)."""
         if self._order is None:
             self._order = self._topological()
         return self._order
 
     def _topological(self) -> list[Op]:
-        producer = {t: op.name for op in self.ops for t in op.outputs}
-        by_name = {op.name: op for op in self.ops}
-        waiting = {
-            op.name: len({producer[t] for t in op.inputs if t in producer}) for op in self.ops
-        }
-        consumers: dict[str, list[str]] = {op.name: [] for op in self.ops}
-        for op in self.ops:
-            for p in sorted({producer[t] for t in op.inputs if t in producer}):
-                consumers[p].append(op.name)
-        ready = [name for name, n in waiting.items() if n == 0]
+        producer = {t: i for i, op in enumerate(self.ops) for t in op.outputs}
+        waiting = [0] * len(self.ops)
+        consumers: list[list[int]] = [[] for _ in self.ops]
+        for i, op in enumerate(self.ops):
+            for p in {producer[t] for t in op.inputs if t in producer}:
+                consumers[p].append(i)
+                waiting[i] += 1
+        ready = [i for i, n in enumerate(waiting) if n == 0]
         heapq.heapify(ready)
         order: list[Op] = []
         while ready:
-            name = heapq.heappop(ready)
-            order.append(by_name[name])
-            for c in consumers[name]:
+            i = heapq.heappop(ready)
+            order.append(self.ops[i])
+            for c in consumers[i]:
                 waiting[c] -= 1
                 if waiting[c] == 0:
                     heapq.heappush(ready, c)
         if len(order) != len(self.ops):
-            stuck = sorted(n for n, k in waiting.items() if k > 0)
+            stuck = sorted(self.ops[i].name for i, k in enumerate(waiting) if k > 0)
             raise ValueError(f"the graph has a cycle through op(s) {', '.join(stuck[:5])}")
         return order
 

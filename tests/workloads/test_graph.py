@@ -254,11 +254,19 @@ def test_unknown_file_type_rejected(tmp_path) -> None:
 # order --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("op_order", [[0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [3, 0, 4, 2, 1]])
-def test_topological_order_ignores_insertion_order(op_order: list[int]) -> None:
+@pytest.mark.parametrize(
+    ("op_order", "expected"),
+    [
+        ([0, 1, 2, 3, 4], ["z_split", "b_left", "a_right", "m_join", "c_tail"]),
+        ([4, 3, 2, 1, 0], ["z_split", "a_right", "b_left", "m_join", "c_tail"]),
+        ([3, 0, 4, 2, 1], ["z_split", "a_right", "b_left", "m_join", "c_tail"]),
+    ],
+)
+def test_ready_ops_keep_the_order_they_are_listed_in(op_order, expected) -> None:
+    # dependencies first; of the two branches ready together, the one listed first runs
+    # first, whatever the names ("layer10" does not jump ahead of "layer2")
     graph = graph_from_dict(diamond(op_order), "diamond")
-    # dependencies first; the two ready branches tie-break by name
-    assert [op.name for op in graph.order] == ["z_split", "a_right", "b_left", "m_join", "c_tail"]
+    assert [op.name for op in graph.order] == expected
 
 
 def test_order_respects_every_dependency() -> None:
