@@ -99,20 +99,41 @@ def op_slots(op: Op) -> float:
     return float(op.macs + op.stats.flops)
 
 
-def unit_rate(unit: Unit, op: Op) -> float | None:
+def unit_rate(unit: Unit, op: Op, tf32: bool = False) -> float | None:
+    """MAC slots per cycle per instance for `op` on `unit`, or None if it cannot run it.
+
+    A matrix op whose dtype the unit's matrix engine lacks runs as fused multiply-adds on
+    its vector lanes, as a GPU runs an fp32 GEMM on its CUDA cores; with `tf32`, an fp32
+    one runs on the matrix engine in TF32 instead, where the engine has that rate (what
+    `torch.backends.cuda.matmul.allow_tf32` allows). The host runs everything somehow.
+    """
     if unit.host:
         table = unit.rates.get(op.op_class) or next(iter(v for v in unit.rates.values() if v))
         return table.get(op.dtype) or table.get("fp32") or max(table.values())  # type: ignore
-    return unit.rate(op.op_class, op.dtype)
+    rate = unit.rate(op.op_class, op.dtype)
+    if rate is None and op.op_class == "matrix":
+        if tf32 and op.dtype == "fp32":
+            rate = unit.rate("matrix", "tf32")
+        if rate is None:
+            rate = unit.rate("vector", op.dtype)
+    return rate
 
 
-def stage_for(op: Op, unit: Unit) -> Stage:
+def on_matrix_engine(unit: Unit, op: Op, tf32: bool = False) -> bool:
+    """True when a matrix op uses the unit's matrix engine (and its native tile)."""
+    if unit.rate("matrix", op.dtype) is not None:
+        return True
+    return tf32 and op.dtype == "fp32" and unit.rate("matrix", "tf32") is not None
+
+
+def stage_for(op: Op, unit: Unit, tf32: bool = False) -> Stage:
     """Padded work and its split into parallel tiles on `unit`."""
-    rate = unit_rate(unit, op) or 0.0
+    rate = unit_rate(unit, op, tf32) or 0.0
     slots = op_slots(op)
     gemm = op.gemm
     if gemm is not None and op.op_class == "matrix" and slots > 0:
-        tm, tn, tk = unit.tile
+        # FMAs on vector lanes have no matrix tile to pad to
+        tm, tn, tk = unit.tile if unit.host or on_matrix_engine(unit, op, tf32) else (1, 1, 1)
         mp, np_, kp = pad(gemm.m, tm), pad(gemm.n, tn), pad(gemm.k, tk)
         padded = float(gemm.batch * mp * np_ * kp) * slots / gemm.macs
         best: tuple[float, int, float] | None = None
@@ -145,14 +166,15 @@ def stage_for(op: Op, unit: Unit) -> Stage:
 class StageCache:
     """Stages by (unit, op numbers, dtype): the identical layers of a deep network share one."""
 
-    def __init__(self) -> None:
+    def __init__(self, tf32: bool = False) -> None:
+        self.tf32 = tf32
         self.stages: dict[tuple, Stage] = {}
 
     def get(self, op: Op, name: str, unit: Unit) -> Stage:
         key = (name, op.stats, op.dtype)
         stage = self.stages.get(key)
         if stage is None:
-            stage = self.stages[key] = stage_for(op, unit)
+            stage = self.stages[key] = stage_for(op, unit, self.tf32)
         return stage
 
 
@@ -164,7 +186,7 @@ class Placement:
     stage: dict[str, Stage]  # op name -> its stage on that unit
 
 
-def assign_units(graph: Graph, chip: Chip) -> Placement:
+def assign_units(graph: Graph, chip: Chip, tf32: bool = False) -> Placement:
     """Each op's unit and its stage there.
 
     The advertised accelerator is the compile target: the fastest peak unit that supports
@@ -174,12 +196,14 @@ def assign_units(graph: Graph, chip: Chip) -> Placement:
     host = chip.host_unit()
     units: dict[str, str] = {}
     stages: dict[str, Stage] = {}
-    cache = StageCache()
+    cache = StageCache(tf32)
     for op in graph.order:
         best: tuple[bool, float, str, Stage] | None = None
         if op.accelerated:
             for name, unit in chip.units.items():
-                if unit.host or not unit.supports_kind(op.kind) or unit_rate(unit, op) is None:
+                if unit.host or not unit.supports_kind(op.kind):
+                    continue
+                if unit_rate(unit, op, tf32) is None:
                     continue
                 stage = cache.get(op, name, unit)
                 seconds = math.ceil(stage.tiles / unit.instances) * stage.tile_cycles

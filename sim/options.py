@@ -35,6 +35,7 @@ class SimOptions(BaseModel):
     input_compression: float = Field(default=1.0, ge=1.0, allow_inf_nan=False)
     thermal: bool = True
     fast_forward: bool = True
+    tf32: bool = False  # fp32 matmuls may run on a matrix engine in TF32 (off, as in PyTorch)
 
     @model_validator(mode="after")
     def _stream(self) -> SimOptions:

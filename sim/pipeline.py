@@ -17,7 +17,7 @@ from workloads.graph import Graph
 def plan(graph: Graph, chip: Chip, options: SimOptions) -> list[Kernel]:
     """Lower and fuse: the per-batch kernel list, with a decompression kernel if asked."""
     flow = dataflow(graph)
-    placement = assign_units(graph, chip)
+    placement = assign_units(graph, chip, tf32=options.tf32)
     groups = group_ops(graph, chip, placement.unit, options.fusion, flow)
     kernels = lower(graph, chip, groups, placement, flow, batches=options.batches)
     if not kernels:

@@ -239,3 +239,31 @@ def test_a_scratchpad_pins_the_first_weights_that_fit_half_of_it():
     first, steady = reads(kernels_of(linear_chain(), chip, batches=3))
     assert first == [8320, 8192, 8192]
     assert steady == [128, 8192, 8192]
+
+
+# --- fp32 matrix work on a unit without an fp32 matrix engine ------------------------------
+
+
+def fp32_linear():
+    b = GraphBuilder("f", dtype="fp32")
+    return b.build([b.linear(b.input("x", (6, 10)), 5, bias=False, name="fc")])
+
+
+def test_an_fp32_gemm_runs_as_fmas_on_the_vector_lanes_not_on_the_host():
+    # toy's mxu has no fp32 matrix rate but 4 fp32 vector MACs/cycle: a GPU runs such a
+    # GEMM on its CUDA cores. No matrix tile applies: 6 x 5 x 10 = 300 MACs, none padded,
+    # in one 16x16 block: 300 / 4 = 75 cycles on one instance.
+    graph = fp32_linear()
+    placement = assign_units(graph, TOY)
+    stage = placement.stage["fc"]
+    assert placement.unit["fc"] == "mxu"
+    assert (stage.rate, stage.padded_slots, stage.tiles, stage.tile_cycles) == (4, 300, 1, 75)
+
+
+def test_tf32_puts_fp32_gemms_on_the_matrix_engine_when_allowed():
+    # with a TF32 matrix rate of 32 MACs/cycle and tf32 allowed, the tile pads 6x5x10 to
+    # 8x8x12 = 768 slots; the 8x8 block (one tile) takes 8 x 8 x 12 / 32 = 24 cycles
+    chip = hardware.load_chip("toy", {"units.mxu.rates.matrix.tf32": 32})
+    stage = assign_units(fp32_linear(), chip, tf32=True).stage["fc"]
+    assert (stage.rate, stage.padded_slots, stage.tiles, stage.tile_cycles) == (32, 768, 1, 24)
+    assert assign_units(fp32_linear(), chip).stage["fc"].rate == 4  # off by default
