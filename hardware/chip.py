@@ -129,9 +129,18 @@ class Unit(Spec):
 
 
 class Dram(Spec):
+    """Device memory. `bandwidth` is the rated figure; `efficiency` the share of it that a
+    streaming copy sustains (refresh, bank and read/write turnaround cost the rest), as
+    measured by copy/STREAM microbenchmarks."""
+
     capacity: Bytes
     bandwidth: Bandwidth
     latency: Seconds = 0.0
+    efficiency: float = Field(default=1.0, gt=0.0, le=1.0)
+
+    @property
+    def sustained_bandwidth(self) -> float:
+        return self.bandwidth * self.efficiency
 
 
 class OnChip(Spec):

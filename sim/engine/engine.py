@@ -37,7 +37,7 @@ from sim.engine.records import (
     Transfer,
 )
 from sim.engine.resources import SharedLink, UnitQueue
-from sim.engine.thermal import ThermalState, kernel_energy
+from sim.engine.thermal import ThermalState, capped_level, kernel_energy
 from sim.lower import Kernel
 
 MAX_TRANSFERS = 40_000  # transfers and launches kept for the timeline (its first 20,000 spans)
@@ -53,7 +53,7 @@ class Engine:
         self.options = options
         self.env = simpy.Environment()
         self.units = {n: UnitQueue(self.env) for n in chip.units}
-        self.dram = SharedLink(self.env, chip.memory.dram.bandwidth, "dram")
+        self.dram = SharedLink(self.env, chip.memory.dram.sustained_bandwidth, "dram")
         self.host_link = SharedLink(self.env, chip.host_link.bandwidth, "host_link")
         self.dma = simpy.Resource(self.env, capacity=chip.dma.engines) if chip.dma else None
         self.records: list[KernelRecord] = []
@@ -65,6 +65,8 @@ class Engine:
         self.launches: list[LaunchRecord] = []
         self.launch_count = 0
         self.levels = chip.clock.levels()
+        top = self.levels[0].voltage
+        self.voltage_scales = [(level.voltage / top) ** 2 for level in self.levels]
         self.level = min(options.level, len(self.levels) - 1)
         self.energy_j = 0.0
         self.finished = False
@@ -79,9 +81,10 @@ class Engine:
         own = self.chip.units[unit].clock
         return own if own is not None else self.levels[self.level].frequency
 
-    def voltage_scale(self) -> float:
+    def voltage_scale(self, level: int | None = None) -> float:
         """Dynamic energy per operation scales with V^2 relative to the top level."""
-        return (self.levels[self.level].voltage / self.levels[0].voltage) ** 2
+        level = self.level if level is None else level
+        return self.voltage_scales[level]
 
     def set_level(self, level: int) -> None:
         self.level_s[self.level] += self.env.now - self.level_since
@@ -297,7 +300,11 @@ class Engine:
             record.start = self.env.now
             overhead = self.chip.launch.device_gap + spec.kernel_overhead
             record.compute_start = record.start + overhead
-            record.clock_hz = self.clock(kernel.unit)
+            level = capped_level(
+                kernel, self.chip, self.level, batch, self.options.overlap, self.voltage_scales
+            )
+            own = spec.clock
+            record.clock_hz = own if own is not None else self.levels[level].frequency
             record.compute_s = kernel.compute_cycles(spec.instances) / record.clock_hz
             if self.options.overlap:
                 # one timeout for the gap and the longer of compute and on-chip traffic
@@ -319,7 +326,7 @@ class Engine:
         finally:
             unit.release()
         if self.chip.thermal is not None:
-            self.energy_j += kernel_energy(kernel, self.chip, self.voltage_scale(), batch)
+            self.energy_j += kernel_energy(kernel, self.chip, self.voltage_scale(level), batch)
         self.done[index].succeed()
 
     def memory(

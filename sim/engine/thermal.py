@@ -39,6 +39,43 @@ def kernel_energy(kernel: Kernel, chip: Chip, voltage_scale: float, batch: int =
     return (compute + moved) * voltage_scale
 
 
+def capped_level(
+    kernel: Kernel, chip: Chip, floor: int, batch: int, overlap: bool, voltage_scales: list[float]
+) -> int:
+    """The fastest DVFS level, at or below `floor` (the thermal governor's), at which the
+    kernel's power stays under the chip's power cap.
+
+    GPUs hold their power limit within milliseconds by lowering the clock; a kernel's
+    power is the static power plus its dynamic energy (MACs, bytes moved, scaled by V^2)
+    over its duration at that clock, with its bytes moved at the sustained DRAM bandwidth.
+    Memory-bound kernels barely change power with the clock; compute-bound ones do.
+    """
+    thermal = chip.thermal
+    if thermal is None or thermal.power_cap is None or kernel.host:
+        return floor
+    levels = chip.clock.levels()
+    unit = chip.units[kernel.unit]
+    if unit.clock is not None:  # a unit with its own clock is not capped with the rest
+        return floor
+    cycles = kernel.compute_cycles(unit.instances)
+    l2 = chip.memory.l2
+    memory_s = kernel.traffic(batch) / chip.memory.dram.sustained_bandwidth
+    memory_s += kernel.onchip_bytes / l2.bandwidth if l2 else 0.0
+    overhead = chip.launch.device_gap + unit.kernel_overhead
+    for level in range(floor, len(levels)):
+        compute_s = cycles / levels[level].frequency
+        busy = max(compute_s, memory_s) if overlap else compute_s + memory_s
+        duration = overhead + busy
+        if duration <= 0:
+            return level
+        power = thermal.static_power + (
+            kernel_energy(kernel, chip, voltage_scales[level], batch) / duration
+        )
+        if power <= thermal.power_cap:
+            return level
+    return len(levels) - 1
+
+
 class ThermalState:
     """Temperature of the die and the throttle decision."""
 

@@ -1,0 +1,58 @@
+"""Achievable, not rated: the sustained DRAM bandwidth and the power-limited clock, derived
+by hand on the toy chip (4 x 64 fp16 MACs/cycle, 1 GHz, DRAM 10 GB/s and 100 ns, static
+power 1 W, 1 pJ per fp16 MAC, 20 pJ per DRAM byte, 1 pJ per on-chip byte; DVFS levels
+1 GHz at 1.0 V and 0.5 GHz at 0.8 V)."""
+
+import pytest
+
+import hardware
+import sim
+from workloads import GraphBuilder
+
+
+def gemm():
+    # 256 x 256 x 256 fp16: 16.8 M MACs, 65.5 us at 256 GMAC/s; 384 KiB moved at 10 GB/s
+    # take 39 us, so it is compute-bound
+    b = GraphBuilder("gemm")
+    return b.build([b.linear(b.input("x", (256, 256)), 256, bias=False, name="fc")])
+
+
+def relu(elements=1 << 20):
+    b = GraphBuilder("relu")
+    return b.build([b.relu(b.input("x", (1, elements)), name="r")])
+
+
+@pytest.mark.parametrize(("cap_w", "clock_hz"), [(1.5, 1e9), (1.2, 0.5e9)])
+def test_a_power_cap_lowers_the_clock_under_a_dense_gemm(cap_w, clock_hz):
+    # at 1 GHz the GEMM draws 1 W static + (16.8 uJ of MACs + 7.9 uJ of DRAM bytes + 0.4 uJ
+    # on chip) / 65.6 us = 1.38 W; at 0.5 GHz and 0.8 V, 1 W + 0.64 x 25.1 uJ / 131 us =
+    # 1.12 W. A 1.2 W cap runs it at 0.5 GHz, a 1.5 W cap at full clock.
+    chip = hardware.load_chip("toy", {"thermal.power_cap": cap_w})
+    free = sim.simulate(gemm(), hardware.load_chip("toy"))
+    capped = sim.simulate(gemm(), chip)
+    (row,) = capped.ops
+    assert row.compute_s == pytest.approx(free.ops[0].compute_s * 1e9 / clock_hz)
+    assert (capped.losses_ops["thermal"] > 0) == (clock_hz < 1e9)
+
+
+def test_a_memory_bound_kernel_keeps_its_clock_under_the_same_cap():
+    # 4 MiB moved in 419 us: its power barely depends on the clock, ~1.2 W at either
+    chip = hardware.load_chip("toy", {"thermal.power_cap": 1.25})
+    (row,) = sim.simulate(relu(), chip).ops
+    assert row.compute_s == pytest.approx(
+        sim.simulate(relu(), hardware.load_chip("toy")).ops[0].compute_s
+    )
+
+
+def test_lower_dram_efficiency_slows_a_memory_bound_kernel():
+    # 2 MiB in and 2 MiB out: 4,194,304 B at 10 GB/s = 419.4 us after the 100 ns latency;
+    # at 50% sustained efficiency the stream takes twice as long
+    rated = sim.simulate(relu(), hardware.load_chip("toy")).ops[0]
+    half = sim.simulate(relu(), hardware.load_chip("toy", {"memory.dram.efficiency": 0.5})).ops[0]
+    assert rated.memory_s == pytest.approx(100e-9 + 4_194_304 / 10e9)
+    assert half.memory_s == pytest.approx(100e-9 + 4_194_304 / 5e9)
+
+
+def test_efficiency_must_be_a_share():
+    with pytest.raises(hardware.InputError, match="efficiency"):
+        hardware.load_chip("toy", {"memory.dram.efficiency": 1.5})
