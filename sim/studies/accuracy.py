@@ -98,7 +98,7 @@ class Accuracy(BaseModel):
     split: str  # which cases were run: fit, holdout or all
     rows: list[Row]
     skipped: list[Skipped]
-    summary: dict[str, Summary]  # per split present, and "all"
+    summary: dict[str, Summary]  # the split run; for "all", fit, holdout and all
 
 
 # loading ----------------------------------------------------------------------------------
@@ -297,9 +297,11 @@ def run_cases(
                 source=case.source,
             )
         )
-    summary = {s: summarize(r for r in rows if r.split == s) for s in SPLITS}
-    summary = {s: v for s, v in summary.items() if v.cases or split in (s, "all")}
-    summary["all"] = summarize(rows)
+    if split == "all":
+        summary = {s: summarize(r for r in rows if r.split == s) for s in SPLITS}
+        summary["all"] = summarize(rows)
+    else:
+        summary = {split: summarize(rows)}
     return Accuracy(split=split, rows=rows, skipped=skipped, summary=summary)
 
 
