@@ -12,6 +12,7 @@ import warnings
 import typer
 
 from hardware.errors import InputError
+from sim.cli.accuracy import accuracy
 from sim.cli.calibrate import calibrate, validate_model
 from sim.cli.chips import chips_app, list_workloads, validate
 from sim.cli.common import fail
@@ -37,6 +38,7 @@ app.command()(plot)
 app.command("sweep")(sweep)
 app.command("calibrate")(calibrate)
 app.command("validate-model")(validate_model)
+app.command("accuracy")(accuracy)
 
 
 def main() -> None:
