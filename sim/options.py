@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hardware.errors import InputError
 from sim.fuse import FusionMode
+from sim.runtimes import RUNTIMES, RuntimeName
 
 MAX_BATCHES = 10**9  # a stream of more batches than this is a typo, not a question
 MAX_DURATION_S = 1e7  # about four months of simulated time
@@ -36,6 +39,18 @@ class SimOptions(BaseModel):
     thermal: bool = True
     fast_forward: bool = True
     tf32: bool = False  # fp32 matmuls may run on a matrix engine in TF32 (off, as in PyTorch)
+    # the software running the model (sim/runtimes.py); it sets the defaults of `fusion`
+    # and `graph_launch` and adds its host cost per kernel
+    runtime: RuntimeName = "native"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _runtime_defaults(cls, data: Any) -> Any:
+        name = data.get("runtime", "native") if isinstance(data, dict) else None
+        if not isinstance(name, str) or name not in RUNTIMES:
+            return data  # an unknown runtime is reported by the field's own check
+        chosen = RUNTIMES[name]
+        return {"fusion": chosen.fusion, "graph_launch": chosen.graph_launch, **data}
 
     @model_validator(mode="after")
     def _stream(self) -> SimOptions:
@@ -59,7 +74,9 @@ def options_from(options: SimOptions | None, kwargs: dict) -> SimOptions:
     try:
         if options is None:
             return SimOptions(**kwargs)
-        return SimOptions(**{**options.model_dump(), **kwargs}) if kwargs else options
+        if not kwargs:
+            return options
+        return SimOptions(**{**options.model_dump(exclude_unset=True), **kwargs})
     except ValidationError as err:
         first = err.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "options"

@@ -11,6 +11,7 @@ from sim.engine import Engine, EngineOptions, Trace
 from sim.fuse import group_ops
 from sim.lower import Kernel, assign_units, decompression_kernel, lower, prepend
 from sim.options import SimOptions
+from sim.runtimes import runtime
 from workloads.graph import Graph
 
 
@@ -41,6 +42,7 @@ def engine_options(graph: Graph, options: SimOptions, **overrides) -> EngineOpti
         prefetch=options.prefetch,
         duration_s=options.duration_s,
         thermal=options.thermal,
+        dispatch_s=runtime(options.runtime).dispatch_s,
     )
     fields.update(overrides)
     return EngineOptions(**fields)

@@ -223,8 +223,8 @@ class Engine:
                     if not in_graph:
                         yield self.env.timeout(launch.graph_latency)
                         in_graph = True
-                elif launch.latency > 0:
-                    yield self.env.timeout(launch.latency)
+                elif launch.latency + self.options.dispatch_s > 0:
+                    yield self.env.timeout(launch.latency + self.options.dispatch_s)
                 self.launch_count += 1
                 if len(self.launches) < MAX_TRANSFERS:
                     self.launches.append(LaunchRecord(start, self.env.now, index))

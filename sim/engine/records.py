@@ -82,3 +82,4 @@ class EngineOptions:
     thermal: bool = True  # run the thermal model when the chip has one
     level: int = 0  # DVFS level to start at (fixed when thermal is off)
     temperature_c: float | None = None  # starting temperature (default: ambient)
+    dispatch_s: float = 0.0  # the runtime's host time per kernel, on top of the launch
