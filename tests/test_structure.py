@@ -19,6 +19,7 @@ MAX_LINES = 600
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("hardware", "workloads"),
     ("sim.dataflow", "sim.traffic", "sim.fuse", "sim.lower", "sim.losses", "sim.result"),
+    ("sim.runtimes",),
     ("sim.engine", "sim.account", "sim.options"),
     ("sim.pipeline", "sim.assemble", "sim.sustain", "sim.simulate"),
     ("sim.studies", "sim.render"),
@@ -71,7 +72,7 @@ def graph() -> dict[str, set[str]]:
 
 def layer(name: str) -> int:
     if name == "sim":  # the public API (simulate, Result): what studies and the CLI call
-        return 4
+        return layer("sim.studies")
     for rank, prefixes in enumerate(LAYERS):
         if any(name == p or name.startswith(p + ".") for p in prefixes):
             return rank
