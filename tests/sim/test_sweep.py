@@ -32,7 +32,7 @@ from sim.studies.sweep import (
     read_table,
     run_sweep,
 )
-from sim.studies.sweep import run as sweep_run
+from sim.studies.sweep import worker as sweep_worker
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -399,14 +399,14 @@ def test_invalid_points_are_recorded_and_the_sweep_goes_on(tmp_path: Path) -> No
 def test_a_failing_simulation_is_recorded_with_its_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = sweep_run.simulate
+    real = sweep_worker.simulate
 
-    def flaky(graph, chip, **options):
+    def flaky(graph, chip, planner, **options):
         if options.get("fusion") == "none":
             raise ZeroDivisionError("float division by zero")
-        return real(graph, chip, **options)
+        return real(graph, chip, planner=planner, **options)
 
-    monkeypatch.setattr(sweep_run, "simulate", flaky)
+    monkeypatch.setattr(sweep_worker, "simulate", flaky)
     out = tmp_path / "sweep.jsonl"
     run = run_sweep(small_spec(), out, jobs=1)  # in this process, so the patch applies
     rows = read_rows(out)
