@@ -292,7 +292,8 @@ def test_resume_skips_finished_points_and_repairs_a_torn_line(tmp_path: Path) ->
     assert len(done) == 2
     with open(out, "a", encoding="utf-8") as handle:  # killed while writing a third row
         handle.write("0123456789ab,10GB/s,epil")
-    second = run_sweep(spec, out, jobs=2, resume=True)
+    with pytest.warns(UserWarning, match="torn last line"):
+        second = run_sweep(spec, out, jobs=2, resume=True)
     assert (second.ran, second.skipped) == (4, 2)
     rows, header = read_table(out)
     ids = [r["id"] for r in rows]
@@ -351,7 +352,8 @@ def test_resume_of_json_lines_repairs_a_torn_line(tmp_path: Path) -> None:
     run_sweep(spec, out, jobs=1, limit=4)
     with open(out, "a", encoding="utf-8") as handle:
         handle.write('{"id": "0123456789ab", "latency')
-    run_sweep(spec, out, jobs=1, resume=True)
+    with pytest.warns(UserWarning, match="torn last line"):
+        run_sweep(spec, out, jobs=1, resume=True)
     lines = out.read_text(encoding="utf-8").splitlines()
     rows = [json.loads(line) for line in lines]
     assert len(rows) == 6 and len({r["id"] for r in rows}) == 6
