@@ -3,6 +3,8 @@ discrete-event engine over them and account for every op/s of the peak."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hardware.chip import Chip
 from hardware.errors import InputError
 from sim.account import Accounting, account
@@ -13,6 +15,9 @@ from sim.lower import Kernel, assign_units, decompression_kernel, lower, prepend
 from sim.options import SimOptions
 from sim.runtimes import runtime
 from workloads.graph import Graph
+
+# the plan stage's signature, so a caller can hand `simulate` a cached equivalent
+Planner = Callable[[Graph, Chip, SimOptions], list[Kernel]]
 
 
 def plan(graph: Graph, chip: Chip, options: SimOptions) -> list[Kernel]:

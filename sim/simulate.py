@@ -1,4 +1,7 @@
-"""`simulate(graph, chip, ...)`: the one entry point, running the pipeline in order."""
+"""`simulate(graph, chip, ...)`: the one entry point, running the pipeline in order.
+
+`planner` is the plan stage as a hook: a sweep passes a cache of plans
+(sim/studies/sweep/plans.py) that returns what `sim.pipeline.plan` would."""
 
 from __future__ import annotations
 
@@ -6,13 +9,20 @@ from hardware.chip import DTYPE_BYTES, Chip
 from hardware.errors import InputError
 from sim.assemble import build_result
 from sim.options import FAST_FORWARD_BATCHES, SimOptions, options_from
-from sim.pipeline import plan, run_engine
+from sim.pipeline import Planner, plan, run_engine
 from sim.result import Result
 from sim.sustain import sustained, warm_batches
 from workloads.graph import Graph
 
 
-def simulate(graph: Graph, chip: Chip, options: SimOptions | None = None, **kwargs) -> Result:
+def simulate(
+    graph: Graph,
+    chip: Chip,
+    options: SimOptions | None = None,
+    *,
+    planner: Planner = plan,
+    **kwargs,
+) -> Result:
     """Run `graph` on `chip`; keyword arguments are SimOptions fields.
 
     The stages: check the options, plan the kernels, then either one discrete-event run
@@ -27,7 +37,7 @@ def simulate(graph: Graph, chip: Chip, options: SimOptions | None = None, **kwar
             f"chip {chip.name!r} has no peak rate for dtype {dtype!r}; its peak "
             f"units support {', '.join(chip.dtypes()) or 'nothing'}."
         )
-    kernels = plan(graph, chip, options)
+    kernels = planner(graph, chip, options)
     shortest = max(FAST_FORWARD_BATCHES, warm_batches(options) + 1)
     long_stream = options.duration_s is not None or options.batches > shortest
     if options.fast_forward and long_stream:

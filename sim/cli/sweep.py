@@ -30,7 +30,16 @@ from hardware.errors import InputError
 from sim.cli.common import user_errors
 from sim.losses import REMEDIES
 from sim.render.plots import pyplot
-from sim.studies.sweep import SweepRun, SweepSpec, axis_number, build_spec, read_rows, run_sweep
+from sim.studies.sweep import (
+    SweepRun,
+    SweepSpec,
+    axis_number,
+    build_spec,
+    check_outputs,
+    read_rows,
+    run_sweep,
+)
+from sim.studies.sweep.run import input_files
 
 # --metric name -> (column, label, True when smaller is better)
 METRICS: dict[str, tuple[str, str, bool]] = {
@@ -93,15 +102,28 @@ def sweep(
         str, typer.Option("--metric", help="latency, tops, throughput or efficiency.")
     ] = "latency",
     top: Annotated[int, typer.Option("--top", help="Rows in the table of best points.")] = 10,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace an --out file that is not a sweep output."),
+    ] = False,
+    force_jobs: Annotated[
+        bool, typer.Option("--force-jobs", help="Run --jobs workers even beyond the CPUs.")
+    ] = False,
 ) -> None:
     """Run a workload over the cartesian product of varied chip fields, workload
     parameters and simulation options; write one line per point to --out."""
     with user_errors():
         metric_column(metric)
         if plot is not None:
-            plot_module(plot)  # before the sweep: a missing matplotlib should not cost a run
+            check_plot_path(plot)  # before the sweep: a bad --plot should not cost a run
         spec = build_spec(workload, chip, vary or [], settings or [], file)
+        inputs = input_files(spec) + ([file] if file is not None else [])
+        check_outputs(out, inputs=inputs, others=[("--plot", plot)] if plot else [])
         console = Console(stderr=True, highlight=False)
+
+        def notice(message: str) -> None:
+            console.print(f"note: {message}", style="yellow", markup=False, soft_wrap=True)
+
         with progress_bar(console) as progress:
             run = run_sweep(
                 spec,
@@ -111,6 +133,9 @@ def sweep(
                 executor=executor,
                 scheduler=scheduler,
                 progress=progress,
+                overwrite=overwrite,
+                force_jobs=force_jobs,
+                notice=notice,
             )
         ids = set(run.ids)
         rows = [r for r in read_rows(out) if r.get("id") in ids]
@@ -243,6 +268,18 @@ def plot_module(path: Path) -> Any:
         raise InputError(
             f"--plot {path}: drawing needs matplotlib: pip install 'topsim[plot]'."
         ) from None
+
+
+def check_plot_path(path: Path) -> None:
+    """matplotlib is there and can write `path` (its type, its folder), before any work."""
+    plt = plot_module(path)
+    types = plt.Figure().canvas.get_supported_filetypes()
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in types:
+        raise InputError(
+            f"--plot {path}: cannot draw a {('.' + suffix) if suffix else 'file without a suffix'}"
+            f"; name the file with one of {', '.join('.' + t for t in sorted(types))}."
+        )
 
 
 def plot_sweep(rows: list[dict[str, Any]], spec: SweepSpec, metric: str, path: Path) -> None:

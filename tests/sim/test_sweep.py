@@ -32,7 +32,7 @@ from sim.studies.sweep import (
     read_table,
     run_sweep,
 )
-from sim.studies.sweep import run as sweep_run
+from sim.studies.sweep import worker as sweep_worker
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -292,7 +292,8 @@ def test_resume_skips_finished_points_and_repairs_a_torn_line(tmp_path: Path) ->
     assert len(done) == 2
     with open(out, "a", encoding="utf-8") as handle:  # killed while writing a third row
         handle.write("0123456789ab,10GB/s,epil")
-    second = run_sweep(spec, out, jobs=2, resume=True)
+    with pytest.warns(UserWarning, match="torn last line"):
+        second = run_sweep(spec, out, jobs=2, resume=True)
     assert (second.ran, second.skipped) == (4, 2)
     rows, header = read_table(out)
     ids = [r["id"] for r in rows]
@@ -351,7 +352,8 @@ def test_resume_of_json_lines_repairs_a_torn_line(tmp_path: Path) -> None:
     run_sweep(spec, out, jobs=1, limit=4)
     with open(out, "a", encoding="utf-8") as handle:
         handle.write('{"id": "0123456789ab", "latency')
-    run_sweep(spec, out, jobs=1, resume=True)
+    with pytest.warns(UserWarning, match="torn last line"):
+        run_sweep(spec, out, jobs=1, resume=True)
     lines = out.read_text(encoding="utf-8").splitlines()
     rows = [json.loads(line) for line in lines]
     assert len(rows) == 6 and len({r["id"] for r in rows}) == 6
@@ -399,14 +401,14 @@ def test_invalid_points_are_recorded_and_the_sweep_goes_on(tmp_path: Path) -> No
 def test_a_failing_simulation_is_recorded_with_its_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = sweep_run.simulate
+    real = sweep_worker.simulate
 
-    def flaky(graph, chip, **options):
+    def flaky(graph, chip, planner, **options):
         if options.get("fusion") == "none":
             raise ZeroDivisionError("float division by zero")
-        return real(graph, chip, **options)
+        return real(graph, chip, planner=planner, **options)
 
-    monkeypatch.setattr(sweep_run, "simulate", flaky)
+    monkeypatch.setattr(sweep_worker, "simulate", flaky)
     out = tmp_path / "sweep.jsonl"
     run = run_sweep(small_spec(), out, jobs=1)  # in this process, so the patch applies
     rows = read_rows(out)

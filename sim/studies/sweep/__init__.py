@@ -3,11 +3,15 @@
 - `values`: the values of a `--vary` key (lists and ranges, with units);
 - `spec`: the sweep (`SweepSpec`), its keys checked against the workload, `SimOptions`
   and the chip, and its points with stable ids;
-- `run`: workers and executors (local processes, dask), `run_sweep`;
-- `store`: the append-only output file (CSV or JSON lines), read back and resumed.
+- `run`: `run_sweep`, with every path and option checked before any work;
+- `worker`, `executors`: one point in a worker; local processes or dask;
+- `plans`: the plan cache, keyed by the chip fields the plan reads;
+- `store`: the append-only, locked output file (CSV or JSON lines), resumed;
+- `table`: the output read back line by line, bad lines reported by number.
 """
 
-from sim.studies.sweep.run import SweepRun, run_point, run_sweep
+from sim.studies.sweep.plans import PlanCache, plan_key
+from sim.studies.sweep.run import SweepRun, check_outputs, run_sweep
 from sim.studies.sweep.spec import (
     LOSS_COLUMNS,
     METRIC_COLUMNS,
@@ -21,27 +25,30 @@ from sim.studies.sweep.spec import (
     point_id,
     points,
 )
-from sim.studies.sweep.store import read_rows, read_table
+from sim.studies.sweep.table import check_table, read_rows, read_table
 from sim.studies.sweep.values import axis_number, parse_values, parse_vary
 
 __all__ = [
     "LOSS_COLUMNS",
     "METRIC_COLUMNS",
     "Axis",
+    "PlanCache",
     "Point",
     "SweepRun",
     "SweepSpec",
     "axis_number",
     "build_spec",
+    "check_outputs",
+    "check_table",
     "classify",
     "load_sweep_file",
     "make_spec",
     "parse_values",
     "parse_vary",
+    "plan_key",
     "point_id",
     "points",
     "read_rows",
     "read_table",
-    "run_point",
     "run_sweep",
 ]

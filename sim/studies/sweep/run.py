@@ -1,203 +1,36 @@
-"""Running a sweep: each point simulated in a worker, results appended as they come.
+"""Running a sweep: check every path, start the executor, append each point as it finishes.
 
-A worker gets a small picklable `Task` per point and never raises: a point whose spec is
-invalid or whose simulation fails gets its message in the `error` column and the sweep
-goes on. Executors: local processes (at most 4 x jobs points in flight) or a
-dask.distributed cluster (the `dask` extra).
+Everything a user can get wrong is checked before any point runs or any file is touched:
+the output's type and folder, that no output is an input (a chip file, a graph file, the
+sweep file) or another output, that an existing file is a sweep output of ours (else it
+is replaced only with `overwrite`), the worker count, the dask scheduler. Only then is the
+output opened, locked and started (sim/studies/sweep/store.py).
+
+SIGTERM stops the sweep as Ctrl-C does: the rows already written are synced, the workers
+shut down, and the process exits with 128 + 15. Workers outlive no parent (worker.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import itertools
-import json
-import math
 import os
 import signal
+import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import hardware
 import workloads
-from hardware.chip import Chip
 from hardware.errors import InputError
-from sim.losses import LOSS_CATEGORIES
-from sim.simulate import simulate
-from sim.studies.sweep.spec import KINDS, LOSS_COLUMNS, Point, SweepSpec, points
-from sim.studies.sweep.store import append_row, start_output
-from workloads.graph import Graph
-
-MAX_ERROR_CHARS = 1000
-
-
-@dataclass(frozen=True)
-class Task:
-    """What a worker needs for one point: small, picklable, no open files."""
-
-    index: int
-    workload: str | Graph  # a builder name, or the loaded graph of a file
-    workload_params: dict[str, Any]
-    options: dict[str, Any]
-    chip: Chip
-    chip_key: str  # fingerprint of the base chip, for the per-process cache
-    overrides: dict[str, Any]
-
-
-def tasks_for(spec: SweepSpec, todo: list[Point]) -> Iterator[Task]:
-    workload: str | Graph = (
-        workloads.load(spec.workload) if workloads.is_graph_file(spec.workload) else spec.workload
-    )
-    chip = hardware.load_chip(spec.chip)
-    chip_key = hashlib.sha256(chip.model_dump_json().encode("utf-8")).hexdigest()
-    kind_of = {axis.key: axis for axis in (*spec.axes, *spec.settings)}
-    fixed = {axis.key: axis.values[0] for axis in spec.settings}
-    for index, point in enumerate(todo):
-        split: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
-        for key, value in {**fixed, **point.values}.items():
-            split[kind_of[key].kind][kind_of[key].name] = value
-        yield Task(
-            index=index,
-            workload=workload,
-            workload_params=split["workload"],
-            options=split["sim"],
-            chip=chip,
-            chip_key=chip_key,
-            overrides=split["chip"],
-        )
-
-
-# one point, in a worker -------------------------------------------------------------------
-
-
-# Each worker process keeps the graphs and chips it built: a worker runs many points that
-# share a graph or a chip, and building one costs more than simulating a small point.
-@lru_cache(maxsize=16)
-def _built(name: str, params_json: str) -> Graph:
-    return workloads.build(name, **json.loads(params_json))
-
-
-_CHIPS: dict[tuple[str, str], Chip] = {}  # (base chip fingerprint, overrides) -> chip
-MAX_CACHED_CHIPS = 256
-
-
-def _chip(task: Task) -> Chip:
-    if not task.overrides:
-        return task.chip
-    key = (task.chip_key, json.dumps(task.overrides, sort_keys=True, default=str))
-    chip = _CHIPS.get(key)
-    if chip is None:
-        chip = hardware.load_chip(task.chip, overrides=task.overrides)
-        if len(_CHIPS) >= MAX_CACHED_CHIPS:
-            _CHIPS.clear()
-        _CHIPS[key] = chip
-    return chip
-
-
-def run_point(task: Task) -> tuple[int, dict[str, Any]]:
-    """Simulate one point; its metrics, or its error message (never raises)."""
-    try:
-        if isinstance(task.workload, str):
-            graph = _built(task.workload, json.dumps(task.workload_params, sort_keys=True))
-        else:
-            graph = task.workload
-        result = simulate(graph, _chip(task), **task.options)
-    except InputError as err:
-        return task.index, {"error": _one_line(str(err))}
-    except Exception as err:  # a failing point is recorded and the sweep goes on
-        return task.index, {"error": _one_line(f"simulation failed: {type(err).__name__}: {err}")}
-    metrics: dict[str, Any] = {
-        "latency_s": result.latency_s,
-        "throughput": result.throughput,
-        "delivered_tops": result.delivered_ops_per_s / 1e12,
-        "efficiency": result.efficiency,
-        "top_loss": result.top_loss(),
-    }
-    for category, column in zip(LOSS_CATEGORIES, LOSS_COLUMNS, strict=True):
-        metrics[column] = result.loss_share(category)
-    return task.index, {k: _finite(v) for k, v in metrics.items()}
-
-
-def _one_line(message: str) -> str:
-    text = " ".join(message.split())
-    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
-
-
-def _finite(value: Any) -> Any:
-    return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
-# executors --------------------------------------------------------------------------------
-
-
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which stops submitting and keeps what finished."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def local_results(tasks: Iterable[Task], jobs: int) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Results as they complete; at most 4 x jobs points are in flight at once."""
-    if jobs == 1:
-        yield from map(run_point, tasks)
-        return
-    pending_tasks = iter(tasks)
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint)
-    try:
-        pending = {pool.submit(run_point, t) for t in itertools.islice(pending_tasks, 4 * jobs)}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield future.result()
-                following = next(pending_tasks, None)
-                if following is not None:
-                    pending.add(pool.submit(run_point, following))
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def dask_client(scheduler: Any, jobs: int) -> tuple[Any, bool]:
-    """A dask.distributed Client and whether this sweep owns it: `scheduler` is an
-    address or a Client; with neither, a LocalCluster of `jobs` single-threaded workers."""
-    try:
-        from distributed import Client
-    except ImportError:
-        raise InputError(
-            "--executor dask needs dask.distributed: pip install "
-            "'topsim[dask]' (or 'dask[distributed]')."
-        ) from None
-    if isinstance(scheduler, Client):
-        return scheduler, False
-    try:
-        if scheduler:
-            return Client(scheduler, timeout="10s"), True
-        return Client(n_workers=jobs, threads_per_worker=1, dashboard_address=None), True
-    except (OSError, TimeoutError, ValueError) as err:
-        raise InputError(
-            f"--scheduler {scheduler}: cannot connect to a dask scheduler "
-            f"({type(err).__name__}: {err})."
-        ) from None
-
-
-def dask_results(tasks: Iterable[Task], client: Any) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Results from a dask.distributed cluster as they complete."""
-    from distributed import as_completed
-
-    task_list = list(tasks)
-    futures = client.map(run_point, task_list, pure=False)
-    index_of = {future.key: task.index for future, task in zip(futures, task_list, strict=True)}
-    for future in as_completed(futures):
-        try:
-            yield future.result()
-        except Exception as err:  # a lost worker: record the point, keep going
-            yield (
-                index_of[future.key],
-                {"error": _one_line(f"dask worker failed: {type(err).__name__}: {err}")},
-            )
-        future.release()
+from sim.studies.sweep.executors import dask_client, dask_results, local_results, worker_count
+from sim.studies.sweep.spec import KINDS, Point, SweepSpec, points
+from sim.studies.sweep.store import open_output
+from sim.studies.sweep.table import output_format
+from sim.studies.sweep.worker import Context, Task
 
 
 @dataclass
@@ -210,11 +43,83 @@ class SweepRun:
     ran: int  # simulated now
     failed: int  # of those, recorded with an error
     wall_s: float
+    workers: int = 1
     ids: list[str] = field(default_factory=list)  # every point of the sweep, in order
 
     @property
     def points_per_s(self) -> float:
         return self.ran / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def warn(message: str) -> None:
+    warnings.warn(message, stacklevel=3)
+
+
+def input_files(spec: SweepSpec) -> list[Path]:
+    """The files a sweep reads (a chip file, a graph file), for the output checks."""
+    return [Path(name) for name in (spec.chip, spec.workload) if Path(name).is_file()]
+
+
+def check_outputs(
+    out: Path, *, inputs: Iterable[Path] = (), others: Iterable[tuple[str, Path]] = ()
+) -> None:
+    """`out` (and the `others`, (option, path)) can be written and is no input or other."""
+    output_format(out)
+    named = [("--out", out), *others]
+    for option, path in named:
+        if path.is_dir():
+            raise InputError(f"{option} {path}: is a folder; give a file name in it.")
+        if not path.parent.is_dir():
+            raise InputError(f"{option} {path}: the folder {path.parent} does not exist.")
+        for source in inputs:
+            if same_file(path, source):
+                raise InputError(
+                    f"{option} {path}: is an input of this sweep ({source}); "
+                    "write the results to another file."
+                )
+    for i, (option, path) in enumerate(named):
+        for other_option, other in named[i + 1 :]:
+            if same_file(path, other):
+                raise InputError(f"{option} and {other_option} are one file ({path}).")
+
+
+def same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def tasks_for(spec: SweepSpec, todo: list[Point]) -> tuple[Context, list[Task]]:
+    """What the points share, and one small task per point."""
+    workload = (
+        workloads.load(spec.workload) if workloads.is_graph_file(spec.workload) else spec.workload
+    )
+    kind_of = {axis.key: axis for axis in (*spec.axes, *spec.settings)}
+    fixed = {axis.key: axis.values[0] for axis in spec.settings}
+    tasks = []
+    for index, point in enumerate(todo):
+        split: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
+        for key, value in {**fixed, **point.values}.items():
+            split[kind_of[key].kind][kind_of[key].name] = value
+        tasks.append(Task(index, split["workload"], split["sim"], split["chip"]))
+    return Context(workload=workload, chip=hardware.load_chip(spec.chip)), tasks
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """Within: SIGTERM raises SystemExit(143), so `finally` blocks sync and shut down."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_sweep(
@@ -226,43 +131,61 @@ def run_sweep(
     scheduler: Any = None,
     progress: Callable[[int, int], None] | None = None,
     limit: int | None = None,
+    *,
+    overwrite: bool = False,
+    force_jobs: bool = False,
+    cache_plans: bool = True,
+    notice: Callable[[str], None] = warn,
 ) -> SweepRun:
     """Run every point not yet in `out_path` (all of them unless `resume`), appending one
     line per point as it finishes. `progress(done, total)` is called before the first
-    point and after each; `limit` stops after that many new points."""
+    point and after each; `limit` stops after that many new points; `notice` gets what a
+    user should know that is no error (a capped --jobs, a torn line dropped)."""
     if executor not in ("local", "dask"):
         raise InputError(f"--executor {executor!r}: use 'local' or 'dask'.")
-    if jobs is None:
-        jobs = os.cpu_count() or 1
-    if jobs < 1:
-        raise InputError(f"--jobs {jobs}: must be 1 or more.")
+    if scheduler is not None and executor != "dask":
+        raise InputError(f"--scheduler {scheduler}: a scheduler needs --executor dask.")
+    out_path = Path(out_path)
+    check_outputs(out_path, inputs=input_files(spec))
     started = time.perf_counter()
     all_points = points(spec)
-    client, owned = dask_client(scheduler, jobs) if executor == "dask" else (None, False)
-    out_path = Path(out_path)
+    workers = worker_count(jobs, len(all_points), force_jobs, notice)
+    client, owned = dask_client(scheduler, workers) if executor == "dask" else (None, False)
+    writer = None
     try:
-        done_ids = start_output(out_path, spec.columns, resume)
+        writer, done_ids = open_output(
+            out_path, spec.columns, resume=resume, overwrite=overwrite, notice=notice
+        )
         todo = [p for p in all_points if p.id not in done_ids]
         skipped = len(all_points) - len(todo)
         if limit is not None:
             todo = todo[: max(limit, 0)]
         if progress:
             progress(0, len(todo))
-        tasks = tasks_for(spec, todo)
+        context, tasks = tasks_for(spec, todo)
+        context = Context(context.workload, context.chip, cache_plans)
         if client is not None:
-            results = dask_results(tasks, client)
+            results = dask_results(tasks, context, client)
         else:
-            results = local_results(tasks, min(jobs, max(len(todo), 1)))
+            results = local_results(tasks, context, min(workers, max(len(todo), 1)))
         failed = 0
-        for done, (index, metrics) in enumerate(results, start=1):
-            point = todo[index]
-            append_row(out_path, spec.columns, {"id": point.id, **point.values, **metrics})
-            failed += bool(metrics.get("error"))
-            if progress:
-                progress(done, len(todo))
+        with stop_on_sigterm():
+            try:
+                for done, (index, metrics) in enumerate(results, start=1):
+                    point = todo[index]
+                    writer.write_row({"id": point.id, **point.values, **metrics})
+                    failed += bool(metrics.get("error"))
+                    if progress:
+                        progress(done, len(todo))
+            finally:
+                results.close()
     finally:
-        if owned:
-            client.close()
+        try:
+            if writer is not None:
+                writer.close()
+        finally:
+            if owned:
+                client.close()
     return SweepRun(
         path=out_path,
         total=len(all_points),
@@ -270,5 +193,6 @@ def run_sweep(
         ran=len(todo),
         failed=failed,
         wall_s=time.perf_counter() - started,
+        workers=workers,
         ids=[p.id for p in all_points],
     )

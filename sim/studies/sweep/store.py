@@ -1,134 +1,202 @@
 """Where a sweep's results go: one line per point, appended as the point finishes.
 
-CSV, or JSON lines for .jsonl/.json. Each line is flushed and fsync'd, so a sweep killed at
-any moment loses only the points in flight; resuming cuts a torn last line and skips the
-ids already there.
+CSV, or JSON lines for .jsonl/.json. The model of crash safety:
+- the output is held open with an exclusive lock (`flock`) for the whole run, so a second
+  sweep on the same file fails at once instead of interleaving duplicate rows;
+- each row is one whole line, handed to the OS in one `write`: a killed process loses
+  only the points in flight; rows are fsync'd every `SYNC_ROWS` rows or `SYNC_S` seconds
+  (and at the end), so a crash of the machine loses at most the unsynced rows;
+- a write that fails (a full disk) is cut back to the last whole line before the error
+  is reported, so the file never ends in a torn row;
+- resuming drops a torn last line (left by a crash of the machine) with a notice, and
+  checks every other line: lines that are not rows of this sweep are reported by number
+  (sim/studies/sweep/table.py), never skipped in silence.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from hardware.errors import InputError
-from sim.studies.sweep.spec import LOSS_COLUMNS, METRIC_COLUMNS
+from sim.studies.sweep.table import check_table, output_format, problems_text, sweep_header
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock (one sweep per file is then the user's care)
+    fcntl = None  # type: ignore[assignment]
+
+SYNC_ROWS = 64
+SYNC_S = 0.5
 
 
-def start_output(path: Path, columns: list[str], resume: bool) -> set[str]:
-    """Start the output (a CSV header, or nothing for JSON lines), or, resuming an existing
-    file, cut a torn last line and return the ids already there."""
-    json_lines = output_format(path) == "jsonl"
-    if resume and path.is_file():
-        truncate_partial_line(path)
-        rows, header = read_table(path)
-        found = header if header is not None else (list(rows[0]) if rows else columns)
-        if set(found) != set(columns) or (header is not None and header != columns):
-            raise InputError(
-                f"--resume {path}: the file's columns ({', '.join(found)}) are not "
-                f"this sweep's ({', '.join(columns)}); resume with the same --vary "
-                "keys, or write to a new --out file."
-            )
-        if header is None and not json_lines and path.stat().st_size == 0:
-            append_line(path, _csv_line(columns))
-        return {str(row["id"]) for row in rows if row.get("id")}
-    try:
-        path.write_text("" if json_lines else _csv_line(columns), encoding="utf-8", newline="")
-    except OSError as err:
-        raise InputError(f"--out {path}: cannot write the file ({err.strerror}).") from None
-    return set()
+class RowWriter:
+    """The locked output file: rows appended as whole lines, fsync'd in batches."""
+
+    def __init__(self, path: Path, columns: list[str], fd: int, size: int) -> None:
+        self.path = path
+        self.columns = columns
+        self.json_lines = output_format(path) == "jsonl"
+        self.rows = 0
+        self._fd = fd
+        self._size = size  # bytes of whole lines in the file
+        self._unsynced = 0
+        self._synced_at = time.monotonic()
+
+    def write_row(self, row: Mapping[str, Any]) -> None:
+        if self.json_lines:
+            values = {c: row.get(c) for c in self.columns}
+            line = json.dumps(values, allow_nan=False, default=str) + "\n"
+        else:
+            line = csv_line("" if row.get(c) is None else row[c] for c in self.columns)
+        self.write_line(line)
+        self.rows += 1
+        self._unsynced += 1
+        if self._unsynced >= SYNC_ROWS or time.monotonic() - self._synced_at >= SYNC_S:
+            self.sync()
+
+    def write_line(self, line: str) -> None:
+        """One whole line, or none: a failed write is cut back to the last whole line."""
+        data = line.encode("utf-8")
+        try:
+            written = 0
+            while written < len(data):
+                written += os.write(self._fd, data[written:])
+        except OSError as err:
+            self._cut_back()
+            raise self._error(err) from None
+        self._size += len(data)
+
+    def sync(self) -> None:
+        try:
+            os.fsync(self._fd)
+        except OSError as err:
+            raise self._error(err) from None
+        self._unsynced = 0
+        self._synced_at = time.monotonic()
+
+    def close(self) -> None:
+        """Sync and release the lock; an error on the way is raised after the file is shut."""
+        try:
+            if self._unsynced:
+                self.sync()
+        finally:
+            os.close(self._fd)
+
+    def _cut_back(self) -> None:
+        with contextlib.suppress(OSError):  # if not, a resumed sweep cuts the torn tail
+            os.ftruncate(self._fd, self._size)
+
+    def _error(self, err: OSError) -> InputError:
+        return InputError(
+            f"--out {self.path}: cannot write the file ({err.strerror or err}). It keeps "
+            f"the rows written before, each whole ({self.rows} from this run); free some "
+            "space or fix the file, then run the same sweep with --resume to finish it."
+        )
 
 
-def append_row(path: Path, columns: list[str], row: Mapping[str, Any]) -> None:
-    """One line per point: JSON with every column, or CSV with None as an empty field."""
-    if output_format(path) == "jsonl":
-        values = {c: row.get(c) for c in columns}
-        append_line(path, json.dumps(values, allow_nan=False, default=str) + "\n")
-    else:
-        append_line(path, _csv_line("" if row.get(c) is None else row[c] for c in columns))
-
-
-def append_line(path: Path, line: str) -> None:
-    """Append, flush and fsync: once this returns, the line survives a crash."""
-    with open(path, "a", encoding="utf-8", newline="") as handle:
-        handle.write(line)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def output_format(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return "csv"
-    if suffix in (".jsonl", ".json"):
-        return "jsonl"
-    raise InputError(
-        f"--out {path}: unknown output type {suffix or '(none)'!r}; use .csv, or "
-        ".jsonl / .json for JSON lines."
-    )
-
-
-def _csv_line(fields: Iterable[Any]) -> str:
+def csv_line(fields: Iterable[Any]) -> str:
+    """One CSV record on one line: a line break inside a value becomes a space."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(fields)
+    flat = [" ".join(v.splitlines()) if isinstance(v, str) else v for v in fields]
+    csv.writer(buffer, lineterminator="\n").writerow(flat)
     return buffer.getvalue()
 
 
-def truncate_partial_line(path: Path, chunk: int = 65536) -> int:
-    """Cut a last line that has no newline (a write killed midway); the bytes removed."""
-    with open(path, "rb+") as handle:
-        size = handle.seek(0, os.SEEK_END)
-        position = size
-        while position > 0:
-            start = max(0, position - chunk)
-            handle.seek(start)
-            block = handle.read(position - start)
-            newline = block.rfind(b"\n")
-            if newline >= 0:
-                keep = start + newline + 1
-                break
-            position = start
-        else:
-            keep = 0
-        handle.truncate(keep)
+def open_output(
+    path: Path,
+    columns: list[str],
+    *,
+    resume: bool,
+    overwrite: bool = False,
+    notice: Callable[[str], None] = print,
+) -> tuple[RowWriter, set[str]]:
+    """Open and lock the output; start it afresh (a header for CSV), or, resuming, check
+    it and return the ids of the points already there."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+    except OSError as err:
+        raise InputError(f"--out {path}: cannot open the file ({err.strerror}).") from None
+    try:
+        lock(fd, path)
+        size = os.fstat(fd).st_size
+        if resume and size > 0:
+            done = resumed_ids(fd, path, columns, notice)
+            return RowWriter(path, columns, fd, os.fstat(fd).st_size), done
+        if size > 0 and not overwrite:
+            refuse_foreign(path)
+        os.ftruncate(fd, 0)
+        writer = RowWriter(path, columns, fd, 0)
+        if output_format(path) == "csv":
+            writer.write_line(csv_line(columns))
+        return writer, set()
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def lock(fd: int, path: Path) -> None:
+    if fcntl is None:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise InputError(
+            f"--out {path}: another sweep is writing this file (it is locked); wait for "
+            "it to finish, or write to another --out file."
+        ) from None
+
+
+def refuse_foreign(path: Path) -> None:
+    """Refuse to replace a file that is not a sweep output (a chip file, a table...)."""
+    if sweep_header(path) is None:
+        raise InputError(
+            f"--out {path}: the file exists and is not a sweep output (its first line is "
+            "not a sweep's header); choose a new file, or pass --overwrite to replace it."
+        )
+
+
+def resumed_ids(fd: int, path: Path, columns: list[str], notice: Callable[[str], None]) -> set[str]:
+    torn = cut_torn_line(fd)
+    if torn:
+        notice(
+            f"--resume {path}: dropped a torn last line ({torn} bytes, from a sweep stopped "
+            "while writing); its point runs again."
+        )
+    table = check_table(path, columns)
+    if table.problems:
+        raise InputError(f"--resume {path}: {problems_text(table.problems)}")
+    if table.header is not None and table.header != columns:
+        raise InputError(
+            f"--resume {path}: the file's columns ({', '.join(table.header)}) are not "
+            f"this sweep's ({', '.join(columns)}); resume with the same --vary "
+            "keys, or write to a new --out file."
+        )
+    if table.header is None and output_format(path) == "csv":
+        os.write(fd, csv_line(columns).encode("utf-8"))
+    return {str(row["id"]) for row in table.rows}
+
+
+def cut_torn_line(fd: int, chunk: int = 65536) -> int:
+    """Cut a last line that has no newline (a write cut short); the bytes removed."""
+    size = os.fstat(fd).st_size
+    position = size
+    keep = 0
+    while position > 0:
+        start = max(0, position - chunk)
+        block = os.pread(fd, position - start, start)
+        newline = block.rfind(b"\n")
+        if newline >= 0:
+            keep = start + newline + 1
+            break
+        position = start
+    if keep < size:
+        os.ftruncate(fd, keep)
     return size - keep
-
-
-def read_table(path: str | os.PathLike) -> tuple[list[dict[str, Any]], list[str] | None]:
-    """The complete rows of a sweep file (metrics as floats) and the CSV header (None for
-    JSON lines); a torn last line or a line that does not parse is left out."""
-    path = Path(path)
-    rows: list[dict[str, Any]] = []
-    if output_format(path) == "jsonl":
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                if not line.endswith("\n"):
-                    break
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(row, dict):
-                    rows.append(row)
-        return rows, None
-    with open(path, encoding="utf-8", newline="") as handle:
-        lines = [line for line in handle if line.endswith("\n")]
-    reader = csv.reader(lines)
-    header = next(reader, None)
-    numeric = set(METRIC_COLUMNS) - {"top_loss"} | set(LOSS_COLUMNS)
-    for fields in reader:
-        if header is None or len(fields) != len(header):
-            continue
-        row: dict[str, Any] = dict(zip(header, fields, strict=True))
-        for column in numeric & set(row):
-            row[column] = float(row[column]) if row[column] != "" else None
-        rows.append(row)
-    return rows, header
-
-
-def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
-    return read_table(path)[0]

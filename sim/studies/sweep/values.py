@@ -151,9 +151,12 @@ def _range(key: str, item: str, source: str) -> list[Any]:
         raise InputError(f"{where}: the step {step!r} is not a number or quantity.")
     if op == "*" and not (_split_unit(step) and not _split_unit(step)[1]):
         raise InputError(f"{where}: the factor {step!r} must be a plain number greater than 1.")
-    if not units:
-        return _numbers(start, end, op, step, where)
-    return _quantities(start, end, op, step, units, where)
+    try:
+        if not units:
+            return _numbers(start, end, op, step, where)
+        return _quantities(start, end, op, step, units, where)
+    except OverflowError:
+        raise InputError(f"{where}: a number is too large; the range must be finite.") from None
 
 
 def _numbers(start: str, end: str, op: str, step: str, where: str) -> list[Any]:
@@ -202,13 +205,17 @@ def _progression(start: float, end: float, op: str, step: float, where: str) -> 
         )
     if op == "+" and step <= 0:
         raise InputError(f"{where}: an arithmetic range needs a step greater than zero.")
-    count = (
-        math.floor(math.log(end / start) / math.log(step) + 1e-9)
-        if op == "*"
-        else math.floor((end - start) / step + 1e-9)
-    ) + 1
-    if count > MAX_AXIS_VALUES:
+    try:
+        span = (
+            math.log(end / start) / math.log(step) if op == "*" else (end - start) / step
+        )  # values after the first
+    except (OverflowError, ZeroDivisionError):
+        span = math.inf
+    if not math.isfinite(span) or span + 1 > MAX_AXIS_VALUES:
+        shown = f"about {span + 1:.3g}" if math.isfinite(span) else "too many"
         raise InputError(
-            f"{where}: the range has {count:,} values; at most {MAX_AXIS_VALUES:,} per key."
+            f"{where}: the range makes {shown} values; at most {MAX_AXIS_VALUES:,} per key. "
+            "Use a larger step or factor, or list the values."
         )
+    count = math.floor(span + 1e-9) + 1
     return [start * step**i if op == "*" else start + i * step for i in range(count)]
