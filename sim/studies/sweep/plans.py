@@ -15,7 +15,8 @@ sim/traffic.py and sim/dataflow.py:
 - the clock of each accelerator unit, but only when there are two or more: it only ranks
   accelerator units against each other (`assign_units`, `decompression_kernel`).
 
-From the options: fusion mode, batches, whether the input is loaded and its compression.
+From the options: fusion mode, batches, whether the input is loaded and its compression,
+and whether fp32 matmuls may use TF32.
 The graph is the same object (the cache holds it, so its id cannot be reused).
 tests/sim/test_sweep_plans.py changes each chip field outside the key and checks the plan
 is unchanged, and that a cached sweep writes results identical to an uncached one.
@@ -55,7 +56,13 @@ def plan_key(chip: Chip) -> str:
 
 def options_key(options: SimOptions) -> tuple:
     """The options the plan reads."""
-    return (options.fusion, options.batches, options.loads_input, options.input_compression)
+    return (
+        options.fusion,
+        options.batches,
+        options.loads_input,
+        options.input_compression,
+        options.tf32,
+    )
 
 
 class PlanCache:
