@@ -87,7 +87,9 @@ class Unit(Spec):
     parallel tile of a matrix op is an output block from `blocks` (the lowering picks the
     block that finishes soonest); a vector op is split into chunks of `vector_block`
     elements. `supports` lists op kinds, or "*" for all. A `host` unit is the CPU that
-    runs what no accelerator unit supports.
+    runs what no accelerator unit supports. `efficiency[op_class]` is the share of the
+    class's rate that real kernels sustain (a published microbenchmark's best large GEMM
+    over the rated peak: power-limited clocks, instruction and pipeline overheads).
     """
 
     instances: PositiveInt
@@ -101,6 +103,7 @@ class Unit(Spec):
     vector_block: PositiveInt = 4096
     supports: list[str] = ["*"]
     kernel_overhead: Seconds = 0.0
+    efficiency: dict[OpClass, Annotated[float, Field(gt=0.0, le=1.0)]] = {}
 
     @field_validator("rates")
     @classmethod

@@ -8,6 +8,7 @@ Inside a kernel on the unit (duration D, of which the first part is the device g
 - starvation: instances with no tile to run while the kernel computes, and wave tails
   (tiles not a multiple of the instances, edge tiles counted full);
 - unspecialized: the op ran on a slower op class / dtype than the unit's best;
+- sustained: real kernels reach only `efficiency` of the class's rate (the unit's spec);
 - shape: padding to the native tile or vector width;
 - thermal: the clock below nominal while it computed;
 - memory / no_overlap: the rest of the kernel, when bytes, not math, set the pace: the
@@ -92,19 +93,22 @@ def kernel_breakdown(
         "launch": record.compute_start - record.start,
         "starvation": actual * (1 - active_share),
     }
-    ideal = unspecialized = shape = spread = 0.0
+    ideal = unspecialized = sustained = shape = spread = 0.0
     for stage in kernel.stages:
         if stage.slots == 0:
             continue
         ideal += stage.useful_ops / (2 * active * best * f_nominal)
         at_class = stage.slots / (active * stage.rate * f_nominal)
-        padded = stage.padded_slots / (active * stage.rate * f_nominal)
+        at_sustained = at_class / stage.efficiency
+        padded = stage.padded_slots / (active * stage.rate * stage.efficiency * f_nominal)
         unspecialized += at_class - stage.useful_ops / (2 * active * best * f_nominal)
-        shape += padded - at_class
+        sustained += at_sustained - at_class
+        shape += padded - at_sustained
         spread += padded
     nominal = kernel.compute_cycles(instances) / f_nominal
     for category, value in (
         ("unspecialized", unspecialized),
+        ("sustained", sustained),
         ("shape", shape),
         ("starvation", nominal - spread),
         ("thermal", actual - nominal),

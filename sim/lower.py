@@ -42,6 +42,7 @@ class Stage:
     tiles: int
     tile_cycles: float  # cycles one instance spends on one tile
     rate: float  # MAC slots per cycle per instance for this class and dtype
+    efficiency: float = 1.0  # share of `rate` real kernels sustain (tile_cycles include it)
 
 
 @dataclass(slots=True)
@@ -132,26 +133,30 @@ def stage_for(op: Op, unit: Unit, tf32: bool = False) -> Stage:
     slots = op_slots(op)
     gemm = op.gemm
     if gemm is not None and op.op_class == "matrix" and slots > 0:
+        engine = unit.host or on_matrix_engine(unit, op, tf32)
+        efficiency = unit.efficiency.get("matrix" if engine else "vector", 1.0)
+        sustained = rate * efficiency
         # FMAs on vector lanes have no matrix tile to pad to
-        tm, tn, tk = unit.tile if unit.host or on_matrix_engine(unit, op, tf32) else (1, 1, 1)
+        tm, tn, tk = unit.tile if engine else (1, 1, 1)
         mp, np_, kp = pad(gemm.m, tm), pad(gemm.n, tn), pad(gemm.k, tk)
         padded = float(gemm.batch * mp * np_ * kp) * slots / gemm.macs
         best: tuple[float, int, float] | None = None
         for bm, bn in unit.blocks:
             tiles = gemm.batch * -(-mp // bm) * -(-np_ // bn)
-            tile_cycles = min(bm, mp) * min(bn, np_) * kp / rate * slots / gemm.macs
+            tile_cycles = min(bm, mp) * min(bn, np_) * kp / sustained * slots / gemm.macs
             finish = math.ceil(tiles / unit.instances) * tile_cycles
             if best is None or finish < best[0]:
                 best = (finish, tiles, tile_cycles)
         assert best is not None
-        return Stage("matrix", float(op.ops), slots, padded, best[1], best[2], rate)
+        return Stage("matrix", float(op.ops), slots, padded, best[1], best[2], rate, efficiency)
     elements = max(1, numel(op.stats.out_shapes[0]))
     if slots == 0:
         return Stage(op.op_class, float(op.ops), 0.0, 0.0, 1, 0.0, rate)
+    efficiency = unit.efficiency.get(op.op_class, 1.0)
     per_element = slots / elements
     padded_elements = pad(elements, unit.vector_width)
     tiles = -(-padded_elements // unit.vector_block)
-    tile_cycles = min(unit.vector_block, padded_elements) * per_element / rate
+    tile_cycles = min(unit.vector_block, padded_elements) * per_element / (rate * efficiency)
     return Stage(
         op.op_class,
         float(op.ops),
@@ -160,6 +165,7 @@ def stage_for(op: Op, unit: Unit, tf32: bool = False) -> Stage:
         tiles,
         tile_cycles,
         rate,
+        efficiency,
     )
 
 

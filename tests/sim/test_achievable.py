@@ -56,3 +56,14 @@ def test_lower_dram_efficiency_slows_a_memory_bound_kernel():
 def test_efficiency_must_be_a_share():
     with pytest.raises(hardware.InputError, match="efficiency"):
         hardware.load_chip("toy", {"memory.dram.efficiency": 1.5})
+
+
+def test_a_sustained_efficiency_slows_compute_and_is_its_own_loss():
+    # at half the rated matrix rate the GEMM computes twice as long (65.5 -> 131 us); the
+    # extra 65.5 us of all 4 instances is `sustained`: 512 GOP/s x 65.5 us = 33.6 M ops
+    chip = hardware.load_chip("toy", {"units.mxu.efficiency": {"matrix": 0.5}})
+    rated = sim.simulate(gemm(), hardware.load_chip("toy"))
+    half = sim.simulate(gemm(), chip)
+    assert half.ops[0].compute_s == pytest.approx(2 * rated.ops[0].compute_s)
+    assert half.losses_ops["sustained"] == pytest.approx(512e9 * rated.ops[0].compute_s)
+    assert rated.losses_ops["sustained"] == 0
