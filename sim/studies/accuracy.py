@@ -42,7 +42,7 @@ REQUIRED = (
     "id", "chip", "device", "workload", "runtime", "metric", "measured", "source", "setup",
     "split",
 )  # fmt: skip
-OPTIONAL = ("notes",)
+OPTIONAL = ("notes", "sim_runtime")
 WITHIN = 0.25  # "within 25%": 0.75 <= predicted / measured <= 1.25
 
 
@@ -60,6 +60,7 @@ class Case(BaseModel):
     setup: str
     split: str
     notes: str = ""
+    sim_runtime: str = "native"  # the topsim runtime modelling `runtime` (sim/runtimes.py)
     base: str = "."
 
 
@@ -225,12 +226,12 @@ class Predictor:
         spec = case.workload
         if "generate" in spec:
             params = {k: v for k, v in spec.items() if k != "generate"}
-            run = generate(spec["generate"], chip, **params)
+            run = generate(spec["generate"], chip, runtime=case.sim_runtime, **params)
             if case.metric == "ttft_s":
                 return run.ttft_s
             return run.batch * (run.tokens + 1) / run.total_s
         graph = self.graph(case)
-        latency = simulate(graph, chip).latency_s
+        latency = simulate(graph, chip, runtime=case.sim_runtime).latency_s
         if case.metric == "latency_s":
             return latency
         if case.metric == "throughput":

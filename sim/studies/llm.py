@@ -66,7 +66,7 @@ def generate(
     weight_dtype: str | None = None,
     kv_dtype: str | None = None,
     layers: int | None = None,
-    fusion: str = "epilogue",
+    fusion: str | None = None,
     **options: object,
 ) -> GenerationResult:
     """Simulate a prefill of `prompt` tokens and `tokens` decode steps of `config_name`.
@@ -75,7 +75,8 @@ def generate(
     stream options (batches, duration_s, ...) do not apply to one request.
     """
     config = _check(config_name, prompt, tokens, batch, options)
-    sim_options = options_from(None, {"fusion": fusion, **options})
+    chosen = {"fusion": fusion} if fusion is not None else {}  # else the runtime's default
+    sim_options = options_from(None, {**chosen, **options})
     weight_dtype = weight_dtype or dtype
     kv_dtype = kv_dtype or dtype
     shape = dict(dtype=dtype, weight_dtype=weight_dtype, kv_dtype=kv_dtype, layers=layers)
@@ -124,7 +125,7 @@ def generate(
         batch=batch,
         prompt=prompt,
         tokens=tokens,
-        fusion=fusion,
+        fusion=sim_options.fusion,
         ttft_s=prefill.latency_s,
         per_token=BatchStats(
             count=tokens,
