@@ -29,6 +29,8 @@ def simulate(
     or, for a long stream, a fast-forward over steady batches (sim/sustain.py)."""
     options = options_from(options, kwargs)
     dtype = options.dtype or graph.dtype
+    if options.tf32 and dtype == "fp32" and chip.peak_ops("tf32") > chip.peak_ops("fp32"):
+        dtype = "tf32"  # fp32 matmuls may reach TF32's peak: quote the peak in it
     if dtype not in DTYPE_BYTES:
         raise InputError(f"dtype {dtype!r} is unknown; allowed: {', '.join(DTYPE_BYTES)}.")
     peak = chip.peak_ops(dtype)

@@ -17,7 +17,6 @@ from sim.cli.common import (
     BatchOption,
     ChipOption,
     DtypeOption,
-    FusionOption,
     JsonOption,
     ResolutionOption,
     SeqOption,
@@ -42,9 +41,20 @@ def run(
     resolution: ResolutionOption = None,
     seq: SeqOption = None,
     dtype: DtypeOption = None,
-    fusion: FusionOption = "epilogue",
+    fusion: Annotated[
+        str | None,
+        typer.Option(help="Fusion mode: none, epilogue or greedy (default: the runtime's)."),
+    ] = None,
     overlap: Annotated[bool, typer.Option(help="Overlap transfers with compute.")] = True,
-    graph_launch: Annotated[bool, typer.Option(help="Launch the graph once.")] = False,
+    graph_launch: Annotated[
+        bool | None,
+        typer.Option("--graph-launch/--no-graph-launch", help="Launch the graph once."),
+    ] = None,
+    runtime: Annotated[
+        str,
+        typer.Option(help="What runs the model: native, eager, compiled or tensorrt."),
+    ] = "native",
+    tf32: Annotated[bool, typer.Option(help="fp32 matmuls may use TF32 matrix engines.")] = False,
     batches: Annotated[int, typer.Option(min=1, help="Run this many batches as a stream.")] = 1,
     duration: Annotated[str | None, typer.Option(help="Stream for this long, e.g. 60s.")] = None,
     prefetch: Annotated[int, typer.Option(min=0, help="Batches loaded ahead.")] = 0,
@@ -75,6 +85,9 @@ def run(
     """Simulate WORKLOAD on a chip: latency, throughput and where the peak went."""
     import sim
 
+    chosen: dict = {"overlap": overlap, "runtime": runtime, "tf32": tf32}
+    if graph_launch is not None:
+        chosen["graph_launch"] = graph_launch
     if mode in ("generate", "decode"):
         ignored = {
             "--seq": seq is not None,
@@ -99,7 +112,6 @@ def run(
             set_,
             batch,
             dtype,
-            fusion,
             prompt,
             tokens,
             weight_dtype,
@@ -108,8 +120,8 @@ def run(
             trace,
             quiet,
             top,
-            overlap=overlap,
-            graph_launch=graph_launch,
+            **chosen,
+            **({} if fusion is None else {"fusion": fusion}),
         )
         return
     with user_errors():
@@ -119,12 +131,12 @@ def run(
             seq = prompt if seq is None else seq
         graph = load_workload(workload, batch=batch, resolution=resolution, seq=seq, dtype=dtype)
         spec = load_chip_with(chip, set_)
+        if fusion is not None:
+            chosen["fusion"] = check_fusion(fusion)
         result = sim.simulate(
             graph,
             spec,
-            fusion=check_fusion(fusion),
-            overlap=overlap,
-            graph_launch=graph_launch,
+            **chosen,
             batches=batches,
             duration_s=parse_duration(duration),
             prefetch=prefetch,
@@ -151,7 +163,6 @@ def generation(
     sets: list[str] | None,
     batch: int | None,
     dtype: str | None,
-    fusion: str,
     prompt: int,
     tokens: int,
     weight_dtype: str | None,
@@ -160,7 +171,7 @@ def generation(
     trace: Path | None,
     quiet: bool,
     top: int,
-    **options: bool,
+    **options: object,
 ) -> None:
     """`run LLM --mode generate`: time to first token, per-token latency, tokens/s; its
     trace holds the prefill and the decode step at the median KV length."""
@@ -177,8 +188,7 @@ def generation(
             dtype=dtype or "fp16",
             weight_dtype=weight_dtype,
             kv_dtype=kv_dtype,
-            fusion=check_fusion(fusion),
-            **options,
+            **{k: check_fusion(v) if k == "fusion" else v for k, v in options.items()},
         )
         if json_out is not None:
             emit_json(result.model_dump_json(indent=1), json_out)

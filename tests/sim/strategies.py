@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from hardware import Chip
 from hardware.load import validate_chip
+from sim.runtimes import RUNTIMES
 from workloads import Graph, GraphBuilder
 
 FEATURES = [8, 16, 24, 64]
@@ -20,7 +21,7 @@ FEATURES = [8, 16, 24, 64]
 
 @st.composite
 def graphs(draw) -> Graph:
-    b = GraphBuilder("random", dtype="fp16")
+    b = GraphBuilder("random", dtype=draw(st.sampled_from(["fp16", "fp16", "fp32"])))
     batch = draw(st.integers(1, 4))
     live = [b.input("x", (batch, draw(st.sampled_from(FEATURES))))]
     if draw(st.booleans()):
@@ -80,26 +81,36 @@ SOME_KINDS = ["relu", "gelu", "sigmoid", "silu", "add", "mul", "softmax", "layer
 
 
 @st.composite
-def chips(draw) -> Chip:
+def chips(draw, power: bool = False) -> Chip:
+    """Random chips; with `power`, some have a thermal model with a power cap (a faster
+    chip may then run at a lower clock, so monotonicity checks leave it out)."""
     mxu_kinds = draw(st.sampled_from([["*"], ["linear", "relu", "add", "concat", "split"]]))
     units: dict = {
         "mxu": {
             "instances": draw(st.integers(1, 8)),
             "peak": True,
-            "rates": {"matrix": {"fp16": 64}, "vector": {"fp16": 8}},
+            "rates": {
+                "matrix": {"fp16": 64, **({"tf32": 32} if draw(st.booleans()) else {})},
+                "vector": {"fp16": 8, "fp32": 4},
+            },
             "tile": draw(st.sampled_from([[4, 4, 4], [8, 8, 8], [16, 16, 16]])),
             "vector_width": 8,
             "blocks": draw(st.sampled_from([[[16, 16], [8, 8]], [[32, 32]]])),
             "vector_block": draw(st.sampled_from([64, 1024])),
             "kernel_overhead": draw(st.sampled_from([0.0, 2e-7])),
             "supports": mxu_kinds,
+            "efficiency": {"matrix": draw(st.sampled_from([1.0, 0.8, 0.5]))},
         },
         "cpu": {
             "instances": 1,
             "peak": False,
             "host": True,
             "clock": 1e9,
-            "rates": {"matrix": {"fp16": 4}, "vector": {"fp16": 4}, "scalar": {"fp16": 1}},
+            "rates": {
+                "matrix": {"fp16": 4, "fp32": 4},
+                "vector": {"fp16": 4, "fp32": 4},
+                "scalar": {"fp16": 1, "fp32": 1},
+            },
             "blocks": [[64, 64]],
         },
     }
@@ -107,7 +118,7 @@ def chips(draw) -> Chip:
         units["vpu"] = {
             "instances": draw(st.integers(1, 4)),
             "peak": False,
-            "rates": {"vector": {"fp16": 16}},
+            "rates": {"vector": {"fp16": 16, "fp32": 8}},
             "vector_width": 16,
             "vector_block": 256,
             "supports": draw(st.lists(st.sampled_from(SOME_KINDS), min_size=1, unique=True)),
@@ -118,6 +129,7 @@ def chips(draw) -> Chip:
             "capacity": 2**30,
             "bandwidth": draw(st.sampled_from([1e9, 10e9, 50e9])),
             "latency": draw(st.sampled_from([0.0, 1e-7])),
+            "efficiency": draw(st.sampled_from([1.0, 0.9, 0.5])),
         }
     }
     if onchip is not None:
@@ -140,6 +152,20 @@ def chips(draw) -> Chip:
             "graph_latency": 2e-6,
         },
     }
+    if power and draw(st.booleans()):
+        spec["clock"]["dvfs"] = [
+            {"frequency": 1e9, "voltage": 1.0},
+            {"frequency": 0.7e9, "voltage": 0.85},
+            {"frequency": 0.4e9, "voltage": 0.7},
+        ]
+        spec["thermal"] = {
+            "resistance": 10.0,
+            "capacitance": 1.0,
+            "static_power": 1.0,
+            "energy_per_mac": {"fp16": 1e-12, "fp32": 4e-12},
+            "energy_per_dram_byte": 20e-12,
+            "power_cap": draw(st.sampled_from([1.05, 1.2, 2.0])),
+        }
     if draw(st.booleans()):
         spec["dma"] = {
             "engines": draw(st.integers(1, 3)),
@@ -151,7 +177,8 @@ def chips(draw) -> Chip:
 
 @st.composite
 def run_options(draw) -> dict:
-    """SimOptions fields: every fusion mode, overlap on and off, graph launch, streams."""
+    """SimOptions fields: every fusion mode, overlap on and off, graph launch, streams,
+    every runtime, TF32 on and off."""
     batches = draw(st.integers(1, 3))
     return {
         "fusion": draw(st.sampled_from(["none", "epilogue", "greedy"])),
@@ -161,4 +188,6 @@ def run_options(draw) -> dict:
         "prefetch": draw(st.integers(0, 1)) if batches > 1 else 0,
         "load_input": draw(st.sampled_from([None, True, False])),
         "fast_forward": False,
+        "tf32": draw(st.booleans()),
+        "runtime": draw(st.sampled_from(sorted(RUNTIMES))),
     }

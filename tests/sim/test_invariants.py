@@ -120,7 +120,7 @@ def check_result(graph, result: Result) -> None:
     assert Result.model_validate_json(result.model_dump_json()) == result
 
 
-@given(graphs(), chips(), run_options())
+@given(graphs(), chips(power=True), run_options())
 def test_every_run_keeps_the_invariants(graph, chip, options):
     settings = options_from(None, options)
     kernels = plan(graph, chip, settings)
