@@ -45,18 +45,18 @@ class SimOptions(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _runtime_defaults(cls, data: Any) -> Any:
-        name = data.get("runtime", "native") if isinstance(data, dict) else None
-        if not isinstance(name, str) or name not in RUNTIMES:
-            return data  # an unknown runtime is reported by the field's own check
-        chosen = RUNTIMES[name]
-        return {"fusion": chosen.fusion, "graph_launch": chosen.graph_launch, **data}
-
-    @model_validator(mode="after")
-    def _stream(self) -> SimOptions:
-        if self.duration_s is not None and self.batches == 1:
-            object.__setattr__(self, "batches", MAX_BATCHES)
-        return self
+    def _defaults(cls, data: Any) -> Any:
+        """The runtime's fusion and graph launch unless given; a stream of `duration_s`
+        runs as many batches as fit unless `batches` says otherwise."""
+        if not isinstance(data, dict):
+            return data
+        name = data.get("runtime", "native")
+        if isinstance(name, str) and name in RUNTIMES:  # else the field's own check reports
+            chosen = RUNTIMES[name]
+            data = {"fusion": chosen.fusion, "graph_launch": chosen.graph_launch, **data}
+        if data.get("duration_s") is not None and data.get("batches", 1) == 1:
+            data = {**data, "batches": MAX_BATCHES}
+        return data
 
     @property
     def streaming(self) -> bool:
