@@ -20,6 +20,19 @@ class InputError(ValueError):
     """A user-facing error: its message is a complete, one-paragraph explanation."""
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """`repr(value)` cut to `limit` characters; an integer of hundreds of digits is
+    described, not converted (Python refuses past 4300 digits, and nobody reads them)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"an integer of {value.bit_length()} bits"
+    try:
+        text = repr(value)
+    except Exception:  # a user object whose repr fails is still reported
+        text = f"<{type(value).__name__}>"
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _allowed_keys(model: type[BaseModel] | None, loc: tuple) -> list[str]:
     """Field names of the model reached by following `loc` (best effort)."""
     current: Any = model
@@ -69,15 +82,15 @@ def _problem(error: dict, model: type[BaseModel] | None) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     value = error.get("input")
-    shown = ""
+    got = ""
     if isinstance(value, str | int | float | bool) and not isinstance(value, dict):
-        text = repr(value)
-        shown = "" if text in message else f" (got {text[:60]})"
+        text = shown(value)
+        got = "" if text in message else f" (got {text})"
         if isinstance(value, float) and not math.isfinite(value):
-            shown = "" if f"got {value}" in message else f" (got {value})"
+            got = "" if f"got {value}" in message else f" (got {value})"
     if not loc:
-        return f"{message}{shown}"
-    return f"field {field!r}: {message}{shown}"
+        return f"{message}{got}"
+    return f"field {field!r}: {message}{got}"
 
 
 def explain_validation(
@@ -86,4 +99,5 @@ def explain_validation(
     """One paragraph for all the problems pydantic found (at most five listed)."""
     problems = [_problem(e, model) for e in err.errors()]
     more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
-    return InputError(f"{source}: " + "; ".join(problems[:5]) + more + ".")
+    text = f"{source}: " + "; ".join(problems[:5]) + more + "."
+    return InputError(text.encode("utf-8", "backslashreplace").decode("utf-8"))

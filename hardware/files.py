@@ -18,14 +18,44 @@ from hardware.errors import InputError
 MAX_INPUT_BYTES = 64 * 2**20
 
 
+def user_path(path: object, what: str) -> Path:
+    """A path a user gave (a str or os.PathLike), else InputError naming what was wanted."""
+    if isinstance(path, str | os.PathLike) and not isinstance(path, bytes):
+        text = os.fspath(path)
+        if isinstance(text, str) and text and "\0" not in text:
+            return Path(text)
+    raise InputError(f"{what}: expected a file path (a str or Path), got {_shown(path)}.")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def path_kind(path: Path) -> str | None:
+    """'file', 'dir', 'other' or None (missing, or a name the file system cannot hold)."""
+    try:
+        if path.is_file():
+            return "file"
+        if path.is_dir():
+            return "dir"
+        return "other" if path.exists() else None
+    except (OSError, ValueError):
+        return None
+
+
 def read_text(path: str | os.PathLike, what: str) -> str:
     """Read a user file with a size limit; missing or unreadable files become InputError."""
-    p = Path(path)
-    if p.is_dir():
+    p = user_path(path, f"{what} file")
+    kind = path_kind(p)
+    if kind == "dir":
         raise InputError(f"{p}: is a directory, not a {what} file.")
-    if not p.is_file():
+    if kind != "file":
         raise InputError(f"{p}: no such {what} file.")
-    size = p.stat().st_size
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise InputError(f"{p}: cannot be read ({exc.strerror}).") from None
     if size > MAX_INPUT_BYTES:
         raise InputError(
             f"{p}: the file is {size / 2**20:.0f} MiB; {what} files are limited "

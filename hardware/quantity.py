@@ -281,9 +281,7 @@ PositiveSeconds = Annotated[
 ]
 Watts = Annotated[float, _physical(parse_power, _nonnegative, _range(None, MAX_POWER_W, "W"))]
 Joules = Annotated[float, _physical(parse_energy, _nonnegative, _range(None, MAX_ENERGY_J, "J"))]
-Celsius = Annotated[
-    float, _physical(parse_temperature, lambda v: v, _range(*TEMPERATURE_C, "C"))
-]
+Celsius = Annotated[float, _physical(parse_temperature, lambda v: v, _range(*TEMPERATURE_C, "C"))]
 KelvinPerWatt = Annotated[
     float, _physical(parse_thermal_resistance, _positive, _range(None, MAX_THERMAL, "K/W"))
 ]
@@ -302,8 +300,7 @@ def check_name(value: str, what: str = "a name") -> str:
     """`value` if it is a usable name, else a ValueError saying what is wrong."""
     if len(value) > MAX_NAME_CHARS:
         raise ValueError(
-            f"{what} is at most {MAX_NAME_CHARS} characters, got {len(value)} "
-            f"({value[:40]!r}...)"
+            f"{what} is at most {MAX_NAME_CHARS} characters, got {len(value)} ({value[:40]!r}...)"
         )
     if not value.isprintable():
         bad = next(ch for ch in value if not ch.isprintable())
