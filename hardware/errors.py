@@ -101,3 +101,21 @@ def explain_validation(
     more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
     text = f"{source}: " + "; ".join(problems[:5]) + more + "."
     return InputError(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+def expect(value: Any, kind: type | tuple[type, ...], what: str, hint: str = "") -> Any:
+    """`value` if it is a `kind`, else the InputError a Python caller should see (not the
+    AttributeError the first use of a wrong object would raise deep inside)."""
+    if isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool):
+        return value
+    names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+    raise InputError(
+        f"{what}: expected a {names}{hint}, got {type(value).__name__} {shown(value)}."
+    )
+
+
+def expect_int(value: Any, what: str, low: int, high: int) -> int:
+    """An integer argument from `low` to `high` (a bool, a float or None is refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InputError(f"{what} must be an integer from {low:,} to {high:,}, got {shown(value)}.")
+    return value

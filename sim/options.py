@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from hardware.errors import InputError
+from hardware.errors import InputError, shown
 from sim.fuse import FusionMode
 
 MAX_BATCHES = 10**9  # a stream of more batches than this is a typo, not a question
@@ -55,6 +55,11 @@ OPTION_FLAGS = {"duration_s": "--duration", "input_compression": "--input-compre
 
 
 def options_from(options: SimOptions | None, kwargs: dict) -> SimOptions:
+    if options is not None and not isinstance(options, SimOptions):
+        raise InputError(
+            f"options: expected a SimOptions or None, got {type(options).__name__}; or "
+            "give the options as keyword arguments (fusion='greedy', batches=8, ...)."
+        )
     try:
         if options is None:
             return SimOptions(**kwargs)
@@ -64,5 +69,5 @@ def options_from(options: SimOptions | None, kwargs: dict) -> SimOptions:
         field = ".".join(str(p) for p in first["loc"]) or "options"
         flag = OPTION_FLAGS.get(field, "--" + field.replace("_", "-"))
         raise InputError(
-            f"simulation option {flag} ({field}): {first['msg']} (got {first.get('input')!r})."
+            f"simulation option {flag} ({field}): {first['msg']} (got {shown(first.get('input'))})."
         ) from None

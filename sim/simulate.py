@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hardware.chip import DTYPE_BYTES, Chip
-from hardware.errors import InputError
+from hardware.errors import InputError, expect
 from sim.assemble import build_result
 from sim.options import FAST_FORWARD_BATCHES, SimOptions, options_from
 from sim.pipeline import plan, run_engine
@@ -17,6 +17,8 @@ def simulate(graph: Graph, chip: Chip, options: SimOptions | None = None, **kwar
 
     The stages: check the options, plan the kernels, then either one discrete-event run
     or, for a long stream, a fast-forward over steady batches (sim/sustain.py)."""
+    expect(graph, Graph, "simulate: graph", " (workloads.build or workloads.load)")
+    expect(chip, Chip, "simulate: chip", " (hardware.load_chip)")
     options = options_from(options, kwargs)
     dtype = options.dtype or graph.dtype
     if dtype not in DTYPE_BYTES:
