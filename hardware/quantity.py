@@ -304,9 +304,9 @@ def check_name(value: str, what: str = "a name") -> str:
         )
     if not value.isprintable():
         bad = next(ch for ch in value if not ch.isprintable())
+        readable = value[:60].encode("utf-8", "backslashreplace").decode("utf-8")
         raise ValueError(
-            f"{what} may hold printable characters only, got U+{ord(bad):04X} in "
-            f"{value[:60].encode('utf-8', 'backslashreplace').decode('ascii', 'backslashreplace')!r}"
+            f"{what} may hold printable characters only, got U+{ord(bad):04X} in {readable!r}"
         )
     return value
 

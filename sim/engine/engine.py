@@ -39,13 +39,13 @@ from sim.engine.records import (
 )
 from sim.engine.resources import SharedLink, UnitQueue
 from sim.engine.thermal import ThermalState, kernel_energy
+from sim.lower import Kernel
 
 # The simulation budget: a run needing more events than this would take many minutes (a
 # 1M-op graph needs about 3M), and a run whose clock stays put for STALL_EVENTS events in a
 # row is not progressing (a time so large that adding a kernel's duration leaves it equal).
 MAX_EVENTS = 30_000_000
 STALL_EVENTS = 2_000_000
-from sim.lower import Kernel
 
 MAX_TRANSFERS = 40_000  # transfers and launches kept for the timeline (its first 20,000 spans)
 THERMAL_STEPS = 10_000  # control periods before the thermal process coarsens its period
