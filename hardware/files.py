@@ -304,3 +304,37 @@ def load_yaml_mapping(text: str, source: str) -> dict:
         kind = type(data).__name__ if data is not None else "empty"
         raise InputError(f"{source}: expected a mapping of keys at the top level, got {kind}.")
     return data
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (through links and `..`); False when either is missing."""
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except (OSError, ValueError, RuntimeError):
+        return False
+
+
+def check_output(path: object, flag: str, inputs: tuple[object, ...] = ()) -> Path:
+    """An output path checked before any work starts: its folder exists and is writable, it
+    is not a folder, and it is none of `inputs` (so a run never overwrites what it reads).
+    Each problem is an InputError naming `flag`."""
+    p = user_path(path, flag)
+    if any(len(part.encode("utf-8", "surrogateescape")) > 255 for part in p.parts):
+        raise InputError(f"{flag} {str(p)[:60]!r}...: a file name is at most 255 bytes.")
+    kind = path_kind(p)
+    if kind == "dir":
+        raise InputError(f"{flag} {p}: cannot write the file: it is a directory; give a file name.")
+    if kind == "other":
+        raise InputError(f"{flag} {p}: exists and is not a regular file.")
+    folder = p.parent
+    if path_kind(folder) != "dir":
+        raise InputError(f"{flag} {p}: cannot write the file: the folder {folder} does not exist.")
+    if not os.access(folder, os.W_OK) or (kind == "file" and not os.access(p, os.W_OK)):
+        raise InputError(f"{flag} {p}: cannot write the file (permission denied).")
+    for source in inputs:
+        if isinstance(source, str | os.PathLike) and same_file(p, Path(os.fspath(source))):
+            raise InputError(
+                f"{flag} {p}: is also an input of this run; writing it would destroy the "
+                "input. Give another file name."
+            )
+    return p

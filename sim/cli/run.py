@@ -24,6 +24,7 @@ from sim.cli.common import (
     SetOption,
     WorkloadArgument,
     check_fusion,
+    check_outputs,
     emit_json,
     load_chip_with,
     load_workload,
@@ -32,6 +33,7 @@ from sim.cli.common import (
     user_errors,
     write_trace,
 )
+from sim.render.report import MAX_TOP
 
 
 def run(
@@ -70,11 +72,15 @@ def run(
     json_out: JsonOption = None,
     trace: Annotated[Path | None, typer.Option(help="Write a Chrome/Perfetto trace.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print one line.")] = False,
-    top: Annotated[int, typer.Option(min=1, help="Kernels listed in the summary.")] = 10,
+    top: Annotated[
+        int, typer.Option(min=1, max=MAX_TOP, help="Kernels listed in the summary.")
+    ] = 10,
 ) -> None:
     """Simulate WORKLOAD on a chip: latency, throughput and where the peak went."""
     import sim
 
+    with user_errors():
+        check_outputs({"--json": json_out, "--trace": trace}, [workload, chip])
     if mode in ("generate", "decode"):
         ignored = {
             "--seq": seq is not None,

@@ -221,7 +221,7 @@ def explain(
     """
     expect(graph, Graph, "explain: graph", " (workloads.build or workloads.load)")
     expect(chip, Chip, "explain: chip", " (hardware.load_chip)")
-    expect_int(top, "explain: top", 0, len(REMEDIES))
+    expect_int(top, "explain: top", 0, 1000)
     if rebuild is not None and not callable(rebuild):
         raise InputError("explain: rebuild must be a function batch -> Graph, or None.")
     options = options_from(options, kwargs)
