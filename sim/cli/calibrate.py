@@ -91,9 +91,9 @@ def calibrate(
     """Measure this machine (GEMM rate, memory bandwidth, caches, dispatch cost) and write it
     as a chip spec whose sources say how each number was measured."""
     with user_errors():
-        check_outputs({"--out": out})
         if threads is not None:
             check_threads(threads, "--threads")
+        check_outputs({"--out": out})
         start = time.perf_counter()
         chip = measure_chip(out, quick=quick, threads=threads, device=device)
     dtype = "fp32" if "fp32" in chip.dtypes() else chip.dtypes()[0]
