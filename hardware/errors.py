@@ -17,7 +17,13 @@ from hardware.schema import inner_model
 
 
 class InputError(ValueError):
-    """A user-facing error: its message is a complete, one-paragraph explanation."""
+    """A user-facing error: its message is a complete, one-paragraph explanation.
+
+    A lone surrogate quoted from the input (a name or a path no encoder can write) is
+    kept as its escape, so the message prints on any terminal and in any JSON."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(str(message).encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 def shown(value: Any, limit: int = 60) -> str:
@@ -99,8 +105,7 @@ def explain_validation(
     """One paragraph for all the problems pydantic found (at most five listed)."""
     problems = [_problem(e, model) for e in err.errors()]
     more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
-    text = f"{source}: " + "; ".join(problems[:5]) + more + "."
-    return InputError(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+    return InputError(f"{source}: " + "; ".join(problems[:5]) + more + ".")
 
 
 def expect(value: Any, kind: type | tuple[type, ...], what: str, hint: str = "") -> Any:

@@ -22,9 +22,18 @@ def user_path(path: object, what: str) -> Path:
     """A path a user gave (a str or os.PathLike), else InputError naming what was wanted."""
     if isinstance(path, str | os.PathLike) and not isinstance(path, bytes):
         text = os.fspath(path)
-        if isinstance(text, str) and text and "\0" not in text:
+        if isinstance(text, str) and text and "\0" not in text and _encodable(text):
             return Path(text)
     raise InputError(f"{what}: expected a file path (a str or Path), got {_shown(path)}.")
+
+
+def _encodable(text: str) -> bool:
+    """Whether the file system can hold this name (a lone surrogate it cannot)."""
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _shown(value: object) -> str:
