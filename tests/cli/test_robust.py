@@ -131,4 +131,3 @@ def test_calibrate_checks_out_before_measuring(tmp_path: Path):
     result = topsim("calibrate", "--out", str(tmp_path / "missing" / "host.yaml"))
     assert_rejected(result.exit_code, result.stdout, result.stderr, "does not exist")
     assert time.perf_counter() - start < 5.0
-
