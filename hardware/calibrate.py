@@ -38,7 +38,8 @@ from pathlib import Path
 import yaml
 
 from hardware.chip import Chip
-from hardware.errors import InputError
+from hardware.errors import InputError, shown
+from hardware.files import check_output
 from hardware.load import validate_chip
 from hardware.measure import (
     FULL,
@@ -79,7 +80,14 @@ def calibrate(
     threads: int | None = None,
     device: str = "cpu",
 ) -> Chip:
-    """Measure this machine (`device` "cpu" or "cuda"), write the spec to `out` if given."""
+    """Measure this machine (`device` "cpu" or "cuda"), write the spec to `out` if given.
+
+    `out` and `threads` are checked before anything is measured (minutes on a big machine).
+    """
+    if out is not None:
+        out = check_output(out, "calibrate --out")
+    if threads is not None:
+        check_threads(threads, "calibrate --threads")
     plan = QUICK if quick else FULL
     if device == "cpu":
         spec = cpu_spec(plan, threads)
@@ -101,6 +109,22 @@ def calibrate(
                 f"calibrate --out {out}: cannot write the file ({exc.strerror})."
             ) from None
     return chip
+
+
+def max_threads() -> int:
+    """Threads worth modelling or running: four per logical CPU at most."""
+    return 4 * (os.cpu_count() or 1)
+
+
+def check_threads(threads: object, flag: str) -> int:
+    """A thread count from 1 to `max_threads()`, else an InputError naming `flag`."""
+    limit = max_threads()
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= limit:
+        raise InputError(
+            f"{flag} must be an integer from 1 to {limit} (four per logical CPU of this "
+            f"machine), got {shown(threads)}."
+        )
+    return threads
 
 
 class _PlainDumper(yaml.SafeDumper):

@@ -19,8 +19,10 @@ from hardware.quantity import (
     Joules,
     JoulesPerKelvin,
     KelvinPerWatt,
+    Name,
     PositiveSeconds,
     Seconds,
+    Text,
     Watts,
     reject_bool,
 )
@@ -39,6 +41,7 @@ DTYPE_BYTES: dict[str, float] = {
     "int4": 0.5,
 }
 OP_CLASSES: tuple[str, ...] = ("matrix", "vector", "scalar")
+MAX_UNITS = 4096  # kinds of compute unit in one chip; each is simulated as its own resource
 
 # counts and rates have a ceiling far above any real part (a typo, not a design, is above)
 PositiveInt = Annotated[int, BeforeValidator(reject_bool), Field(gt=0, le=2**40)]
@@ -234,18 +237,28 @@ class Thermal(Spec):
 class Chip(Spec):
     """A whole accelerator (or SoC) as topsim sees it. See DESIGN.md, hardware/."""
 
-    name: str
-    description: str = ""
+    name: Name
+    description: Text = ""
     hypothetical: bool = False
     clock: Clock
-    units: dict[str, Unit]
+    units: dict[Name, Unit]
     memory: Memory
     dma: Dma | None = None
     host_link: HostLink = HostLink(bandwidth=16e9, latency=2e-6)
     input_source: InputSource = InputSource()
     launch: Launch = Launch()
     thermal: Thermal | None = None
-    sources: dict[str, str] = {}
+    sources: dict[Text, Text] = {}
+
+    @field_validator("units", mode="before")
+    @classmethod
+    def _few_units(cls, units: object) -> object:
+        if isinstance(units, dict | list) and len(units) > MAX_UNITS:
+            raise ValueError(
+                f"a chip has at most {MAX_UNITS} kinds of unit, got {len(units):,}; give "
+                "identical copies as one unit with `instances`"
+            )
+        return units
 
     @model_validator(mode="after")
     def _units_make_sense(self) -> Chip:

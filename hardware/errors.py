@@ -17,7 +17,26 @@ from hardware.schema import inner_model
 
 
 class InputError(ValueError):
-    """A user-facing error: its message is a complete, one-paragraph explanation."""
+    """A user-facing error: its message is a complete, one-paragraph explanation.
+
+    A lone surrogate quoted from the input (a name or a path no encoder can write) is
+    kept as its escape, so the message prints on any terminal and in any JSON."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(str(message).encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """`repr(value)` cut to `limit` characters; an integer of hundreds of digits is
+    described, not converted (Python refuses past 4300 digits, and nobody reads them)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"an integer of {value.bit_length()} bits"
+    try:
+        text = repr(value)
+    except Exception:  # a user object whose repr fails is still reported
+        text = f"<{type(value).__name__}>"
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _allowed_keys(model: type[BaseModel] | None, loc: tuple) -> list[str]:
@@ -69,15 +88,15 @@ def _problem(error: dict, model: type[BaseModel] | None) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     value = error.get("input")
-    shown = ""
+    got = ""
     if isinstance(value, str | int | float | bool) and not isinstance(value, dict):
-        text = repr(value)
-        shown = "" if text in message else f" (got {text[:60]})"
+        text = shown(value)
+        got = "" if text in message else f" (got {text})"
         if isinstance(value, float) and not math.isfinite(value):
-            shown = "" if f"got {value}" in message else f" (got {value})"
+            got = "" if f"got {value}" in message else f" (got {value})"
     if not loc:
-        return f"{message}{shown}"
-    return f"field {field!r}: {message}{shown}"
+        return f"{message}{got}"
+    return f"field {field!r}: {message}{got}"
 
 
 def explain_validation(
@@ -87,3 +106,21 @@ def explain_validation(
     problems = [_problem(e, model) for e in err.errors()]
     more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
     return InputError(f"{source}: " + "; ".join(problems[:5]) + more + ".")
+
+
+def expect(value: Any, kind: type | tuple[type, ...], what: str, hint: str = "") -> Any:
+    """`value` if it is a `kind`, else the InputError a Python caller should see (not the
+    AttributeError the first use of a wrong object would raise deep inside)."""
+    if isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool):
+        return value
+    names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+    raise InputError(
+        f"{what}: expected a {names}{hint}, got {type(value).__name__} {shown(value)}."
+    )
+
+
+def expect_int(value: Any, what: str, low: int, high: int) -> int:
+    """An integer argument from `low` to `high` (a bool, a float or None is refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InputError(f"{what} must be an integer from {low:,} to {high:,}, got {shown(value)}.")
+    return value

@@ -18,7 +18,8 @@ from pydantic import ValidationError
 
 from hardware.chip import Chip
 from hardware.errors import InputError, explain_validation
-from hardware.files import load_yaml_mapping, read_text, safe_yaml
+from hardware.files import load_yaml_mapping, path_kind, read_text, safe_yaml, user_path
+from hardware.quantity import MAX_NAME_CHARS
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -29,12 +30,14 @@ def list_chips() -> list[str]:
 
 
 def _preset_or_path(name_or_path: str | Path) -> tuple[dict, str]:
-    text = str(name_or_path)
-    preset = PRESET_DIR / f"{text}.yaml"
-    if preset.is_file():
+    path = user_path(name_or_path, "chip (a preset name or a chip file)")
+    text = str(path)
+    if text in list_chips():
+        preset = PRESET_DIR / f"{text}.yaml"
         return load_yaml_mapping(preset.read_text(encoding="utf-8"), f"chip preset {text!r}"), text
-    path = Path(text)
-    if path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists():
+    if len(text) > 4 * MAX_NAME_CHARS:
+        raise InputError(f"chip {text[:40]!r}...: a name or path of {len(text):,} characters.")
+    if path.suffix.lower() in (".yaml", ".yml", ".json") or path_kind(path) is not None:
         return load_yaml_mapping(read_text(path, "chip"), str(path)), str(path)
     close = difflib.get_close_matches(text, list_chips(), n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -49,8 +52,12 @@ OVERRIDE_USAGE = "KEY=VALUE with a dotted key, e.g. memory.dram.bandwidth=2TB/s"
 
 def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
     """['memory.dram.bandwidth=1TB/s', ...] -> {'memory.dram.bandwidth': '1TB/s', ...}."""
+    if isinstance(pairs, str) or not isinstance(pairs, Iterable):
+        raise InputError(f"--set: expected a list of {OVERRIDE_USAGE}, got {pairs!r:.60}.")
     overrides: dict[str, Any] = {}
     for pair in pairs:
+        if not isinstance(pair, str):
+            raise InputError(f"--set: expected {OVERRIDE_USAGE}, got {pair!r:.60}.")
         key, value = parse_assignment(pair)
         overrides[key] = value
     return overrides
@@ -85,8 +92,18 @@ def parse_scalar(value: str) -> Any:
 
 def apply_overrides(data: dict, overrides: Mapping[str, Any], source: str = "override") -> dict:
     """A copy of the raw spec dict with each dotted path replaced (creating mappings)."""
+    if not isinstance(overrides, Mapping):
+        raise InputError(
+            f"{source}: overrides must be a mapping of dotted paths to values, e.g. "
+            f"{{'memory.dram.bandwidth': '2 TB/s'}}, got {type(overrides).__name__}."
+        )
     data = copy.deepcopy(data)
     for path, value in overrides.items():
+        if not isinstance(path, str) or not path or len(path) > MAX_NAME_CHARS:
+            raise InputError(
+                f"{source}: override key {path!r:.60} is not a dotted path such as "
+                "'memory.dram.bandwidth'."
+            )
         parts = path.split(".")
         node = data
         for depth, part in enumerate(parts[:-1]):
@@ -102,8 +119,16 @@ def apply_overrides(data: dict, overrides: Mapping[str, Any], source: str = "ove
         node[parts[-1]] = value
         data.setdefault("sources", {})
         if isinstance(data["sources"], dict):
-            data["sources"][path] = f"user override ({value})"
+            data["sources"][path] = f"user override ({_short(value)})"
     return data
+
+
+def _short(value: Any) -> str:
+    """An override as its source line says it (a huge value is cut, never converted)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an integer of {value.bit_length()} bits"
+    text = repr(value) if not isinstance(value, str) else value
+    return text if len(text) <= 100 else text[:97] + "..."
 
 
 def validate_chip(data: dict, source: str) -> Chip:
@@ -119,6 +144,6 @@ def load_chip(name_or_path: str | Path | Chip, overrides: Mapping[str, Any] | No
         data, source = name_or_path.model_dump(), name_or_path.name
     else:
         data, source = _preset_or_path(name_or_path)
-    if overrides:
+    if overrides is not None:
         data = apply_overrides(data, overrides, source)
     return validate_chip(data, source)

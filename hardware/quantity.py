@@ -12,7 +12,7 @@ import math
 import re
 from typing import Annotated
 
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 
 _DECIMAL = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
 _BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
@@ -34,11 +34,36 @@ _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:inf|nan)"
 _QUANTITY = re.compile(rf"^\s*({_NUMBER})\s*([^\s\d].*?)?\s*$", re.IGNORECASE)
 
 
+MAX_QUANTITY_CHARS = 100  # "3.35 TB/s" needs ten; a longer one is not a quantity
+
+
 class QuantityError(ValueError):
     """A unit string that does not parse; the message says what is allowed."""
 
 
+def to_float(value: object) -> float:
+    """A user's number as a float: an integer too large for a float (10**400) is a
+    QuantityError, not an OverflowError; a bool is not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise QuantityError(f"must be a number, got {type(value).__name__} {_shown(value)}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise QuantityError("is a number too large to be physical (over 1e308)") from None
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _split(text: str, dimension: str, examples: str) -> tuple[float, str]:
+    if not isinstance(text, str):
+        raise QuantityError(
+            f"must be a {dimension} such as {examples}, got {type(text).__name__} {_shown(text)}"
+        )
+    if len(text) > MAX_QUANTITY_CHARS:
+        raise QuantityError(f"a {dimension} is at most {MAX_QUANTITY_CHARS} characters")
     match = _QUANTITY.match(text)
     if not match:
         raise QuantityError(
@@ -74,7 +99,7 @@ def _with_base(
 def parse_bytes(text: str | float | int) -> float:
     """'50 MiB' -> 52428800.0; 'KB' is 1000 bytes, 'KiB' 1024."""
     if isinstance(text, int | float):
-        return float(text)
+        return to_float(text)
     return _with_base(
         text,
         {"B": 1.0, "byte": 1.0, "bytes": 1.0},
@@ -87,7 +112,7 @@ def parse_bytes(text: str | float | int) -> float:
 def parse_bandwidth(text: str | float | int) -> float:
     """'3.35 TB/s' -> 3.35e12 bytes/s; 'Gbit/s' and 'Gbps' are bits."""
     if isinstance(text, int | float):
-        return float(text)
+        return to_float(text)
     bases = {"B/s": 1.0, "bit/s": 0.125, "bps": 0.125, "b/s": 0.125}
     return _with_base(
         text, bases, "bandwidth", "'3.35 TB/s', '900 GB/s', '16 Gbit/s'", allow_binary=True
@@ -97,14 +122,14 @@ def parse_bandwidth(text: str | float | int) -> float:
 def parse_frequency(text: str | float | int) -> float:
     """'1.83 GHz' -> 1.83e9."""
     if isinstance(text, int | float):
-        return float(text)
+        return to_float(text)
     return _with_base(text, {"Hz": 1.0}, "frequency", "'1.83 GHz', '700 MHz'", allow_binary=False)
 
 
 def parse_time(text: str | float | int) -> float:
     """'4 us' -> 4e-6 s."""
     if isinstance(text, int | float):
-        return float(text)
+        return to_float(text)
     value, unit = _split(text, "time", "'4 us', '2.5 ms', '60 s'")
     if unit in _TIME:
         return value * _TIME[unit]
@@ -113,7 +138,7 @@ def parse_time(text: str | float | int) -> float:
 
 def _sub_si(text: str | float | int, base: str, dimension: str, examples: str) -> float:
     if isinstance(text, int | float):
-        return float(text)
+        return to_float(text)
     value, unit = _split(text, dimension, examples)
     if unit == "":
         return value
@@ -140,7 +165,7 @@ def parse_energy(text: str | float | int) -> float:
 def parse_temperature(text: str | float | int) -> float:
     """Degrees Celsius: '85 C' -> 85.0. Kelvin ('358 K') is converted to Celsius."""
     if isinstance(text, int | float):
-        return float(text)
+        return to_float(text)
     value, unit = _split(text, "temperature", "'85 C', '358 K'")
     if unit in ("", "C", "°C", "degC"):
         return value
@@ -152,7 +177,7 @@ def parse_temperature(text: str | float | int) -> float:
 def parse_thermal_resistance(text: str | float | int) -> float:
     """'0.15 K/W' -> 0.15 (same as C/W)."""
     if isinstance(text, int | float):
-        return float(text)
+        return to_float(text)
     value, unit = _split(text, "thermal resistance", "'0.15 K/W'")
     if unit in ("", "K/W", "C/W", "°C/W"):
         return value
@@ -162,7 +187,7 @@ def parse_thermal_resistance(text: str | float | int) -> float:
 def parse_heat_capacity(text: str | float | int) -> float:
     """'150 J/K' -> 150.0."""
     if isinstance(text, int | float):
-        return float(text)
+        return to_float(text)
     value, unit = _split(text, "heat capacity", "'150 J/K'")
     if unit in ("", "J/K", "J/C", "J/°C"):
         return value
@@ -187,11 +212,34 @@ def _nonnegative(value: float) -> float:
     return value
 
 
-# Upper bounds for sizes, bandwidths and clocks: far beyond any real part (a zettabyte,
-# a zettabyte per second, a terahertz), so a value above one is a typo or a unit mix-up.
-MAX_BYTES = 1e21
-MAX_BANDWIDTH = 1e21
-MAX_FREQUENCY = 1e12
+# Bounds of what a chip can be: a value outside one is a typo or a unit mix-up, and some
+# would stall the simulation (a clock of 1e-300 Hz makes every kernel last 1e300 s; a
+# latency of 1e15 s puts simulated time where a nanosecond no longer changes a float).
+MAX_BYTES = 1e21  # a zettabyte
+MAX_BANDWIDTH = 1e21  # a zettabyte per second
+MAX_FREQUENCY = 1e12  # a terahertz
+MIN_FREQUENCY = 1e3  # a kilohertz: slower than any clock that runs a network
+MAX_LATENCY_S = 3600.0  # an hour: no launch, memory or link latency comes near it
+MIN_PERIOD_S = 1e-6  # the thermal model's step; a microsecond resolves any heat sink
+MAX_POWER_W = 1e9
+MAX_ENERGY_J = 1.0  # per MAC or per byte: a joule is a billion times a real one
+TEMPERATURE_C = (-273.15, 10_000.0)
+MAX_THERMAL = 1e9  # K/W or J/K
+
+
+def _range(low: float | None, high: float, unit: str):
+    def check(value: float) -> float:
+        if not value <= high:
+            raise ValueError(
+                f"{value:g} {unit} is not physically possible; it must be at most {high:g} {unit}"
+            )
+        if low is not None and not value >= low:
+            raise ValueError(
+                f"{value:g} {unit} is too small to simulate; it must be at least {low:g} {unit}"
+            )
+        return value
+
+    return check
 
 
 def _below(limit: float, unit: str):
@@ -220,14 +268,65 @@ def _physical(parse, check, limit=None):
 
 Bytes = Annotated[float, _physical(parse_bytes, _positive, _below(MAX_BYTES, "B"))]
 Bandwidth = Annotated[float, _physical(parse_bandwidth, _positive, _below(MAX_BANDWIDTH, "B/s"))]
-Frequency = Annotated[float, _physical(parse_frequency, _positive, _below(MAX_FREQUENCY, "Hz"))]
-Seconds = Annotated[float, _physical(parse_time, _nonnegative)]
-PositiveSeconds = Annotated[float, _physical(parse_time, _positive)]
-Watts = Annotated[float, _physical(parse_power, _nonnegative)]
-Joules = Annotated[float, _physical(parse_energy, _nonnegative)]
-Celsius = Annotated[float, _physical(parse_temperature, lambda v: v)]
-KelvinPerWatt = Annotated[float, _physical(parse_thermal_resistance, _positive)]
-JoulesPerKelvin = Annotated[float, _physical(parse_heat_capacity, _positive)]
+_clock_floor = _range(MIN_FREQUENCY, math.inf, "Hz")
+_clock_ceiling = _below(MAX_FREQUENCY, "Hz")
+Frequency = Annotated[
+    float, _physical(parse_frequency, _positive, lambda v: _clock_ceiling(_clock_floor(v)))
+]
+# a latency or overhead: zero or more, at most an hour
+Seconds = Annotated[float, _physical(parse_time, _nonnegative, _range(None, MAX_LATENCY_S, "s"))]
+# a period: more than zero, from a microsecond to an hour
+PositiveSeconds = Annotated[
+    float, _physical(parse_time, _positive, _range(MIN_PERIOD_S, MAX_LATENCY_S, "s"))
+]
+Watts = Annotated[float, _physical(parse_power, _nonnegative, _range(None, MAX_POWER_W, "W"))]
+Joules = Annotated[float, _physical(parse_energy, _nonnegative, _range(None, MAX_ENERGY_J, "J"))]
+Celsius = Annotated[float, _physical(parse_temperature, lambda v: v, _range(*TEMPERATURE_C, "C"))]
+KelvinPerWatt = Annotated[
+    float, _physical(parse_thermal_resistance, _positive, _range(None, MAX_THERMAL, "K/W"))
+]
+JoulesPerKelvin = Annotated[
+    float, _physical(parse_heat_capacity, _positive, _range(None, MAX_THERMAL, "J/K"))
+]
+
+# Names reach terminals, JSON, traces, plots and file names: printable characters only
+# (no control characters, no lone surrogates, which no encoder can write) and a length a
+# file name can hold. Markup characters ([bold], $x$) are allowed and escaped when drawn.
+MAX_NAME_CHARS = 255
+MAX_TEXT_CHARS = 10_000
+
+
+def check_name(value: str, what: str = "a name") -> str:
+    """`value` if it is a usable name, else a ValueError saying what is wrong."""
+    if len(value) > MAX_NAME_CHARS:
+        raise ValueError(
+            f"{what} is at most {MAX_NAME_CHARS} characters, got {len(value)} ({value[:40]!r}...)"
+        )
+    if not value.isprintable():
+        bad = next(ch for ch in value if not ch.isprintable())
+        readable = value[:60].encode("utf-8", "backslashreplace").decode("utf-8")
+        raise ValueError(
+            f"{what} may hold printable characters only, got U+{ord(bad):04X} in {readable!r}"
+        )
+    return value
+
+
+def check_text(value: str) -> str:
+    """Free text (a description, a source): any line breaks, no lone surrogates."""
+    if len(value) > MAX_TEXT_CHARS:
+        raise ValueError(f"text is at most {MAX_TEXT_CHARS:,} characters, got {len(value):,}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"text holds a lone surrogate (U+{ord(value[exc.start]):04X}), which is not a "
+            "character; save the file as UTF-8"
+        ) from None
+    return value
+
+
+Name = Annotated[str, AfterValidator(check_name)]
+Text = Annotated[str, AfterValidator(check_text)]
 
 
 def format_si(value: float, unit: str, binary: bool = False) -> str:

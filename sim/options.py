@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from hardware.errors import InputError
+from hardware.errors import InputError, shown
 from sim.fuse import FusionMode
 from sim.runtimes import RUNTIMES, RuntimeName
 
@@ -71,6 +71,11 @@ OPTION_FLAGS = {"duration_s": "--duration", "input_compression": "--input-compre
 
 
 def options_from(options: SimOptions | None, kwargs: dict) -> SimOptions:
+    if options is not None and not isinstance(options, SimOptions):
+        raise InputError(
+            f"options: expected a SimOptions or None, got {type(options).__name__}; or "
+            "give the options as keyword arguments (fusion='greedy', batches=8, ...)."
+        )
     try:
         if options is None:
             return SimOptions(**kwargs)
@@ -82,5 +87,5 @@ def options_from(options: SimOptions | None, kwargs: dict) -> SimOptions:
         field = ".".join(str(p) for p in first["loc"]) or "options"
         flag = OPTION_FLAGS.get(field, "--" + field.replace("_", "-"))
         raise InputError(
-            f"simulation option {flag} ({field}): {first['msg']} (got {first.get('input')!r})."
+            f"simulation option {flag} ({field}): {first['msg']} (got {shown(first.get('input'))})."
         ) from None

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from hardware.chip import DTYPE_BYTES, Chip
-from hardware.errors import InputError
+from hardware.errors import InputError, expect
 from sim.assemble import build_result
 from sim.options import FAST_FORWARD_BATCHES, SimOptions, options_from
 from sim.pipeline import Planner, plan, run_engine
@@ -27,6 +27,8 @@ def simulate(
 
     The stages: check the options, plan the kernels, then either one discrete-event run
     or, for a long stream, a fast-forward over steady batches (sim/sustain.py)."""
+    expect(graph, Graph, "simulate: graph", " (workloads.build or workloads.load)")
+    expect(chip, Chip, "simulate: chip", " (hardware.load_chip)")
     options = options_from(options, kwargs)
     dtype = options.dtype or graph.dtype
     if options.tf32 and dtype == "fp32" and chip.peak_ops("tf32") > chip.peak_ops("fp32"):

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
 from hardware.errors import InputError, explain_validation
-from hardware.files import load_yaml_mapping, read_text
+from hardware.files import load_yaml_mapping, path_kind, read_text, user_path
 from workloads.graph import Graph
 from workloads.registry import list_workloads
 
@@ -30,16 +29,15 @@ def is_graph_file(workload: str | os.PathLike) -> bool:
     (`load` then says what is wrong with it), and anything else is taken as a builder name
     (`build` then lists the builders if it is unknown).
     """
-    text = os.fspath(workload)
-    if text in list_workloads():
+    path = user_path(workload, "workload (a builder name or a graph file)")
+    if str(path) in list_workloads():
         return False
-    path = Path(text)
-    return path.suffix.lower() in WORKLOAD_FILE_SUFFIXES or path.exists()
+    return path.suffix.lower() in WORKLOAD_FILE_SUFFIXES or path_kind(path) is not None
 
 
 def load(path: str | os.PathLike) -> Graph:
     """Read a graph from .yaml/.yml/.json (or .onnx with the `onnx` extra)."""
-    p = Path(path)
+    p = user_path(path, "graph file")
     if p.suffix.lower() == ".onnx":
         from workloads.onnx import load_onnx
 
@@ -54,6 +52,8 @@ def load(path: str | os.PathLike) -> Graph:
 
 
 def graph_from_dict(data: dict, source: str) -> Graph:
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: a graph is a mapping of keys, got {type(data).__name__}.")
     try:
         return Graph.model_validate(data)
     except ValidationError as err:
@@ -62,11 +62,17 @@ def graph_from_dict(data: dict, source: str) -> Graph:
 
 def save(graph: Graph, path: str | os.PathLike) -> None:
     """Write a graph as YAML or JSON (by suffix); `load` reads it back identically."""
-    p = Path(path)
+    if not isinstance(graph, Graph):
+        raise InputError(f"save: expected a Graph, got {type(graph).__name__}.")
+    p = user_path(path, "graph file to write")
+    if path_kind(p) == "dir":
+        raise InputError(f"{p}: is a directory; give a file name ending in .yaml or .json.")
     data = graph.to_dict()
     if p.suffix.lower() == ".json":
-        p.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        text = json.dumps(data, indent=1) + "\n"
     else:
-        p.write_text(
-            yaml.safe_dump(data, sort_keys=False, default_flow_style=None), encoding="utf-8"
-        )
+        text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
+    try:
+        p.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise InputError(f"{p}: cannot write the graph ({err.strerror or err}).") from None

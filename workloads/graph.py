@@ -35,9 +35,16 @@ from pydantic import (
 )
 
 from hardware.chip import DTYPE_BYTES, Dtype
+from hardware.quantity import Name
 from workloads.ops import KINDS, OpShapeError, OpStats, infer, numel
 
 OpKind = Literal[tuple(KINDS)]  # type: ignore[valid-type]
+
+# The largest graph topsim takes, checked before any op is validated: a million ops
+# simulate in under a minute (benchmarks/bench_scale.py); a bigger one is a mistake or a
+# graph to split. Each op declares about two tensors.
+MAX_OPS = 1_000_000
+MAX_TENSORS = 4 * MAX_OPS
 
 
 class Tensor(BaseModel):
@@ -80,10 +87,10 @@ class Op(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1)
+    name: Name = Field(min_length=1)
     kind: OpKind
-    inputs: list[str]
-    outputs: list[str] = Field(min_length=1)
+    inputs: list[Name]
+    outputs: list[Name] = Field(min_length=1)
     attrs: dict[str, Any] = Field(default_factory=dict)
 
     # computed by the graph that owns the op, never read from a file nor written to one;
@@ -145,13 +152,27 @@ class Op(BaseModel):
 class Graph(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1)
-    tensors: dict[str, Tensor]
-    inputs: list[str] = []
-    outputs: list[str] = []
+    name: Name = Field(min_length=1)
+    tensors: dict[Name, Tensor]
+    inputs: list[Name] = []
+    outputs: list[Name] = []
     ops: list[Op] = Field(min_length=1)
 
     _order: list[Op] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _size(cls, data: Any) -> Any:
+        """Refuse a graph over MAX_OPS ops or MAX_TENSORS tensors before reading any."""
+        if isinstance(data, dict):
+            for key, limit in (("ops", MAX_OPS), ("tensors", MAX_TENSORS)):
+                items = data.get(key)
+                if isinstance(items, list | dict) and len(items) > limit:
+                    raise ValueError(
+                        f"the graph has {len(items):,} {key}; topsim takes at most {limit:,} "
+                        "(split the model, or simulate a repeated block and scale)"
+                    )
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> Graph:
@@ -209,6 +230,12 @@ class Graph(BaseModel):
             stats = infer(op.kind, shapes, op.attrs)
         except OpShapeError as exc:
             raise ValueError(f"op {op.name!r} ({op.kind}): {exc}") from None
+        except (TypeError, ValueError, IndexError, OverflowError, ZeroDivisionError):
+            # a combination of shapes and attributes no check above names: still the user's
+            raise ValueError(
+                f"op {op.name!r} ({op.kind}): its inputs {[list(s) for s in shapes]} and "
+                f"attributes do not fit a {op.kind} op (see the graph schema in README.md)"
+            ) from None
         if len(stats.out_shapes) != len(op.outputs):
             raise ValueError(
                 f"op {op.name!r} ({op.kind}) makes {len(stats.out_shapes)} outputs "
@@ -221,9 +248,10 @@ class Graph(BaseModel):
                     f"{list(self.tensors[name].shape)} but the op makes {list(shape)}"
                 )
         dtype = op.attrs.get("dtype") or self.tensors[(op.inputs or op.outputs)[0]].dtype
-        if dtype not in DTYPE_BYTES:
+        if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
             raise ValueError(
-                f"op {op.name!r}: unknown dtype {dtype!r}; allowed: {', '.join(DTYPE_BYTES)}"
+                f"op {op.name!r}: unknown dtype {str(dtype)[:40]!r} in attribute 'dtype'; "
+                f"allowed: {', '.join(DTYPE_BYTES)}"
             )
         read = 0.0
         for i, t in enumerate(dict.fromkeys(op.inputs)):

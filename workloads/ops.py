@@ -50,6 +50,16 @@ class OpStats:
         return 2 * self.macs + self.flops
 
 
+MAX_OP_COUNT = 2**64  # MACs or element operations of one op; 2^50 elements x 2^14 each
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"an integer of {value.bit_length()} bits"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def numel(shape: Sequence[int]) -> int:
     return math.prod(shape)
 
@@ -122,7 +132,7 @@ def _matmul(shapes: list[Shape], attrs: dict) -> OpStats:
 def _linear(shapes: list[Shape], attrs: dict) -> OpStats:
     _need(shapes, (2, 3), "linear")
     x, w = shapes[0], shapes[1]
-    if len(w) != 2 or x[-1] != w[0]:
+    if not x or len(w) != 2 or x[-1] != w[0]:
         raise OpShapeError(f"linear expects x[..., in] and w[in, out]; got {list(x)} and {list(w)}")
     if len(shapes) == 3 and shapes[2] != (w[1],):
         raise OpShapeError(f"linear bias must have shape [{w[1]}], got {list(shapes[2])}")
@@ -215,6 +225,8 @@ def _norm(kind: str, flops_per_element: int) -> Callable[[list[Shape], dict], Op
     def infer(shapes: list[Shape], attrs: dict) -> OpStats:
         _need(shapes, (1, 3), kind)
         x = shapes[0]
+        if not x:
+            raise OpShapeError(f"{kind} needs an input with at least 1 dimension, got a scalar")
         channels = x[1] if kind == "batchnorm" and len(x) > 1 else x[-1]
         for param in shapes[1:]:
             if numel(param) != channels:
@@ -279,6 +291,11 @@ def _attention(shapes: list[Shape], attrs: dict) -> OpStats:
         raise OpShapeError("attention takes q, k, v or q, k_cache, v_cache, k_new, v_new")
     q, k, v = shapes[:3]
     new = shapes[3] if len(shapes) == 5 else None
+    if len(q) != 4 or len(k) != 4:
+        raise OpShapeError(
+            f"attention expects q[B,H,S,D] and k, v [B,Hkv,T,D] (4 dimensions each); got "
+            f"{list(q)}, {list(k)}, {list(v)}"
+        )
     if len(shapes) == 5 and (
         shapes[3] != shapes[4]
         or len(new) != 4
@@ -389,7 +406,9 @@ def _channel_shuffle(shapes: list[Shape], attrs: dict) -> OpStats:
     _need(shapes, 1, "channel_shuffle")
     x = shapes[0]
     groups = _int_attr(attrs, "groups", 2)
-    if len(x) < 2 or groups < 1 or x[1] % groups:
+    if len(x) < 2:
+        raise OpShapeError(f"channel_shuffle expects x[N,C,...], got {list(x)}")
+    if groups < 1 or x[1] % groups:
         raise OpShapeError(f"channel_shuffle groups={groups} must divide the {x[1]} channels")
     return OpStats(out_shapes=(x,))
 
@@ -415,8 +434,15 @@ def _custom(shapes: list[Shape], attrs: dict) -> OpStats:
     ):
         raise OpShapeError("custom ops need 'out_shapes', a list of shapes (lists of ints)")
     macs, flops = attrs.get("macs", 0), attrs.get("flops", 0)
-    if not isinstance(macs, int) or not isinstance(flops, int) or macs < 0 or flops < 0:
-        raise OpShapeError("custom op 'macs' and 'flops' must be non-negative integers")
+    if (
+        not all(isinstance(n, int) and not isinstance(n, bool) for n in (macs, flops))
+        or not 0 <= macs <= MAX_OP_COUNT
+        or not 0 <= flops <= MAX_OP_COUNT
+    ):
+        raise OpShapeError(
+            f"custom op 'macs' and 'flops' must be integers from 0 to 2^64 "
+            f"({MAX_OP_COUNT:.3g}), got {_short(macs)} and {_short(flops)}"
+        )
     op_class = attrs.get("op_class", "vector")
     if op_class not in ("matrix", "vector", "scalar"):
         raise OpShapeError(
@@ -475,7 +501,10 @@ _INFERRED_LIMIT = 100_000
 
 def infer(kind: str, shapes: list[Shape], attrs: dict) -> OpStats:
     """Stats of one op; raises OpShapeError for inputs or attributes the kind rejects."""
-    key = (kind, tuple(shapes), repr(sorted(attrs.items())))
+    try:
+        key = (kind, tuple(shapes), repr(sorted(attrs.items())))
+    except ValueError:  # an integer too long to print: nothing to cache, _infer refuses it
+        return _infer(kind, shapes, attrs)
     cached = _INFERRED.get(key)
     if cached is not None:
         return cached

@@ -18,11 +18,27 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from hardware.chip import DTYPE_BYTES
-from hardware.errors import InputError, explain_validation
+from hardware.errors import InputError, explain_validation, shown
 from workloads.graph import Graph
 from workloads.ops import OpShapeError
 
 MAX_BATCH = 1_000_000  # items in one batch; a stream of batches is the way past it
+
+# Bounds of the builders' integer parameters: each far above any real network (a graph at
+# the upper bound still builds in seconds), so a value beyond one is a typo.
+PARAM_BOUNDS: dict[str, tuple[int, int]] = {
+    "batch": (1, MAX_BATCH),
+    "resolution": (1, 16_384),
+    "seq": (1, 1_048_576),
+    "prompt": (1, 1_048_576),
+    "tokens": (1, 1_048_576),
+    "kv": (0, 1_048_576),
+    "layers": (1, 1_000),
+    "width": (1, 1_048_576),
+    "length": (1, 100_000),
+    "size": (1, 2**30),
+}
+DTYPE_PARAMS = ("dtype", "weight_dtype", "kv_dtype")
 BUILDERS: dict[str, Callable[..., Graph]] = {}
 
 
@@ -47,6 +63,11 @@ def builder_params(name: str) -> dict[str, object]:
 
 def _check_name(name: str) -> None:
     _load_all()
+    if not isinstance(name, str):
+        raise InputError(
+            f"workload: expected a builder name (a str), got {shown(name)}; built-in "
+            f"workloads: {', '.join(sorted(BUILDERS))}."
+        )
     if name not in BUILDERS:
         close = difflib.get_close_matches(name, BUILDERS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -67,27 +88,44 @@ def build(name: str, **params: object) -> Graph:
                 f"workload {name!r} has no parameter {key!r}; it takes "
                 f"{', '.join(allowed) or 'no parameters'}."
             )
-    for key in ("batch", "resolution", "seq", "prompt", "tokens", "layers"):
-        if key in given and (not isinstance(given[key], int) or given[key] < 1):
-            raise InputError(
-                f"workload {name!r}: {key} must be a positive integer, got {given[key]!r}."
-            )
-    if isinstance(given.get("batch"), int) and given["batch"] > MAX_BATCH:
-        raise InputError(
-            f"workload {name!r}: batch must be at most {MAX_BATCH:,}, got {given['batch']:,}; "
-            "for many inputs in a row, stream batches with --batches or --duration."
-        )
-    if "dtype" in given and given["dtype"] not in DTYPE_BYTES:
-        raise InputError(
-            f"workload {name!r}: unknown dtype {given['dtype']!r}; allowed: "
-            f"{', '.join(DTYPE_BYTES)}."
-        )
+    for key, value in given.items():
+        _check_param(name, key, value)
     try:
         return BUILDERS[name](**given)
     except ValidationError as err:
         raise explain_validation(err, f"workload {name!r}", Graph) from None
     except OpShapeError as err:
         raise InputError(f"workload {name!r} with {given}: {err}.") from None
+
+
+def _check_param(name: str, key: str, value: object) -> None:
+    """One builder parameter against its bounds (PARAM_BOUNDS) or the dtypes."""
+    if key in DTYPE_PARAMS:
+        if not isinstance(value, str) or value not in DTYPE_BYTES:
+            raise InputError(
+                f"workload {name!r}: unknown {key} {shown(value)}; allowed: "
+                f"{', '.join(DTYPE_BYTES)}."
+            )
+        return
+    if key == "mode":
+        if value not in ("prefill", "decode"):
+            raise InputError(
+                f"workload {name!r}: mode must be 'prefill' or 'decode', got {shown(value)}."
+            )
+        return
+    low, high = PARAM_BOUNDS.get(key, (1, 2**31))
+    what = "a positive integer" if low == 1 else f"an integer >= {low}"
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InputError(f"workload {name!r}: {key} must be {what}, got {shown(value)}.")
+    if value > high:
+        hint = (
+            "; for many inputs in a row, stream batches with --batches or --duration"
+            if key == "batch"
+            else ""
+        )
+        raise InputError(
+            f"workload {name!r}: {key} must be at most {high:,}, got {shown(value)}{hint}."
+        )
 
 
 @functools.cache

@@ -19,11 +19,17 @@ from rich.console import Console
 from rich.table import Table
 
 import hardware
-import workloads
 from hardware.calibrate import calibrate as measure_chip
+from hardware.calibrate import check_threads
 from hardware.errors import InputError
-from sim.cli.common import JsonOption, emit_json, user_errors
-from sim.studies.validate import DEFAULT_BATCHES, DEFAULT_MODELS, Validation, validate_models
+from sim.cli.common import JsonOption, check_outputs, emit_json, user_errors
+from sim.studies.validate import (
+    DEFAULT_BATCHES,
+    DEFAULT_MODELS,
+    Validation,
+    check_validation,
+    validate_models,
+)
 
 
 def validation_table(report: Validation) -> Table:
@@ -85,8 +91,9 @@ def calibrate(
     """Measure this machine (GEMM rate, memory bandwidth, caches, dispatch cost) and write it
     as a chip spec whose sources say how each number was measured."""
     with user_errors():
-        if threads is not None and threads < 1:
-            raise InputError(f"--threads must be a positive integer, got {threads}.")
+        if threads is not None:
+            check_threads(threads, "--threads")
+        check_outputs({"--out": out})
         start = time.perf_counter()
         chip = measure_chip(out, quick=quick, threads=threads, device=device)
     dtype = "fp32" if "fp32" in chip.dtypes() else chip.dtypes()[0]
@@ -128,16 +135,8 @@ def validate_model(
         _check_onnx_extra()
         models = tuple(model or DEFAULT_MODELS)
         batches = tuple(batch or DEFAULT_BATCHES)
-        known = workloads.list_workloads()
-        for name in models:
-            if name not in known:
-                raise InputError(
-                    f"--model {name!r} is not a built-in workload; known: {', '.join(known)}."
-                )
-        if min(batches) < 1 or threads < 1 or runs < 1 or warmup < 0:
-            raise InputError(
-                "--batch, --threads and --runs must be positive and --warmup non-negative."
-            )
+        check_outputs({"--save-chip": save_chip, "--json": json_out}, [chip])
+        check_validation(models, batches, threads, runs, warmup)
         if chip is not None:
             target = hardware.load_chip(chip)
         else:

@@ -82,7 +82,7 @@ def chips(ctx: typer.Context, json_out: JsonOption = None) -> None:
         dtype = main_dtype(chip)
         name = chip.name + (" (hypothetical)" if chip.hypothetical else "")
         table.add_row(
-            name,
+            Text(name),
             peaks,
             format_si(chip.memory.dram.bandwidth, "B/s"),
             onchip_text(chip),

@@ -22,6 +22,8 @@ import hardware
 import workloads
 from hardware.chip import Chip
 from hardware.errors import InputError
+from hardware.files import check_output, same_file
+from hardware.load import PRESET_DIR
 from hardware.quantity import format_si
 from sim.fuse import FUSION_MODES
 from workloads.graph import Graph
@@ -67,8 +69,9 @@ def stdout() -> Console:
 
 def fail(message: str) -> NoReturn:
     """Print `message` in red on stderr and exit with code 2 (bad user input)."""
+    readable = message.encode("utf-8", "backslashreplace").decode("utf-8")
     Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"error: {message}", style="red", markup=False
+        f"error: {readable}", style="red", markup=False
     )
     raise SystemExit(2)
 
@@ -83,8 +86,10 @@ def user_errors() -> Iterator[None]:
 
 
 def emit_json(payload: Any, target: str) -> None:
-    """Write `payload` (a JSON string, or data to serialize) to `target`; '-' is stdout."""
+    """Write `payload` (a JSON string, or data to serialize) to `target`; '-' is stdout.
+    A lone surrogate in a name (JSON can hold it, UTF-8 cannot) is written escaped."""
     text = payload if isinstance(payload, str) else json.dumps(payload, indent=2, allow_nan=False)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     if target == "-":
         typer.echo(text)
         return
@@ -126,6 +131,28 @@ def count(value: float) -> str:
 
 
 # loading inputs ---------------------------------------------------------------------------
+
+
+def check_outputs(outputs: dict[str, Any], inputs: Sequence[str | None] = ()) -> None:
+    """Every output flag's path checked before any work (`-` is stdout; None not given):
+    a writable file in an existing folder, never a folder, never one of this run's inputs
+    (a workload or chip file, or the preset a chip name reads), never two flags one file."""
+    sources: list[Any] = []
+    for source in inputs:
+        if not isinstance(source, str):
+            continue
+        sources.append(source)
+        if source in hardware.list_chips():
+            sources.append(PRESET_DIR / f"{source}.yaml")
+    seen: dict[Path, str] = {}
+    for flag, target in outputs.items():
+        if target is None or str(target) == "-":
+            continue
+        path = check_output(target, flag, tuple(sources))
+        for other_path, other in seen.items():
+            if same_file(path, other_path) or path == other_path:
+                raise InputError(f"{flag} {path}: is also the {other} file; give two names.")
+        seen[path] = flag
 
 
 def load_workload(spec: str, **params: Any) -> Graph:

@@ -23,6 +23,7 @@ from sim.cli.common import (
     SetOption,
     WorkloadArgument,
     check_fusion,
+    check_outputs,
     emit_json,
     load_chip_with,
     load_workload,
@@ -31,6 +32,7 @@ from sim.cli.common import (
     user_errors,
     write_trace,
 )
+from sim.render.report import MAX_TOP
 
 
 def run(
@@ -80,11 +82,15 @@ def run(
     json_out: JsonOption = None,
     trace: Annotated[Path | None, typer.Option(help="Write a Chrome/Perfetto trace.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print one line.")] = False,
-    top: Annotated[int, typer.Option(min=1, help="Kernels listed in the summary.")] = 10,
+    top: Annotated[
+        int, typer.Option(min=1, max=MAX_TOP, help="Kernels listed in the summary.")
+    ] = 10,
 ) -> None:
     """Simulate WORKLOAD on a chip: latency, throughput and where the peak went."""
     import sim
 
+    with user_errors():
+        check_outputs({"--json": json_out, "--trace": trace}, [workload, chip])
     chosen: dict = {"overlap": overlap, "runtime": runtime, "tf32": tf32}
     if graph_launch is not None:
         chosen["graph_launch"] = graph_launch

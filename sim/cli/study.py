@@ -26,6 +26,7 @@ from sim.cli.common import (
     SetOption,
     WorkloadArgument,
     check_fusion,
+    check_outputs,
     emit_json,
     load_chip_with,
     load_workload,
@@ -60,6 +61,7 @@ def explain(
     from sim.studies.explain import explain as explain_run
 
     with user_errors():
+        check_outputs({"--json": json_out}, [workload, chip])
         params = dict(batch=batch, resolution=resolution, seq=seq, dtype=dtype)
         graph = load_workload(workload, **params)
         spec = load_chip_with(chip, set_)
@@ -89,6 +91,7 @@ def compare(
     from sim.render.explanation import compare as compare_table
 
     with user_errors():
+        check_outputs({"--json": json_out}, [*workload, *chip])
         results = []
         for name in workload:
             graph = load_workload(name, batch=batch)
@@ -125,6 +128,7 @@ def plot(
     with user_errors():
         if kind not in PLOTS:
             raise InputError(f"plot {kind!r}: allowed kinds are {', '.join(PLOTS)}.")
+        check_outputs({"--out": out}, [workload, chip])
         graph = load_workload(workload, batch=batch)
         spec = load_chip_with(chip, set_)
         result = sim.simulate(graph, spec, fusion=check_fusion(fusion))

@@ -27,6 +27,7 @@ import math
 import simpy
 
 from hardware.chip import Chip
+from hardware.errors import InputError
 from sim.engine.records import (
     BatchRecord,
     EngineOptions,
@@ -39,6 +40,12 @@ from sim.engine.records import (
 from sim.engine.resources import SharedLink, UnitQueue
 from sim.engine.thermal import ThermalState, capped_level, kernel_energy
 from sim.lower import Kernel
+
+# The simulation budget: a run needing more events than this would take many minutes (a
+# 1M-op graph needs about 3M), and a run whose clock stays put for STALL_EVENTS events in a
+# row is not progressing (a time so large that adding a kernel's duration leaves it equal).
+MAX_EVENTS = 30_000_000
+STALL_EVENTS = 2_000_000
 
 MAX_TRANSFERS = 40_000  # transfers and launches kept for the timeline (its first 20,000 spans)
 THERMAL_STEPS = 10_000  # control periods before the thermal process coarsens its period
@@ -97,13 +104,17 @@ class Engine:
         self.env.process(self.launcher())
         if self.thermal is not None:
             self.env.process(self.thermal_control())
-        events = 0
+        events = stalled = 0
         while True:
+            before = self.env.now
             try:
                 self.env.step()
             except simpy.core.EmptySchedule:
                 break
             events += 1
+            stalled = stalled + 1 if self.env.now == before else 0
+            if events > MAX_EVENTS or stalled > STALL_EVENTS:
+                raise InputError(budget_message(events, stalled, self.env.now))
         if not self.finished:
             raise RuntimeError("simulation deadlocked: a launched batch never finished")
         ran = [b for b in self.batches if b.closed]
@@ -381,3 +392,18 @@ class Engine:
             step = self.thermal.decide(power, self.level, len(self.levels))
             if step:
                 self.set_level(self.level + step)
+
+
+def budget_message(events: int, stalled: int, now_s: float) -> str:
+    """Why a run was stopped, and what to change."""
+    if stalled > STALL_EVENTS:
+        return (
+            f"the simulation stopped: simulated time stayed at {now_s:.6g} s for "
+            f"{stalled:,} events, so it would never finish; a latency, period or clock of "
+            "the chip is out of proportion with its kernels' durations."
+        )
+    return (
+        f"the simulation stopped after {MAX_EVENTS:,} events at {now_s:.6g} s of simulated "
+        "time; simulate fewer batches (or a shorter --duration, or let the stream "
+        "fast-forward), a smaller graph, or a thermal period that is not tiny."
+    )

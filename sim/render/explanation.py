@@ -31,7 +31,9 @@ def render_explanation(explanation: Explanation) -> Summary:
     losses.add_column("kernels most responsible", ratio=2)
     for n, loss in enumerate(explanation.losses, start=1):
         kernels = Text("\n".join(f"{short(op.name)} ({op.share:.0%})" for op in loss.ops) or "-")
-        remedy = loss.remedy + (f"\n[dim]{loss.advice}[/]" if loss.advice else "")
+        remedy = Text(loss.remedy)
+        if loss.advice:
+            remedy.append("\n" + loss.advice, style="dim")
         losses.add_row(str(n), loss.category, f"{loss.share:.1%}", remedy, kernels)
     parts: list = [head, losses]
     what_ifs = Table(title="What if (each re-simulated)", title_justify="left")
@@ -53,7 +55,7 @@ def render_explanation(explanation: Explanation) -> Summary:
                 seconds(what_if.latency_s),
                 f"{what_if.efficiency:.1%}",
                 Text(f"{what_if.speedup:.2f}x{unit}", style=style),
-                what_if.top_loss,
+                Text(what_if.top_loss),
             )
     if what_ifs.row_count:
         parts.append(what_ifs)
@@ -92,7 +94,7 @@ def compare(results: Sequence[Result]) -> Table:
         ("efficiency", lambda r: percent(r.efficiency)),
     ]
     for label, cell in rows:
-        table.add_row(label, *(cell(r) for r in results))
+        table.add_row(label, *(Text(cell(r)) for r in results))
     if results and len({r.workload for r in results}) == 1:
         best = max(r.throughput for r in results)
         table.add_row(

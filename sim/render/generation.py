@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from hardware.quantity import format_si
 from sim.losses import REMEDIES
@@ -22,13 +23,14 @@ def _header(result: GenerationResult) -> Table:
     if (result.weight_dtype, result.kv_dtype) != (result.dtype, result.dtype):
         dtypes += f", weights {result.weight_dtype}, KV cache {result.kv_dtype}"
     grid.add_row(
-        "model", f"{result.workload} ({result.layers} layers, {dtypes}, fusion {result.fusion})"
+        "model",
+        Text(f"{result.workload} ({result.layers} layers, {dtypes}, fusion {result.fusion})"),
     )
     grid.add_row(
         "request",
         f"batch {result.batch}, prompt {result.prompt} tokens, then {result.tokens} decode steps",
     )
-    grid.add_row("chip", result.chip)
+    grid.add_row("chip", Text(result.chip))
     memory = (
         f"weights {format_si(result.weight_bytes, 'B')} + KV cache "
         f"{format_si(result.kv_cache_bytes, 'B')} of "

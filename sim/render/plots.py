@@ -53,6 +53,12 @@ def pyplot() -> Any:
     return plt
 
 
+def plain(text: str) -> str:
+    """A name drawn as written: `$` would start matplotlib's mathtext (`$\\frac{}{}$` in an
+    op name fails the whole figure), so it is escaped."""
+    return text.replace("$", r"\$")
+
+
 def output_path(path: str | os.PathLike) -> Path:
     target = Path(path)
     if target.suffix.lower() not in SUFFIXES:
@@ -132,7 +138,11 @@ def roofline(result: Result, chip: Chip, path: str | os.PathLike) -> Path:
     for intensity, rate, row in sorted(points, key=lambda p: -(p[2].end_s - p[2].start_s))[:5]:
         x = hi if intensity >= NO_DRAM_INTENSITY else intensity
         ax.annotate(
-            short(row.name, 24), (x, rate), textcoords="offset points", xytext=(5, 3), fontsize=7
+            plain(short(row.name, 24)),
+            (x, rate),
+            textcoords="offset points",
+            xytext=(5, 3),
+            fontsize=7,
         )
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -142,7 +152,7 @@ def roofline(result: Result, chip: Chip, path: str | os.PathLike) -> Path:
     ax.set_xlabel("arithmetic intensity (ops per DRAM byte)")
     ax.set_ylabel("achieved ops/s")
     ax.set_title(
-        f"{result.workload} on {chip.name}: {len(points)} kernels "
+        f"{plain(result.workload)} on {plain(chip.name)}: {len(points)} kernels "
         f"(delivered {result.efficiency:.1%} of peak)"
     )
     ax.grid(True, which="both", alpha=0.2)
@@ -185,7 +195,7 @@ def waterfall(result: Result, path: str | os.PathLike) -> Path:
     ax.set_xticklabels(labels, rotation=30, ha="right")
     ax.set_ylabel(unit)
     ax.set_title(
-        f"{result.workload} on {result.chip}: where the peak went "
+        f"{plain(result.workload)} on {plain(result.chip)}: where the peak went "
         f"(delivered {result.delivered_ops_per_s / scale:.3g} {unit})"
     )
     ax.grid(True, axis="y", alpha=0.2)
@@ -221,11 +231,11 @@ def timeline(result: Result, path: str | os.PathLike) -> Path:
         )
         seen.add(what)
     ax.set_yticks(range(len(tracks)))
-    ax.set_yticklabels(list(reversed(tracks)))
+    ax.set_yticklabels([plain(track) for track in reversed(tracks)])
     ax.set_xlim(0, end / scale if end else 1)
     ax.set_xlabel(f"time ({unit})")
     note = f", first batches of {result.batches:,}" if result.batches > 1 else ""
-    ax.set_title(f"{result.workload} on {result.chip}: timeline{note}")
+    ax.set_title(f"{plain(result.workload)} on {plain(result.chip)}: timeline{note}")
     ax.legend(
         fontsize=8,
         loc="upper center",

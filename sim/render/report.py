@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from hardware.errors import InputError, expect, expect_int, shown
 from hardware.quantity import format_si
 from sim.losses import REMEDIES
 from sim.render.format import bar, ops_rate, per_second, percent, seconds
@@ -18,6 +19,7 @@ from sim.render.gantt import Gantt
 from sim.result import Result
 
 SPARKS = "▁▂▃▄▅▆▇█"
+MAX_TOP = 100_000  # kernels listed; more rows than any terminal shows
 
 
 def header(result: Result) -> Table:
@@ -105,7 +107,7 @@ def top_ops(result: Result, top: int) -> Table:
         intensity = f"{row.intensity:.3g}" if row.intensity < 1e29 else "-"
         table.add_row(
             Text(row.name),
-            row.unit,
+            Text(row.unit),
             seconds(span),
             f"{span / result.latency_s:.1%}" if result.latency_s else "-",
             intensity,
@@ -126,7 +128,7 @@ def units(result: Result) -> Table:
     table.add_column("utilization", no_wrap=True)
     for unit in result.units:
         table.add_row(
-            unit.name,
+            Text(unit.name),
             "yes" if unit.peak else ("host" if unit.host else "no"),
             str(unit.kernels),
             seconds(unit.busy_s),
@@ -226,6 +228,12 @@ class Summary(JupyterMixin, Group):
 
 def render_result(result: Result, top: int = 10, color_by: str = "bound") -> Summary:
     """Header, waterfall from peak to delivered, units, Gantt, run traces, top kernels."""
+    expect(result, Result, "render_result: result", " (from sim.simulate)")
+    expect_int(top, "render_result: top", 0, MAX_TOP)
+    if color_by not in ("bound", "kind"):
+        raise InputError(
+            f"render_result: color_by must be 'bound' or 'kind', got {shown(color_by)}."
+        )
     parts = [
         Panel(header(result), title="topsim", title_align="left"),
         waterfall(result),
@@ -240,6 +248,7 @@ def render_result(result: Result, top: int = 10, color_by: str = "bound") -> Sum
 
 
 def one_line(result: Result) -> str:
+    expect(result, Result, "one_line: result", " (from sim.simulate)")
     return (
         f"{result.workload} on {result.chip}: {seconds(result.latency_s)}, "
         f"{ops_rate(result.delivered_ops_per_s)} of {ops_rate(result.peak_ops)} "

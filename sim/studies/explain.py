@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import hardware
 from hardware.chip import Chip
-from hardware.errors import InputError
+from hardware.errors import InputError, expect, expect_int
 from sim.losses import REMEDIES
 from sim.options import SimOptions, options_from
 from sim.result import Result
@@ -219,6 +219,11 @@ def explain(
     `lambda b: workloads.build("resnet50", batch=b)`); without it, bigger-batch what-ifs
     are skipped. Keyword arguments are SimOptions fields, as for `simulate`.
     """
+    expect(graph, Graph, "explain: graph", " (workloads.build or workloads.load)")
+    expect(chip, Chip, "explain: chip", " (hardware.load_chip)")
+    expect_int(top, "explain: top", 0, 1000)
+    if rebuild is not None and not callable(rebuild):
+        raise InputError("explain: rebuild must be a function batch -> Graph, or None.")
     options = options_from(options, kwargs)
     base = simulate(graph, chip, options)
     runs: dict[str, WhatIf] = {}

@@ -35,12 +35,13 @@ from collections.abc import Callable
 import numpy as np
 
 from hardware.chip import DTYPE_BYTES, Chip
-from hardware.errors import InputError
+from hardware.errors import InputError, expect, expect_int, shown
 from sim.losses import LOSS_CATEGORIES
 from sim.options import options_from
 from sim.result import BatchStats, Result
 from sim.simulate import simulate
 from sim.studies.results import DecodeSample, GenerationResult, median_step
+from workloads.registry import MAX_BATCH, PARAM_BOUNDS
 from workloads.zoo.transformer import CONFIGS, decode_step, transformer
 
 # interpolation error allowed at an interval's midpoint: for the step latency and useful
@@ -74,7 +75,8 @@ def generate(
     `options` are SimOptions fields (overlap, graph_launch, thermal, dtype of the peak);
     stream options (batches, duration_s, ...) do not apply to one request.
     """
-    config = _check(config_name, prompt, tokens, batch, options)
+    expect(chip, Chip, "generate: chip", " (hardware.load_chip)")
+    config = _check(config_name, prompt, tokens, batch, options, layers)
     chosen = {"fusion": fusion} if fusion is not None else {}  # else the runtime's default
     sim_options = options_from(None, {**chosen, **options})
     weight_dtype = weight_dtype or dtype
@@ -250,8 +252,10 @@ def _sample(step: int, kv: int, result: Result) -> DecodeSample:
     )
 
 
-def _check(config_name: str, prompt: int, tokens: int, batch: int, options: dict):
-    if config_name not in CONFIGS:
+def _check(
+    config_name: str, prompt: int, tokens: int, batch: int, options: dict, layers: int | None
+):
+    if not isinstance(config_name, str) or config_name not in CONFIGS:
         raise InputError(f"unknown transformer {config_name!r}; known: {', '.join(CONFIGS)}.")
     config = CONFIGS[config_name]
     if not config.decoder:
@@ -259,9 +263,13 @@ def _check(config_name: str, prompt: int, tokens: int, batch: int, options: dict
     for key, value in (("prompt", prompt), ("tokens", tokens), ("batch", batch)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise InputError(
-                f"generation of {config_name!r}: {key} must be a positive integer, got {value!r}."
+                f"generation of {config_name!r}: {key} must be a positive integer, "
+                f"got {shown(value)}."
             )
-    if prompt + tokens > config.max_positions:
+    expect_int(batch, f"generation of {config_name!r}: batch", 1, MAX_BATCH)
+    if layers is not None:
+        expect_int(layers, f"generation of {config_name!r}: layers", 1, PARAM_BOUNDS["layers"][1])
+    if prompt + tokens > config.max_positions:  # small ints from here on
         raise InputError(
             f"{config_name!r} handles at most {config.max_positions} positions; "
             f"prompt {prompt} + tokens {tokens} = {prompt + tokens}."

@@ -21,12 +21,18 @@ from typing import Any
 import numpy as np
 
 import workloads
+from hardware.calibrate import check_threads
 from hardware.chip import Chip
+from hardware.errors import InputError, expect_int, shown
 from hardware.measure import ort_session
 from sim.simulate import simulate
 
 DEFAULT_MODELS = ("resnet50", "mobilenet-v2", "shufflenet-v2")
 DEFAULT_BATCHES = (1, 8)
+# onnxruntime holds a model's activations for a whole batch in memory: batch 64 of resnet50
+# in fp32 needs a few GiB, far beyond it a test machine runs out
+MAX_BATCH = 64
+MAX_RUNS = 1000
 
 
 @dataclass
@@ -112,6 +118,25 @@ def time_onnxruntime(path: str | Path, threads: int, runs: int, warmup: int = 3)
     return samples
 
 
+def check_validation(
+    models: tuple[str, ...], batches: tuple[int, ...], threads: int, runs: int, warmup: int
+) -> None:
+    """The bounds of a validation, checked before any model is built or timed."""
+    known = workloads.list_workloads()
+    for name in models:
+        if not isinstance(name, str) or name not in known:
+            raise InputError(
+                f"--model {shown(name)} is not a built-in workload; known: {', '.join(known)}."
+            )
+    if not batches:
+        raise InputError("--batch: give at least one batch size.")
+    for batch in batches:
+        expect_int(batch, "--batch", 1, MAX_BATCH)
+    check_threads(threads, "--threads")
+    expect_int(runs, "--runs", 1, MAX_RUNS)
+    expect_int(warmup, "--warmup", 0, MAX_RUNS)
+
+
 def validate_models(
     chip: Chip,
     models: tuple[str, ...] = DEFAULT_MODELS,
@@ -123,6 +148,7 @@ def validate_models(
     progress: Callable[[Row], None] | None = None,
 ) -> Validation:
     """Measured (onnxruntime) vs predicted (topsim on `chip`) latency for each model/batch."""
+    check_validation(models, batches, threads, runs, warmup)
     from workloads.onnx import to_onnx
 
     rows = []
