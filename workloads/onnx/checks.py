@@ -20,7 +20,7 @@ import numpy as np
 
 from hardware.errors import InputError
 from workloads.onnx.fold import axes_of
-from workloads.onnx.read import Node, Shape, Unmappable, label
+from workloads.onnx.read import MICROSOFT_OPS, STANDARD_DOMAINS, Node, Shape, Unmappable, label
 from workloads.onnx.state import ImportState
 from workloads.ops import numel
 
@@ -56,7 +56,15 @@ BROADCASTING = (
 def check(imp: ImportState, node: Node) -> None:
     """A standard node that lacks a required input, or whose shapes contradict each
     other, is an InputError: shape mismatches are rejected at load time."""
-    if node.domain not in ("", "ai.onnx"):
+    if node.domain == "com.microsoft" and node.op_type in MICROSOFT_OPS:
+        need, have = MICROSOFT_OPS[node.op_type], node.inputs[: MICROSOFT_OPS[node.op_type]]
+        if len(have) < need or not all(have) or not node.outputs or not node.outputs[0]:
+            raise InputError(
+                f"{imp.source}: node {label(node)} (com.microsoft {node.op_type}): ONNX "
+                f"Runtime's {node.op_type} requires its first {need} inputs and an output; "
+                f"the node has inputs {node.inputs} and outputs {node.outputs}."
+            )
+    if node.domain not in STANDARD_DOMAINS:
         return  # other domains' ops are not ONNX's: nothing to hold them to
     problem = _missing_input(imp, node)
     shape_check = SHAPE_CHECKS.get(node.op_type)
@@ -81,25 +89,64 @@ def check(imp: ImportState, node: Node) -> None:
 
 
 _SCHEMAS: dict[tuple[str, int], Any] = {}
+_INTEGER_TYPES = {f"tensor({t}int{b})" for t in ("", "u") for b in (8, 16, 32, 64)}
 
 
-def _missing_input(imp: ImportState, node: Node) -> str | None:
-    """The first required input (by ONNX's schema for the model's opset) the node lacks."""
+def _schema(imp: ImportState, node: Node):
     key = (node.op_type, imp.opset)
     if key not in _SCHEMAS:
         try:
             _SCHEMAS[key] = imp.onnx.defs.get_schema(node.op_type, imp.opset, "")
         except Exception:  # no such op in this opset (or this onnx): nothing to check
             _SCHEMAS[key] = None
-    schema = _SCHEMAS[key]
+    return _SCHEMAS[key]
+
+
+def _missing_input(imp: ImportState, node: Node) -> str | None:
+    """What the node breaks of ONNX's schema for the model's opset: a required input it
+    lacks, too many inputs or outputs, an attribute of the wrong type or a missing required
+    one, a float tensor where only integers are allowed (indices, starts, axes ...)."""
+    schema = _schema(imp, node)
     if schema is None:
         return None
+    op = node.op_type
     single = imp.onnx.defs.OpSchema.FormalParameterOption.Single
     for i, formal in enumerate(schema.inputs):
         if formal.option == single and (i >= len(node.inputs) or not node.inputs[i]):
             return (
-                f"ONNX's {node.op_type} requires input {i + 1} ({formal.name}), "
+                f"ONNX's {op} requires input {i + 1} ({formal.name}), "
                 f"which the node does not have (it has {len([t for t in node.inputs if t])})"
+            )
+    if len(node.inputs) > schema.max_input:
+        return f"it has {len(node.inputs)} inputs; ONNX's {op} takes at most {schema.max_input}"
+    outputs = len(node.outputs)
+    if not schema.min_output <= outputs <= schema.max_output:
+        allowed = f"{schema.min_output} to {schema.max_output}"
+        if schema.min_output == schema.max_output:
+            allowed = str(schema.min_output)
+        return f"it has {outputs} outputs; ONNX's {op} makes {allowed}"
+    attr_type = imp.onnx.AttributeProto.AttributeType
+    given = {a.name: a.type for a in node.proto.attribute}
+    for name, spec in schema.attributes.items():
+        if name not in given:
+            if spec.required:
+                return f"ONNX's {op} requires attribute {name!r}, which the node does not have"
+        elif given[name] and given[name] != int(spec.type):
+            return (
+                f"attribute {name!r} is of type {attr_type.Name(given[name])}; ONNX's {op} "
+                f"takes {attr_type.Name(int(spec.type))}"
+            )
+    constraints = {c.type_param_str: set(c.allowed_type_strs) for c in schema.type_constraints}
+    for i, (formal, t) in enumerate(zip(schema.inputs, node.inputs, strict=False)):
+        allowed = constraints.get(formal.type_str, {formal.type_str})
+        elem = imp.onnx_types.get(t)
+        if not t or not elem or not allowed <= _INTEGER_TYPES:
+            continue
+        kind = f"tensor({imp.onnx.TensorProto.DataType.Name(elem).lower()})"
+        if kind not in allowed:
+            return (
+                f"input {i + 1} ({formal.name}) {t!r} is a {kind}; ONNX's {op} takes "
+                f"{' or '.join(sorted(allowed))} there"
             )
     return None
 

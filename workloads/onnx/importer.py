@@ -8,6 +8,7 @@ op rather than failing the import: a model with an odd node is still worth simul
 
 from __future__ import annotations
 
+import heapq
 import os
 import warnings
 from collections import Counter
@@ -21,17 +22,43 @@ from pydantic import ValidationError
 from hardware.errors import InputError, explain_validation
 from workloads.graph import Graph
 from workloads.onnx.checks import check
-from workloads.onnx.fold import FOLD_LIMIT, fold
+from workloads.onnx.fold import fold
 from workloads.onnx.mappers_math import MAPPERS as MATH_MAPPERS
 from workloads.onnx.mappers_nn import MAPPERS as NN_MAPPERS
 from workloads.onnx.mappers_shape import MAPPERS as SHAPE_MAPPERS
-from workloads.onnx.mapping import Mappers
+from workloads.onnx.mapping import Mapper, Mappers
 from workloads.onnx.patterns import Region, find_fusions
-from workloads.onnx.read import Node, Shape, Unmappable, dims_of, read_model, read_nodes
+from workloads.onnx.read import (
+    FOLD_LIMIT,
+    MICROSOFT_OPS,
+    STANDARD_DOMAINS,
+    Node,
+    Shape,
+    Unmappable,
+    dims_of,
+    label,
+    read_model,
+    read_nodes,
+)
 from workloads.onnx.state import ImportState
 from workloads.ops import numel
 
 MAPPERS = Mappers.merge(NN_MAPPERS, MATH_MAPPERS, SHAPE_MAPPERS)
+
+
+def mapper_of(node: Node) -> Mapper | None:
+    """The standard domain maps by op type; com.microsoft only its ops listed on purpose;
+    any other domain's ops are someone else's definitions, so they map to nothing."""
+    if node.domain in STANDARD_DOMAINS or (
+        node.domain == "com.microsoft" and node.op_type in MICROSOFT_OPS
+    ):
+        return MAPPERS.get(node.op_type)
+    return None
+
+
+def qualified(node: Node) -> str:
+    """The op type, with its domain when that is not ONNX's own."""
+    return node.op_type if node.domain in STANDARD_DOMAINS else f"{node.domain}.{node.op_type}"
 
 
 class OnnxImportWarning(UserWarning):
@@ -247,37 +274,59 @@ class Importer(ImportState):
             return None
 
     def _sorted_nodes(self) -> list[Node]:
-        """Nodes in a topological order (files should be sorted; some are not)."""
-        nodes = read_nodes(self.model.graph, self.onnx)
+        """Nodes in a topological order (files should be sorted; some are not).
+
+        Kahn's algorithm with a heap of ready nodes keyed by file position, so a sorted
+        file keeps its order and the cost is O(edges + nodes log nodes).
+        """
+        nodes = read_nodes(self.model.graph, self.onnx, self.source)
         available = set(self.tensors) | set(self.const_shapes) | {""}
-        producer = {o: n.index for n in nodes for o in n.outputs if o}
-        waiting = {}
+        producer: dict[str, int] = {}
         for n in nodes:
+            for o in n.outputs:
+                if o and (o in producer or o in available):
+                    first = "a graph input or initializer"
+                    if o in producer:
+                        first = f"node {label(nodes[producer[o]])}"
+                    raise InputError(
+                        f"{self.source}: tensor {o!r}, an output of node {label(n)} "
+                        f"({n.op_type}), is already produced by {first}; in ONNX each "
+                        "tensor has one producer."
+                    )
+                if o:
+                    producer[o] = n.index
+        consumers: list[list[int]] = [[] for _ in nodes]
+        waiting = [0] * len(nodes)
+        for n in nodes:
+            sources = set()
             for t in n.inputs:
-                if t not in available and t not in producer:
+                if t in producer:
+                    sources.add(producer[t])
+                elif t not in available:
                     raise InputError(
                         f"{self.source}: tensor {t!r}, an input of node "
                         f"{n.name or n.index!r} ({n.op_type}), is produced by no node "
                         "and is neither a graph input nor an initializer; the file "
                         "may be truncated or not a complete model."
                     )
-            waiting[n.index] = len({producer[t] for t in n.inputs if t in producer})
-        consumers: dict[int, list[int]] = {n.index: [] for n in nodes}
-        for n in nodes:
-            for p in sorted({producer[t] for t in n.inputs if t in producer}):
+            waiting[n.index] = len(sources)
+            for p in sources:
                 consumers[p].append(n.index)
-        ready = sorted(i for i, k in waiting.items() if k == 0)
+        ready = [i for i, k in enumerate(waiting) if k == 0]  # ascending: already a heap
         order = []
         while ready:
-            index = ready.pop(0)
+            index = heapq.heappop(ready)
             order.append(nodes[index])
             for c in consumers[index]:
                 waiting[c] -= 1
                 if waiting[c] == 0:
-                    ready.append(c)
-            ready.sort()
+                    heapq.heappush(ready, c)
         if len(order) != len(nodes):
-            raise InputError(f"{self.source}: the ONNX graph has a cycle; it is not a valid model.")
+            stuck = next(n for n in nodes if waiting[n.index])
+            raise InputError(
+                f"{self.source}: the ONNX graph has a cycle (node {label(stuck)} "
+                f"({stuck.op_type}) depends on its own output); it is not a valid model."
+            )
         return order
 
     def _live(self, nodes: list[Node], outputs: list[str]) -> list[Node]:
@@ -297,7 +346,7 @@ class Importer(ImportState):
         check(self, node)
         if fold(self, node):
             return
-        mapper = MAPPERS.get(node.op_type)
+        mapper = mapper_of(node)
         if mapper is None:
             self.unknown[node.op_type] += 1
             self.custom(node, accelerated=False)
@@ -309,6 +358,15 @@ class Importer(ImportState):
             self.rollback(mark)
             self.approximated[node.op_type] += 1
             self.custom(node, flops_per_element=1.0)
+        except InputError:
+            raise
+        except (ArithmeticError, IndexError, KeyError, TypeError, ValueError) as exc:
+            # a node the checks let through but its mapper cannot read: still one paragraph
+            raise InputError(
+                f"{self.source}: node {label(node)} ({qualified(node)}): topsim cannot "
+                f"map it ({exc.__class__.__name__}: {exc}); its inputs, ranks or "
+                "attributes are outside what ONNX's definition of the op allows."
+            ) from None
 
     def _map_fused(self, node: Node, region: Region) -> None:
         x = self.resolve(region.x)
