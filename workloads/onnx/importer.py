@@ -164,11 +164,10 @@ class Importer(ImportState):
                 f"{self.source}: the model computes nothing at run time (every node "
                 "is a constant or a shape computation)."
             )
-        outputs = []
-        for o in graph.output:
-            name = self.resolve(o.name)
-            if any(name in op.outputs for op in self.ops) and name not in outputs:
-                outputs.append(name)
+        computed = {t for op in self.ops for t in op.outputs}
+        outputs = list(
+            dict.fromkeys(n for o in graph.output if (n := self.resolve(o.name)) in computed)
+        )
         if self.approximated:
             listing = ", ".join(f"{t} (x{n})" for t, n in sorted(self.approximated.items()))
             self.notes.append(
@@ -230,11 +229,17 @@ class Importer(ImportState):
             )
 
     def _shape_inference(self) -> None:
+        """ONNX's shapes, with data propagation (shape computations evaluated) only where
+        plain inference left shapes open and no 1-D tensor is large: ONNX propagates a 1-D
+        tensor's values one proto entry per element, so a long one costs gigabytes."""
         onnx = self.onnx
         try:
-            inferred = onnx.shape_inference.infer_shapes(
-                self.model, strict_mode=False, data_prop=True
-            )
+            inferred = onnx.shape_inference.infer_shapes(self.model, strict_mode=False)
+            values = [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]
+            if not all(_concrete(v) for v in values) and _small_vectors(inferred.graph):
+                inferred = onnx.shape_inference.infer_shapes(
+                    self.model, strict_mode=False, data_prop=True
+                )
         except Exception as exc:  # inference is help, not a requirement
             self.notes.append(
                 f"ONNX shape inference failed ({exc.__class__.__name__}); shapes "
@@ -378,3 +383,22 @@ class Importer(ImportState):
             self.rollback(mark)
             for member in region.nodes:  # map the members one by one after all
                 self._map(member)
+
+
+def _concrete(value) -> bool:
+    """A tensor value whose every dimension is known."""
+    if not value.type.HasField("tensor_type"):
+        return True
+    tensor_type = value.type.tensor_type
+    return tensor_type.HasField("shape") and all(
+        d.HasField("dim_value") for d in tensor_type.shape.dim
+    )
+
+
+def _small_vectors(graph) -> bool:
+    """No known 1-D tensor (input, initializer, inferred value) over FOLD_LIMIT elements."""
+    for value in [*graph.input, *graph.value_info, *graph.output]:
+        dims = value.type.tensor_type.shape.dim if value.type.HasField("tensor_type") else []
+        if len(dims) == 1 and dims[0].dim_value > FOLD_LIMIT:
+            return False
+    return all(len(t.dims) != 1 or t.dims[0] <= FOLD_LIMIT for t in graph.initializer)
