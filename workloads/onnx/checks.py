@@ -66,7 +66,7 @@ def check(imp: ImportState, node: Node) -> None:
             )
     if node.domain not in STANDARD_DOMAINS:
         return  # other domains' ops are not ONNX's: nothing to hold them to
-    problem = _missing_input(imp, node)
+    problem = _missing_input(imp, node) or _attribute_problem(imp, node)
     shape_check = SHAPE_CHECKS.get(node.op_type)
     if problem is None and shape_check is not None:
         try:
@@ -148,6 +148,151 @@ def _missing_input(imp: ImportState, node: Node) -> str | None:
                 f"input {i + 1} ({formal.name}) {t!r} is a {kind}; ONNX's {op} takes "
                 f"{' or '.join(sorted(allowed))} there"
             )
+    return None
+
+
+WINDOW_OPS = {
+    "Conv",
+    "ConvInteger",
+    "QLinearConv",
+    "ConvTranspose",
+    "MaxPool",
+    "AveragePool",
+    "LpPool",
+}
+# ops with an `axis` attribute that must name an axis of their first input
+AXIS_OPS = {
+    "ArgMax",
+    "ArgMin",
+    "Gather",
+    "GatherElements",
+    "Softmax",
+    "LogSoftmax",
+    "Hardmax",
+    "Concat",
+    "Split",
+    "LayerNormalization",
+    "Compress",
+    "ScatterElements",
+}
+# ops whose `axes` (attribute, or constant second input) name axes of the first input
+AXES_OPS = {"Squeeze", "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd"}
+AXES_OPS |= {"ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"}
+
+
+def _attribute_problem(imp: ImportState, node: Node) -> str | None:
+    """Attribute values out of ONNX's range: non-positive strides, dilations, kernels or
+    groups, negative pads, zero split parts, axes outside the input or repeated."""
+    a, op = node.attrs, node.op_type
+    if op in WINDOW_OPS:
+        for name in ("strides", "dilations", "kernel_shape"):
+            if name in a and any(int(v) < 1 for v in a[name]):
+                return f"{name}={list(a[name])}; each must be a positive integer"
+        if "pads" in a and any(int(v) < 0 for v in a["pads"]):
+            return f"pads={list(a['pads'])}; each must be at least 0"
+        if int(a.get("group", 1)) < 1:
+            return f"group={a['group']}; it must be a positive integer"
+    if op == "Split" and "num_outputs" in a and not 1 <= int(a["num_outputs"]) <= len(node.outputs):
+        return (
+            f"num_outputs={a['num_outputs']} for a node with {len(node.outputs)} outputs; "
+            "it must be between 1 and the number of outputs"
+        )
+    if op not in AXIS_OPS and op not in AXES_OPS and op != "Unsqueeze":
+        return None
+    try:
+        rank = len(imp.shape(node.inputs[0]))
+    except Unmappable:
+        return None
+    if op in AXIS_OPS:
+        axis = int(
+            a.get(
+                "axis",
+                1
+                if op in ("Softmax", "LogSoftmax") and imp.opset < 13
+                else -1
+                if op in ("Softmax", "LogSoftmax", "Hardmax", "LayerNormalization")
+                else 0,
+            )
+        )
+        if not -rank <= axis < rank:
+            what = "a scalar" if rank == 0 else f"of rank {rank}"
+            return (
+                f"axis={axis} but input {node.inputs[0]!r} is {what}; "
+                f"ONNX's {op} takes an axis in [-r, r-1] of an input of rank r >= 1"
+            )
+        return None
+    axes = axes_of(a.get("axes"), [imp.value(t) for t in node.inputs])
+    if axes is None:
+        return None
+    if op == "Unsqueeze":
+        rank += len(axes)
+    if any(not -rank <= x < rank for x in axes) or len({x % max(1, rank) for x in axes}) < len(
+        axes
+    ):
+        what = "the output" if op == "Unsqueeze" else f"input {node.inputs[0]!r}"
+        return (
+            f"axes={axes} for {what} of rank {rank}: ONNX's {op} takes distinct axis "
+            "values in [-r, r-1]"
+        )
+    return None
+
+
+def _check_rnn(imp: ImportState, node: Node) -> str | None:
+    for role, t in zip(("input X", "weight W", "recurrence R"), node.inputs[:3], strict=False):
+        shape = imp.shape(t)
+        if len(shape) != 3:
+            return (
+                f"{role} {t!r} is {_s(shape)}; ONNX's {node.op_type} takes X as "
+                "[seq, batch, input], W and R as [directions, gates*hidden, ...], all 3-D"
+            )
+    return None
+
+
+def _check_conv_transpose(imp: ImportState, node: Node) -> str | None:
+    x, w = node.inputs[0], node.inputs[1]
+    xs, ws = imp.shape(x), imp.shape(w)
+    if len(xs) < 3 or len(ws) != len(xs):
+        return (
+            f"input {x!r} is {_s(xs)} and weight {w!r} is {_s(ws)}; ConvTranspose takes "
+            "[N, C, spatial...] and a weight [C, M/group, kernel...] of the same rank"
+        )
+    if ws[0] != xs[1]:
+        return f"weight {w!r} {_s(ws)} takes {ws[0]} channels but input {x!r} {_s(xs)} has {xs[1]}"
+    return None
+
+
+MAX_COUNTED_MACS = 2**62  # beyond this a count means nothing (and overflows int64 consumers)
+
+
+def _check_einsum(imp: ImportState, node: Node) -> str | None:
+    equation = node.attrs.get("equation", b"")
+    equation = (equation.decode() if isinstance(equation, bytes) else str(equation)).replace(
+        " ", ""
+    )
+    terms = equation.split("->")[0].split(",")
+    inputs = [t for t in node.inputs if t]
+    if len(terms) != len(inputs):
+        return (
+            f"equation {equation!r} has {len(terms)} operands but the node has {len(inputs)} inputs"
+        )
+    sizes: dict[str, int] = {}
+    for term, t in zip(terms, inputs, strict=True):
+        shape = imp.shape(t)
+        letters = term.replace("...", "")
+        if len(letters) > len(shape) or ("..." not in term and len(letters) != len(shape)):
+            return f"term {term!r} of equation {equation!r} does not fit input {t!r} {_s(shape)}"
+        for letter, size in zip(
+            letters, shape if "..." not in term else shape[len(shape) - len(letters) :], strict=True
+        ):
+            sizes[letter] = max(sizes.get(letter, 1), int(size))
+    work = 1
+    for size in sizes.values():
+        work *= size
+    if work > MAX_COUNTED_MACS:
+        return (
+            f"equation {equation!r} spans {work:.3g} points over its labels; topsim counts "
+            f"at most 2^62 multiply-accumulates for one op"
+        )
     return None
 
 
@@ -373,4 +518,9 @@ SHAPE_CHECKS: dict[str, Callable[[ImportState, Node], str | None]] = {
     "Transpose": _check_transpose,
     "Concat": _check_concat,
     "Split": _check_split,
+    "LSTM": _check_rnn,
+    "GRU": _check_rnn,
+    "RNN": _check_rnn,
+    "ConvTranspose": _check_conv_transpose,
+    "Einsum": _check_einsum,
 }

@@ -201,6 +201,12 @@ class Importer(ImportState):
             if value.name in initializers or not value.type.HasField("tensor_type"):
                 continue
             for axis, dim in enumerate(value.type.tensor_type.shape.dim):
+                if dim.HasField("dim_value") and dim.dim_value < 1:
+                    raise InputError(
+                        f"{self.source}: graph input {value.name!r} has size {dim.dim_value} "
+                        f"on axis {axis}; topsim simulates inputs whose sizes are at least 1 "
+                        "(an empty input computes nothing)."
+                    )
                 if dim.HasField("dim_value") and dim.dim_value > 0 and axis > 0:
                     continue
                 if dim.HasField("dim_value") and dim.dim_value > 0:

@@ -116,6 +116,8 @@ def _eligible(node: Node, importer: ImportState, types: set[str] | None = None) 
             rank = len(importer.shape(node.inputs[0]))
         except Unmappable:
             return False
+        if rank == 0:
+            return False
         return int(axes[0]) % rank == rank - 1 and node.attrs.get("keepdims", 1) == 1
     return True
 
