@@ -53,20 +53,33 @@ BROADCASTING = (
 )
 
 
-def check(imp: ImportState, node: Node) -> None:
-    """A standard node that lacks a required input, or whose shapes contradict each
-    other, is an InputError: shape mismatches are rejected at load time."""
-    if node.domain == "com.microsoft" and node.op_type in MICROSOFT_OPS:
+def check_schema(imp: ImportState, node: Node) -> None:
+    """A node that breaks its op's signature (ONNX's schema, or ONNX Runtime's for the
+    contrib ops mapped on purpose) is an InputError; run on every node before any stage
+    reads their inputs and attributes."""
+    if node.op_type in MICROSOFT_OPS and node.domain in ("com.microsoft", *STANDARD_DOMAINS):
         need, have = MICROSOFT_OPS[node.op_type], node.inputs[: MICROSOFT_OPS[node.op_type]]
         if len(have) < need or not all(have) or not node.outputs or not node.outputs[0]:
             raise InputError(
-                f"{imp.source}: node {label(node)} (com.microsoft {node.op_type}): ONNX "
+                f"{imp.source}: node {label(node)} ({node.op_type}): ONNX "
                 f"Runtime's {node.op_type} requires its first {need} inputs and an output; "
                 f"the node has inputs {node.inputs} and outputs {node.outputs}."
             )
+    if node.domain in STANDARD_DOMAINS:
+        problem = _missing_input(imp, node)
+        if problem:
+            raise InputError(
+                f"{imp.source}: node {label(node)} ({node.op_type}): {problem}; "
+                "the model is not valid ONNX."
+            )
+
+
+def check(imp: ImportState, node: Node) -> None:
+    """A standard node whose attributes are out of range, or whose shapes contradict each
+    other, is an InputError: shape mismatches are rejected at load time."""
     if node.domain not in STANDARD_DOMAINS:
         return  # other domains' ops are not ONNX's: nothing to hold them to
-    problem = _missing_input(imp, node) or _attribute_problem(imp, node)
+    problem = _attribute_problem(imp, node)
     shape_check = SHAPE_CHECKS.get(node.op_type)
     if problem is None and shape_check is not None:
         try:
@@ -93,12 +106,17 @@ _INTEGER_TYPES = {f"tensor({t}int{b})" for t in ("", "u") for b in (8, 16, 32, 6
 
 
 def _schema(imp: ImportState, node: Node):
+    """ONNX's schema of the op at the model's opset, else its first (runtimes such as ONNX
+    Runtime define some ops, LayerNormalization say, before ONNX did, with its signature)."""
     key = (node.op_type, imp.opset)
     if key not in _SCHEMAS:
-        try:
-            _SCHEMAS[key] = imp.onnx.defs.get_schema(node.op_type, imp.opset, "")
-        except Exception:  # no such op in this opset (or this onnx): nothing to check
-            _SCHEMAS[key] = None
+        _SCHEMAS[key] = None
+        for version in (imp.opset, 1_000):
+            try:
+                _SCHEMAS[key] = imp.onnx.defs.get_schema(node.op_type, version, "")
+                break
+            except Exception:  # no such op in this opset (or this onnx)
+                continue
     return _SCHEMAS[key]
 
 

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from hardware.errors import InputError, explain_validation
 from workloads.graph import Graph
-from workloads.onnx.checks import check
+from workloads.onnx.checks import check, check_schema
 from workloads.onnx.fold import fold
 from workloads.onnx.mappers_math import MAPPERS as MATH_MAPPERS
 from workloads.onnx.mappers_nn import MAPPERS as NN_MAPPERS
@@ -150,6 +150,8 @@ class Importer(ImportState):
             )
         nodes = self._sorted_nodes()
         nodes = self._live(nodes, [o.name for o in graph.output])
+        for node in nodes:
+            check_schema(self, node)
         fused = find_fusions(nodes, self)
         skip = {i for region in fused.values() for i in region.members} - set(fused)
         for node in nodes:
@@ -353,6 +355,19 @@ class Importer(ImportState):
         return list(reversed(live))
 
     def _map(self, node: Node) -> None:
+        try:
+            self._map_node(node)
+        except InputError:
+            raise
+        except (ArithmeticError, IndexError, KeyError, TypeError, ValueError) as exc:
+            # a node the checks let through but topsim cannot read: still one paragraph
+            raise InputError(
+                f"{self.source}: node {label(node)} ({qualified(node)}): topsim cannot "
+                f"map it ({exc.__class__.__name__}: {exc}); its inputs, ranks or "
+                "attributes are outside what ONNX's definition of the op allows."
+            ) from None
+
+    def _map_node(self, node: Node) -> None:
         node.inputs = [self.resolve(t) if t else "" for t in node.inputs]
         check(self, node)
         if fold(self, node):
@@ -369,15 +384,6 @@ class Importer(ImportState):
             self.rollback(mark)
             self.approximated[node.op_type] += 1
             self.custom(node, flops_per_element=1.0)
-        except InputError:
-            raise
-        except (ArithmeticError, IndexError, KeyError, TypeError, ValueError) as exc:
-            # a node the checks let through but its mapper cannot read: still one paragraph
-            raise InputError(
-                f"{self.source}: node {label(node)} ({qualified(node)}): topsim cannot "
-                f"map it ({exc.__class__.__name__}: {exc}); its inputs, ranks or "
-                "attributes are outside what ONNX's definition of the op allows."
-            ) from None
 
     def _map_fused(self, node: Node, region: Region) -> None:
         x = self.resolve(region.x)
