@@ -485,6 +485,8 @@ def _check_transpose(imp: ImportState, node: Node) -> str | None:
 
 def _check_concat(imp: ImportState, node: Node) -> str | None:
     inputs = [t for t in node.inputs if t]
+    if not inputs:
+        return "it has no inputs; Concat takes at least one"
     shapes = [tuple(imp.shape(t)) for t in inputs]
     listing = ", ".join(f"{t!r} is {_s(s)}" for t, s in zip(inputs, shapes, strict=True))
     rank = len(shapes[0])

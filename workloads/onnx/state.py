@@ -21,6 +21,7 @@ from workloads.onnx.read import (
     Shape,
     Unmappable,
     dims_of,
+    label,
     np_elem_type,
     onnx_dtype,
     onnx_module,
@@ -144,6 +145,13 @@ class ImportState:
         name = f"{base}.{k}"
         self._numbered[name] = (base, k)
         return name
+
+    def reject(self, node: Node, problem: str) -> InputError:
+        """The error for a node whose inputs or attributes ONNX's definition does not allow."""
+        return InputError(
+            f"{self.source}: node {label(node)} ({node.op_type}): {problem}; the model is "
+            "not valid ONNX."
+        )
 
     # -- emitting ---------------------------------------------------------------------------
 
