@@ -133,8 +133,14 @@ def drop_large_values(model, onnx) -> None:
     be copied again by shape inference, so memory would follow the weights, not the graph.
     """
     tensors = list(model.graph.initializer)
+    for sparse in model.graph.sparse_initializer:
+        tensors += [sparse.values, sparse.indices]
     for node in model.graph.node:
-        tensors.extend(a.t for a in node.attribute if a.type == onnx.AttributeProto.TENSOR)
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.TENSOR:
+                tensors.append(a.t)
+            elif a.type == onnx.AttributeProto.SPARSE_TENSOR:
+                tensors += [a.sparse_tensor.values, a.sparse_tensor.indices]
     for tensor in tensors:
         if numel_of(tensor.dims) > FOLD_LIMIT:
             for name in DATA_FIELDS:
