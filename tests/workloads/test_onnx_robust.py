@@ -297,6 +297,15 @@ def test_sorting_a_wide_reversed_graph_keeps_file_order_of_ready_nodes(tmp_path)
     assert len(graph.ops) == 4000
 
 
+def test_many_silu_regions_on_one_tensor_are_each_found(tmp_path):
+    n = 3000
+    nodes = [helper.make_node("Sigmoid", ["x"], [f"s{i}"]) for i in range(n)]
+    nodes += [helper.make_node("Mul", ["x", f"s{i}"], [f"y{i}"]) for i in range(n)]
+    data = model_bytes(nodes, [value("x", [4])], [value(f"y{i}", [4]) for i in range(n)])
+    graph = load_onnx(write(tmp_path, data))
+    assert len(graph.ops) == n and {op.kind for op in graph.ops} == {"silu"}
+
+
 def test_a_sum_of_many_inputs_is_a_chain_of_adds(tmp_path):
     graph = load_onnx(write(tmp_path, wide_sum(5000)))
     assert len(graph.ops) == 4999 and {op.kind for op in graph.ops} == {"add"}
