@@ -6,7 +6,9 @@ opened. The model:
 
 - Symbolic input dimensions become concrete: the leading axis of a graph input gets
   `batch`, a dimension named in `dims` gets that value, any other gets 1 (with a
-  warning). Then ONNX shape inference (with data propagation) fills in the shapes.
+  warning); an input size below 1 is an InputError. Then ONNX shape inference fills in
+  the shapes, with data propagation only where plain inference left shapes open and no 1-D
+  tensor is long (ONNX propagates a vector one entry per element).
 - Nodes that compute only shapes or constants (Shape, Constant, and anything whose inputs
   are all constant: initializers, Shape outputs) are evaluated here, as runtimes fold them
   at load time, and emit no op; Identity and Dropout are aliases. Reshape, Flatten,
@@ -19,7 +21,17 @@ opened. The model:
   Where ...) become `custom` ops with their element operations counted.
 - Unknown op types become `custom` ops on the host (`accelerated: false`) with output
   shapes from shape inference, and one warning lists them; the import never fails
-  because of an op type.
+  because of an op type. Only the standard domain ('' or 'ai.onnx') maps by op type, plus
+  the ONNX Runtime contrib ops of com.microsoft listed in `read.MICROSOFT_OPS`; an op of
+  any other domain is someone else's definition, so it is unknown whatever its name.
+- Bounds: a file of at most 2 GiB and `MAX_ONNX_NODES` nodes (subgraphs included);
+  constants over `FOLD_LIMIT` elements keep only their shape and dtype (their values are
+  dropped after parsing), and folding never materialises a result past that budget.
+- Nodes are checked against their op's signature before use (ONNX's schema: inputs,
+  outputs, attribute types, integer-only inputs; attribute ranges such as positive
+  strides and axes inside the input) and each mapper's keyword arguments against the
+  types they name; a node that fails is an InputError naming it, its op and what is
+  allowed. Sorting and every per-node or per-input pass are linear in the graph.
 - Shape mismatches are rejected at load time: a standard ONNX node whose shapes contradict
   each other (a Conv weight of the wrong rank or channel count, a MatMul or Gemm whose
   inner dimensions differ, a Reshape to another element count, inputs that do not

@@ -20,7 +20,7 @@ import numpy as np
 
 from hardware.errors import InputError
 from workloads.onnx.fold import axes_of
-from workloads.onnx.read import Node, Shape, Unmappable, label
+from workloads.onnx.read import MICROSOFT_OPS, STANDARD_DOMAINS, Node, Shape, Unmappable, label
 from workloads.onnx.state import ImportState
 from workloads.ops import numel
 
@@ -53,12 +53,33 @@ BROADCASTING = (
 )
 
 
+def check_schema(imp: ImportState, node: Node) -> None:
+    """A node that breaks its op's signature (ONNX's schema, or ONNX Runtime's for the
+    contrib ops mapped on purpose) is an InputError; run on every node before any stage
+    reads their inputs and attributes."""
+    if node.op_type in MICROSOFT_OPS and node.domain in ("com.microsoft", *STANDARD_DOMAINS):
+        need, have = MICROSOFT_OPS[node.op_type], node.inputs[: MICROSOFT_OPS[node.op_type]]
+        if len(have) < need or not all(have) or not node.outputs or not node.outputs[0]:
+            raise InputError(
+                f"{imp.source}: node {label(node)} ({node.op_type}): ONNX "
+                f"Runtime's {node.op_type} requires its first {need} inputs and an output; "
+                f"the node has inputs {node.inputs} and outputs {node.outputs}."
+            )
+    if node.domain in STANDARD_DOMAINS:
+        problem = _missing_input(imp, node)
+        if problem:
+            raise InputError(
+                f"{imp.source}: node {label(node)} ({node.op_type}): {problem}; "
+                "the model is not valid ONNX."
+            )
+
+
 def check(imp: ImportState, node: Node) -> None:
-    """A standard node that lacks a required input, or whose shapes contradict each
+    """A standard node whose attributes are out of range, or whose shapes contradict each
     other, is an InputError: shape mismatches are rejected at load time."""
-    if node.domain not in ("", "ai.onnx"):
+    if node.domain not in STANDARD_DOMAINS:
         return  # other domains' ops are not ONNX's: nothing to hold them to
-    problem = _missing_input(imp, node)
+    problem = _attribute_problem(imp, node)
     shape_check = SHAPE_CHECKS.get(node.op_type)
     if problem is None and shape_check is not None:
         try:
@@ -81,26 +102,215 @@ def check(imp: ImportState, node: Node) -> None:
 
 
 _SCHEMAS: dict[tuple[str, int], Any] = {}
+_INTEGER_TYPES = {f"tensor({t}int{b})" for t in ("", "u") for b in (8, 16, 32, 64)}
+
+
+def _schema(imp: ImportState, node: Node):
+    """ONNX's schema of the op at the model's opset, else its first (runtimes such as ONNX
+    Runtime define some ops, LayerNormalization say, before ONNX did, with its signature)."""
+    key = (node.op_type, imp.opset)
+    if key not in _SCHEMAS:
+        _SCHEMAS[key] = None
+        for version in (imp.opset, 1_000):
+            try:
+                _SCHEMAS[key] = imp.onnx.defs.get_schema(node.op_type, version, "")
+                break
+            except Exception:  # no such op in this opset (or this onnx)
+                continue
+    return _SCHEMAS[key]
 
 
 def _missing_input(imp: ImportState, node: Node) -> str | None:
-    """The first required input (by ONNX's schema for the model's opset) the node lacks."""
-    key = (node.op_type, imp.opset)
-    if key not in _SCHEMAS:
-        try:
-            _SCHEMAS[key] = imp.onnx.defs.get_schema(node.op_type, imp.opset, "")
-        except Exception:  # no such op in this opset (or this onnx): nothing to check
-            _SCHEMAS[key] = None
-    schema = _SCHEMAS[key]
+    """What the node breaks of ONNX's schema for the model's opset: a required input it
+    lacks, too many inputs or outputs, an attribute of the wrong type or a missing required
+    one, a float tensor where only integers are allowed (indices, starts, axes ...)."""
+    schema = _schema(imp, node)
     if schema is None:
         return None
+    op = node.op_type
     single = imp.onnx.defs.OpSchema.FormalParameterOption.Single
     for i, formal in enumerate(schema.inputs):
         if formal.option == single and (i >= len(node.inputs) or not node.inputs[i]):
             return (
-                f"ONNX's {node.op_type} requires input {i + 1} ({formal.name}), "
+                f"ONNX's {op} requires input {i + 1} ({formal.name}), "
                 f"which the node does not have (it has {len([t for t in node.inputs if t])})"
             )
+    if len(node.inputs) > schema.max_input:
+        return f"it has {len(node.inputs)} inputs; ONNX's {op} takes at most {schema.max_input}"
+    outputs = len(node.outputs)
+    if not schema.min_output <= outputs <= schema.max_output:
+        allowed = f"{schema.min_output} to {schema.max_output}"
+        if schema.min_output == schema.max_output:
+            allowed = str(schema.min_output)
+        return f"it has {outputs} outputs; ONNX's {op} makes {allowed}"
+    attr_type = imp.onnx.AttributeProto.AttributeType
+    given = {a.name: a.type for a in node.proto.attribute}
+    for name, spec in schema.attributes.items():
+        if name not in given:
+            if spec.required:
+                return f"ONNX's {op} requires attribute {name!r}, which the node does not have"
+        elif given[name] and given[name] != int(spec.type):
+            return (
+                f"attribute {name!r} is of type {attr_type.Name(given[name])}; ONNX's {op} "
+                f"takes {attr_type.Name(int(spec.type))}"
+            )
+    constraints = {c.type_param_str: set(c.allowed_type_strs) for c in schema.type_constraints}
+    for i, (formal, t) in enumerate(zip(schema.inputs, node.inputs, strict=False)):
+        allowed = constraints.get(formal.type_str, {formal.type_str})
+        elem = imp.onnx_types.get(t)
+        if not t or not elem or not allowed <= _INTEGER_TYPES:
+            continue
+        kind = f"tensor({imp.onnx.TensorProto.DataType.Name(elem).lower()})"
+        if kind not in allowed:
+            return (
+                f"input {i + 1} ({formal.name}) {t!r} is a {kind}; ONNX's {op} takes "
+                f"{' or '.join(sorted(allowed))} there"
+            )
+    return None
+
+
+WINDOW_OPS = {
+    "Conv",
+    "ConvInteger",
+    "QLinearConv",
+    "ConvTranspose",
+    "MaxPool",
+    "AveragePool",
+    "LpPool",
+}
+# ops with an `axis` attribute that must name an axis of their first input
+AXIS_OPS = {
+    "ArgMax",
+    "ArgMin",
+    "Gather",
+    "GatherElements",
+    "Softmax",
+    "LogSoftmax",
+    "Hardmax",
+    "Concat",
+    "Split",
+    "LayerNormalization",
+    "Compress",
+    "ScatterElements",
+}
+# ops whose `axes` (attribute, or constant second input) name axes of the first input
+AXES_OPS = {"Squeeze", "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd"}
+AXES_OPS |= {"ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"}
+
+
+def _attribute_problem(imp: ImportState, node: Node) -> str | None:
+    """Attribute values out of ONNX's range: non-positive strides, dilations, kernels or
+    groups, negative pads, zero split parts, axes outside the input or repeated."""
+    a, op = node.attrs, node.op_type
+    if op in WINDOW_OPS:
+        for name in ("strides", "dilations", "kernel_shape"):
+            if name in a and any(int(v) < 1 for v in a[name]):
+                return f"{name}={list(a[name])}; each must be a positive integer"
+        if "pads" in a and any(int(v) < 0 for v in a["pads"]):
+            return f"pads={list(a['pads'])}; each must be at least 0"
+        if int(a.get("group", 1)) < 1:
+            return f"group={a['group']}; it must be a positive integer"
+    if op == "Split" and "num_outputs" in a and not 1 <= int(a["num_outputs"]) <= len(node.outputs):
+        return (
+            f"num_outputs={a['num_outputs']} for a node with {len(node.outputs)} outputs; "
+            "it must be between 1 and the number of outputs"
+        )
+    if op not in AXIS_OPS and op not in AXES_OPS and op != "Unsqueeze":
+        return None
+    try:
+        rank = len(imp.shape(node.inputs[0]))
+    except Unmappable:
+        return None
+    if op in AXIS_OPS:
+        axis = int(
+            a.get(
+                "axis",
+                1
+                if op in ("Softmax", "LogSoftmax") and imp.opset < 13
+                else -1
+                if op in ("Softmax", "LogSoftmax", "Hardmax", "LayerNormalization")
+                else 0,
+            )
+        )
+        if not -rank <= axis < rank:
+            what = "a scalar" if rank == 0 else f"of rank {rank}"
+            return (
+                f"axis={axis} but input {node.inputs[0]!r} is {what}; "
+                f"ONNX's {op} takes an axis in [-r, r-1] of an input of rank r >= 1"
+            )
+        return None
+    axes = axes_of(a.get("axes"), [imp.value(t) for t in node.inputs])
+    if axes is None:
+        return None
+    if op == "Unsqueeze":
+        rank += len(axes)
+    if any(not -rank <= x < rank for x in axes) or len({x % max(1, rank) for x in axes}) < len(
+        axes
+    ):
+        what = "the output" if op == "Unsqueeze" else f"input {node.inputs[0]!r}"
+        return (
+            f"axes={axes} for {what} of rank {rank}: ONNX's {op} takes distinct axis "
+            "values in [-r, r-1]"
+        )
+    return None
+
+
+def _check_rnn(imp: ImportState, node: Node) -> str | None:
+    for role, t in zip(("input X", "weight W", "recurrence R"), node.inputs[:3], strict=False):
+        shape = imp.shape(t)
+        if len(shape) != 3:
+            return (
+                f"{role} {t!r} is {_s(shape)}; ONNX's {node.op_type} takes X as "
+                "[seq, batch, input], W and R as [directions, gates*hidden, ...], all 3-D"
+            )
+    return None
+
+
+def _check_conv_transpose(imp: ImportState, node: Node) -> str | None:
+    x, w = node.inputs[0], node.inputs[1]
+    xs, ws = imp.shape(x), imp.shape(w)
+    if len(xs) < 3 or len(ws) != len(xs):
+        return (
+            f"input {x!r} is {_s(xs)} and weight {w!r} is {_s(ws)}; ConvTranspose takes "
+            "[N, C, spatial...] and a weight [C, M/group, kernel...] of the same rank"
+        )
+    if ws[0] != xs[1]:
+        return f"weight {w!r} {_s(ws)} takes {ws[0]} channels but input {x!r} {_s(xs)} has {xs[1]}"
+    return None
+
+
+MAX_COUNTED_MACS = 2**62  # beyond this a count means nothing (and overflows int64 consumers)
+
+
+def _check_einsum(imp: ImportState, node: Node) -> str | None:
+    equation = node.attrs.get("equation", b"")
+    equation = (equation.decode() if isinstance(equation, bytes) else str(equation)).replace(
+        " ", ""
+    )
+    terms = equation.split("->")[0].split(",")
+    inputs = [t for t in node.inputs if t]
+    if len(terms) != len(inputs):
+        return (
+            f"equation {equation!r} has {len(terms)} operands but the node has {len(inputs)} inputs"
+        )
+    sizes: dict[str, int] = {}
+    for term, t in zip(terms, inputs, strict=True):
+        shape = imp.shape(t)
+        letters = term.replace("...", "")
+        if len(letters) > len(shape) or ("..." not in term and len(letters) != len(shape)):
+            return f"term {term!r} of equation {equation!r} does not fit input {t!r} {_s(shape)}"
+        for letter, size in zip(
+            letters, shape if "..." not in term else shape[len(shape) - len(letters) :], strict=True
+        ):
+            sizes[letter] = max(sizes.get(letter, 1), int(size))
+    work = 1
+    for size in sizes.values():
+        work *= size
+    if work > MAX_COUNTED_MACS:
+        return (
+            f"equation {equation!r} spans {work:.3g} points over its labels; topsim counts "
+            f"at most 2^62 multiply-accumulates for one op"
+        )
     return None
 
 
@@ -275,6 +485,8 @@ def _check_transpose(imp: ImportState, node: Node) -> str | None:
 
 def _check_concat(imp: ImportState, node: Node) -> str | None:
     inputs = [t for t in node.inputs if t]
+    if not inputs:
+        return "it has no inputs; Concat takes at least one"
     shapes = [tuple(imp.shape(t)) for t in inputs]
     listing = ", ".join(f"{t!r} is {_s(s)}" for t, s in zip(inputs, shapes, strict=True))
     rank = len(shapes[0])
@@ -326,4 +538,9 @@ SHAPE_CHECKS: dict[str, Callable[[ImportState, Node], str | None]] = {
     "Transpose": _check_transpose,
     "Concat": _check_concat,
     "Split": _check_split,
+    "LSTM": _check_rnn,
+    "GRU": _check_rnn,
+    "RNN": _check_rnn,
+    "ConvTranspose": _check_conv_transpose,
+    "Einsum": _check_einsum,
 }

@@ -11,11 +11,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from workloads.onnx.read import Node, Shape, Unmappable, np_elem_type
+from workloads.onnx.read import FOLD_LIMIT, STANDARD_DOMAINS, Node, Shape, Unmappable, np_elem_type
 from workloads.onnx.state import ImportState
 from workloads.ops import numel
-
-FOLD_LIMIT = 1 << 16  # constant values up to this many elements are evaluated here
 
 NONDETERMINISTIC = {
     "RandomNormal",
@@ -29,6 +27,8 @@ NONDETERMINISTIC = {
 
 def fold(imp: ImportState, node: Node) -> bool:
     """Constant nodes (and shape computations) are evaluated here and emit no op."""
+    if node.domain not in STANDARD_DOMAINS:
+        return False  # another domain's op of the same name is not ONNX's
     data = [t for t in node.inputs if t]
     if node.op_type in ("Shape", "Size"):
         x = node.inputs[0]
@@ -45,8 +45,6 @@ def fold(imp: ImportState, node: Node) -> bool:
         imp.set_const(node.outputs[0], value)
         return True
     if node.op_type in NONDETERMINISTIC or not all(imp.is_const(t) for t in data):
-        return False
-    if node.domain not in ("", "ai.onnx") and data:
         return False
     values = [imp.values.get(t) if t else None for t in node.inputs]
     result = None
@@ -84,6 +82,9 @@ def evaluate(node: Node, values: list, importer: ImportState) -> list[np.ndarray
     op, a, v = node.op_type, node.attrs, values
     onnx = importer.onnx
     if op == "Constant":
+        if "value" in a and numel(tuple(a["value"].dims)) > FOLD_LIMIT:  # values not read
+            dtype = onnx.helper.tensor_dtype_to_np_dtype(a["value"].data_type)
+            return [_placeholder(tuple(a["value"].dims), dtype)]
         if "value" in a:
             return [onnx.numpy_helper.to_array(a["value"])]
         for key, dtype in (
@@ -109,6 +110,10 @@ def evaluate(node: Node, values: list, importer: ImportState) -> list[np.ndarray
             return [np.broadcast_to(np.asarray(fill), shape)]
         return [np.full(shape, fill)]
     if op == "Gather":
+        axis = a.get("axis", 0) % max(1, v[0].ndim)
+        shape = v[0].shape[:axis] + np.shape(v[1]) + v[0].shape[axis + 1 :]
+        if numel(shape) > FOLD_LIMIT:
+            return [_placeholder(shape, v[0].dtype)]
         return [np.take(v[0], v[1].astype(np.int64), axis=a.get("axis", 0))]
     if op == "Unsqueeze":
         axes = axes_of(a.get("axes"), v)
@@ -119,6 +124,8 @@ def evaluate(node: Node, values: list, importer: ImportState) -> list[np.ndarray
     if op == "Squeeze":
         axes = axes_of(a.get("axes"), v)
         return [np.squeeze(v[0], axis=tuple(axes) if axes is not None else None)]
+    if op == "Concat" and sum(np.size(x) for x in v if x is not None) > FOLD_LIMIT:
+        return None  # its shape comes from shape inference
     if op == "Concat":
         return [np.concatenate([np.asarray(x) for x in v if x is not None], axis=a.get("axis", 0))]
     if op == "Slice":
@@ -161,6 +168,10 @@ def evaluate(node: Node, values: list, importer: ImportState) -> list[np.ndarray
         if abs((float(v[1]) - float(v[0])) / float(v[2])) > FOLD_LIMIT:
             return None
         return [np.arange(v[0], v[1], v[2])]
+    if op in ("Where", "Max", "Min", "Sum", *NUMPY_BINARY):
+        shape = np.broadcast_shapes(*(np.shape(x) for x in v))
+        if numel(shape) > FOLD_LIMIT:  # a broadcast past the budget: never materialised
+            return [_placeholder(shape, np.result_type(*v))]
     if op == "Where":
         return [np.where(v[0], v[1], v[2])]
     if op in ("ReduceProd", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceMean"):
@@ -188,6 +199,11 @@ def evaluate(node: Node, values: list, importer: ImportState) -> list[np.ndarray
             out = fn(out, other)
         return [np.asarray(out)]
     return None
+
+
+def _placeholder(shape: Shape, dtype) -> np.ndarray:
+    """A constant too large to evaluate: its shape and dtype, in no memory."""
+    return np.broadcast_to(np.zeros((), dtype=dtype), shape)
 
 
 NUMPY_UNARY: dict[str, Callable] = {

@@ -8,6 +8,7 @@ op rather than failing the import: a model with an odd node is still worth simul
 
 from __future__ import annotations
 
+import heapq
 import os
 import warnings
 from collections import Counter
@@ -20,18 +21,44 @@ from pydantic import ValidationError
 
 from hardware.errors import InputError, explain_validation
 from workloads.graph import Graph
-from workloads.onnx.checks import check
-from workloads.onnx.fold import FOLD_LIMIT, fold
+from workloads.onnx.checks import check, check_schema
+from workloads.onnx.fold import fold
 from workloads.onnx.mappers_math import MAPPERS as MATH_MAPPERS
 from workloads.onnx.mappers_nn import MAPPERS as NN_MAPPERS
 from workloads.onnx.mappers_shape import MAPPERS as SHAPE_MAPPERS
-from workloads.onnx.mapping import Mappers
+from workloads.onnx.mapping import Mapper, Mappers
 from workloads.onnx.patterns import Region, find_fusions
-from workloads.onnx.read import Node, Shape, Unmappable, dims_of, read_model, read_nodes
+from workloads.onnx.read import (
+    FOLD_LIMIT,
+    MICROSOFT_OPS,
+    STANDARD_DOMAINS,
+    Node,
+    Shape,
+    Unmappable,
+    dims_of,
+    label,
+    read_model,
+    read_nodes,
+)
 from workloads.onnx.state import ImportState
 from workloads.ops import numel
 
 MAPPERS = Mappers.merge(NN_MAPPERS, MATH_MAPPERS, SHAPE_MAPPERS)
+
+
+def mapper_of(node: Node) -> Mapper | None:
+    """The standard domain maps by op type; com.microsoft only its ops listed on purpose;
+    any other domain's ops are someone else's definitions, so they map to nothing."""
+    if node.domain in STANDARD_DOMAINS or (
+        node.domain == "com.microsoft" and node.op_type in MICROSOFT_OPS
+    ):
+        return MAPPERS.get(node.op_type)
+    return None
+
+
+def qualified(node: Node) -> str:
+    """The op type, with its domain when that is not ONNX's own."""
+    return node.op_type if node.domain in STANDARD_DOMAINS else f"{node.domain}.{node.op_type}"
 
 
 class OnnxImportWarning(UserWarning):
@@ -123,6 +150,8 @@ class Importer(ImportState):
             )
         nodes = self._sorted_nodes()
         nodes = self._live(nodes, [o.name for o in graph.output])
+        for node in nodes:
+            check_schema(self, node)
         fused = find_fusions(nodes, self)
         skip = {i for region in fused.values() for i in region.members} - set(fused)
         for node in nodes:
@@ -137,11 +166,10 @@ class Importer(ImportState):
                 f"{self.source}: the model computes nothing at run time (every node "
                 "is a constant or a shape computation)."
             )
-        outputs = []
-        for o in graph.output:
-            name = self.resolve(o.name)
-            if any(name in op.outputs for op in self.ops) and name not in outputs:
-                outputs.append(name)
+        computed = {t for op in self.ops for t in op.outputs}
+        outputs = list(
+            dict.fromkeys(n for o in graph.output if (n := self.resolve(o.name)) in computed)
+        )
         if self.approximated:
             listing = ", ".join(f"{t} (x{n})" for t, n in sorted(self.approximated.items()))
             self.notes.append(
@@ -175,6 +203,12 @@ class Importer(ImportState):
             if value.name in initializers or not value.type.HasField("tensor_type"):
                 continue
             for axis, dim in enumerate(value.type.tensor_type.shape.dim):
+                if dim.HasField("dim_value") and dim.dim_value < 1:
+                    raise InputError(
+                        f"{self.source}: graph input {value.name!r} has size {dim.dim_value} "
+                        f"on axis {axis}; topsim simulates inputs whose sizes are at least 1 "
+                        "(an empty input computes nothing)."
+                    )
                 if dim.HasField("dim_value") and dim.dim_value > 0 and axis > 0:
                     continue
                 if dim.HasField("dim_value") and dim.dim_value > 0:
@@ -203,11 +237,17 @@ class Importer(ImportState):
             )
 
     def _shape_inference(self) -> None:
+        """ONNX's shapes, with data propagation (shape computations evaluated) only where
+        plain inference left shapes open and no 1-D tensor is large: ONNX propagates a 1-D
+        tensor's values one proto entry per element, so a long one costs gigabytes."""
         onnx = self.onnx
         try:
-            inferred = onnx.shape_inference.infer_shapes(
-                self.model, strict_mode=False, data_prop=True
-            )
+            inferred = onnx.shape_inference.infer_shapes(self.model, strict_mode=False)
+            values = [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]
+            if not all(_concrete(v) for v in values) and _small_vectors(inferred.graph):
+                inferred = onnx.shape_inference.infer_shapes(
+                    self.model, strict_mode=False, data_prop=True
+                )
         except Exception as exc:  # inference is help, not a requirement
             self.notes.append(
                 f"ONNX shape inference failed ({exc.__class__.__name__}); shapes "
@@ -247,37 +287,59 @@ class Importer(ImportState):
             return None
 
     def _sorted_nodes(self) -> list[Node]:
-        """Nodes in a topological order (files should be sorted; some are not)."""
-        nodes = read_nodes(self.model.graph, self.onnx)
+        """Nodes in a topological order (files should be sorted; some are not).
+
+        Kahn's algorithm with a heap of ready nodes keyed by file position, so a sorted
+        file keeps its order and the cost is O(edges + nodes log nodes).
+        """
+        nodes = read_nodes(self.model.graph, self.onnx, self.source)
         available = set(self.tensors) | set(self.const_shapes) | {""}
-        producer = {o: n.index for n in nodes for o in n.outputs if o}
-        waiting = {}
+        producer: dict[str, int] = {}
         for n in nodes:
+            for o in n.outputs:
+                if o and (o in producer or o in available):
+                    first = "a graph input or initializer"
+                    if o in producer:
+                        first = f"node {label(nodes[producer[o]])}"
+                    raise InputError(
+                        f"{self.source}: tensor {o!r}, an output of node {label(n)} "
+                        f"({n.op_type}), is already produced by {first}; in ONNX each "
+                        "tensor has one producer."
+                    )
+                if o:
+                    producer[o] = n.index
+        consumers: list[list[int]] = [[] for _ in nodes]
+        waiting = [0] * len(nodes)
+        for n in nodes:
+            sources = set()
             for t in n.inputs:
-                if t not in available and t not in producer:
+                if t in producer:
+                    sources.add(producer[t])
+                elif t not in available:
                     raise InputError(
                         f"{self.source}: tensor {t!r}, an input of node "
                         f"{n.name or n.index!r} ({n.op_type}), is produced by no node "
                         "and is neither a graph input nor an initializer; the file "
                         "may be truncated or not a complete model."
                     )
-            waiting[n.index] = len({producer[t] for t in n.inputs if t in producer})
-        consumers: dict[int, list[int]] = {n.index: [] for n in nodes}
-        for n in nodes:
-            for p in sorted({producer[t] for t in n.inputs if t in producer}):
+            waiting[n.index] = len(sources)
+            for p in sources:
                 consumers[p].append(n.index)
-        ready = sorted(i for i, k in waiting.items() if k == 0)
+        ready = [i for i, k in enumerate(waiting) if k == 0]  # ascending: already a heap
         order = []
         while ready:
-            index = ready.pop(0)
+            index = heapq.heappop(ready)
             order.append(nodes[index])
             for c in consumers[index]:
                 waiting[c] -= 1
                 if waiting[c] == 0:
-                    ready.append(c)
-            ready.sort()
+                    heapq.heappush(ready, c)
         if len(order) != len(nodes):
-            raise InputError(f"{self.source}: the ONNX graph has a cycle; it is not a valid model.")
+            stuck = next(n for n in nodes if waiting[n.index])
+            raise InputError(
+                f"{self.source}: the ONNX graph has a cycle (node {label(stuck)} "
+                f"({stuck.op_type}) depends on its own output); it is not a valid model."
+            )
         return order
 
     def _live(self, nodes: list[Node], outputs: list[str]) -> list[Node]:
@@ -293,11 +355,24 @@ class Importer(ImportState):
         return list(reversed(live))
 
     def _map(self, node: Node) -> None:
+        try:
+            self._map_node(node)
+        except InputError:
+            raise
+        except (ArithmeticError, IndexError, KeyError, TypeError, ValueError) as exc:
+            # a node the checks let through but topsim cannot read: still one paragraph
+            raise InputError(
+                f"{self.source}: node {label(node)} ({qualified(node)}): topsim cannot "
+                f"map it ({exc.__class__.__name__}: {exc}); its inputs, ranks or "
+                "attributes are outside what ONNX's definition of the op allows."
+            ) from None
+
+    def _map_node(self, node: Node) -> None:
         node.inputs = [self.resolve(t) if t else "" for t in node.inputs]
         check(self, node)
         if fold(self, node):
             return
-        mapper = MAPPERS.get(node.op_type)
+        mapper = mapper_of(node)
         if mapper is None:
             self.unknown[node.op_type] += 1
             self.custom(node, accelerated=False)
@@ -320,3 +395,22 @@ class Importer(ImportState):
             self.rollback(mark)
             for member in region.nodes:  # map the members one by one after all
                 self._map(member)
+
+
+def _concrete(value) -> bool:
+    """A tensor value whose every dimension is known."""
+    if not value.type.HasField("tensor_type"):
+        return True
+    tensor_type = value.type.tensor_type
+    return tensor_type.HasField("shape") and all(
+        d.HasField("dim_value") for d in tensor_type.shape.dim
+    )
+
+
+def _small_vectors(graph) -> bool:
+    """No known 1-D tensor (input, initializer, inferred value) over FOLD_LIMIT elements."""
+    for value in [*graph.input, *graph.value_info, *graph.output]:
+        dims = value.type.tensor_type.shape.dim if value.type.HasField("tensor_type") else []
+        if len(dims) == 1 and dims[0].dim_value > FOLD_LIMIT:
+            return False
+    return all(len(t.dims) != 1 or t.dims[0] <= FOLD_LIMIT for t in graph.initializer)

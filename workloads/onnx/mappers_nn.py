@@ -306,6 +306,10 @@ def _last_axis_norm(imp: ImportState, node: Node, kind: str, axis: int) -> None:
     """A norm over the last axis as topsim's op; over other axes, a custom op."""
     x = node.inputs[0]
     rank = len(imp.shape(x))
+    if not -rank <= int(axis) < rank:
+        raise imp.reject(
+            node, f"axis={axis} for input {x!r} of rank {rank}; it takes an axis in [-r, r-1]"
+        )
     if int(axis) % rank != rank - 1:
         imp.custom(node, flops_per_element=8)
         return

@@ -12,7 +12,8 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from workloads.onnx.read import Node
+from hardware.errors import InputError
+from workloads.onnx.read import Node, label
 from workloads.onnx.state import ImportState
 
 MapperFn = Callable[..., None]
@@ -20,14 +21,41 @@ MapperFn = Callable[..., None]
 
 @dataclass(frozen=True)
 class Mapper:
-    """A mapper function and the attribute names it takes."""
+    """A mapper function and the attributes it takes, each with the Python type its
+    annotation names (`int`, `float`, `str`, or `list` for a sequence)."""
 
     fn: MapperFn
-    attributes: frozenset[str]
+    attributes: dict[str, type]
 
     def __call__(self, imp: ImportState, node: Node) -> None:
         kwargs = {k: _text(v) for k, v in node.attrs.items() if k in self.attributes}
+        for name, value in kwargs.items():
+            expected = self.attributes[name]
+            if not _fits(value, expected):
+                raise InputError(
+                    f"{imp.source}: node {label(node)} ({node.op_type}): attribute {name!r} "
+                    f"is {value!r}; {node.op_type} takes {_NOUNS[expected]} there."
+                )
         self.fn(imp, node, **kwargs)
+
+
+_NOUNS = {int: "an integer", float: "a number", str: "a string", list: "a list of integers"}
+
+
+def _kind(annotation: str) -> type:
+    """The attribute type a mapper's parameter annotation names (a string: PEP 563)."""
+    for marker, kind in (("Sequence", list), ("float", float), ("str", str)):
+        if marker in annotation:
+            return kind
+    return int
+
+
+def _fits(value, expected: type) -> bool:
+    if expected is list:
+        return isinstance(value, list) and all(isinstance(v, int) for v in value)
+    if expected is float:
+        return isinstance(value, int | float)
+    return isinstance(value, expected)
 
 
 def _text(value):
@@ -42,7 +70,9 @@ class Mappers(dict[str, Mapper]):
 
         def add(fn: MapperFn) -> MapperFn:
             params = inspect.signature(fn).parameters.values()
-            mapper = Mapper(fn, frozenset(p.name for p in params if p.kind == p.KEYWORD_ONLY))
+            mapper = Mapper(
+                fn, {p.name: _kind(str(p.annotation)) for p in params if p.kind == p.KEYWORD_ONLY}
+            )
             for op_type in op_types:
                 if op_type in self:
                     raise ValueError(f"two mappers for ONNX op {op_type}")

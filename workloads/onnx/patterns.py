@@ -16,6 +16,7 @@ from workloads.onnx.state import ImportState
 from workloads.ops import numel
 
 REGION_LIMIT = 14  # nodes in a recognised GELU / norm subgraph
+READER_LIMIT = 64  # readers of a tensor a region grows forward from (keeps the search linear)
 
 ELEMENTWISE_TYPES = {
     "Add",
@@ -73,6 +74,7 @@ def find_fusions(nodes: list[Node], importer: ImportState) -> dict[int, Region]:
             if t:
                 readers.setdefault(t, []).append(n)
     graph_outputs = {o.name for o in importer.model.graph.output}
+    position = {n.index: p for p, n in enumerate(nodes)}
     taken: set[int] = set()
     found: dict[int, Region] = {}
     for anchor in nodes:
@@ -81,12 +83,8 @@ def find_fusions(nodes: list[Node], importer: ImportState) -> dict[int, Region]:
         region = _grow(anchor, producer, readers, const, graph_outputs, importer)
         if region is not None and not region.members & taken:
             taken |= region.members
-            found[max(region.members, key=lambda i: _position(nodes, i))] = region
+            found[max(region.members, key=position.__getitem__)] = region
     return found
-
-
-def _position(nodes: list[Node], index: int) -> int:
-    return next(p for p, n in enumerate(nodes) if n.index == index)
 
 
 def _static_consts(nodes: list[Node], importer: ImportState) -> set[str]:
@@ -116,6 +114,8 @@ def _eligible(node: Node, importer: ImportState, types: set[str] | None = None) 
             rank = len(importer.shape(node.inputs[0]))
         except Unmappable:
             return False
+        if rank == 0:
+            return False
         return int(axes[0]) % rank == rank - 1 and node.attrs.get("keepdims", 1) == 1
     return True
 
@@ -129,6 +129,8 @@ def _grow(
     members = {anchor.index: anchor}
     changed = True
     while changed:  # backward: producers read only by the region
+        if len(members) > REGION_LIMIT:
+            return None
         changed = False
         for node in list(members.values()):
             for t in node.inputs:
@@ -155,6 +157,8 @@ def _grow(
     while changed and len(members) <= REGION_LIMIT:  # forward: nodes reading only x / region
         changed = False
         for t in [x, *sorted(inside)]:
+            if len(readers.get(t, [])) > READER_LIMIT:
+                continue  # a tensor many nodes read (a residual stream) starts no region
             for r in readers.get(t, []):
                 if r.index in members or not _eligible(r, importer, forward_types):
                     continue

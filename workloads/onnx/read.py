@@ -20,6 +20,23 @@ from hardware.errors import InputError
 Shape = tuple[int, ...]
 
 MAX_ONNX_BYTES = 2**31  # protobuf's limit for one serialized message
+MAX_ONNX_NODES = 2**18  # several times the largest exported networks (LLMs unrolled: ~50k)
+FOLD_LIMIT = 1 << 16  # constant values up to this many elements are read and evaluated here
+STANDARD_DOMAINS = ("", "ai.onnx")
+# ONNX Runtime's contrib ops (domain com.microsoft) that the mappers follow on purpose,
+# with the inputs each requires (its documented signature)
+MICROSOFT_OPS: dict[str, int] = {
+    "Gelu": 1,
+    "FastGelu": 1,
+    "QuickGelu": 1,
+    "BiasGelu": 2,
+    "SkipLayerNormalization": 3,
+    "SkipSimplifiedLayerNormalization": 3,
+    "SimplifiedLayerNormalization": 2,
+    "LayerNormalization": 2,
+    "QuantizeLinear": 2,
+    "DequantizeLinear": 2,
+}
 
 ONNX_DTYPES: dict[str, str] = {
     "FLOAT": "fp32",
@@ -79,12 +96,74 @@ def read_model(path: str | os.PathLike):
             f"({exc.__class__.__name__}); the file may be truncated, or another kind "
             "of file with an .onnx name."
         ) from None
+    del data
     if not model.HasField("graph") or not model.graph.node or model.ir_version < 1:
-        what = "it is empty" if not data else "it has no graph with nodes and no IR version"
+        what = "it is empty" if not size else "it has no graph with nodes and no IR version"
         raise InputError(
             f"{p}: not an ONNX model: {what} (the file may be truncated or not an ONNX export)."
         )
+    nodes = len(model.graph.node)
+    nodes = nodes if nodes > MAX_ONNX_NODES else count_nodes(model)
+    if nodes > MAX_ONNX_NODES:
+        raise InputError(
+            f"{p}: the model has {nodes} nodes (subgraphs and functions included); topsim "
+            f"imports at most {MAX_ONNX_NODES} (a simulation of more would not finish)."
+        )
+    drop_large_values(model, onnx)
     return model
+
+
+def count_nodes(model) -> int:
+    """Nodes of the main graph, of every subgraph (If, Loop, Scan bodies) and of functions."""
+    graphs, count = [model.graph], sum(len(f.node) for f in model.functions)
+    while graphs:
+        graph = graphs.pop()
+        count += len(graph.node)
+        for node in graph.node:
+            for attribute in node.attribute:
+                if attribute.HasField("g"):
+                    graphs.append(attribute.g)
+                graphs.extend(attribute.graphs)
+    return count
+
+
+def drop_large_values(model, onnx) -> None:
+    """Forget the values of constants over FOLD_LIMIT elements, keeping dims and dtype.
+
+    The import needs only small constants' values (shapes, axes, scales); the rest would
+    be copied again by shape inference, so memory would follow the weights, not the graph.
+    """
+    tensors = list(model.graph.initializer)
+    for sparse in model.graph.sparse_initializer:
+        tensors += [sparse.values, sparse.indices]
+    for node in model.graph.node:
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.TENSOR:
+                tensors.append(a.t)
+            elif a.type == onnx.AttributeProto.SPARSE_TENSOR:
+                tensors += [a.sparse_tensor.values, a.sparse_tensor.indices]
+    for tensor in tensors:
+        if numel_of(tensor.dims) > FOLD_LIMIT:
+            for name in DATA_FIELDS:
+                tensor.ClearField(name)
+
+
+DATA_FIELDS = (
+    "raw_data",
+    "float_data",
+    "int32_data",
+    "string_data",
+    "int64_data",
+    "double_data",
+    "uint64_data",
+)
+
+
+def numel_of(dims) -> int:
+    count = 1
+    for d in dims:
+        count *= max(0, int(d))
+    return count
 
 
 def onnx_dtype(elem_type: int) -> str:
@@ -116,8 +195,14 @@ class Node:
     proto: Any
 
 
-def read_nodes(graph, onnx) -> list[Node]:
+def read_nodes(graph, onnx, source: str) -> list[Node]:
     """The graph's nodes in file order; tensor attributes held in external data are left out."""
+    for i, proto in enumerate(graph.node):
+        if not proto.op_type:
+            raise InputError(
+                f"{source}: node {proto.name or i!r} has an empty op type; every ONNX node "
+                "names its operator (Conv, MatMul, ...)."
+            )
     return [
         Node(
             i,

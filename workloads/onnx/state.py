@@ -21,6 +21,7 @@ from workloads.onnx.read import (
     Shape,
     Unmappable,
     dims_of,
+    label,
     np_elem_type,
     onnx_dtype,
     onnx_module,
@@ -49,6 +50,10 @@ class ImportState:
         self.approximated: Counter = Counter()
         self.notes: list[str] = []
         self.chosen: dict[str, int] = {}  # input dimensions this import chose -> their sizes
+        # numbered names: base -> the lowest k whose `base.k` may be free (all below are
+        # taken), and each numbered name -> (base, k), so that naming stays linear
+        self._next_k: dict[str, int] = {}
+        self._numbered: dict[str, tuple[str, int]] = {}
         opsets = {o.domain: o.version for o in model.opset_import}
         self.opset = opsets.get("", opsets.get("ai.onnx", 13))
 
@@ -120,19 +125,33 @@ class ImportState:
         return alias
 
     def fresh(self, base: str) -> str:
-        name, k = base, 1
-        while name in self.tensors or name in self.onnx_shapes or name in self.const_shapes:
-            k += 1
-            name = f"{base}.{k}"
-        return name
+        return self._unique(
+            base, lambda n: n in self.tensors or n in self.onnx_shapes or n in self.const_shapes
+        )
 
     def op_name(self, node: Node, suffix: str = "") -> str:
-        base = (node.name or f"{node.op_type}_{node.index}") + suffix
-        name, k = base, 1
-        while name in self.op_names:
+        return self._unique(
+            (node.name or f"{node.op_type}_{node.index}") + suffix, self.op_names.__contains__
+        )
+
+    def _unique(self, base: str, taken) -> str:
+        """`base`, or `base.k` for the lowest free k >= 2 (remembered, so never rescanned)."""
+        if not taken(base):
+            return base
+        k = self._next_k.get(base, 2)
+        while taken(f"{base}.{k}"):
             k += 1
-            name = f"{base}.{k}"
+        self._next_k[base] = k
+        name = f"{base}.{k}"
+        self._numbered[name] = (base, k)
         return name
+
+    def reject(self, node: Node, problem: str) -> InputError:
+        """The error for a node whose inputs or attributes ONNX's definition does not allow."""
+        return InputError(
+            f"{self.source}: node {label(node)} ({node.op_type}): {problem}; the model is "
+            "not valid ONNX."
+        )
 
     # -- emitting ---------------------------------------------------------------------------
 
@@ -218,11 +237,8 @@ class ImportState:
                     known = self._guess_shape(node, o)
                 out_shapes.append(known)
         inputs = []
-        for t in node.inputs:
-            t = self.resolve(t) if t else t
-            if not t or t in self.values or t in inputs:
-                continue
-            if t in self.tensors or t in self.const_shapes:
+        for t in dict.fromkeys(self.resolve(t) for t in node.inputs if t):
+            if t not in self.values and (t in self.tensors or t in self.const_shapes):
                 inputs.append(self.declare(t))
         elements = sum(numel(dims_of(s)) for s in out_shapes)
         attrs: dict[str, Any] = {
@@ -275,14 +291,23 @@ class ImportState:
         self.onnx_types.setdefault(name, np_elem_type(value, self.onnx))
 
     def mark(self):
-        """A point to roll back to if the next node cannot be mapped as planned."""
-        return (len(self.ops), set(self.tensors), dict(self.alias))
+        """A point to roll back to if the next node cannot be mapped as planned.
+
+        Tensors, ops and aliases are only ever added, so a point is their counts: marking
+        costs nothing however large the graph is.
+        """
+        return (len(self.ops), len(self.tensors), len(self.alias))
 
     def rollback(self, mark) -> None:
-        count, tensors, alias = mark
-        for op in self.ops[count:]:
-            self.op_names.discard(op.name)
+        count, tensors, aliases = mark
+        freed = [op.name for op in self.ops[count:]]
+        self.op_names.difference_update(freed)
         del self.ops[count:]
-        for name in set(self.tensors) - tensors:
-            del self.tensors[name]
-        self.alias = alias
+        while len(self.tensors) > tensors:
+            freed.append(self.tensors.popitem()[0])
+        while len(self.alias) > aliases:
+            self.alias.popitem()
+        for name in freed:  # a freed `base.k` may be handed out again
+            if name in self._numbered:
+                base, k = self._numbered.pop(name)
+                self._next_k[base] = min(self._next_k.get(base, k), k)
