@@ -229,3 +229,25 @@ def fit_chip(
         chip=fitted,
         predictions=predictions,
     )
+
+
+def fitted_spec(fit: Fit, source: str, fmt: str, count: int, today: str) -> dict:
+    """The fitted chip as a YAML-ready mapping whose `sources:` say what was fitted from what.
+
+    Numbers are SI (seconds, bytes/s), as the chip model holds them.
+    """
+    spec = fit.chip.model_dump(mode="json", exclude_none=True)
+    sources = {k: v for k, v in spec.get("sources", {}).items() if "user override" not in v}
+    cv = (
+        f", {fit.folds}-fold cross-validated {fit.cross_validated:.3f}x"
+        if fit.cross_validated is not None
+        else ""
+    )
+    for path, value in fit.values.items():
+        sources[path] = (
+            f"fitted by topsim fit on {today} to {count} measurements in {source} ({fmt}): "
+            f"{value:.4g} (was {fit.start[path]:.4g}); typical error over all parameters "
+            f"{fit.before:.3f}x -> {fit.after:.3f}x{cv}"
+        )
+    spec["sources"] = sources
+    return spec
