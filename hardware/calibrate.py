@@ -7,16 +7,19 @@ the spec is measured (by `hardware.measure`), and its `sources:` entry says how:
 - clock: the maximum frequency the OS reports (cpufreq, else /proc/cpuinfo "cpu MHz");
   without either, 1 GHz, and the rates below absorb the difference (rate x clock is what
   was measured, so predictions do not depend on the clock being right).
-- matrix rates: numpy matmul (BLAS) FLOP/s over square sizes, fp32 and fp64, best of
-  repeats, measured with one BLAS thread and with `threads`; the per-core rate is the
-  better of one thread alone and the `threads` rate / threads (a loaded or virtualised
-  machine often scales BLAS threads poorly), at the best size, divided by 2 x clock.
+- matrix rates: numpy matmul (BLAS) FLOP/s over square sizes, fp32 and fp64, sizes
+  interleaved, measured with one BLAS thread and with `threads`; the per-instance rate is
+  the `threads` rate / threads at the best size (the scaling is measured, never assumed
+  linear, and written into the source), divided by 2 x clock.
 - vector rates: a numpy elementwise multiply on L1-resident arrays on one core, the
   per-element cost taken as the slope between two sizes (the call overhead cancels).
-- DRAM bandwidth: large numpy copies (read + write bytes), on one thread and split over
-  `threads` threads, the better of the two;
-  on-chip (L2 in topsim's terms: the last-level cache) bandwidth: the same copy on
-  arrays that fit in the last-level cache; cache sizes and core count from the OS.
+- DRAM bandwidth: numpy copies (read + write bytes) of 4x the last-level cache, bounded
+  to 64-192 MiB (so a big cache cannot make the run slow or large), on one thread and split
+  over `threads` threads, interleaved, the better of the two; on-chip (L2 in topsim's
+  terms: the last-level cache) bandwidth: the same copy on arrays that fit in the
+  last-level cache; cache sizes (sysfs `cpu0/cache/index*`) and core count from the OS.
+- every timing is the fastest of interleaved repeats; its `sources:` entry gives the
+  median's spread over it, a measure of how loaded the machine was.
 - launch latency: onnxruntime's per-op dispatch cost, the slope of run time over the
   number of ops in chains of tiny Add nodes (falls back to numpy's per-call overhead
   when onnxruntime is absent).
@@ -44,6 +47,7 @@ from hardware.load import validate_chip
 from hardware.measure import (
     FULL,
     QUICK,
+    Gemm,
     Plan,
     cache_sizes,
     copy_bandwidth,
@@ -190,15 +194,17 @@ def cpu_spec(plan: Plan, threads: int | None = None) -> dict:
     vector = {d: elementwise_rate(plan, d, l1_bytes) for d in ("float32", "float64")}
     llc_name = max(caches, key=lambda k: int(k[1])) if caches else None
     llc_bytes = caches[llc_name][0] if llc_name else 8 * 2**20
-    dram_copy = max(plan.copy_bytes, 4 * int(llc_bytes))
+    dram_copy = min(max(plan.copy_bytes, 4 * int(llc_bytes)), plan.max_copy_bytes)
     llc_copy = max(2**16, int(llc_bytes) // 4)
-    dram_bw = copy_bandwidth(dram_copy, threads, plan.repeats)
-    llc_bw = copy_bandwidth(llc_copy, threads, 5 * plan.repeats)
+    dram = copy_bandwidth(dram_copy, threads, plan.repeats)
+    llc = copy_bandwidth(llc_copy, threads, 5 * plan.repeats)
+    dram_bw, llc_bw = dram.best(), llc.best()
     per_op, dispatch_source = dispatch_overhead(plan, threads)
+    scaling = {d: multi.peak(d) / single.peak(d) for d in ("float32", "float64")}
 
     def per_core_flops(dtype: str) -> float:
-        """The better of one core alone and all threads together, per core."""
-        return max(max(single[dtype].values()), max(multi[dtype].values()) / threads)
+        """The measured rate of all `threads` together, per thread (scaling measured)."""
+        return multi.peak(dtype) / threads
 
     def macs_per_cycle(flops_per_s: float) -> float:
         return round(flops_per_s / 2 / clock, 4)
@@ -208,19 +214,22 @@ def cpu_spec(plan: Plan, threads: int | None = None) -> dict:
         "fp64": macs_per_cycle(per_core_flops("float64")),
     }
     vector_rates = {
-        "fp32": round(vector["float32"] / clock, 4),
-        "fp64": round(vector["float64"] / clock, 4),
+        "fp32": round(vector["float32"][0] / clock, 4),
+        "fp64": round(vector["float64"][0] / clock, 4),
     }
     scalar_rates = {
         d: max(0.01, round(r / lanes * (2 if d == "fp64" else 1), 4))
         for d, r in vector_rates.items()
     }
 
-    def gemm_text(rates: dict[str, dict[int, float]]) -> str:
+    def gemm_text(gemm: Gemm) -> str:
         return "; ".join(
             f"{d.replace('float', 'fp')}: "
             + ", ".join(f"{n}: {r / 1e9:.1f}" for n, r in by_size.items())
-            for d, by_size in rates.items()
+            for d, by_size in gemm.best.items()
+        ) + (
+            f" (min of {gemm.runs} or more interleaved runs; the median run up to "
+            f"{100 * gemm.spread():.1f}% slower)"
         )
 
     name = cpu_model()
@@ -276,15 +285,17 @@ def cpu_spec(plan: Plan, threads: int | None = None) -> dict:
             f"{threads} used"
         ),
         "units.cpu.rates.matrix": _source(
-            f"numpy matmul (BLAS) on square sizes, best of repeats, GFLOP/s by size with 1 "
-            f"thread: {gemm_text(single)}; with {threads} threads: {gemm_text(multi)}; the per-"
-            f"core rate is the better of one thread alone and {threads} threads / {threads}, "
-            "at the best size, divided by 2 x clock"
+            f"numpy matmul (BLAS) on square sizes, GFLOP/s by size with 1 thread: "
+            f"{gemm_text(single)}; with {threads} threads: {gemm_text(multi)}; measured "
+            f"scaling {threads} threads / 1: fp32 {scaling['float32']:.2f}x, fp64 "
+            f"{scaling['float64']:.2f}x; per instance: the {threads}-thread rate at the best "
+            f"size / {threads}, divided by 2 x clock"
         ),
         "units.cpu.rates.vector": _source(
             f"numpy multiply on one core on L1-resident arrays (fp32: {sizes32[0]} and "
-            f"{sizes32[1]} elements), slope of the best time: {vector['float32'] / 1e9:.2f} G "
-            f"fp32 and {vector['float64'] / 1e9:.2f} G fp64 elements/s, divided by the clock"
+            f"{sizes32[1]} elements, interleaved), slope of the best time: "
+            f"{vector['float32'][0] / 1e9:.2f} G fp32 and {vector['float64'][0] / 1e9:.2f} G "
+            f"fp64 elements/s, divided by the clock; large size {vector['float32'][1].text()}"
         ),
         "units.cpu.rates.scalar": "estimate: the vector rate divided by the fp32 SIMD lanes "
         "(one lane per cycle); not measured",
@@ -295,17 +306,17 @@ def cpu_spec(plan: Plan, threads: int | None = None) -> dict:
         "per instance",
         "memory.dram.capacity": _source("os.sysconf physical pages x page size"),
         "memory.dram.bandwidth": _source(
-            f"numpy copy of {dram_copy / 2**20:.0f} MiB on 1 and on {threads} threads (the "
-            f"better), best of {plan.repeats}, read + write bytes counted"
+            f"numpy copy of {dram_copy / 2**20:.0f} MiB (4x the last-level cache, within "
+            f"{plan.copy_bytes / 2**20:.0f}-{plan.max_copy_bytes / 2**20:.0f} MiB), read + "
+            f"write bytes counted, the better of: {dram.text()}"
         ),
         "memory.l2.capacity": _source(
             f"last-level cache ({llc_name or 'none found: 8 MiB assumed'}"
             ") from /sys/devices/system/cpu/cpu0/cache or sysconf"
         ),
         "memory.l2.bandwidth": _source(
-            f"numpy copy of {llc_copy / 2**20:.3g} MiB (fits the last-level cache) on 1 and "
-            f"{threads} threads (the better), best of {5 * plan.repeats}, read + write bytes "
-            "counted"
+            f"numpy copy of {llc_copy / 2**20:.3g} MiB (fits the last-level cache), read + "
+            f"write bytes counted, the better of: {llc.text()}"
         ),
         "memory.local": _source("per-core L2 cache size from sysfs"),
         "host_link": "the host unit shares the CPU's memory: host_link = the measured DRAM copy "
@@ -465,12 +476,12 @@ def _host_unit(plan: Plan) -> dict:
     l1_bytes = cache_sizes().get("L1d", (32 * 2**10, 1))[0]
     rates = {
         "matrix": {
-            "fp32": round(max(gemm["float32"].values()) / 2 / clock, 4),
-            "fp64": round(max(gemm["float64"].values()) / 2 / clock, 4),
+            "fp32": round(gemm.peak("float32") / 2 / clock, 4),
+            "fp64": round(gemm.peak("float64") / 2 / clock, 4),
         },
         "vector": {
-            "fp32": round(elementwise_rate(QUICK, "float32", l1_bytes) / clock, 4),
-            "fp64": round(elementwise_rate(QUICK, "float64", l1_bytes) / clock, 4),
+            "fp32": round(elementwise_rate(QUICK, "float32", l1_bytes)[0] / clock, 4),
+            "fp64": round(elementwise_rate(QUICK, "float64", l1_bytes)[0] / clock, 4),
         },
     }
     return {"instances": 1, "peak": False, "host": True, "clock": _hz(clock), "rates": rates}

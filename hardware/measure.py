@@ -2,7 +2,8 @@
 
 Each function measures one thing and returns it (with, where the method can vary, a
 sentence saying how); `hardware.calibrate` turns the numbers into a chip spec. Timings are
-the fastest of repeated runs: other processes and the OS can only add time to a run.
+the fastest of repeated, interleaved runs (other processes and the OS can only add time to a
+run), reported with the median so a spec says how steady the machine was.
 """
 
 from __future__ import annotations
@@ -36,17 +37,60 @@ BLAS_THREAD_VARIABLES = (
 
 @dataclass(frozen=True)
 class Plan:
-    """How much to measure: full (about 15-30 s) or quick (a couple of seconds, for tests)."""
+    """How much to measure: full (under 20 s and 1 GB) or quick (a couple of seconds)."""
 
     gemm_sizes: tuple[int, ...]
-    gemm_seconds: float  # time budget per size and dtype
-    copy_bytes: int
+    gemm_seconds: float  # time budget per dtype, all sizes together
+    copy_bytes: int  # the smallest DRAM copy; 4x the last-level cache when that is larger
+    max_copy_bytes: int  # ... but never more: source and destination are both resident
     dispatch_ops: tuple[int, int]
     repeats: int
 
 
-FULL = Plan((256, 512, 1024, 2048), 0.4, 256 * 2**20, (20, 400), 7)
-QUICK = Plan((64, 128, 256), 0.05, 16 * 2**20, (5, 40), 3)
+FULL = Plan((256, 512, 1024), 1.5, 64 * 2**20, 192 * 2**20, (20, 400), 7)
+QUICK = Plan((64, 128, 256), 0.15, 16 * 2**20, 16 * 2**20, (5, 40), 3)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Repeated runs of one thing: the fastest and the median, in seconds."""
+
+    best_s: float
+    median_s: float
+    runs: int
+
+    @property
+    def spread(self) -> float:
+        """How much slower the median run was than the fastest (0.05: 5%)."""
+        return self.median_s / self.best_s - 1.0
+
+    def text(self) -> str:
+        return f"min of {self.runs} interleaved runs, median {100 * self.spread:.1f}% slower"
+
+
+def interleaved(
+    runs: dict[str, Callable[[], object]], repeats: int, budget_s: float = float("inf")
+) -> dict[str, Timing]:
+    """Time each function `repeats` times, round-robin (one warm-up each first).
+
+    Round-robin so that a burst of load from other processes slows every variant alike
+    instead of one of them; stops early, after at least 3 rounds, past the budget.
+    """
+    for run in runs.values():
+        run()
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    start = time.perf_counter()
+    for count in range(1, repeats + 1):
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            samples[name].append(time.perf_counter() - t0)
+        if time.perf_counter() - start > budget_s and count >= 3:
+            break
+    return {
+        name: Timing(min(times), statistics.median(times), len(times))
+        for name, times in samples.items()
+    }
 
 
 # --- what the OS says ------------------------------------------------------------------------
@@ -130,21 +174,27 @@ def simd_lanes_fp32() -> tuple[int, str]:
     return 4, "no SIMD flags found: 4 fp32 lanes assumed"
 
 
-def cache_sizes() -> dict[str, tuple[int, int]]:
-    """'L1d', 'L2', 'L3' ... -> (bytes, logical CPUs sharing it), from sysfs or sysconf."""
+def cache_sizes(sysfs: Path = CPU_SYSFS) -> dict[str, tuple[int, int]]:
+    """'L1d', 'L2', 'L3' ... -> (bytes, logical CPUs sharing it), from sysfs or sysconf.
+
+    sysfs: `cpu0/cache/index*/{level,type,size}` (and `shared_cpu_list`, one CPU if absent).
+    """
     found: dict[str, tuple[int, int]] = {}
-    for index in sorted((CPU_SYSFS / "cpu0" / "cache").glob("index*")):
+    for index in sorted((sysfs / "cpu0" / "cache").glob("index*")):
         try:
             level = (index / "level").read_text().strip()
             kind = (index / "type").read_text().strip()
             size = _parse_cache_size((index / "size").read_text().strip())
+        except (OSError, ValueError, IndexError):
+            continue
+        try:
             shared = _count_cpus((index / "shared_cpu_list").read_text().strip())
         except (OSError, ValueError):
-            continue
+            shared = 1
         if kind == "Instruction":
             continue
         found[f"L{level}{'d' if kind == 'Data' else ''}"] = (size, shared)
-    if not found:
+    if not found and sysfs == CPU_SYSFS:
         for name, key in (
             ("L1d", "SC_LEVEL1_DCACHE_SIZE"),
             ("L2", "SC_LEVEL2_CACHE_SIZE"),
@@ -184,52 +234,58 @@ def memory_bytes() -> float:
 # --- measurements ----------------------------------------------------------------------------
 
 
-def best_time(fn: Callable[[], object], repeats: int, budget_s: float = float("inf")) -> float:
-    """The fastest of `repeats` calls (after one warm-up), stopping early past the budget.
-
-    The fastest, as STREAM and BLAS benchmarks report: other processes and the OS can only
-    add time to a run, so the minimum is the closest to what the hardware does.
-    """
-    fn()
-    best = float("inf")
-    start = time.perf_counter()
-    for count in range(1, repeats + 1):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-        if time.perf_counter() - start > budget_s and count >= 3:
-            break
-    return best
-
-
 GEMM_SCRIPT = """
-import json, sys, time
+import json, statistics, sys, time
 import numpy as np
 sizes, budget, repeats = json.loads(sys.argv[1])
 rng = np.random.default_rng(0)
 result = {}
 for name in ("float32", "float64"):
-    rates = {}
+    cases = {}
     for n in sizes:
         a = rng.standard_normal((n, n)).astype(name)
         b = rng.standard_normal((n, n)).astype(name)
         c = np.empty((n, n), dtype=name)
         np.matmul(a, b, out=c)
-        best, start = float("inf"), time.perf_counter()
-        for count in range(1, repeats + 1):
+        cases[n] = (a, b, c)
+    samples = {n: [] for n in sizes}
+    start = time.perf_counter()
+    for count in range(1, repeats + 1):
+        for n, (a, b, c) in cases.items():
             t0 = time.perf_counter()
             np.matmul(a, b, out=c)
-            best = min(best, time.perf_counter() - t0)
-            if time.perf_counter() - start > budget and count >= 3:
-                break
-        rates[n] = 2.0 * n**3 / best
-    result[name] = rates
+            samples[n].append(time.perf_counter() - t0)
+        if time.perf_counter() - start > budget and count >= 3:
+            break
+    result[name] = {
+        n: [2.0 * n**3 / min(t), 2.0 * n**3 / statistics.median(t), len(t)]
+        for n, t in samples.items()
+    }
 print(json.dumps(result))
 """
 
 
-def gemm_rates(plan: Plan, threads: int) -> dict[str, dict[int, float]]:
-    """FLOP/s of square numpy matmuls by dtype and size, BLAS limited to `threads` threads.
+@dataclass(frozen=True)
+class Gemm:
+    """FLOP/s of square matmuls by dtype and size: from the fastest and the median run."""
+
+    best: dict[str, dict[int, float]]
+    median: dict[str, dict[int, float]]
+    runs: int
+
+    def peak(self, dtype: str) -> float:
+        return max(self.best[dtype].values())
+
+    def spread(self) -> float:
+        """The largest shortfall of a median run from the fastest, over sizes and dtypes."""
+        return max(
+            self.best[d][n] / self.median[d][n] - 1.0 for d in self.best for n in self.best[d]
+        )
+
+
+def gemm_rates(plan: Plan, threads: int) -> Gemm:
+    """Square numpy matmuls by dtype and size, BLAS limited to `threads` threads; sizes are
+    interleaved within each dtype.
 
     Runs in a child process: BLAS thread pools are sized when numpy is first imported.
     """
@@ -247,7 +303,10 @@ def gemm_rates(plan: Plan, threads: int) -> dict[str, dict[int, float]]:
     except (subprocess.SubprocessError, OSError) as exc:
         raise InputError(f"calibrate: the GEMM measurement failed to run ({exc}).") from None
     data = json.loads(done.stdout.strip().splitlines()[-1])
-    return {dtype: {int(n): rate for n, rate in rates.items()} for dtype, rates in data.items()}
+    best = {d: {int(n): r[0] for n, r in rates.items()} for d, rates in data.items()}
+    median = {d: {int(n): r[1] for n, r in rates.items()} for d, rates in data.items()}
+    runs = min(int(r[2]) for rates in data.values() for r in rates.values())
+    return Gemm(best, median, runs)
 
 
 def elementwise_sizes(l1_bytes: int, dtype: str) -> tuple[int, int]:
@@ -257,15 +316,16 @@ def elementwise_sizes(l1_bytes: int, dtype: str) -> tuple[int, int]:
     return 16, large  # 16 elements: the call overhead alone, nearly
 
 
-def elementwise_rate(plan: Plan, dtype: str, l1_bytes: int) -> float:
-    """Elements/s of numpy multiply on one core: slope between two L1-resident sizes.
+def elementwise_rate(plan: Plan, dtype: str, l1_bytes: int) -> tuple[float, Timing]:
+    """Elements/s of numpy multiply on one core: slope between two L1-resident sizes, timed
+    interleaved; with the large size's timing.
 
     L1-resident so that the rate is the core's arithmetic throughput; cache and DRAM
     bandwidth are modelled separately by the memory levels.
     """
     small, large = elementwise_sizes(l1_bytes, dtype)
-    calls = 2000  # short timed runs, many of them: the fastest is rarely interrupted
-    times = []
+    calls = 500  # short timed runs, many of them: the fastest is rarely interrupted
+    runs = {}
     for n in (small, large):
         a = np.full(n, 1.0001, dtype=dtype)
         b = np.full(n, 0.9999, dtype=dtype)
@@ -275,44 +335,57 @@ def elementwise_rate(plan: Plan, dtype: str, l1_bytes: int) -> float:
             for _ in range(calls):
                 np.multiply(a, b, out=c)
 
-        times.append(best_time(run, 10 * plan.repeats) / calls)
-    slope = (times[1] - times[0]) / (large - small)
+        runs[n] = run
+    timings = interleaved(runs, 10 * plan.repeats)
+    slope = (timings[large].best_s - timings[small].best_s) / calls / (large - small)
     if slope <= 0:  # timer noise: fall back to the large size's plain rate
-        return large / times[1]
-    return 1.0 / slope
+        return large * calls / timings[large].best_s, timings[large]
+    return 1.0 / slope, timings[large]
 
 
-def copy_bandwidth(nbytes: int, threads: int, repeats: int) -> float:
-    """Bytes/s of read + write in numpy copies of `nbytes`: the better of one thread and
-    the copy split over `threads` threads (Python threads do not always help)."""
-    if threads > 1:
-        return max(copy_bandwidth(nbytes, 1, repeats), _copy_bandwidth(nbytes, threads, repeats))
-    return _copy_bandwidth(nbytes, 1, repeats)
+@dataclass(frozen=True)
+class Copy:
+    """Bytes/s (read + write) of a numpy copy on one thread and split over `threads`."""
+
+    nbytes: int
+    threads: int
+    single: Timing
+    multi: Timing | None
+
+    def bandwidth(self, timing: Timing) -> float:
+        return 2.0 * self.nbytes / timing.best_s
+
+    def best(self) -> float:
+        """The better of one thread and `threads` (Python threads do not always help)."""
+        timings = [self.single] + ([self.multi] if self.multi else [])
+        return max(self.bandwidth(t) for t in timings)
+
+    def text(self) -> str:
+        parts = [f"1 thread {self.bandwidth(self.single) / 1e9:.3g} GB/s ({self.single.text()})"]
+        if self.multi:
+            parts.append(
+                f"{self.threads} threads {self.bandwidth(self.multi) / 1e9:.3g} GB/s "
+                f"({self.multi.text()})"
+            )
+        return "; ".join(parts)
 
 
-def _copy_bandwidth(nbytes: int, threads: int, repeats: int) -> float:
+def copy_bandwidth(nbytes: int, threads: int, repeats: int) -> Copy:
+    """Copies of `nbytes` on one thread and on `threads` threads, interleaved."""
     count = max(threads, nbytes // 8)
     src = np.ones(count, dtype=np.float64)
     dst = np.zeros(count, dtype=np.float64)
-    chunks = np.array_split(np.arange(count), threads)
-    bounds = [(int(c[0]), int(c[-1]) + 1) for c in chunks if len(c)]
-    if threads == 1:
+    edges = [count * i // threads for i in range(threads + 1)]
+    runs: dict[str, Callable[[], object]] = {"single": lambda: np.copyto(dst, src)}
+    with ThreadPoolExecutor(threads) as pool:
+        if threads > 1:
 
-        def run() -> None:
-            np.copyto(dst, src)
+            def part(i: int) -> None:
+                np.copyto(dst[edges[i] : edges[i + 1]], src[edges[i] : edges[i + 1]])
 
-        seconds = best_time(run, repeats)
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-
-            def part(bound: tuple[int, int]) -> None:
-                np.copyto(dst[bound[0] : bound[1]], src[bound[0] : bound[1]])
-
-            def run() -> None:
-                list(pool.map(part, bounds))
-
-            seconds = best_time(run, repeats)
-    return 2.0 * count * 8 / seconds
+            runs["multi"] = lambda: list(pool.map(part, range(threads)))
+        timings = interleaved(runs, repeats)
+    return Copy(count * 8, threads, timings["single"], timings.get("multi"))
 
 
 def dispatch_overhead(plan: Plan, threads: int) -> tuple[float, str]:
@@ -380,7 +453,7 @@ def _numpy_call_overhead(plan: Plan) -> float:
         for _ in range(1000):
             np.add(a, a, out=c)
 
-    return best_time(run, plan.repeats) / 1000
+    return interleaved({"add": run}, plan.repeats)["add"].best_s / 1000
 
 
 # --- the GPU, through PyTorch ----------------------------------------------------------------

@@ -156,3 +156,49 @@ def test_validate_model_rejects_an_unknown_model(chip_file):
         command_app(), ["validate-model", "--chip", str(chip_file), "--model", "resnet51"]
     )
     assert result.exit_code == 2
+
+
+def test_cache_levels_come_from_a_sysfs_tree(tmp_path):
+    # a hand-made cpu0/cache: L1d 48K, L1i 32K (skipped), L2 2048K per core, L3 32M shared
+    # by 16 CPUs; an index with a malformed size is skipped, a missing shared list is 1 CPU
+    levels = [
+        ("1", "Data", "48K", "0-1"),
+        ("1", "Instruction", "32K", "0-1"),
+        ("2", "Unified", "2048K", None),
+        ("3", "Unified", "32M", "0-7,16-23"),
+        ("4", "Unified", "lots", "0"),
+    ]
+    for i, (level, kind, size, shared) in enumerate(levels):
+        index = tmp_path / "cpu0" / "cache" / f"index{i}"
+        index.mkdir(parents=True)
+        (index / "level").write_text(level + "\n")
+        (index / "type").write_text(kind + "\n")
+        (index / "size").write_text(size + "\n")
+        if shared:
+            (index / "shared_cpu_list").write_text(shared + "\n")
+    assert cache_sizes(tmp_path) == {
+        "L1d": (48 * 2**10, 2),
+        "L2": (2 * 2**20, 1),
+        "L3": (32 * 2**20, 16),
+    }
+
+
+def test_an_empty_sysfs_tree_finds_no_caches(tmp_path):
+    assert cache_sizes(tmp_path) == {}
+
+
+def test_interleaved_timing_reports_min_and_median():
+    from hardware.measure import interleaved
+
+    calls = []
+    timings = interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 4)
+    assert calls == ["a", "b"] * 5  # one warm-up each, then round-robin
+    assert timings["a"].runs == 4 and timings["a"].best_s <= timings["a"].median_s
+    assert timings["a"].spread >= 0
+
+
+def test_calibrated_sources_give_the_spread_and_the_measured_scaling(chip_file):
+    sources = yaml.safe_load(chip_file.read_text())["sources"]
+    assert "interleaved runs" in sources["memory.dram.bandwidth"]
+    assert "% slower" in sources["memory.dram.bandwidth"]
+    assert "measured scaling" in sources["units.cpu.rates.matrix"]
