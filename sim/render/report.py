@@ -127,7 +127,7 @@ def top_ops(result: Result, top: int) -> Table:
     fixed(table, "unit")
     fixed(table, "time", "right", 8)
     fixed(table, "share", "right")
-    fixed(table, "ops/B", "right")
+    fixed(table, "ops/byte", "right")
     fixed(table, "bound")
     fixed(table, "main loss")
     rows = sorted(result.ops, key=lambda r: (-(r.end_s - r.start_s), r.name))[:top]
