@@ -121,4 +121,3 @@ def write_kernels_csv(result: Result, path: str | os.PathLike) -> Path:
     except OSError as err:
         raise InputError(f"--kernels {target}: cannot write the file ({err.strerror}).") from None
     return target
-
