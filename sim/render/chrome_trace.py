@@ -4,10 +4,12 @@ The format is the "JSON Object Format" of the Trace Event Format: {"traceEvents"
 times in microseconds. One process is the run (an LLM generation writes two: its prefill
 and one decode step at the median KV length); each timeline track (every unit, dram,
 host_link, input, launcher) is a thread named by "M" metadata events, and every segment is
-an "X" complete event on it. Counter ("C") events, on the same process, carry the
-temperature, clock and power the thermal model sampled (over the whole run, which for a
-fast-forwarded stream is longer than the timeline), the latency of each batch of a stream,
-and the DRAM traffic in flight along the timeline.
+an "X" complete event on it. Each unit track nests its kernels under a "batch N" slice,
+and a flow arrow ("s" -> "f") leads from each launch to the kernel it started. Counter
+("C") events, on the same process, carry the temperature, clock and power the thermal
+model sampled (over the whole run, which for a fast-forwarded stream is longer than the
+timeline), the latency of each batch of a stream, and the DRAM traffic in flight along the
+timeline.
 
 DRAM bandwidth in use is derived, not recorded: a kernel's DRAM bytes (its op row) are
 spread over its transfer segments in proportion to their duration, and each segment is
@@ -112,6 +114,80 @@ def dram_counters(result: Result, pid: int = 1) -> list[dict[str, Any]]:
     return events
 
 
+def batch_of(result: Result) -> list[int | None]:
+    """The batch of each kernel segment (None for other segments): a kernel runs once per
+    batch, so its n-th occurrence on the timeline (by start time) is batch n."""
+    seen: Counter[str] = Counter()
+    out: list[int | None] = []
+    for segment in result.timeline:
+        if segment.kind == "kernel":
+            out.append(seen[segment.label])
+            seen[segment.label] += 1
+        else:
+            out.append(None)
+    return out
+
+
+def batch_slices(result: Result, tids: dict[str, int], pid: int = 1) -> list[dict[str, Any]]:
+    """A "batch N" slice on each unit track, spanning that batch's kernels there, so the
+    kernels nest under their batch. A batch whose span would cross the previous one's on
+    the same track (kernels of two batches interleaved) gets no slice: trace viewers need
+    slices on one track to nest."""
+    spans: dict[tuple[str, int], list[float]] = {}
+    for segment, batch in zip(result.timeline, batch_of(result), strict=True):
+        if batch is None:
+            continue
+        span = spans.setdefault((segment.track, batch), [segment.start_s, segment.end_s])
+        span[0] = min(span[0], segment.start_s)
+        span[1] = max(span[1], segment.end_s)
+    events: list[dict[str, Any]] = []
+    last_end: dict[str, float] = {}
+    for (track, batch), (start, end) in sorted(spans.items(), key=lambda kv: kv[1][0]):
+        if start < last_end.get(track, float("-inf")):
+            continue
+        last_end[track] = end
+        events.append(
+            {
+                "name": f"batch {batch}",
+                "cat": "batch",
+                "ph": "X",
+                "ts": start * US,
+                "dur": (end - start) * US,
+                "pid": pid,
+                "tid": tids[track],
+                "args": {"batch": batch},
+            }
+        )
+    return events
+
+
+def launch_flows(result: Result, tids: dict[str, int], pid: int = 1) -> list[dict[str, Any]]:
+    """A flow arrow ("s" to "f") from each launch slice to the kernel it launched: the n-th
+    launch of a kernel name starts the n-th kernel of that name."""
+    kernels: dict[str, list[Segment]] = {}
+    for segment in result.timeline:
+        if segment.kind == "kernel":
+            kernels.setdefault(segment.label, []).append(segment)
+    taken: Counter[str] = Counter()
+    events: list[dict[str, Any]] = []
+    for segment in result.timeline:
+        if segment.kind != "launch":
+            continue
+        n = taken[segment.label]
+        taken[segment.label] += 1
+        runs = kernels.get(segment.label, [])
+        if n >= len(runs):
+            continue
+        kernel = runs[n]
+        flow = {"name": "launch", "cat": "launch", "id": (pid << 32) + len(events) // 2 + 1}
+        flow["pid"] = pid
+        events.append({**flow, "ph": "s", "ts": segment.start_s * US, "tid": tids[segment.track]})
+        events.append(
+            {**flow, "ph": "f", "bp": "e", "ts": kernel.start_s * US, "tid": tids[kernel.track]}
+        )
+    return events
+
+
 def counter(name: str, time_s: float, values: dict[str, float], pid: int = 1) -> dict[str, Any]:
     return {"name": name, "ph": "C", "ts": time_s * US, "pid": pid, "args": values}
 
@@ -151,6 +227,7 @@ def process_events(result: Result, pid: int = 1, title: str | None = None) -> li
                 "args": segment_args(result, segment, rows),
             }
         )
+    events += batch_slices(result, tids, pid) + launch_flows(result, tids, pid)
     if result.power is not None:
         for point in result.power.trace:
             time = point.time_s

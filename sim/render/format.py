@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from rich.text import Text
 
 from hardware.quantity import format_si
@@ -14,6 +16,31 @@ def ops_rate(value: float) -> str:
     if value >= 1e12:
         return f"{value / 1e12:.3g} TOP/s"
     return f"{value / 1e9:.3g} GOP/s"
+
+
+PREFIXES = (
+    ("P", 1e15),
+    ("T", 1e12),
+    ("G", 1e9),
+    ("M", 1e6),
+    ("k", 1e3),
+    ("", 1.0),
+    ("m", 1e-3),
+    ("µ", 1e-6),
+    ("n", 1e-9),
+    ("p", 1e-12),
+)
+
+
+def engineering(value: float, unit: str, digits: int = 3) -> str:
+    """A value with an SI prefix, as a figure shows it: 3.35e12, 'B/s' -> '3.35 TB/s';
+    2.5e-5, 's' -> '25 µs'; 0 -> '0 B/s'. Three significant digits, no exponent."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g} {unit}"
+    for prefix, scale in PREFIXES:
+        if abs(value) >= scale * (1 - 1e-9):
+            return f"{value / scale:.{digits}g} {prefix}{unit}"
+    return f"{value / 1e-12:.{digits}g} p{unit}"
 
 
 def seconds(value: float) -> str:

@@ -14,12 +14,13 @@ from typing import Any
 
 from hardware.chip import Chip
 from hardware.errors import InputError
-from sim.render.format import short
+from sim.render.format import engineering, short
 from sim.render.tracks import BOUND_COLORS, track_order
-from sim.result import Result
+from sim.result import OpRow, Result
 
 SUFFIXES = (".png", ".svg", ".pdf")
 MIN_SHARE = 0.0005  # losses below 0.05% of peak are left out of the waterfall, as in the terminal
+LABELLED = 8  # kernels named on the roofline: the longest, where a label fits
 NO_DRAM_INTENSITY = 1e29  # OpRow.intensity at or above this means "no DRAM bytes"
 # rich color names of the Gantt -> matplotlib colors
 MPL_COLORS = {
@@ -83,10 +84,116 @@ def bound_color(bound: str) -> str:
     return MPL_COLORS.get(BOUND_COLORS.get(bound, ""), "tab:olive")
 
 
-def roofline(result: Result, chip: Chip, path: str | os.PathLike) -> Path:
-    """Attainable ops/s = min(peak, DRAM bandwidth x intensity) for `result.dtype`, with each
-    kernel at its arithmetic intensity (ops per DRAM byte) and achieved rate (ops over its
-    time on the unit). Kernels with no DRAM traffic sit at the right edge, as triangles."""
+def ceilings(chip: Chip, dtype: str) -> list[tuple[float, str]]:
+    """Every compute ceiling worth a line, highest first: each unit's rate for each op class
+    at `dtype`, and each other dtype of the peak units at its best class. Equal ceilings
+    share one line, their names joined."""
+    named: dict[float, list[str]] = {}
+    for name, unit in chip.units.items():
+        clock = 2.0 * unit.instances * chip.unit_clock(name)
+        for op_class, table in unit.rates.items():
+            if table.get(dtype):
+                named.setdefault(clock * table[dtype], []).append(f"{name} {op_class} {dtype}")
+        if unit.peak:
+            for other in sorted({d for table in unit.rates.values() for d in table} - {dtype}):
+                named.setdefault(clock * unit.best_rate(other), []).append(f"{name} {other}")
+    return sorted(((rate, ", ".join(names)) for rate, names in named.items()), reverse=True)
+
+
+def spread(positions: list[float], gap: float) -> list[float]:
+    """`positions` (sorted, descending) moved apart so neighbours are at least `gap` apart,
+    each moved as little as a top-down sweep allows."""
+    placed: list[float] = []
+    for y in positions:
+        placed.append(min(y, placed[-1] - gap) if placed else y)
+    return placed
+
+
+def rate_axis(ax: Any, axis: str, unit: str) -> None:
+    """Ticks of a log axis in engineering units ('100 GOP/s', '1 TB/s'); minor ticks bare."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_locator(LogLocator(base=10, numticks=12))
+    target.set_major_formatter(FuncFormatter(lambda v, _pos: engineering(v, unit)))
+    target.set_minor_formatter(NullFormatter())
+
+
+def label_kernels(ax: Any, placed: list[tuple[float, float, str]], fontsize: float = 7) -> list:
+    """Annotate each (x, y, text) beside its point where it overlaps no earlier label and
+    stays inside the axes; a label with no free spot is left out. Sizes are estimated from
+    the font size (0.6 em per character), in display pixels at the figure's dpi."""
+    fig = ax.figure
+    px = fig.dpi / 72.0
+    frame = ax.get_window_extent()
+    boxes: list[tuple[float, float, float, float]] = []
+    texts = []
+    for x, y, text in placed:
+        px_x, px_y = ax.transData.transform((x, y))
+        width, height = len(text) * fontsize * 0.6 * px, fontsize * 1.3 * px
+        for dx, dy in ((6, 4), (6, -14), (-6, 4), (-6, -14), (6, 16), (6, -26), (-6, 16)):
+            left = px_x + dx * px - (width if dx < 0 else 0)
+            bottom = px_y + dy * px
+            box = (left, bottom, left + width, bottom + height)
+            inside = frame.x0 <= box[0] and box[2] <= frame.x1
+            inside = inside and frame.y0 <= box[1] and box[3] <= frame.y1
+            if inside and not any(overlaps(box, other) for other in boxes):
+                boxes.append(box)
+                texts.append(
+                    ax.annotate(
+                        plain(text),
+                        (x, y),
+                        textcoords="offset points",
+                        xytext=(dx, dy),
+                        ha="right" if dx < 0 else "left",
+                        va="bottom",
+                        fontsize=fontsize,
+                        arrowprops={"arrowstyle": "-", "color": "gray", "linewidth": 0.5},
+                    )
+                )
+                break
+    return texts
+
+
+def kernel_labels(
+    points: list[tuple[float, float, OpRow]], right: float, count: int
+) -> list[tuple[float, float, str]]:
+    """(x, y, name) of the `count` longest kernels; kernels drawn at the same spot (repeated
+    layers) share one label that says how many more sit there."""
+    spots: dict[tuple[float, float], list[OpRow]] = {}
+    for intensity, rate, row in points:
+        x = right if intensity >= NO_DRAM_INTENSITY else intensity
+        spots.setdefault((round(math.log10(x), 2), round(math.log10(rate), 2)), []).append(row)
+    where = {id(row): key for key, rows in spots.items() for row in rows}
+    longest = sorted(points, key=lambda p: (-(p[2].end_s - p[2].start_s), p[2].name))
+    out: list[tuple[float, float, str]] = []
+    done: set[tuple[float, float]] = set()
+    for intensity, rate, row in longest:
+        key = where[id(row)]
+        if key in done:
+            continue
+        done.add(key)
+        more = len(spots[key]) - 1
+        name = short(row.name, 28) + (f" (+{more})" if more else "")
+        out.append((right if intensity >= NO_DRAM_INTENSITY else intensity, rate, name))
+        if len(out) == count:
+            break
+    return out
+
+
+def overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def roofline(
+    result: Result, chip: Chip, path: str | os.PathLike, *, labels: int = LABELLED
+) -> Path:
+    """Attainable ops/s = min(ceiling, bandwidth x intensity): the DRAM roof, the on-chip
+    roof (its bandwidth over the same DRAM intensity, an upper bound for data reused on
+    chip), and a ceiling per unit, op class and dtype. Each kernel sits at its arithmetic
+    intensity (ops per DRAM byte) and achieved rate (ops over its time on the unit), one
+    scatter per bound; kernels with no DRAM traffic sit at the right edge, as triangles.
+    The `labels` longest kernels are named where a label fits without overlap."""
     target = output_path(path)
     plt = pyplot()
     peak = chip.peak_ops(result.dtype)
@@ -100,64 +207,111 @@ def roofline(result: Result, chip: Chip, path: str | os.PathLike) -> Path:
     finite = [i for i, _r, _row in points if i < NO_DRAM_INTENSITY]
     lo = min([ridge / 100] + [i / 2 for i in finite if i > 0])
     hi = max([ridge * 100] + [i * 2 for i in finite])
-    fig, ax = plt.subplots(figsize=(8, 5.5))
-    xs = [lo * (hi / lo) ** (k / 200) for k in range(201)]
+    roofs = ceilings(chip, result.dtype)
+    rates = [r for _i, r, _row in points if r > 0]
+    bottom = min([peak / 1e4] + [r / 2 for r in rates])
+    top = max([peak] + [rate for rate, _name in roofs]) * 2
+    fig, ax = plt.subplots(figsize=(9, 6))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi * 1.5)
+    ax.set_ylim(bottom, top)
     ax.plot(
-        xs,
-        [min(peak, bandwidth * x) for x in xs],
+        [lo, ridge, hi * 1.5],
+        [bandwidth * lo, peak, peak],
         color="black",
         linewidth=2,
-        label=f"roofline: {peak / 1e12:.3g} TOP/s {result.dtype}, {bandwidth / 1e9:.3g} GB/s DRAM",
+        label=f"DRAM {engineering(bandwidth, 'B/s')}, peak {engineering(peak, 'OP/s')}",
+        zorder=2,
     )
+    onchip = chip.memory.l2
+    if onchip is not None and onchip.bandwidth > bandwidth:
+        knee = peak / onchip.bandwidth
+        ax.plot(
+            [lo, knee],
+            [onchip.bandwidth * lo, peak],
+            color="tab:blue",
+            linestyle="--",
+            linewidth=1.2,
+            label=f"on-chip (l2) {engineering(onchip.bandwidth, 'B/s')}",
+            zorder=2,
+        )
+    draw_ceilings(ax, roofs, peak, bandwidth, hi * 1.5, bottom)
     ax.axvline(ridge, color="gray", linestyle=":", linewidth=1)
     ax.annotate(
         f"ridge {ridge:.3g} ops/B",
-        (ridge, peak),
+        (ridge, bottom),
         textcoords="offset points",
-        xytext=(4, -14),
+        xytext=(4, 4),
         fontsize=8,
         color="gray",
     )
-    seen: set[str] = set()
-    for intensity, rate, row in sorted(points, key=lambda p: p[2].bound):
+    groups: dict[tuple[str, bool], tuple[list[float], list[float]]] = {}
+    for intensity, rate, row in points:
         no_dram = intensity >= NO_DRAM_INTENSITY
-        label = None if row.bound in seen else row.bound
-        seen.add(row.bound)
+        xs, ys = groups.setdefault((row.bound, no_dram), ([], []))
+        xs.append(hi if no_dram else intensity)
+        ys.append(rate)
+    for (bound, no_dram), (xs, ys) in sorted(groups.items()):
         ax.scatter(
-            hi if no_dram else intensity,
-            rate,
-            color=bound_color(row.bound),
+            xs,
+            ys,
+            color=bound_color(bound),
             marker="^" if no_dram else "o",
             s=28,
             alpha=0.8,
             edgecolors="black",
             linewidths=0.4,
-            label=label,
+            label=f"{bound}{' (no DRAM bytes)' if no_dram else ''}: {len(xs)}",
             zorder=3,
         )
-    for intensity, rate, row in sorted(points, key=lambda p: -(p[2].end_s - p[2].start_s))[:5]:
-        x = hi if intensity >= NO_DRAM_INTENSITY else intensity
-        ax.annotate(
-            plain(short(row.name, 24)),
-            (x, rate),
-            textcoords="offset points",
-            xytext=(5, 3),
-            fontsize=7,
-        )
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    rates = [r for _i, r, _row in points if r > 0]
-    ax.set_xlim(lo, hi * 1.5)
-    ax.set_ylim(min([peak / 1e4] + [r / 2 for r in rates]), peak * 2)
+    label_kernels(ax, kernel_labels(points, hi, labels))
+    rate_axis(ax, "y", "OP/s")
+    ax.xaxis.set_major_formatter("{x:g}")
     ax.set_xlabel("arithmetic intensity (ops per DRAM byte)")
-    ax.set_ylabel("achieved ops/s")
+    ax.set_ylabel("achieved rate (ops/s)")
     ax.set_title(
         f"{plain(result.workload)} on {plain(chip.name)}: {len(points)} kernels "
         f"(delivered {result.efficiency:.1%} of peak)"
     )
-    ax.grid(True, which="both", alpha=0.2)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(True, which="major", alpha=0.2)
+    ax.legend(fontsize=8, loc="upper left", framealpha=0.9)
     return save(plt, fig, target)
+
+
+def draw_ceilings(
+    ax: Any,
+    roofs: list[tuple[float, str]],
+    peak: float,
+    bandwidth: float,
+    right: float,
+    bottom: float,
+) -> None:
+    """Each compute ceiling from where the DRAM roof meets it to the right edge, labelled
+    at the right, labels pushed apart (in log space) so none overlap."""
+    shown = [(rate, name) for rate, name in roofs if rate >= bottom]
+    gap = math.log10(ax.get_ylim()[1] / ax.get_ylim()[0]) * 0.035
+    heights = spread([math.log10(rate) for rate, _name in shown], gap)
+    for (rate, name), height in zip(shown, heights, strict=True):
+        main = math.isclose(rate, peak)
+        if not main:
+            ax.plot(
+                [rate / bandwidth, right],
+                [rate, rate],
+                color="gray",
+                linewidth=0.8,
+                linestyle="-.",
+                zorder=1,
+            )
+        ax.text(
+            right,
+            10**height,
+            f" {short(name, 34)}  {engineering(rate, 'OP/s')}",
+            fontsize=7,
+            va="center",
+            ha="left",
+            color="black" if main else "dimgray",
+        )
 
 
 def waterfall(result: Result, path: str | os.PathLike) -> Path:
@@ -177,16 +331,24 @@ def waterfall(result: Result, path: str | os.PathLike) -> Path:
     labels = ["peak"] + [c for c, _v in losses] + ["useful"]
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(labels) + 2), 4.5))
     ax.bar(0, peak / scale, color="tab:blue")
+    ax.text(0, peak / scale, engineering(peak, "OP/s"), ha="center", va="bottom", fontsize=8)
     level = peak
     for n, (category, rate) in enumerate(losses, start=1):
         ax.bar(n, rate / scale, bottom=(level - rate) / scale, color=bound_color(category))
-        ax.text(n, level / scale, f"-{rate / peak:.1%}", ha="center", va="bottom", fontsize=8)
+        ax.text(
+            n,
+            level / scale,
+            f"-{rate / peak:.1%}\n{engineering(rate, 'OP/s')}",
+            ha="center",
+            va="bottom",
+            fontsize=7,
+        )
         level -= rate
     ax.bar(len(labels) - 1, useful / scale, color="tab:green")
     ax.text(
         len(labels) - 1,
         useful / scale,
-        f"{useful / peak:.1%}" if peak else "",
+        f"{useful / peak:.1%}\n{engineering(useful, 'OP/s')}" if peak else "",
         ha="center",
         va="bottom",
         fontsize=8,
@@ -194,6 +356,7 @@ def waterfall(result: Result, path: str | os.PathLike) -> Path:
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels(labels, rotation=30, ha="right")
     ax.set_ylabel(unit)
+    ax.set_ylim(0, peak / scale * 1.12 if peak else 1)
     ax.set_title(
         f"{plain(result.workload)} on {plain(result.chip)}: where the peak went "
         f"(delivered {result.delivered_ops_per_s / scale:.3g} {unit})"
@@ -248,7 +411,7 @@ def timeline(result: Result, path: str | os.PathLike) -> Path:
 
 
 def time_scale(seconds: float) -> tuple[float, str]:
-    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us")):
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
         if seconds >= scale or math.isclose(seconds, scale):
             return scale, unit
     return 1e-9, "ns"

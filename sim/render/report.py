@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.jupyter import JupyterMixin
 from rich.markup import escape
@@ -92,21 +93,49 @@ def waterfall(result: Result) -> Table:
     return table
 
 
+def numbers_table(title: str) -> Table:
+    """A table that keeps every header whole at 80 columns: a rule under the header instead
+    of a box, so only the first (name) column gives way, cut with an ellipsis."""
+    return Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+
+
+def fixed(table: Table, header: str, justify: str = "left", width: int = 0) -> None:
+    """A column that never wraps nor shrinks below its header (or `width`)."""
+    table.add_column(
+        header,
+        justify=justify,
+        no_wrap=True,
+        min_width=max(len(header), width),  # type: ignore[arg-type]
+    )
+
+
+def name_cell(name: str) -> Text:
+    """A name on one line: the only cell that gives way when the table is too wide."""
+    return Text(name, no_wrap=True, overflow="ellipsis")
+
+
 def top_ops(result: Result, top: int) -> Table:
-    table = Table(title=f"Top {top} kernels by time", title_justify="left")
-    table.add_column("kernel", overflow="ellipsis", max_width=36, no_wrap=True)
-    table.add_column("unit")
-    table.add_column("time", justify="right")
-    table.add_column("share", justify="right")
-    table.add_column("ops/byte", justify="right")
-    table.add_column("bound")
-    table.add_column("main loss")
+    table = numbers_table(f"Top {top} kernels by time")
+    table.add_column("kernel", min_width=8)
+    fixed(table, "unit")
+    fixed(table, "time", "right", 8)
+    fixed(table, "share", "right")
+    fixed(table, "ops/byte", "right")
+    fixed(table, "bound")
+    fixed(table, "main loss")
     rows = sorted(result.ops, key=lambda r: (-(r.end_s - r.start_s), r.name))[:top]
     for row in rows:
         span = row.end_s - row.start_s
         intensity = f"{row.intensity:.3g}" if row.intensity < 1e29 else "-"
         table.add_row(
-            Text(row.name),
+            name_cell(row.name),
             Text(row.unit),
             seconds(span),
             f"{span / result.latency_s:.1%}" if result.latency_s else "-",
@@ -118,23 +147,23 @@ def top_ops(result: Result, top: int) -> Table:
 
 
 def units(result: Result) -> Table:
-    table = Table(title="Units", title_justify="left")
-    table.add_column("unit")
-    table.add_column("in peak")
-    table.add_column("kernels", justify="right")
-    table.add_column("busy", justify="right")
-    table.add_column("gap", justify="right")
-    table.add_column("wait launch", justify="right")
-    table.add_column("utilization", no_wrap=True)
+    table = numbers_table("Units")
+    table.add_column("unit", min_width=4)
+    fixed(table, "in peak")
+    fixed(table, "kernels", "right")
+    fixed(table, "busy", "right", 8)
+    fixed(table, "gap", "right", 8)
+    fixed(table, "wait launch", "right")
+    fixed(table, "utilization")
     for unit in result.units:
         table.add_row(
-            Text(unit.name),
+            name_cell(unit.name),
             "yes" if unit.peak else ("host" if unit.host else "no"),
             str(unit.kernels),
             seconds(unit.busy_s),
             seconds(unit.overhead_s),
             seconds(unit.launch_wait_s) if unit.peak else "-",
-            Text.assemble(bar(unit.utilization, 20, "cyan"), f" {unit.utilization:.0%}"),
+            Text.assemble(bar(unit.utilization, 12, "cyan"), f" {unit.utilization:>4.0%}"),
         )
     return table
 

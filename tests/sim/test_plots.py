@@ -49,3 +49,90 @@ def test_missing_matplotlib_is_an_input_error(result, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     with pytest.raises(hardware.InputError, match="pip install"):
         plots.timeline(result, tmp_path / "timeline.png")
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures the plots save, kept for their artists."""
+    pytest.importorskip("matplotlib")
+    figures = []
+    original = plots.save
+
+    def keep(plt, fig, target):
+        figures.append(fig)
+        return original(plt, fig, target)
+
+    monkeypatch.setattr(plots, "save", keep)
+    return figures
+
+
+@pytest.fixture(scope="module")
+def many():
+    # bert-base unfused on the toy chip: hundreds of kernels, repeated layers at one spot
+    return sim.simulate(workloads.build("bert-base"), TOY, fusion="none")
+
+
+def texts(ax):
+    return [t.get_text() for t in ax.texts] + [t.get_text() for t in ax.get_yticklabels()]
+
+
+def test_roofline_draws_one_scatter_per_bound_and_every_roof(many, drawn, tmp_path):
+    plots.roofline(many, TOY, tmp_path / "roofline.png")
+    ax = drawn[0].axes[0]
+    groups = {(r.bound, r.intensity >= plots.NO_DRAM_INTENSITY) for r in many.ops if r.ops > 0}
+    assert len(ax.collections) == len(groups)
+    assert sum(len(c.get_offsets()) for c in ax.collections) == sum(
+        1 for r in many.ops if r.ops > 0 and r.end_s > r.start_s
+    )
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[0] == "DRAM 10 GB/s, peak 512 GOP/s"
+    assert legend[1] == "on-chip (l2) 100 GB/s"
+    ceilings = plots.ceilings(TOY, "fp16")
+    # mxu matrix fp16 = 2 x 4 x 64 x 1 GHz; vector fp16 = 2 x 4 x 8 x 1 GHz; mxu int8, fp32
+    assert [rate for rate, _name in ceilings] == [1024e9, 512e9, 64e9, 32e9, 8e9, 2e9]
+    labels = " ".join(t.get_text() for t in ax.texts)
+    for _rate, name in ceilings:
+        assert name in labels
+    assert "512 GOP/s" in labels and "8 GOP/s" in labels
+
+
+def test_figures_use_engineering_units(many, drawn, tmp_path):
+    plots.roofline(many, TOY, tmp_path / "roofline.png")
+    plots.waterfall(many, tmp_path / "waterfall.png")
+    plots.timeline(many, tmp_path / "timeline.png")
+    roof, fall, line = (fig.axes[0] for fig in drawn)
+    ticks = [t.get_text() for t in roof.get_yticklabels() if t.get_text()]
+    assert ticks and all(t.endswith("OP/s") for t in ticks)
+    everything = texts(roof) + texts(fall) + [roof.get_ylabel(), fall.get_ylabel()]
+    assert not [t for t in everything if "e+" in t or "e-" in t or "$10^" in t]
+    assert fall.get_ylim()[0] == 0 and fall.get_ylabel() == "GOP/s"
+    assert any("GOP/s" in t.get_text() and "%" in t.get_text() for t in fall.texts)
+    assert line.get_xlim()[0] == 0 and line.get_xlabel() in ("time (ms)", "time (µs)", "time (s)")
+
+
+def test_roofline_labels_never_overlap_and_name_the_longest(many, drawn, tmp_path):
+    plots.roofline(many, TOY, tmp_path / "roofline.png")
+    fig = drawn[0]
+    ax = fig.axes[0]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()  # saved figures are closed
+    notes = [t for t in ax.texts if getattr(t, "arrow_patch", None) is not None]
+    assert 1 <= len(notes) <= plots.LABELLED
+    boxes = [t.get_window_extent(renderer) for t in notes]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not a.overlaps(b)
+    longest = min(many.ops, key=lambda r: (-(r.end_s - r.start_s), r.name))
+    assert any(t.get_text().startswith(longest.name[:20]) for t in notes)
+
+
+def test_roofline_of_hundreds_of_kernels_draws_in_under_a_second(many, tmp_path):
+    pytest.importorskip("matplotlib")
+    import time
+
+    plots.roofline(many, TOY, tmp_path / "warm.png")  # imports, fonts
+    start = time.perf_counter()
+    plots.roofline(many, TOY, tmp_path / "roofline.png")
+    # about 0.6 s alone; one scatter per kernel took 4.5-7.7 s. Loose for a busy machine.
+    assert time.perf_counter() - start < 3.0

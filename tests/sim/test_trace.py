@@ -40,7 +40,7 @@ def test_every_segment_is_a_complete_event_on_its_named_track(stream, tmp_path):
     )
     process = [e for e in events if e["ph"] == "M" and e["name"] == "process_name"]
     assert process[0]["args"]["name"] == "mlp on toy"
-    slices = [e for e in events if e["ph"] == "X"]
+    slices = [e for e in events if e["ph"] == "X" and e["cat"] != "batch"]
     assert len(slices) == len(stream.timeline)
     for event, segment in zip(slices, stream.timeline, strict=True):
         assert names[event["tid"]] == segment.track
@@ -108,3 +108,42 @@ def test_sustained_run_has_temperature_clock_and_latency_counters(tmp_path):
 def test_unwritable_trace_path_is_an_input_error(stream, tmp_path):
     with pytest.raises(hardware.InputError, match="cannot write"):
         write_chrome_trace(stream, tmp_path / "missing-dir" / "run.json")
+
+
+def test_each_launch_flows_to_the_kernel_it_started(stream):
+    events = chrome_trace(stream)["traceEvents"]
+    names = thread_names(events)
+    starts = {e["id"]: e for e in events if e["ph"] == "s"}
+    finishes = {e["id"]: e for e in events if e["ph"] == "f"}
+    launches = [s for s in stream.timeline if s.kind == "launch"]
+    assert len(starts) == len(finishes) == len(launches) == 3 * len(stream.ops)
+    kernels = [e for e in events if e["ph"] == "X" and e["cat"] == "kernel"]
+    for flow_id, start in starts.items():
+        finish = finishes[flow_id]
+        assert names[start["tid"]] == "launcher" and finish["bp"] == "e"
+        assert start["ts"] <= finish["ts"]  # a kernel starts after its launch
+        target = [k for k in kernels if k["tid"] == finish["tid"] and k["ts"] == finish["ts"]]
+        assert len(target) == 1  # the arrow lands on the start of one kernel slice
+
+
+def test_kernels_nest_under_one_batch_slice_per_unit_track(stream):
+    events = chrome_trace(stream)["traceEvents"]
+    batches = [e for e in events if e["ph"] == "X" and e["cat"] == "batch"]
+    kernels = [e for e in events if e["ph"] == "X" and e["cat"] == "kernel"]
+    assert [b["name"] for b in batches] == ["batch 0", "batch 1", "batch 2"]
+    for kernel in kernels:
+        inside = [
+            b
+            for b in batches
+            if b["tid"] == kernel["tid"]
+            and b["ts"] <= kernel["ts"]
+            and kernel["ts"] + kernel["dur"] <= b["ts"] + b["dur"] + 1e-9
+        ]
+        assert len(inside) == 1
+    for a, b in zip(batches, batches[1:], strict=False):  # slices on one track never cross
+        assert a["ts"] + a["dur"] <= b["ts"] + 1e-9
+
+
+def test_links_have_their_own_tracks(stream):
+    names = set(thread_names(chrome_trace(stream)["traceEvents"]).values())
+    assert {"dram", "host_link", "input"} <= names
