@@ -93,6 +93,9 @@ class Unit(Spec):
     runs what no accelerator unit supports. `efficiency[op_class]` is the share of the
     class's rate that real kernels sustain (a published microbenchmark's best large GEMM
     over the rated peak: power-limited clocks, instruction and pipeline overheads).
+    `systolic` (rows, cols) marks the matrix engine as a weight-stationary systolic array
+    of that many PEs: each fold of a tile then pays the array's fill and drain
+    (sim/lower.py); None for engines that issue whole tiles at once (GPU tensor cores).
     """
 
     instances: PositiveInt
@@ -107,6 +110,7 @@ class Unit(Spec):
     supports: list[str] = ["*"]
     kernel_overhead: Seconds = 0.0
     efficiency: dict[OpClass, Annotated[float, Field(gt=0.0, le=1.0)]] = {}
+    systolic: tuple[PositiveInt, PositiveInt] | None = None
 
     @field_validator("rates")
     @classmethod

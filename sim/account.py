@@ -10,6 +10,9 @@ Inside a kernel on the unit (duration D, of which the first part is the device g
 - unspecialized: the op ran on a slower op class / dtype than the unit's best;
 - sustained: real kernels reach only `efficiency` of the class's rate (the unit's spec);
 - shape: padding to the native tile or vector width;
+- a stage's extra cycles per tile (sim/lower.py) by the category lowering gave them:
+  exposed dequantization of quantized weights (unspecialized), systolic fill and drain
+  (starvation);
 - thermal: the clock below nominal while it computed;
 - memory / no_overlap: the rest of the kernel, when bytes, not math, set the pace: the
   whole unit waits then (with overlap off, the part that overlap would have hidden is
@@ -94,6 +97,7 @@ def kernel_breakdown(
         "starvation": actual * (1 - active_share),
     }
     ideal = unspecialized = sustained = shape = spread = 0.0
+    extras: dict[str, float] = {}
     for stage in kernel.stages:
         if stage.slots == 0:
             continue
@@ -105,8 +109,13 @@ def kernel_breakdown(
         sustained += at_sustained - at_class
         shape += padded - at_sustained
         spread += padded
+        for category, cycles in stage.extras:
+            extra = stage.tiles * cycles / (active * f_nominal)
+            extras[category] = extras.get(category, 0.0) + extra
+            spread += extra
     nominal = kernel.compute_cycles(instances) / f_nominal
     for category, value in (
+        *extras.items(),
         ("unspecialized", unspecialized),
         ("sustained", sustained),
         ("shape", shape),

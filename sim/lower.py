@@ -11,6 +11,16 @@ The model, per op:
   capacity (so more capacity never means more traffic); a tensor still on chip from an
   earlier kernel is read from there (sim/traffic.py); outputs are written back once.
   Reshapes are free views.
+- Weight-only quantization (a matmul/linear whose const weight is stored in a narrower
+  dtype than it computes in): the kernel reads the packed weights plus one fp16 scale per
+  `group_size` weights, and dequantizes each weight it loads on the unit's vector lanes
+  (`dequant_cycles`). A real fused kernel (gpt-fast's int8 kernel, tinygemm, Marlin)
+  dequantizes a weight tile in registers while the matrix engine multiplies the previous
+  one, so on a matrix engine only the part longer than the MACs shows (`overlapped`); a
+  GEMM that itself runs on the vector lanes shares them and pays both (`serial`). The
+  exposed part is `unspecialized`: the engine cannot take the stored dtype natively.
+- Systolic arrays (`unit.systolic`): each fold pays the pipeline fill and drain of
+  SCALE-Sim's analytical model (`fill_drain_cycles`), charged to `starvation`.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ from hardware.errors import InputError
 from sim.dataflow import Dataflow
 from sim.traffic import Touches, dram_reads
 from workloads.graph import Graph, Op
-from workloads.ops import numel
+from workloads.ops import group_size, numel
 
 # bytes of a partial-sum accumulator per output element while a block is computed
 ACCUMULATOR_BYTES = 4
@@ -43,6 +53,9 @@ class Stage:
     tile_cycles: float  # cycles one instance spends on one tile
     rate: float  # MAC slots per cycle per instance for this class and dtype
     efficiency: float = 1.0  # share of `rate` real kernels sustain (tile_cycles include it)
+    # cycles per tile beyond the padded MAC work (already in tile_cycles), by the loss
+    # category they count as: exposed dequantization, systolic fill and drain
+    extras: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(slots=True)
@@ -127,28 +140,123 @@ def on_matrix_engine(unit: Unit, op: Op, tf32: bool = False) -> bool:
     return tf32 and op.dtype == "fp32" and unit.rate("matrix", "tf32") is not None
 
 
-def stage_for(op: Op, unit: Unit, tf32: bool = False) -> Stage:
+# vector operations per stored weight to dequantize it in a fused kernel: convert the
+# integer to the compute dtype and scale it (one multiply, or one FMA that also applies
+# the group's zero point); a sub-byte weight is first unpacked from its byte (a shift and
+# a mask: 2 integer ops). So int8 costs 2 ops per weight and int4 costs 4.
+DEQUANT_INTEGER_OPS = 1  # convert, on the integer lanes
+DEQUANT_SCALE_OPS = 1  # scale (or FMA with the zero point), in the compute dtype
+UNPACK_OPS = 2  # shift and mask, only for weights narrower than a byte
+SCALE_DTYPE = "fp16"  # one group scale per `group_size` weights (GPTQ, AWQ, gpt-fast)
+
+
+@dataclass(frozen=True, slots=True)
+class WeightQuant:
+    """The weight of a matrix op stored in `dtype`, narrower than the op computes in."""
+
+    dtype: str
+    group_size: int
+
+    @property
+    def integer_ops(self) -> int:
+        """Integer-lane ops per weight: the convert, and the unpack for sub-byte weights."""
+        return DEQUANT_INTEGER_OPS + (UNPACK_OPS if DTYPE_BYTES[self.dtype] < 1 else 0)
+
+    def scale_bytes(self, shape: tuple[int, ...]) -> float:
+        """Bytes of the group scales of a [..., K, N] weight: groups run along K."""
+        k, n = shape[-2], shape[-1]
+        return numel(shape[:-2]) * -(-k // self.group_size) * n * DTYPE_BYTES[SCALE_DTYPE]
+
+
+def weight_quant(graph: Graph, op: Op) -> WeightQuant | None:
+    """The op's weight quantization, or None when its weight is stored as it computes."""
+    if op.kind not in ("linear", "matmul") or len(op.inputs) < 2:
+        return None
+    weight = graph.tensors[op.inputs[1]]
+    if not weight.const or DTYPE_BYTES[weight.dtype] >= DTYPE_BYTES[op.dtype]:
+        return None
+    return WeightQuant(weight.dtype, group_size(op.attrs))
+
+
+def dequant_cycles(unit: Unit, op: Op, quant: WeightQuant, weights: float) -> float:
+    """Cycles one instance spends dequantizing `weights` stored weights on its vector lanes.
+
+    The integer ops run at the unit's vector rate for the stored integer type (int8's for
+    int4: the unpacked field is a byte); the scale at its vector rate for the compute
+    dtype; both at the vector efficiency. A unit without vector lanes is assumed to convert
+    in its weight path at its best rate for the compute dtype.
+    """
+    vector = unit.rates.get("vector", {})
+    compute_rate = vector.get(op.dtype) or unit.best_rate(op.dtype)  # type: ignore[call-overload]
+    integer_rate = vector.get(quant.dtype) or vector.get("int8") or compute_rate  # type: ignore[call-overload]
+    efficiency = unit.efficiency.get("vector", 1.0) if vector else 1.0
+    per_weight = quant.integer_ops / integer_rate + DEQUANT_SCALE_OPS / compute_rate
+    return weights * per_weight / efficiency
+
+
+def overlapped(mac_cycles: float, side_cycles: float) -> tuple[float, float]:
+    """Side work on other lanes while the matrix engine multiplies: (tile, exposed) cycles."""
+    return max(mac_cycles, side_cycles), max(0.0, side_cycles - mac_cycles)
+
+
+def serial(mac_cycles: float, side_cycles: float) -> tuple[float, float]:
+    """Side work on the same lanes as the MACs: (tile, exposed) cycles."""
+    return mac_cycles + side_cycles, side_cycles
+
+
+def fill_drain_cycles(systolic: tuple[int, int], rows_k: int, cols_n: int) -> float:
+    """Fill and drain of a weight-stationary systolic array over one output tile.
+
+    SCALE-Sim's analytical model (Samajdar et al. 2018, arXiv:1811.02883) gives one fold
+    of an R x C array 2R + C + T - 2 cycles, of which T (the rows streamed through it)
+    are MACs: the inputs skew in over R cycles, partial sums ripple down R rows and out
+    across C columns. A tile of depth K and width N maps onto ceil(K/R) x ceil(N/C) folds
+    (weights stationary: K on the rows, N on the columns), each paying 2R + C - 2, and
+    folds do not overlap (the model's assumption). It is `starvation`: the PEs the
+    wavefront has not reached, or has left, have no operands, and the remedy is the
+    starvation one, a bigger batch (a longer T per fold), not another layer shape.
+    """
+    rows, cols = systolic
+    folds = -(-rows_k // rows) * -(-cols_n // cols)
+    return float(folds * (2 * rows + cols - 2))
+
+
+def stage_for(op: Op, unit: Unit, tf32: bool = False, quant: WeightQuant | None = None) -> Stage:
     """Padded work and its split into parallel tiles on `unit`."""
     rate = unit_rate(unit, op, tf32) or 0.0
     slots = op_slots(op)
     gemm = op.gemm
     if gemm is not None and op.op_class == "matrix" and slots > 0:
-        engine = unit.host or on_matrix_engine(unit, op, tf32)
-        efficiency = unit.efficiency.get("matrix" if engine else "vector", 1.0)
+        engine = not unit.host and on_matrix_engine(unit, op, tf32)
+        efficiency = unit.efficiency.get("matrix" if engine or unit.host else "vector", 1.0)
         sustained = rate * efficiency
         # FMAs on vector lanes have no matrix tile to pad to
-        tm, tn, tk = unit.tile if engine else (1, 1, 1)
+        tm, tn, tk = unit.tile if engine or unit.host else (1, 1, 1)
         mp, np_, kp = pad(gemm.m, tm), pad(gemm.n, tn), pad(gemm.k, tk)
         padded = float(gemm.batch * mp * np_ * kp) * slots / gemm.macs
-        best: tuple[float, int, float] | None = None
+        schedule = overlapped if engine else serial
+        best: tuple[float, int, float, tuple[tuple[str, float], ...]] | None = None
         for bm, bn in unit.blocks:
             tiles = gemm.batch * -(-mp // bm) * -(-np_ // bn)
             tile_cycles = min(bm, mp) * min(bn, np_) * kp / sustained * slots / gemm.macs
+            extras: list[tuple[str, float]] = []
+            if quant is not None:
+                side = dequant_cycles(unit, op, quant, min(bn, np_) * kp)
+                tile_cycles, exposed = schedule(tile_cycles, side)
+                extras.append(("unspecialized", exposed))
+            if engine and unit.systolic is not None:
+                fill = fill_drain_cycles(unit.systolic, kp, min(bn, np_))
+                tile_cycles += fill
+                extras.append(("starvation", fill))
             finish = math.ceil(tiles / unit.instances) * tile_cycles
             if best is None or finish < best[0]:
-                best = (finish, tiles, tile_cycles)
+                best = (finish, tiles, tile_cycles, tuple(extras))
         assert best is not None
-        return Stage("matrix", float(op.ops), slots, padded, best[1], best[2], rate, efficiency)
+        _, tiles, tile_cycles, extras_best = best
+        return Stage(
+            "matrix", float(op.ops), slots, padded, tiles, tile_cycles, rate, efficiency,
+            extras_best,
+        )  # fmt: skip
     elements = max(1, numel(op.stats.out_shapes[0]))
     if slots == 0:
         return Stage(op.op_class, float(op.ops), 0.0, 0.0, 1, 0.0, rate)
@@ -176,11 +284,11 @@ class StageCache:
         self.tf32 = tf32
         self.stages: dict[tuple, Stage] = {}
 
-    def get(self, op: Op, name: str, unit: Unit) -> Stage:
-        key = (name, op.stats, op.dtype)
+    def get(self, op: Op, name: str, unit: Unit, quant: WeightQuant | None = None) -> Stage:
+        key = (name, op.stats, op.dtype, quant)
         stage = self.stages.get(key)
         if stage is None:
-            stage = self.stages[key] = stage_for(op, unit, self.tf32)
+            stage = self.stages[key] = stage_for(op, unit, self.tf32, quant)
         return stage
 
 
@@ -204,6 +312,7 @@ def assign_units(graph: Graph, chip: Chip, tf32: bool = False) -> Placement:
     stages: dict[str, Stage] = {}
     cache = StageCache(tf32)
     for op in graph.order:
+        quant = weight_quant(graph, op)
         best: tuple[bool, float, str, Stage] | None = None
         if op.accelerated:
             for name, unit in chip.units.items():
@@ -211,7 +320,7 @@ def assign_units(graph: Graph, chip: Chip, tf32: bool = False) -> Placement:
                     continue
                 if unit_rate(unit, op, tf32) is None:
                     continue
-                stage = cache.get(op, name, unit)
+                stage = cache.get(op, name, unit, quant)
                 seconds = math.ceil(stage.tiles / unit.instances) * stage.tile_cycles
                 candidate = (not unit.peak, seconds / chip.unit_clock(name), name, stage)
                 if best is None or candidate[:2] < best[:2]:
@@ -219,7 +328,7 @@ def assign_units(graph: Graph, chip: Chip, tf32: bool = False) -> Placement:
         if best is not None:
             units[op.name], stages[op.name] = best[2], best[3]
         elif host is not None:
-            units[op.name], stages[op.name] = host, cache.get(op, host, chip.units[host])
+            units[op.name], stages[op.name] = host, cache.get(op, host, chip.units[host], quant)
         else:
             why = (
                 "it is marked accelerated: false"
@@ -313,6 +422,7 @@ def lower(
         seen: set[str] = set()
         for op in group:
             factors = _operand_factors(op, capacity)
+            quant = weight_quant(graph, op)
             for position, t in enumerate(op.inputs):
                 tensor = flow.root(t)
                 if tensor in internal or tensor in seen:
@@ -322,6 +432,8 @@ def lower(
                     deps.add(kernel_of[tensor])
                 kernel.needs_input |= tensor in flow.inputs
                 size = tensors[t].nbytes
+                if quant is not None and position == 1:  # the packed weights and their scales
+                    size += quant.scale_bytes(tensors[t].shape)
                 nbytes = size * (
                     op.stats.read_fraction if op.kind == "embedding" and position == 1 else 1.0
                 )

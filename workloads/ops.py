@@ -84,6 +84,19 @@ def _int_attr(attrs: dict, name: str, default: int) -> int:
     return value
 
 
+# weights sharing one scale in weight-only quantization (the common GPTQ/AWQ choice;
+# gpt-fast's int4 uses 32): read by sim/lower.py for ops whose weight dtype differs
+DEFAULT_GROUP_SIZE = 128
+
+
+def group_size(attrs: dict) -> int:
+    """The `group_size` attribute of a matmul/linear: weights per quantization scale."""
+    value = _int_attr(attrs, "group_size", DEFAULT_GROUP_SIZE)
+    if value < 1:
+        raise OpShapeError(f"attribute 'group_size' must be at least 1, got {value}")
+    return value
+
+
 def _int_list(value: Any, name: str) -> list[int]:
     if not isinstance(value, list | tuple) or not all(
         isinstance(v, int) and not isinstance(v, bool) for v in value
@@ -112,6 +125,7 @@ def _broadcast(a: Shape, b: Shape) -> Shape:
 
 def _matmul(shapes: list[Shape], attrs: dict) -> OpStats:
     _need(shapes, 2, "matmul")
+    group_size(attrs)
     a, b = shapes
     if len(a) < 2 or len(b) < 2:
         raise OpShapeError("matmul inputs need at least 2 dimensions")
@@ -131,6 +145,7 @@ def _matmul(shapes: list[Shape], attrs: dict) -> OpStats:
 
 def _linear(shapes: list[Shape], attrs: dict) -> OpStats:
     _need(shapes, (2, 3), "linear")
+    group_size(attrs)
     x, w = shapes[0], shapes[1]
     if not x or len(w) != 2 or x[-1] != w[0]:
         raise OpShapeError(f"linear expects x[..., in] and w[in, out]; got {list(x)} and {list(w)}")
@@ -480,6 +495,8 @@ KINDS: dict[str, Callable[[list[Shape], dict], OpStats]] = {
 # kinds an accelerator unit with `supports: ["*"]` does NOT take: custom ops run on an
 # accelerator only if their `accelerated` attribute is true (the default).
 ATTRIBUTE_KEYS: dict[str, set[str]] = {
+    "matmul": {"group_size"},
+    "linear": {"group_size"},
     "conv2d": {"stride", "padding", "dilation", "groups"},
     "maxpool": {"kernel", "stride", "padding"},
     "avgpool": {"kernel", "stride", "padding"},

@@ -8,6 +8,16 @@ throughput / old throughput (old time per item / new) for streams and for batch 
 Remedies that need a different model (layer sizes, dtypes, op mapping) are stated, not
 quantified.
 
+A memory loss names its binding resource, per kernel the one that sets the pace of its
+bytes as the engine moves them (sim/engine): the DRAM bandwidth; the DMA engines (a
+transfer holds one engine, so it moves no faster than one engine's bandwidth); the DRAM
+latency (plus the DMA setup) when the transfer is too small to amortize it; the on-chip
+bandwidth when the kernel's on-chip bytes take longer than its DRAM ones; the host link
+for kernels on the host. Concurrent kernels sharing the DRAM are not modelled here: the
+classification is per kernel on its own. The loss's remedy text and what-ifs follow the
+resources that bind most of it (doubling the DRAM bandwidth buys nothing when the DMA
+engines bind).
+
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ from hardware.chip import Chip
 from hardware.errors import InputError, expect, expect_int
 from sim.losses import REMEDIES
 from sim.options import SimOptions, options_from
-from sim.result import Result
+from sim.result import OpRow, Result
 from sim.simulate import simulate
 from sim.studies.results import (
     MIN_SHARE,
@@ -39,6 +49,110 @@ BATCH_FACTOR = 4
 PREFETCH = 2
 COMPRESSION = 4.0
 COOLING_FACTOR = 0.5  # thermal resistance x this
+LATENCY_FACTOR = 0.5
+BINDING_SHARE = 0.25  # a resource binding this share of the memory loss gets its what-ifs
+
+DRAM_BANDWIDTH = "DRAM bandwidth"
+DMA_ENGINES = "DMA engines"
+ONCHIP_BANDWIDTH = "on-chip bandwidth"
+HOST_LINK = "host link"
+DRAM_LATENCY = "DRAM latency"
+
+
+# --- what binds a memory loss -----------------------------------------------------------
+
+
+def binding_resource(row: OpRow, chip: Chip) -> str:
+    """The resource that sets the pace of one kernel's bytes (see the module docstring)."""
+    unit = chip.units.get(row.unit)
+    if unit is not None and unit.host:
+        return HOST_LINK
+    dram, dma, l2 = chip.memory.dram, chip.dma, chip.memory.l2
+    bandwidth, streamer = dram.sustained_bandwidth, DRAM_BANDWIDTH
+    latency = dram.latency
+    if dma is not None:
+        latency += dma.setup_latency
+        if dma.bandwidth < bandwidth:
+            bandwidth, streamer = dma.bandwidth, DMA_ENGINES
+    stream_s = row.dram_bytes / bandwidth
+    dram_s = latency + stream_s if row.dram_bytes > 0 else 0.0
+    if l2 is not None and row.onchip_bytes / l2.bandwidth > dram_s:
+        return ONCHIP_BANDWIDTH
+    return DRAM_LATENCY if latency > stream_s else streamer
+
+
+def memory_bindings(result: Result, chip: Chip) -> list[tuple[str, float]]:
+    """Each binding resource with its share of the memory loss, biggest first."""
+    lost: dict[str, float] = {}
+    for row in result.ops:
+        ops = row.lost_ops("memory")
+        if ops > 0:
+            resource = binding_resource(row, chip)
+            lost[resource] = lost.get(resource, 0.0) + ops
+    total = sum(lost.values())
+    ranked = sorted(lost.items(), key=lambda item: (-item[1], item[0]))
+    return [(resource, ops / total) for resource, ops in ranked]
+
+
+def memory_remedy(chip: Chip, bindings: list[tuple[str, float]]) -> str:
+    """The memory remedy for what binds it: the resource, why, and what relieves it."""
+    if not bindings:
+        return REMEDIES["memory"]
+    resource, share = bindings[0]
+    dram, dma = chip.memory.dram, chip.dma
+    why = {
+        DRAM_BANDWIDTH: f"{dram.sustained_bandwidth / 1e9:.4g} GB/s sustained",
+        DMA_ENGINES: (
+            f"{dma.engines} engine(s) of {dma.bandwidth / 1e9:.4g} GB/s each, a transfer on "
+            f"one, below the DRAM's {dram.sustained_bandwidth / 1e9:.4g} GB/s"
+            if dma is not None
+            else ""
+        ),
+        DRAM_LATENCY: "transfers too small to amortize the access latency",
+        ONCHIP_BANDWIDTH: "on-chip bytes take longer than the DRAM ones",
+        HOST_LINK: "bytes to and from host kernels",
+    }[resource]
+    relief = {
+        DRAM_BANDWIDTH: "fuse layers, use higher-intensity layers, or add DRAM bandwidth / "
+        "on-chip memory",
+        DMA_ENGINES: "faster or more DMA engines, fuse layers, or keep tensors on chip",
+        DRAM_LATENCY: "fewer, bigger transfers (fusion, bigger batch) or lower-latency memory",
+        ONCHIP_BANDWIDTH: "more on-chip bandwidth, or fewer passes over on-chip data (fusion)",
+        HOST_LINK: "a faster host link, or run those ops on the accelerator",
+    }[resource]
+    others = ", ".join(f"{r} {s:.0%}" for r, s in bindings[1:] if s >= BINDING_SHARE)
+    also = f"; also {others}" if others else ""
+    return f"bound by {resource} ({share:.0%} of it: {why}{also}): {relief}"
+
+
+def binding_changes(resource: str, chip: Chip) -> list[Change]:
+    """Re-runs that relieve one binding resource."""
+    f = BANDWIDTH_FACTOR
+    if resource == DRAM_BANDWIDTH:
+        bandwidth = chip.memory.dram.bandwidth * f
+        return chip_change(f"{f:g}x DRAM bandwidth", chip, {"memory.dram.bandwidth": bandwidth})
+    if resource == DMA_ENGINES and chip.dma is not None:
+        dma = chip.dma
+        changes = chip_change(
+            f"{f:g}x DMA bandwidth per engine", chip, {"dma.bandwidth": dma.bandwidth * f}
+        )
+        if dma.engines * dma.bandwidth < chip.memory.dram.sustained_bandwidth:
+            changes += chip_change(
+                f"{f:g}x DMA engines", chip, {"dma.engines": int(dma.engines * f)}
+            )
+        return changes
+    if resource == DRAM_LATENCY:
+        overrides: dict = {"memory.dram.latency": chip.memory.dram.latency * LATENCY_FACTOR}
+        if chip.dma is not None:
+            overrides["dma.setup_latency"] = chip.dma.setup_latency * LATENCY_FACTOR
+        return chip_change(f"{LATENCY_FACTOR:g}x DRAM latency", chip, overrides)
+    if resource == ONCHIP_BANDWIDTH and chip.memory.l2 is not None:
+        bandwidth = chip.memory.l2.bandwidth * f
+        return chip_change(f"{f:g}x on-chip bandwidth", chip, {"memory.l2.bandwidth": bandwidth})
+    if resource == HOST_LINK:
+        link = chip.host_link.bandwidth * f
+        return chip_change(f"{f:g}x host link bandwidth", chip, {"host_link.bandwidth": link})
+    return []
 
 
 # --- what-ifs ---------------------------------------------------------------------------
@@ -80,15 +194,16 @@ def remedies(
     options: SimOptions,
     rebuild: Callable[[int], Graph] | None,
     batch: int,
+    bindings: Sequence[tuple[str, float]] = ((DRAM_BANDWIDTH, 1.0),),
 ) -> list[Change]:
-    """The re-runs that test the remedies of one loss category on this setup."""
+    """The re-runs that test the remedies of one loss category on this setup; a memory
+    loss's start with those relieving its `bindings` (resource, share of the loss)."""
     changes: list[Change] = []
     greedy = Change("greedy fusion", options={"fusion": "greedy"})
     if category == "memory":
-        bandwidth = chip.memory.dram.bandwidth * BANDWIDTH_FACTOR
-        changes += chip_change(
-            f"{BANDWIDTH_FACTOR:g}x DRAM bandwidth", chip, {"memory.dram.bandwidth": bandwidth}
-        )
+        for rank, (resource, share) in enumerate(bindings):
+            if rank == 0 or share >= BINDING_SHARE:
+                changes += binding_changes(resource, chip)
         if chip.memory.l2 is not None:
             capacity = chip.memory.l2.capacity * ONCHIP_FACTOR
             changes += chip_change(
@@ -229,10 +344,14 @@ def explain(
     runs: dict[str, WhatIf] = {}
     losses = []
     ranked = [(c, v) for c, v in base.ranked_losses() if base.loss_share(c) >= MIN_SHARE]
+    bindings = memory_bindings(base, chip)
     for rank, (category, loss_ops) in enumerate(ranked):
         what_ifs = []
         if rank < top:
-            for change in remedies(category, graph, chip, options, rebuild, base.batch):
+            for change in remedies(
+                category, graph, chip, options, rebuild, base.batch,
+                bindings or [(DRAM_BANDWIDTH, 1.0)],
+            ):  # fmt: skip
                 if change.name not in runs:
                     new_options = SimOptions(**{**options.model_dump(), **change.options})
                     new = simulate(change.graph or graph, change.chip or chip, new_options)
@@ -243,7 +362,9 @@ def explain(
                 category=category,
                 loss_ops=loss_ops,
                 share=base.loss_share(category),
-                remedy=REMEDIES[category],
+                remedy=memory_remedy(chip, bindings)
+                if category == "memory"
+                else REMEDIES[category],
                 ops=blame(base, category),
                 what_ifs=what_ifs,
                 advice=advice(category, chip, base) if not what_ifs else None,

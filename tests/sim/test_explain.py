@@ -51,7 +51,7 @@ def test_ops_most_responsible_are_ranked_with_shares():
     assert [op.name for op in memory.ops] == ["fc0+relu0", "fc1+relu1", "fc2+relu2"]
     assert 0 < sum(op.share for op in memory.ops) <= 1 + 1e-12
     assert memory.ops == sorted(memory.ops, key=lambda op: -op.loss_ops)
-    assert memory.remedy == sim.REMEDIES["memory"]
+    assert memory.remedy.startswith("bound by DRAM bandwidth (100% of it")  # no DMA on toy
     shape = next(loss for loss in expl.losses if loss.category == "shape")
     assert shape.what_ifs == [] and "4x4x4" in shape.advice  # said, not quantified
 
