@@ -16,6 +16,7 @@ from sim.cli.accuracy import accuracy
 from sim.cli.calibrate import calibrate, validate_model
 from sim.cli.chips import chips_app, list_workloads, validate
 from sim.cli.common import fail
+from sim.cli.lut import lut
 from sim.cli.run import run
 from sim.cli.study import compare, explain, plot
 from sim.cli.sweep import sweep
@@ -39,6 +40,7 @@ app.command("sweep")(sweep)
 app.command("calibrate")(calibrate)
 app.command("validate-model")(validate_model)
 app.command("accuracy")(accuracy)
+app.command("lut")(lut)
 
 
 def main() -> None:

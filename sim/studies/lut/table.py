@@ -235,14 +235,16 @@ def write_lut(
     resume: bool = False,
     overwrite: bool = False,
     force_jobs: bool = False,
+    inputs: Iterable[Path] = (),
     notice: Callable[[str], None] = warn,
 ) -> LutRun:
     """The whole table of `space` on `chip`, appended to `out` (CSV or JSON lines) as the
-    blocks finish; `resume` keeps the rows already there."""
+    blocks finish; `resume` keeps the rows already there. `inputs`: more files that `out`
+    must not be (a chip file loaded by the caller)."""
     started = time.perf_counter()
     out = Path(out)
-    inputs = [p for p in (space.path, Path(str(chip))) if p is not None and p.is_file()]
-    check_outputs(out, inputs=inputs)
+    named = [space.path, Path(chip) if isinstance(chip, str) else None, *inputs]
+    check_outputs(out, inputs=[p for p in named if p is not None and p.is_file()])
     chip = chip if isinstance(chip, Chip) else hardware.load_chip(chip)
     writer, done = open_output(out, COLUMNS, resume=resume, overwrite=overwrite, notice=notice)
     rows: list[dict[str, Any]] = []
