@@ -113,14 +113,14 @@ def lut_table(run: LutRun, space: str, chip: str) -> Table:
     )
     table = Table(title=title, title_justify="left")
     if len(run.rows) <= ALL_ROWS:
-        for header in ("layer", "candidate", "MMACs", "context", "latency us"):
+        for header in ("layer", "candidate", "MMACs", "context", "us"):
             table.add_column(
                 header, justify="left" if header in ("candidate", "context") else "right"
             )
-        table.add_column("energy uJ", justify="right")
+        table.add_column("uJ", justify="right")
         table.add_column("TOP/s", justify="right")
         table.add_column("top loss")
-        for row in run.rows:
+        for row in sorted(run.rows, key=lambda r: (r["layer"], r["candidate"], r["context"])):
             energy = row.get("energy_j")
             macs = figure((row.get("macs") or 0) / 1e6)
             table.add_row(
