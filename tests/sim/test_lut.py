@@ -171,3 +171,23 @@ def test_cli_table_and_check(tmp_path):
     assert "mean |error|" in checked.output
     missing = runner.invoke(app, ["lut", "check", "--chip", "toy"])
     assert missing.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"block": "dwsep", "kernel": 5},
+        {"block": "mbconv", "kernel": 3, "expansion": 3, "groups": 2, "se": True},
+        {"block": "shuffle", "kernel": 3},
+        {"block": "transformer", "kernel": 3, "expansion": 2, "heads": 2},
+        {"block": "skip", "project": True},
+        {"block": "conv", "kernel": 3, "dtype": "int8"},
+    ],
+)
+def test_every_block_kind_builds_in_both_shapes(toy, fields):
+    space = space_from({**SMALL, "candidates": {"c": fields}}, "kinds")
+    rows = in_memory(space, toy)
+    assert not [r["error"] for r in rows if r["error"]]
+    assert {r["out_channels"] for r in rows} == {8, 16}
+    identity = [r for r in rows if r["latency_s"] == 0]
+    assert all(r["block"] == "skip" and r["out_channels"] == 8 for r in identity)
