@@ -17,6 +17,7 @@ from sim.cli.calibrate import calibrate, validate_model
 from sim.cli.chips import chips_app, list_workloads, validate
 from sim.cli.common import fail
 from sim.cli.fit import fit
+from sim.cli.lut import lut
 from sim.cli.run import run
 from sim.cli.study import compare, explain, plot
 from sim.cli.sweep import sweep
@@ -41,6 +42,7 @@ app.command("calibrate")(calibrate)
 app.command("fit")(fit)
 app.command("validate-model")(validate_model)
 app.command("accuracy")(accuracy)
+app.command("lut")(lut)
 
 
 def main() -> None:
