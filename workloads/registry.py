@@ -35,6 +35,7 @@ PARAM_BOUNDS: dict[str, tuple[int, int]] = {
     "tokens": (1, 1_048_576),
     "kv": (0, 1_048_576),
     "layers": (1, 1_000),
+    "max_positions": (1, 16_777_216),
     "width": (1, 1_048_576),
     "length": (1, 100_000),
     "size": (1, 2**30),
@@ -187,7 +188,7 @@ def _check_param(name: str, key: str, value: object) -> None:
 def _load_all() -> None:
     """Add the zoo's builders to the table, once (imported here, lazily, to keep
     `import workloads` cheap)."""
-    from workloads.zoo import basic, cnn, transformer
+    from workloads.zoo import basic, cnn, efficientnet, transformer, vision_transformer
 
-    for module in (basic, cnn, transformer):
+    for module in (basic, cnn, efficientnet, transformer, vision_transformer):
         BUILDERS.update(module.BUILDERS)
