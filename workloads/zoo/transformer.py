@@ -175,7 +175,8 @@ def _check(
     positions = seq if mode == "prefill" else kv + 1
     if positions > config.max_positions:
         raise InputError(
-            f"{where} handles at most {config.max_positions} positions, asked for {positions}."
+            f"{where} handles at most {config.max_positions} positions, asked for "
+            f"{positions} (max_positions raises the limit, as RoPE scaling does)."
         )
     return seq if mode == "prefill" else 1
 
