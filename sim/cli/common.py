@@ -122,7 +122,10 @@ def write_trace(result: Any, path: Path) -> None:
 
 
 def main_dtype(chip: Chip) -> str:
-    """The dtype a chip is summarized by (fp16 if it has it, then bf16, int8 ...)."""
+    """The dtype a chip is summarized by: its default_dtype, else fp16 if it has it, then
+    bf16, int8 ..."""
+    if chip.default_dtype is not None:
+        return chip.default_dtype
     dtypes = chip.dtypes()
     return next((d for d in MAIN_DTYPE_PREFERENCE if d in dtypes), dtypes[0])
 
