@@ -128,7 +128,9 @@ def _sweep(tmp_path: Path, *extra: str):
 
 
 def _column(stdout: str) -> list[str]:
-    return [line.split()[1] for line in stdout.splitlines() if "GB/s" in line]
+    """The bandwidth column of the table of points (its rows start with the value)."""
+    cells = [line.split() for line in stdout.splitlines()]
+    return [c[1] for c in cells if len(c) > 2 and c[1][0].isdigit() and c[1].endswith("GB/s")]
 
 
 def test_sweep_table_follows_the_varied_values(tmp_path: Path):
