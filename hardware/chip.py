@@ -252,6 +252,10 @@ class Chip(Spec):
     input_source: InputSource = InputSource()
     launch: Launch = Launch()
     thermal: Thermal | None = None
+    # the dtype a workload is built in when the user names none (an int8-only inference
+    # part); None: the builder's default if the chip has a peak for it, else the chip's
+    # first supported dtype
+    default_dtype: Dtype | None = None
     sources: dict[Text, Text] = {}
 
     @field_validator("units", mode="before")
@@ -277,6 +281,11 @@ class Chip(Spec):
                 raise ValueError(f"units.{name}: the host unit cannot count toward the peak")
             if self.memory.l2 and unit.tile[0] * unit.tile[2] > self.memory.l2.capacity:
                 raise ValueError(f"units.{name}.tile is larger than the on-chip memory")
+        if self.default_dtype is not None and self.peak_ops(self.default_dtype) <= 0:
+            raise ValueError(
+                f"default_dtype {self.default_dtype} has no peak on this chip; its peak "
+                f"dtypes: {', '.join(self.dtypes()) or 'none'}"
+            )
         return self
 
     def unit_clock(self, name: str) -> float:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
+import typing
 from collections.abc import Callable
 
 from pydantic import ValidationError
@@ -34,10 +35,14 @@ PARAM_BOUNDS: dict[str, tuple[int, int]] = {
     "tokens": (1, 1_048_576),
     "kv": (0, 1_048_576),
     "layers": (1, 1_000),
+    "max_positions": (1, 16_777_216),
     "width": (1, 1_048_576),
     "length": (1, 100_000),
     "size": (1, 2**30),
 }
+# Bounds of the builders' real-valued parameters (a width multiplier far outside the papers'
+# range still builds, but 0.01 or 100 is a typo).
+FLOAT_BOUNDS: dict[str, tuple[float, float]] = {"width_mult": (0.1, 4.0)}
 DTYPE_PARAMS = ("dtype", "weight_dtype", "kv_dtype")
 BUILDERS: dict[str, Callable[..., Graph]] = {}
 
@@ -59,6 +64,40 @@ def builder_params(name: str) -> dict[str, object]:
     """Parameter names of a builder with their defaults; an unknown name is an InputError."""
     _check_name(name)
     return {p.name: p.default for p in inspect.signature(BUILDERS[name]).parameters.values()}
+
+
+def param_choices(name: str) -> dict[str, tuple]:
+    """The parameters of a builder that take one of a few values (annotated `Literal`)."""
+    hints = typing.get_type_hints(BUILDERS[name])
+    return {
+        key: typing.get_args(hint)
+        for key, hint in hints.items()
+        if typing.get_origin(hint) is typing.Literal
+    }
+
+
+def parse_params(name: str, pairs: list[str]) -> dict[str, object]:
+    """`--param key=value` strings for builder `name`, each value read as an int, a float
+    or a word (in that order); `build` then checks it against the builder's parameters."""
+    params: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key, text = key.strip().replace("-", "_"), text.strip()
+        if not sep or not key or not text:
+            raise InputError(f"--param {pair!r}: expected KEY=VALUE, e.g. depth=101.")
+        if key in params:
+            raise InputError(f"--param {key}: given twice.")
+        params[key] = _parsed(text)
+    return params
+
+
+def _parsed(text: str) -> object:
+    for kind in (int, float):
+        try:
+            return kind(text.replace("_", ""))
+        except ValueError:
+            continue
+    return text
 
 
 def _check_name(name: str) -> None:
@@ -88,7 +127,15 @@ def build(name: str, **params: object) -> Graph:
                 f"workload {name!r} has no parameter {key!r}; it takes "
                 f"{', '.join(allowed) or 'no parameters'}."
             )
+    choices = param_choices(name)
     for key, value in given.items():
+        if key in choices:
+            if isinstance(value, bool) or value not in choices[key]:
+                raise InputError(
+                    f"workload {name!r}: {key} must be one of "
+                    f"{', '.join(str(c) for c in choices[key])}, got {shown(value)}."
+                )
+            continue
         _check_param(name, key, value)
     try:
         return BUILDERS[name](**given)
@@ -113,6 +160,15 @@ def _check_param(name: str, key: str, value: object) -> None:
                 f"workload {name!r}: mode must be 'prefill' or 'decode', got {shown(value)}."
             )
         return
+    if key in FLOAT_BOUNDS:
+        low_f, high_f = FLOAT_BOUNDS[key]
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not low_f <= value <= high_f:  # type: ignore[operator]
+            raise InputError(
+                f"workload {name!r}: {key} must be a number from {low_f} to {high_f}, "
+                f"got {shown(value)}."
+            )
+        return
     low, high = PARAM_BOUNDS.get(key, (1, 2**31))
     what = "a positive integer" if low == 1 else f"an integer >= {low}"
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -132,7 +188,7 @@ def _check_param(name: str, key: str, value: object) -> None:
 def _load_all() -> None:
     """Add the zoo's builders to the table, once (imported here, lazily, to keep
     `import workloads` cheap)."""
-    from workloads.zoo import basic, cnn, transformer
+    from workloads.zoo import basic, cnn, efficientnet, transformer, vision_transformer
 
-    for module in (basic, cnn, transformer):
+    for module in (basic, cnn, efficientnet, transformer, vision_transformer):
         BUILDERS.update(module.BUILDERS)

@@ -273,6 +273,9 @@ def validate(
             f"chip {spec.name!r}: peak {tops(spec.peak_ops(dtype))} TOP/s {dtype}, "
             f"ridge point {figure(spec.ridge_point(dtype))} ops/B"
         )
+        others = sorted(set(spec.dtypes()) - {dtype}, key=lambda d: -spec.peak_ops(d))
+        if others:
+            summary += "; also " + ", ".join(f"{tops(spec.peak_ops(d))} TOP/s {d}" for d in others)
     else:
         summary = (
             f"graph {spec.name!r}: {len(spec.ops)} ops, {spec.macs:,} MACs, {spec.params:,} params"

@@ -27,6 +27,7 @@ from hardware.load import PRESET_DIR
 from hardware.quantity import format_si
 from sim.fuse import FUSION_MODES
 from workloads.graph import Graph
+from workloads.registry import parse_params
 
 # the dtype a chip is summarized by: the first of these it has a peak for
 MAIN_DTYPE_PREFERENCE = ("fp16", "bf16", "int8", "fp8", "tf32", "fp32", "int4", "fp64")
@@ -56,6 +57,16 @@ BatchOption = Annotated[int | None, typer.Option(help="Batch size (builder workl
 ResolutionOption = Annotated[int | None, typer.Option(help="Input resolution (CNN builders).")]
 SeqOption = Annotated[int | None, typer.Option(help="Sequence length (transformer builders).")]
 DtypeOption = Annotated[str | None, typer.Option(help="Compute dtype of the built workload.")]
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        "-p",
+        metavar="KEY=VALUE",
+        help="A builder parameter, e.g. depth=101 or width_mult=0.5 (repeatable; "
+        "`topsim workloads` lists each builder's).",
+    ),
+]
 FusionOption = Annotated[str, typer.Option(help=f"Fusion mode: {spoken(FUSION_MODES, 'or')}.")]
 
 
@@ -111,7 +122,10 @@ def write_trace(result: Any, path: Path) -> None:
 
 
 def main_dtype(chip: Chip) -> str:
-    """The dtype a chip is summarized by (fp16 if it has it, then bf16, int8 ...)."""
+    """The dtype a chip is summarized by: its default_dtype, else fp16 if it has it, then
+    bf16, int8 ..."""
+    if chip.default_dtype is not None:
+        return chip.default_dtype
     dtypes = chip.dtypes()
     return next((d for d in MAIN_DTYPE_PREFERENCE if d in dtypes), dtypes[0])
 
@@ -166,6 +180,54 @@ def load_workload(spec: str, **params: Any) -> Graph:
             )
         return workloads.load(spec)
     return workloads.build(spec, **given)
+
+
+def workload_for(
+    spec: str, chip: Chip, pairs: list[str] | None = None, **named: Any
+) -> tuple[Graph, str | None]:
+    """The workload of `run`/`explain`/`compare`: named options (--batch, --seq ...) and
+    `--param KEY=VALUE` pairs, built in the dtype `choose_dtype` picks for `chip`; with
+    the sentence saying which dtype and why (None for a graph file or a dtype-less builder)."""
+    params, why = workload_params(spec, chip, pairs, **named)
+    return load_workload(spec, **params), why
+
+
+def workload_params(
+    spec: str, chip: Chip, pairs: list[str] | None = None, **named: Any
+) -> tuple[dict[str, Any], str | None]:
+    """The builder parameters `workload_for` builds with, and its dtype sentence."""
+    params = {k: v for k, v in named.items() if v is not None}
+    if pairs:
+        if workloads.is_graph_file(spec):
+            raise InputError(f"{spec}: --param applies to built-in workloads only.")
+        extra = parse_params(spec, pairs)
+        both = sorted(set(extra) & set(params))
+        if both:
+            raise InputError(f"--param {both[0]}: given twice (also as --{both[0]}).")
+        params.update(extra)
+    dtype, why = choose_dtype(spec, chip, params.get("dtype"))
+    if dtype is not None:
+        params["dtype"] = dtype
+    return params, why and f"dtype {dtype}: {why}."
+
+
+def choose_dtype(spec: str, chip: Chip, given: object) -> tuple[Any, str | None]:
+    """The dtype to build `spec` in: the user's, else the chip's `default_dtype`, else the
+    builder's default when the chip has a peak for it, else the chip's main dtype."""
+    if given is not None:
+        return given, None
+    if workloads.is_graph_file(spec):
+        return None, None
+    params = workloads.builder_params(spec)
+    if "dtype" not in params:
+        return None, None
+    if chip.default_dtype is not None:
+        return chip.default_dtype, f"{chip.name}'s default_dtype (none given)"
+    default = params["dtype"]
+    if isinstance(default, str) and chip.peak_ops(default) > 0:
+        return default, f"the builder's default, which {chip.name} has a peak for"
+    best = main_dtype(chip)
+    return best, f"{chip.name} has no {default} peak; {best} is its main dtype"
 
 
 def load_chip_with(chip: str, sets: list[str] | None) -> Chip:

@@ -18,21 +18,24 @@ from sim.cli.common import (
     ChipOption,
     DtypeOption,
     JsonOption,
+    ParamOption,
     ResolutionOption,
     SeqOption,
     SetOption,
     WorkloadArgument,
     check_fusion,
     check_outputs,
+    choose_dtype,
     emit_json,
     load_chip_with,
-    load_workload,
     parse_duration,
     stdout,
     user_errors,
+    workload_for,
     write_trace,
 )
 from sim.render.report import MAX_TOP
+from workloads.registry import parse_params
 
 
 def run(
@@ -43,6 +46,13 @@ def run(
     resolution: ResolutionOption = None,
     seq: SeqOption = None,
     dtype: DtypeOption = None,
+    param: ParamOption = None,
+    max_positions: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="LLMs: the context the model accepts (default: its own; RoPE scaling)."
+        ),
+    ] = None,
     fusion: Annotated[
         str | None,
         typer.Option(help="Fusion mode: none, epilogue or greedy (default: the runtime's)."),
@@ -118,6 +128,8 @@ def run(
             set_,
             batch,
             dtype,
+            param,
+            max_positions,
             prompt,
             tokens,
             weight_dtype,
@@ -135,8 +147,17 @@ def run(
             raise InputError(f"--mode {mode!r}: allowed modes are prefill, generate and decode.")
         if mode == "prefill":
             seq = prompt if seq is None else seq
-        graph = load_workload(workload, batch=batch, resolution=resolution, seq=seq, dtype=dtype)
         spec = load_chip_with(chip, set_)
+        graph, dtype_note = workload_for(
+            workload,
+            spec,
+            param,
+            batch=batch,
+            resolution=resolution,
+            seq=seq,
+            dtype=dtype,
+            max_positions=max_positions,
+        )
         if fusion is not None:
             chosen["fusion"] = check_fusion(fusion)
         result = sim.simulate(
@@ -160,6 +181,8 @@ def run(
     if quiet:
         stdout().print(one_line(result), soft_wrap=True)
     else:
+        if dtype_note:
+            stdout().print(dtype_note, soft_wrap=True, markup=False)
         stdout().print(render_result(result, top=top))
 
 
@@ -169,6 +192,8 @@ def generation(
     sets: list[str] | None,
     batch: int | None,
     dtype: str | None,
+    params: list[str] | None,
+    max_positions: int | None,
     prompt: int,
     tokens: int,
     weight_dtype: str | None,
@@ -185,15 +210,28 @@ def generation(
     from sim.studies.llm import generate
 
     with user_errors():
+        spec = load_chip_with(chip, sets)
+        shape = parse_params(workload, params or [])
+        unknown = sorted(set(shape) - {"layers", "max_positions", "dtype"})
+        if unknown:
+            raise InputError(
+                f"--mode generate: --param {unknown[0]} does not apply; a generation takes "
+                "layers, max_positions and dtype (and --batch, --prompt, --tokens)."
+            )
+        if max_positions is not None:
+            shape["max_positions"] = max_positions
+        dtype = dtype or shape.pop("dtype", None)  # type: ignore[assignment]
+        dtype, dtype_note = choose_dtype(workload, spec, dtype)
         result = generate(
             workload,
-            load_chip_with(chip, sets),
+            spec,
             prompt=prompt,
             tokens=tokens,
             batch=1 if batch is None else batch,
             dtype=dtype or "fp16",
             weight_dtype=weight_dtype,
             kv_dtype=kv_dtype,
+            **shape,  # type: ignore[arg-type]
             **{k: check_fusion(v) if k == "fusion" else v for k, v in options.items()},
         )
         if json_out is not None:
@@ -211,4 +249,6 @@ def generation(
             soft_wrap=True,
         )
     else:
+        if dtype_note:
+            stdout().print(f"dtype {dtype}: {dtype_note}.", soft_wrap=True, markup=False)
         stdout().print(render_generation(result, top=top))

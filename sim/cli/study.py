@@ -21,6 +21,7 @@ from sim.cli.common import (
     DtypeOption,
     FusionOption,
     JsonOption,
+    ParamOption,
     ResolutionOption,
     SeqOption,
     SetOption,
@@ -32,6 +33,8 @@ from sim.cli.common import (
     load_workload,
     stdout,
     user_errors,
+    workload_for,
+    workload_params,
 )
 from workloads.graph import Graph
 
@@ -52,6 +55,7 @@ def explain(
     resolution: ResolutionOption = None,
     seq: SeqOption = None,
     dtype: DtypeOption = None,
+    param: ParamOption = None,
     fusion: FusionOption = "epilogue",
     top: Annotated[int, typer.Option(min=1, help="How many losses to explain.")] = 3,
     json_out: JsonOption = None,
@@ -62,9 +66,10 @@ def explain(
 
     with user_errors():
         check_outputs({"--json": json_out}, [workload, chip])
-        params = dict(batch=batch, resolution=resolution, seq=seq, dtype=dtype)
-        graph = load_workload(workload, **params)
         spec = load_chip_with(chip, set_)
+        shape = dict(batch=batch, resolution=resolution, seq=seq, dtype=dtype)
+        params, dtype_note = workload_params(workload, spec, param, **shape)
+        graph = load_workload(workload, **params)
         result = explain_run(
             graph,
             spec,
@@ -75,6 +80,8 @@ def explain(
         if json_out is not None:
             emit_json(result.model_dump_json(indent=1), json_out)
     if json_out != "-":
+        if dtype_note:
+            stdout().print(dtype_note, soft_wrap=True, markup=False)
         stdout().print(render_explanation(result))
 
 
@@ -83,24 +90,27 @@ def compare(
     chip: Annotated[list[str], typer.Option("--chip", "-c", help="Repeat for several chips.")],
     set_: SetOption = None,
     batch: BatchOption = None,
+    resolution: ResolutionOption = None,
+    seq: SeqOption = None,
+    dtype: DtypeOption = None,
+    param: ParamOption = None,
     fusion: FusionOption = "epilogue",
     json_out: JsonOption = None,
 ) -> None:
-    """Side by side: every workload on every chip."""
+    """Side by side: every workload on every chip (each built in the chip's dtype unless
+    --dtype names one)."""
     import sim
     from sim.render.explanation import compare as compare_table
 
     with user_errors():
         check_outputs({"--json": json_out}, [*workload, *chip])
         results = []
+        specs = [load_chip_with(chip_name, set_) for chip_name in chip]
+        shape = dict(batch=batch, resolution=resolution, seq=seq, dtype=dtype)
         for name in workload:
-            graph = load_workload(name, batch=batch)
-            for chip_name in chip:
-                results.append(
-                    sim.simulate(
-                        graph, load_chip_with(chip_name, set_), fusion=check_fusion(fusion)
-                    )
-                )
+            for spec in specs:
+                graph, _ = workload_for(name, spec, param, **shape)
+                results.append(sim.simulate(graph, spec, fusion=check_fusion(fusion)))
         if json_out is not None:
             emit_json("[" + ",".join(r.model_dump_json() for r in results) + "]", json_out)
     if json_out != "-":
@@ -119,6 +129,7 @@ def plot(
     ),
     set_: SetOption = None,
     batch: BatchOption = None,
+    param: ParamOption = None,
     fusion: FusionOption = "epilogue",
 ) -> None:
     """Draw a figure of one run (needs the `plot` extra: matplotlib)."""
@@ -129,8 +140,8 @@ def plot(
         if kind not in PLOTS:
             raise InputError(f"plot {kind!r}: allowed kinds are {', '.join(PLOTS)}.")
         check_outputs({"--out": out}, [workload, chip])
-        graph = load_workload(workload, batch=batch)
         spec = load_chip_with(chip, set_)
+        graph, _ = workload_for(workload, spec, param, batch=batch)
         result = sim.simulate(graph, spec, fusion=check_fusion(fusion))
         path = (
             plots.roofline(result, spec, out)

@@ -101,7 +101,16 @@ def sweep(
     metric: Annotated[
         str, typer.Option("--metric", help="latency, tops, throughput or efficiency.")
     ] = "latency",
-    top: Annotated[int, typer.Option("--top", help="Rows in the table of best points.")] = 10,
+    top: Annotated[int, typer.Option("--top", help="Rows in the table of points.")] = 10,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            "--sort",
+            help="Order of the table of points: a metric (latency, tops, throughput, "
+            "efficiency: best first) or a varied key (default: the varied values, in the "
+            "order given).",
+        ),
+    ] = None,
     overwrite: Annotated[
         bool,
         typer.Option("--overwrite", help="Replace an --out file that is not a sweep output."),
@@ -117,6 +126,7 @@ def sweep(
         if plot is not None:
             check_plot_path(plot)  # before the sweep: a bad --plot should not cost a run
         spec = build_spec(workload, chip, vary or [], settings or [], file)
+        check_sort(sort, spec)
         inputs = input_files(spec) + ([file] if file is not None else [])
         check_outputs(out, inputs=inputs, others=[("--plot", plot)] if plot else [])
         console = Console(stderr=True, highlight=False)
@@ -141,7 +151,7 @@ def sweep(
         rows = [r for r in read_rows(out) if r.get("id") in ids]
         stdout = Console(highlight=False)
         stdout.print(run_line(run))
-        stdout.print(best_table(rows, spec, metric, top))
+        stdout.print(best_table(rows, spec, metric, top, sort=sort))
         stdout.print(dominance_table(rows, spec, metric))
         errors = [r for r in rows if r.get("error")]
         if errors:
@@ -206,16 +216,50 @@ def ranked(rows: list[dict[str, Any]], spec: SweepSpec, metric: str) -> list[dic
     return sorted(good, key=order)
 
 
-def best_table(rows: list[dict[str, Any]], spec: SweepSpec, metric: str, top: int = 10) -> Table:
-    column, label, _ = metric_column(metric)
-    table = Table(title=f"Best points by {label}")
+def check_sort(sort: str | None, spec: SweepSpec) -> None:
+    if sort is not None and sort not in METRICS and sort not in spec.keys:
+        raise InputError(
+            f"--sort {sort!r}: choose a metric ({', '.join(METRICS)}) or a varied key "
+            f"({', '.join(spec.keys) or 'none'})."
+        )
+
+
+def by_values(
+    rows: list[dict[str, Any]], spec: SweepSpec, first: str | None = None
+) -> list[dict[str, Any]]:
+    """Successful rows in the order of the varied values as given (the first axis slowest),
+    `first` moved to the front; not in the order the points finished."""
+    good = [r for r in rows if not r.get("error")]
+    position = {a.key: {str(v): i for i, v in enumerate(a.values)} for a in spec.axes}
+    keys = [first] if first else []
+    keys += [k for k in spec.keys if k != first]
+    return sorted(good, key=lambda r: tuple(position[k].get(str(r.get(k)), 0) for k in keys))
+
+
+def best_table(
+    rows: list[dict[str, Any]],
+    spec: SweepSpec,
+    metric: str,
+    top: int = 10,
+    *,
+    sort: str | None = None,
+) -> Table:
+    """The points, `top` of them: best first when `sort` is a metric, else in the order of
+    the varied values (`sort` a varied key: that one first)."""
+    if sort in METRICS:
+        ordered = ranked(rows, spec, sort)
+        title = f"Best points by {metric_column(sort)[1]}"
+    else:
+        ordered = by_values(rows, spec, sort)
+        title = f"Points by {sort or ', '.join(spec.keys) or 'the varied values'}"
+    table = Table(title=title)
     for key in spec.keys:
         table.add_column(key)
     table.add_column("latency", justify="right")
     table.add_column("TOP/s", justify="right")
     table.add_column("efficiency", justify="right")
     table.add_column("top loss")
-    for row in ranked(rows, spec, metric)[: max(top, 0)]:
+    for row in ordered[: max(top, 0)]:
         loss = row["top_loss"]
         share = _value(row, f"loss_{loss}")
         table.add_row(

@@ -30,6 +30,7 @@ model that does not fit one chip's DRAM is simulated anyway and flagged).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -42,7 +43,7 @@ from sim.result import BatchStats, Result
 from sim.simulate import simulate
 from sim.studies.results import DecodeSample, GenerationResult, median_step
 from workloads.registry import MAX_BATCH, PARAM_BOUNDS
-from workloads.zoo.transformer import CONFIGS, decode_step, transformer
+from workloads.zoo.transformer import CONFIGS, TransformerConfig, transformer
 
 # interpolation error allowed at an interval's midpoint: for the step latency and useful
 # ops, relative; for each loss category, as a share of the step's peak capacity (peak
@@ -68,6 +69,7 @@ def generate(
     kv_dtype: str | None = None,
     layers: int | None = None,
     fusion: str | None = None,
+    max_positions: int | None = None,
     **options: object,
 ) -> GenerationResult:
     """Simulate a prefill of `prompt` tokens and `tokens` decode steps of `config_name`.
@@ -76,7 +78,11 @@ def generate(
     stream options (batches, duration_s, ...) do not apply to one request.
     """
     expect(chip, Chip, "generate: chip", " (hardware.load_chip)")
-    config = _check(config_name, prompt, tokens, batch, options, layers)
+    config = CONFIGS.get(config_name) if isinstance(config_name, str) else None
+    if config is not None and max_positions is not None:  # RoPE scaling past the trained context
+        expect_int(max_positions, f"generation of {config_name!r}: max_positions", 1, 2**24)
+        config = dataclasses.replace(config, max_positions=max_positions)
+    config = _check(config_name, prompt, tokens, batch, options, layers, config)
     chosen = {"fusion": fusion} if fusion is not None else {}  # else the runtime's default
     sim_options = options_from(None, {**chosen, **options})
     weight_dtype = weight_dtype or dtype
@@ -90,9 +96,8 @@ def generate(
     median_result: list[Result] = []
 
     def measure(step: int) -> DecodeSample:
-        result = simulate(
-            decode_step(config_name, batch, prompt + step, **shape), chip, sim_options
-        )
+        graph = transformer(config, batch=batch, mode="decode", kv=prompt + step, **shape)
+        result = simulate(graph, chip, sim_options)
         if step == middle:
             median_result.append(result)
         return _sample(step, prompt + step, result)
@@ -253,11 +258,16 @@ def _sample(step: int, kv: int, result: Result) -> DecodeSample:
 
 
 def _check(
-    config_name: str, prompt: int, tokens: int, batch: int, options: dict, layers: int | None
-):
-    if not isinstance(config_name, str) or config_name not in CONFIGS:
+    config_name: str,
+    prompt: int,
+    tokens: int,
+    batch: int,
+    options: dict,
+    layers: int | None,
+    config: TransformerConfig | None,
+) -> TransformerConfig:
+    if config is None:
         raise InputError(f"unknown transformer {config_name!r}; known: {', '.join(CONFIGS)}.")
-    config = CONFIGS[config_name]
     if not config.decoder:
         raise InputError(f"{config_name!r} is an encoder: it does not generate tokens.")
     for key, value in (("prompt", prompt), ("tokens", tokens), ("batch", batch)):
@@ -272,7 +282,8 @@ def _check(
     if prompt + tokens > config.max_positions:  # small ints from here on
         raise InputError(
             f"{config_name!r} handles at most {config.max_positions} positions; "
-            f"prompt {prompt} + tokens {tokens} = {prompt + tokens}."
+            f"prompt {prompt} + tokens {tokens} = {prompt + tokens} (--max-positions "
+            "raises the limit, as RoPE scaling does)."
         )
     stream = sorted(set(options) & set(STREAM_OPTIONS))
     if stream:

@@ -553,7 +553,7 @@ def test_command_writes_the_file_and_prints_best_points(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert len(read_rows(out)) == 4
-    assert "Best points by latency" in result.stdout
+    assert "Points by memory.dram.bandwidth, fusion" in result.stdout
     assert "Which loss dominates where" in result.stdout
     assert "4 points: ran 4" in result.stdout
 

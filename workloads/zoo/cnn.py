@@ -9,6 +9,7 @@ follow the torchvision module paths (`layer2.0.conv1`, `features.3.conv.1.0`,
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 from workloads.builder import GraphBuilder
 from workloads.graph import Graph
@@ -62,19 +63,57 @@ def bottleneck(b: GraphBuilder, x: str, width: int, stride: int, prefix: str) ->
     return b.relu(b.add(y, shortcut, name=f"{prefix}.add"), name=f"{prefix}.relu3")
 
 
-def resnet50(batch: int = 1, resolution: int = 224, dtype: str = "fp16") -> Graph:
-    """torchvision ResNet-50 (v1.5, stride on the 3x3 conv): 4.09 GMACs and 25.6 M params
-    at 224x224 (He et al. 2016; torchvision lists 4.09 GFLOPS, counting MACs)."""
-    b = GraphBuilder("resnet50", dtype)
+def basic_block(b: GraphBuilder, x: str, width: int, stride: int, prefix: str) -> str:
+    """ResNet basic block (18/34 layers): 3x3/stride -> 3x3, both `width` channels, with a
+    1x1/stride conv + bn on the shortcut when the shape changes."""
+    y = conv_bn(
+        b, x, width, 3, f"{prefix}.conv1", f"{prefix}.bn1", stride=stride, act=f"{prefix}.relu1"
+    )
+    y = conv_bn(b, y, width, 3, f"{prefix}.conv2", f"{prefix}.bn2")
+    shortcut = x
+    if stride != 1 or b.shape(x)[1] != width:
+        shortcut = conv_bn(
+            b, x, width, 1, f"{prefix}.downsample.0", f"{prefix}.downsample.1", stride=stride
+        )
+    return b.relu(b.add(y, shortcut, name=f"{prefix}.add"), name=f"{prefix}.relu2")
+
+
+# depth -> (block, blocks per stage), He et al. 2016, Table 1
+RESNET_LAYOUTS: dict[int, tuple[Callable[..., str], tuple[int, ...]]] = {
+    18: (basic_block, (2, 2, 2, 2)),
+    34: (basic_block, (3, 4, 6, 3)),
+    50: (bottleneck, (3, 4, 6, 3)),
+    101: (bottleneck, (3, 4, 23, 3)),
+    152: (bottleneck, (3, 8, 36, 3)),
+}
+
+
+def resnet(
+    batch: int = 1,
+    resolution: int = 224,
+    dtype: str = "fp16",
+    depth: Literal[18, 34, 50, 101, 152] = 50,
+) -> Graph:
+    """torchvision ResNet-`depth` (v1.5: stride on the 3x3 conv of a bottleneck). At
+    224x224: 1.82 / 3.67 / 4.09 / 7.80 / 11.51 GMACs for 18 / 34 / 50 / 101 / 152 layers
+    (He et al. 2016, Table 1 lists 1.8 / 3.6 / 3.8 / 7.6 / 11.3 for v1, stride on the 1x1)."""
+    block, counts = RESNET_LAYOUTS[depth]
+    b = GraphBuilder(f"resnet{depth}", dtype)
     x = b.input("image", (batch, 3, resolution, resolution))
     x = conv_bn(b, x, 64, 7, "conv1", "bn1", stride=2, act="relu")
     x = b.op("maxpool", [x], name="maxpool", kernel=3, stride=2, padding=1)
-    stages = [(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)]
+    stages = zip((64, 128, 256, 512), counts, (1, 2, 2, 2), strict=True)
     for stage, (width, blocks, stride) in enumerate(stages, start=1):
-        for block in range(blocks):
-            x = bottleneck(b, x, width, stride if block == 0 else 1, f"layer{stage}.{block}")
+        for index in range(blocks):
+            x = block(b, x, width, stride if index == 0 else 1, f"layer{stage}.{index}")
     classifier_head(b, x, 1000, "fc")
     return b.build()
+
+
+def resnet50(batch: int = 1, resolution: int = 224, dtype: str = "fp16") -> Graph:
+    """torchvision ResNet-50 (v1.5, stride on the 3x3 conv): 4.09 GMACs and 25.6 M params
+    at 224x224 (He et al. 2016; torchvision lists 4.09 GFLOPS, counting MACs)."""
+    return resnet(batch, resolution, dtype, depth=50)
 
 
 # MobileNetV2 -----------------------------------------------------------------------------
@@ -129,25 +168,50 @@ def inverted_residual(
     return y
 
 
-def mobilenet_v2(batch: int = 1, resolution: int = 224, dtype: str = "fp16") -> Graph:
-    """torchvision MobileNetV2, width 1.0: 300 M MACs and 3.5 M params at 224x224
-    (Sandler et al. 2018: 300M multiply-adds; torchvision lists 0.30 GFLOPS)."""
+def round_channels(channels: float, divisor: int = 8) -> int:
+    """Channels scaled by a width multiplier, rounded to the nearest multiple of `divisor`
+    and never more than 10% below the unrounded value (Sandler et al. 2018, Section 5.1:
+    every layer's channels a multiple of 8; Tan & Le 2019 round the same way)."""
+    rounded = max(divisor, int(channels + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * channels else rounded
+
+
+def mobilenet_v2(
+    batch: int = 1, resolution: int = 224, dtype: str = "fp16", width_mult: float = 1.0
+) -> Graph:
+    """torchvision MobileNetV2 with width multiplier `width_mult` (0.35 .. 1.4): every
+    layer's channels x width_mult rounded to a multiple of 8, except the last conv's 1280,
+    which only grows (x max(1, width_mult)), as in Sandler et al. 2018. Width 1.0: 300 M
+    MACs and 3.5 M params at 224x224 (paper: 300M multiply-adds; torchvision 0.30 GFLOPS)."""
     b = GraphBuilder("mobilenet-v2", dtype)
     x = b.input("image", (batch, 3, resolution, resolution))
     x = conv_bn(
-        b, x, 32, 3, "features.0.0", "features.0.1", stride=2, act="features.0.2", act_kind="relu6"
+        b,
+        x,
+        round_channels(32 * width_mult),
+        3,
+        "features.0.0",
+        "features.0.1",
+        stride=2,
+        act="features.0.2",
+        act_kind="relu6",
     )
     index = 1
     for expansion, channels, repeats, stride in MOBILENET_V2_SETTINGS:
         for i in range(repeats):
             x = inverted_residual(
-                b, x, expansion, channels, stride if i == 0 else 1, f"features.{index}"
+                b,
+                x,
+                expansion,
+                round_channels(channels * width_mult),
+                stride if i == 0 else 1,
+                f"features.{index}",
             )
             index += 1
     x = conv_bn(
         b,
         x,
-        1280,
+        round_channels(1280 * max(1.0, width_mult)),
         1,
         f"features.{index}.0",
         f"features.{index}.1",
@@ -203,25 +267,40 @@ def shuffle_unit(b: GraphBuilder, x: str, out_channels: int, stride: int, prefix
     return b.op("channel_shuffle", [y], name=f"{prefix}.shuffle", groups=2)
 
 
-def shufflenet_v2(batch: int = 1, resolution: int = 224, dtype: str = "fp16") -> Graph:
-    """torchvision ShuffleNetV2 1.0x (shufflenet_v2_x1_0): 146 M MACs and 2.3 M params at
-    224x224 (Ma et al. 2018: 146M FLOPs, counting multiply-adds)."""
+# scale -> output channels of stages 2, 3, 4 and of conv5: Ma et al. 2018, Table 5
+SHUFFLENET_V2_CHANNELS: dict[float, tuple[int, int, int, int]] = {
+    0.5: (48, 96, 192, 1024),
+    1.0: (116, 232, 464, 1024),
+    1.5: (176, 352, 704, 1024),
+    2.0: (244, 488, 976, 2048),
+}
+
+
+def shufflenet_v2(
+    batch: int = 1,
+    resolution: int = 224,
+    dtype: str = "fp16",
+    scale: Literal[0.5, 1.0, 1.5, 2.0] = 1.0,
+) -> Graph:
+    """torchvision ShuffleNetV2 at `scale` 0.5x / 1x / 1.5x / 2x (the paper's channel
+    table). 1.0x (shufflenet_v2_x1_0): 146 M MACs and 2.3 M params at 224x224 (Ma et al.
+    2018: 146M FLOPs, counting multiply-adds)."""
+    *stage_channels, last = SHUFFLENET_V2_CHANNELS[scale]
     b = GraphBuilder("shufflenet-v2", dtype)
     x = b.input("image", (batch, 3, resolution, resolution))
     x = conv_bn(b, x, 24, 3, "conv1.0", "conv1.1", stride=2, act="conv1.2")
     x = b.op("maxpool", [x], name="maxpool", kernel=3, stride=2, padding=1)
-    for stage, (units, channels) in enumerate(
-        zip([4, 8, 4], [116, 232, 464], strict=True), start=2
-    ):
+    for stage, (units, channels) in enumerate(zip([4, 8, 4], stage_channels, strict=True), start=2):
         for unit in range(units):
             x = shuffle_unit(b, x, channels, 2 if unit == 0 else 1, f"stage{stage}.{unit}")
-    x = conv_bn(b, x, 1024, 1, "conv5.0", "conv5.1", act="conv5.2")
+    x = conv_bn(b, x, last, 1, "conv5.0", "conv5.1", act="conv5.2")
     classifier_head(b, x, 1000, "fc")
     return b.build()
 
 
 # name -> builder: `workloads.registry` reads this table; nothing here imports the registry
 BUILDERS: dict[str, Callable[..., Graph]] = {
+    "resnet": resnet,
     "resnet50": resnet50,
     "mobilenet-v2": mobilenet_v2,
     "shufflenet-v2": shufflenet_v2,

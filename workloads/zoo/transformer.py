@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
 
 from hardware.chip import DTYPE_BYTES
@@ -51,153 +50,14 @@ from hardware.errors import InputError
 from workloads.builder import GraphBuilder
 from workloads.graph import Graph
 from workloads.ops import numel
+from workloads.zoo.llm_configs import CONFIGS, TransformerConfig
+from workloads.zoo.moe import moe_ffn
+
+__all__ = ["CONFIGS", "TransformerConfig", "decode_step", "transformer"]
 
 ID_DTYPE = "fp32"  # 4-byte stand-in for int32 token ids
 ROPE_FLOPS_PER_ELEMENT = 3  # x*cos + rotate_half(x)*sin
 KV_CACHE_SUFFIXES = (".k_cache", ".v_cache")
-
-
-@dataclass(frozen=True)
-class TransformerConfig:
-    """The shape of a transformer; everything a builder needs, nothing about weights."""
-
-    name: str
-    layers: int
-    hidden: int
-    heads: int
-    kv_heads: int  # < heads: grouped-query attention (GQA)
-    ffn: int
-    vocab: int
-    max_positions: int
-    norm: Literal["layernorm", "rmsnorm"] = "layernorm"
-    activation: Literal["gelu", "silu"] = "gelu"
-    gated: bool = False  # SwiGLU FFN: down(act(gate(x)) * up(x))
-    decoder: bool = True  # causal attention, LM head, KV-cache decode
-    learned_positions: bool = True  # False: rotary embedding on q and k
-    token_types: int = 0  # BERT segment embeddings
-    bias: bool = True  # biases on linear layers
-    tied_head: bool = False  # LM head shares the token embedding table
-    pre_norm: bool = True  # False: post-norm (BERT), with a norm after the embeddings
-
-    def __post_init__(self) -> None:
-        for field in ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "max_positions"):
-            value = getattr(self, field)
-            if not isinstance(value, int) or value < 1:
-                raise InputError(
-                    f"transformer {self.name!r}: {field} must be a positive integer, got {value!r}."
-                )
-        if self.hidden % self.heads or self.heads % self.kv_heads:
-            raise InputError(
-                f"transformer {self.name!r}: hidden ({self.hidden}) must be a "
-                f"multiple of heads ({self.heads}), and heads a multiple of "
-                f"kv_heads ({self.kv_heads})."
-            )
-        if self.norm not in ("layernorm", "rmsnorm"):
-            raise InputError(
-                f"transformer {self.name!r}: norm must be layernorm or rmsnorm, got {self.norm!r}."
-            )
-        if self.activation not in ("gelu", "silu"):
-            raise InputError(
-                f"transformer {self.name!r}: activation must be gelu or silu, "
-                f"got {self.activation!r}."
-            )
-
-    @property
-    def head_dim(self) -> int:
-        return self.hidden // self.heads
-
-
-CONFIGS: dict[str, TransformerConfig] = {
-    # Radford et al. 2019, "Language Models are Unsupervised Multitask Learners", Table 2
-    # (smallest model); exact sizes from the model card config openai-community/gpt2
-    # (n_layer 12, n_embd 768, n_head 12, n_positions 1024, vocab 50257, tied head):
-    # 124,439,808 parameters.
-    "gpt2": TransformerConfig(
-        name="gpt2",
-        layers=12,
-        hidden=768,
-        heads=12,
-        kv_heads=12,
-        ffn=3072,
-        vocab=50257,
-        max_positions=1024,
-        norm="layernorm",
-        activation="gelu",
-        tied_head=True,
-    ),
-    # Devlin et al. 2019, "BERT: Pre-training of Deep Bidirectional Transformers",
-    # Section 3 (BERT-base: L=12, H=768, A=12, 110M with the pooler, FFN 4H); vocab,
-    # 512 positions and 2 token types from the model card google-bert/bert-base-uncased.
-    "bert-base": TransformerConfig(
-        name="bert-base",
-        layers=12,
-        hidden=768,
-        heads=12,
-        kv_heads=12,
-        ffn=3072,
-        vocab=30522,
-        max_positions=512,
-        norm="layernorm",
-        activation="gelu",
-        decoder=False,
-        token_types=2,
-        pre_norm=False,
-    ),
-    # Touvron et al. 2023, "Llama 2: Open Foundation and Fine-Tuned Chat Models", Table 1
-    # (7B, 4k context); dims from the model card meta-llama/Llama-2-7b-hf config.json
-    # (hidden 4096, intermediate 11008, 32 layers, 32 heads): 6,738,415,616 parameters.
-    "llama-2-7b": TransformerConfig(
-        name="llama-2-7b",
-        layers=32,
-        hidden=4096,
-        heads=32,
-        kv_heads=32,
-        ffn=11008,
-        vocab=32000,
-        max_positions=4096,
-        norm="rmsnorm",
-        activation="silu",
-        gated=True,
-        learned_positions=False,
-        bias=False,
-    ),
-    # Llama Team 2024, "The Llama 3 Herd of Models", Table 3 (8B: 32 layers, 4096 model
-    # dim, FFN 14336, 32 heads, 8 KV heads, vocab 128K); exact vocab 128256 and 8k
-    # context from the model card meta-llama/Meta-Llama-3-8B: 8,030,261,248 parameters.
-    "llama-3-8b": TransformerConfig(
-        name="llama-3-8b",
-        layers=32,
-        hidden=4096,
-        heads=32,
-        kv_heads=8,
-        ffn=14336,
-        vocab=128256,
-        max_positions=8192,
-        norm="rmsnorm",
-        activation="silu",
-        gated=True,
-        learned_positions=False,
-        bias=False,
-    ),
-    # Touvron et al. 2023 (Llama 2), Table 1 (70B, GQA); dims from the model card
-    # meta-llama/Llama-2-70b-hf config.json (hidden 8192, intermediate 28672, 80 layers,
-    # 64 heads, 8 KV heads): 68,976,648,192 parameters.
-    "llama-2-70b": TransformerConfig(
-        name="llama-2-70b",
-        layers=80,
-        hidden=8192,
-        heads=64,
-        kv_heads=8,
-        ffn=28672,
-        vocab=32000,
-        max_positions=4096,
-        norm="rmsnorm",
-        activation="silu",
-        gated=True,
-        learned_positions=False,
-        bias=False,
-    ),
-}
 
 
 def transformer(
@@ -210,16 +70,21 @@ def transformer(
     weight_dtype: str | None = None,
     kv_dtype: str | None = None,
     layers: int | None = None,
+    max_positions: int | None = None,
 ) -> Graph:
     """The block stack of `config` as a Graph.
 
     mode "prefill": `seq` new tokens per sequence, no cache (`kv` must be 0).
     mode "decode": ONE step of one new token per sequence with `kv` tokens already in the
     cache (`seq` is ignored); attention runs over kv + 1 keys.
-    `layers` overrides the number of layers (small graphs for tests and quick looks).
+    `layers` overrides the number of layers (small graphs for tests and quick looks);
+    `max_positions` the context the model accepts (a RoPE-scaled model reaches further
+    than it was trained for; learned position tables grow with it).
     """
     if layers is not None:
         config = dataclasses.replace(config, layers=layers)
+    if max_positions is not None:
+        config = dataclasses.replace(config, max_positions=max_positions)
     weight_dtype = weight_dtype or dtype
     kv_dtype = kv_dtype or dtype
     new_tokens = _check(config, batch, seq, dtype, mode, kv, weight_dtype, kv_dtype)
@@ -227,7 +92,7 @@ def transformer(
     b = GraphBuilder(graph_name, dtype)
     x = _embed(b, config, batch, new_tokens, first_position=kv)
     for i in range(config.layers):
-        x = _block(b, config, x, f"layer{i}", kv if mode == "decode" else 0, weight_dtype, kv_dtype)
+        x = block(b, config, x, f"layer{i}", kv if mode == "decode" else 0, weight_dtype, kv_dtype)
     if config.pre_norm:
         x = b.layernorm(x, name="final_norm", kind=config.norm)
     if config.decoder:
@@ -310,7 +175,8 @@ def _check(
     positions = seq if mode == "prefill" else kv + 1
     if positions > config.max_positions:
         raise InputError(
-            f"{where} handles at most {config.max_positions} positions, asked for {positions}."
+            f"{where} handles at most {config.max_positions} positions, asked for "
+            f"{positions} (max_positions raises the limit, as RoPE scaling does)."
         )
     return seq if mode == "prefill" else 1
 
@@ -341,7 +207,7 @@ def _embed(
     return x
 
 
-def _block(
+def block(
     b: GraphBuilder,
     config: TransformerConfig,
     x: str,
@@ -416,6 +282,8 @@ def _attention(
 
 
 def _ffn(b: GraphBuilder, config: TransformerConfig, x: str, prefix: str, weight_dtype: str) -> str:
+    if config.experts:
+        return moe_ffn(b, config, x, prefix, weight_dtype)
     if config.gated:
         gate = b.linear(
             x, config.ffn, bias=config.bias, name=f"{prefix}.gate_proj", weight_dtype=weight_dtype
@@ -472,9 +340,22 @@ def _permute(b: GraphBuilder, x: str, perm: list[int], name: str) -> str:
 # builders by name --------------------------------------------------------------------------
 
 
+def bert(
+    batch: int = 1, seq: int = 128, dtype: str = "fp16", size: Literal["base", "large"] = "base"
+) -> Graph:
+    """BERT-`size` encoder (base: 12 x 768, 12 heads; large: 24 x 1024, 16 heads): hidden
+    states for `seq` tokens, no pooler."""
+    return transformer(CONFIGS[f"bert-{size}"], batch=batch, seq=seq, dtype=dtype)
+
+
 def bert_base(batch: int = 1, seq: int = 128, dtype: str = "fp16") -> Graph:
     """BERT-base encoder (12 x 768, 12 heads): hidden states for `seq` tokens, no pooler."""
     return transformer(CONFIGS["bert-base"], batch=batch, seq=seq, dtype=dtype)
+
+
+def bert_large(batch: int = 1, seq: int = 128, dtype: str = "fp16") -> Graph:
+    """BERT-large encoder (24 x 1024, 16 heads): hidden states for `seq` tokens, no pooler."""
+    return transformer(CONFIGS["bert-large"], batch=batch, seq=seq, dtype=dtype)
 
 
 def gpt2(
@@ -494,6 +375,7 @@ def _llama_builder(name: str):
         weight_dtype: str | None = None,
         kv_dtype: str | None = None,
         layers: int | None = None,
+        max_positions: int | None = None,
     ) -> Graph:
         return transformer(
             CONFIGS[name],
@@ -505,19 +387,33 @@ def _llama_builder(name: str):
             weight_dtype=weight_dtype,
             kv_dtype=kv_dtype,
             layers=layers,
+            max_positions=max_positions,
         )
 
-    builder.__name__ = name.replace("-", "_")
+    builder.__name__ = name.replace("-", "_").replace(".", "_")
     builder.__doc__ = (
         f"{name}: prefill of `seq` tokens, or one decode step (mode='decode') "
-        "after `kv` cached tokens; weight/KV dtypes and layer count optional."
+        f"after `kv` cached tokens, within {CONFIGS[name].max_positions:,} positions "
+        "(max_positions overrides); weight/KV dtypes and layer count optional."
     )
     return builder
 
 
+DECODERS = (
+    "llama-2-7b",
+    "llama-3-8b",
+    "llama-2-70b",
+    "llama-3-70b",
+    "llama-3.1-8b",
+    "llama-3.1-70b",
+    "mixtral-8x7b",
+)
+
 # name -> builder: `workloads.registry` reads this table; nothing here imports the registry
 BUILDERS: dict[str, Callable[..., Graph]] = {
+    "bert": bert,
     "bert-base": bert_base,
+    "bert-large": bert_large,
     "gpt2": gpt2,
-    **{name: _llama_builder(name) for name in ("llama-2-7b", "llama-3-8b", "llama-2-70b")},
+    **{name: _llama_builder(name) for name in DECODERS},
 }
