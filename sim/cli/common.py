@@ -67,6 +67,15 @@ def stdout() -> Console:
     return Console(highlight=False)
 
 
+def print_version(given: bool) -> None:
+    """`topsim --version`: print the version and exit (an eager flag's callback)."""
+    if given:
+        from hardware.version import __version__
+
+        typer.echo(f"topsim {__version__}")
+        raise typer.Exit()
+
+
 def fail(message: str) -> NoReturn:
     """Print `message` in red on stderr and exit with code 2 (bad user input)."""
     readable = message.encode("utf-8", "backslashreplace").decode("utf-8")
