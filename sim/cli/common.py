@@ -165,9 +165,16 @@ def check_outputs(outputs: dict[str, Any], inputs: Sequence[str | None] = ()) ->
 
 
 def load_workload(spec: str, **params: Any) -> Graph:
-    """A builder name (with its parameters) or a graph file (.yaml, .yml, .json, .onnx)."""
+    """A builder name (with its parameters), a graph file (.yaml, .yml, .json, .onnx), or
+    a Hugging Face config.json (which takes --batch, --seq and --dtype)."""
     given = {k: v for k, v in params.items() if v is not None}
     if workloads.is_graph_file(spec):
+        from workloads.hf import is_hf_config_file
+
+        if given and is_hf_config_file(spec):
+            if "resolution" in given:
+                raise InputError(f"{spec}: --resolution applies to CNN builders, not an LLM.")
+            return workloads.from_hf_config(spec, **given)
         if given:
             raise InputError(
                 f"{spec}: --{next(iter(given))} applies to built-in workloads only; "
