@@ -6,7 +6,6 @@ not pay for what it never touches.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from hardware.version import __version__
@@ -16,7 +15,7 @@ if TYPE_CHECKING:
     from hardware.errors import InputError
     from hardware.load import apply_overrides, list_chips, load_chip, parse_overrides
 
-# public name -> the module that defines it
+# public name -> the module that defines it (imported on first use, in __getattr__)
 _LAZY = {
     "DTYPE_BYTES": "hardware.chip",
     "OP_CLASSES": "hardware.chip",
@@ -44,9 +43,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
+    if name in ("DTYPE_BYTES", "OP_CLASSES", "Chip", "Unit"):
+        from hardware import chip as module
+    elif name in ("InputError",):
+        from hardware import errors as module
+    elif name in ("apply_overrides", "list_chips", "load_chip", "parse_overrides"):
+        from hardware import load as module
+    else:
         raise AttributeError(f"module 'hardware' has no attribute {name!r}")
-    value = globals()[name] = getattr(importlib.import_module(_LAZY[name]), name)
+    value = globals()[name] = getattr(module, name)
     return value
 
 

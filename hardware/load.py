@@ -191,20 +191,21 @@ def validate_chip(data: dict, source: str) -> Chip:
 def load_chip(name_or_path: str | Path | Chip, overrides: Mapping[str, Any] | None = None) -> Chip:
     """A preset name, a YAML/JSON file, or a Chip; overrides are dotted paths -> values."""
     if isinstance(name_or_path, Chip):
-        data, source = name_or_path.model_dump(), name_or_path.name
-        origin = Origin(kind="object", name=source, parameters=dict(overrides or {}))
+        data, source, file = name_or_path.model_dump(), name_or_path.name, None
     else:
         data, source, file = _preset_or_path(name_or_path)
         data = resolve_base(data, source, file)
-        origin = Origin(
-            kind="preset" if file.parent == PRESET_DIR and source in list_chips() else "file",
-            name=source,
-            sha256=file_sha256(file),
-            parameters=dict(overrides or {}),
-        )
     if overrides is not None:
         data = apply_overrides(data, overrides, source)
-    return record(validate_chip(data, source), origin)
+    chip = validate_chip(data, source)
+    preset = file is not None and file.parent == PRESET_DIR and source in list_chips()
+    origin = Origin(
+        kind="object" if file is None else "preset" if preset else "file",
+        name=source,
+        sha256=None if file is None else file_sha256(file),
+        parameters=dict(overrides or {}),
+    )
+    return record(chip, origin)
 
 
 def chip_yaml(chip: Chip) -> str:

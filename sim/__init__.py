@@ -11,7 +11,6 @@ as a submodule would be replaced by the module on that submodule's import.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from hardware.version import __version__
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
     from sim.options import SimOptions
     from sim.result import Result
 
-# public name -> the module that defines it
+# public name -> the module that defines it (imported on first use, in __getattr__)
 _LAZY = {
     "LOSS_CATEGORIES": "sim.losses",
     "REMEDIES": "sim.losses",
@@ -34,9 +33,15 @@ __all__ = ["LOSS_CATEGORIES", "REMEDIES", "Result", "SimOptions", "__version__",
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
+    if name in ("LOSS_CATEGORIES", "REMEDIES"):
+        from sim import losses as module
+    elif name in ("SimOptions",):
+        from sim import options as module
+    elif name in ("Result",):
+        from sim import result as module
+    else:
         raise AttributeError(f"module 'sim' has no attribute {name!r}")
-    value = globals()[name] = getattr(importlib.import_module(_LAZY[name]), name)
+    value = globals()[name] = getattr(module, name)
     return value
 
 

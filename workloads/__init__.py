@@ -5,7 +5,6 @@ The names below are imported on first use (see hardware/__init__.py).
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from hardware.version import __version__
@@ -17,7 +16,7 @@ if TYPE_CHECKING:
     from workloads.hf import from_hf_config
     from workloads.registry import build, builder_params, list_workloads
 
-# public name -> the module that defines it
+# public name -> the module that defines it (imported on first use, in __getattr__)
 _LAZY = {
     "Graph": "workloads.graph",
     "GraphBuilder": "workloads.builder",
@@ -49,9 +48,19 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
+    if name in ("Graph", "Op", "Tensor"):
+        from workloads import graph as module
+    elif name in ("GraphBuilder",):
+        from workloads import builder as module
+    elif name in ("build", "builder_params", "list_workloads"):
+        from workloads import registry as module
+    elif name in ("from_hf_config",):
+        from workloads import hf as module
+    elif name in ("is_graph_file", "load", "save"):
+        from workloads import files as module
+    else:
         raise AttributeError(f"module 'workloads' has no attribute {name!r}")
-    value = globals()[name] = getattr(importlib.import_module(_LAZY[name]), name)
+    value = globals()[name] = getattr(module, name)
     return value
 
 
