@@ -3,6 +3,12 @@
 `load_chip("h100-sxm", overrides={"memory.dram.bandwidth": "2 TB/s"})` reads the preset,
 replaces the field, and validates the result as a whole, so an override can never produce
 a chip that a file could not.
+
+A chip file may start from another chip: `base: h100-sxm` (a preset, or a file path
+relative to the file) is read first and the file's fields are merged over it, mapping by
+mapping (`units`, `memory`, `sources` ...), so the file states only what differs. A
+derived chip must say whether it is `hypothetical` (it no longer is the chip its base's
+sources measured). `chip_yaml` writes a chip back as YAML that loads to an equal chip.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ from pydantic import ValidationError
 from hardware.chip import Chip
 from hardware.errors import InputError, explain_validation
 from hardware.files import load_yaml_mapping, path_kind, read_text, safe_yaml, user_path
+from hardware.origin import Origin, file_sha256, record
 from hardware.quantity import MAX_NAME_CHARS
 
 PRESET_DIR = Path(__file__).parent / "presets"
+MAX_BASE_DEPTH = 8  # a chain of `base:` files longer than this is a mistake
 
 
 def list_chips() -> list[str]:
@@ -29,22 +37,64 @@ def list_chips() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
 
 
-def _preset_or_path(name_or_path: str | Path) -> tuple[dict, str]:
+def _preset_or_path(
+    name_or_path: str | Path, relative_to: Path | None = None
+) -> tuple[dict, str, Path]:
+    """The raw mapping of a preset or chip file, the name it goes by, and the file read."""
     path = user_path(name_or_path, "chip (a preset name or a chip file)")
     text = str(path)
     if text in list_chips():
         preset = PRESET_DIR / f"{text}.yaml"
-        return load_yaml_mapping(preset.read_text(encoding="utf-8"), f"chip preset {text!r}"), text
+        data = load_yaml_mapping(preset.read_text(encoding="utf-8"), f"chip preset {text!r}")
+        return data, text, preset
     if len(text) > 4 * MAX_NAME_CHARS:
         raise InputError(f"chip {text[:40]!r}...: a name or path of {len(text):,} characters.")
+    if relative_to is not None and not path.is_absolute():
+        path = relative_to / path
     if path.suffix.lower() in (".yaml", ".yml", ".json") or path_kind(path) is not None:
-        return load_yaml_mapping(read_text(path, "chip"), str(path)), str(path)
+        return load_yaml_mapping(read_text(path, "chip"), str(path)), str(path), path
     close = difflib.get_close_matches(text, list_chips(), n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise InputError(
         f"unknown chip {text!r}: not a preset and not a file.{hint} "
         f"Presets: {', '.join(list_chips())}."
     )
+
+
+def merged(base: dict, changes: dict) -> dict:
+    """`base` with `changes` laid over it: mappings merge key by key, anything else
+    (numbers, strings, lists) is replaced."""
+    out = copy.deepcopy(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def resolve_base(data: dict, source: str, file: Path, chain: tuple[str, ...] = ()) -> dict:
+    """A chip mapping with its `base:` (and the base's own base) merged in."""
+    if "base" not in data:
+        return data
+    base_name = data["base"]
+    if not isinstance(base_name, str) or not base_name:
+        raise InputError(f"{source}: base must be a preset name or a chip file, got {base_name!r}.")
+    if "hypothetical" not in data:
+        raise InputError(
+            f"{source}: a chip derived from base {base_name!r} must state 'hypothetical: true' "
+            "(or 'hypothetical: false' if it describes a real chip)."
+        )
+    if len(chain) >= MAX_BASE_DEPTH or base_name in chain:
+        raise InputError(
+            f"{source}: base chips form a loop or a chain over {MAX_BASE_DEPTH}: "
+            f"{' -> '.join((*chain, base_name))}."
+        )
+    folder = file.parent if file.parent != PRESET_DIR else None
+    base_data, base_source, base_file = _preset_or_path(base_name, folder)
+    base_data = resolve_base(base_data, base_source, base_file, (*chain, base_name))
+    changes = {k: v for k, v in data.items() if k != "base"}
+    return merged(base_data, changes)
 
 
 OVERRIDE_USAGE = "KEY=VALUE with a dotted key, e.g. memory.dram.bandwidth=2TB/s"
@@ -141,9 +191,23 @@ def validate_chip(data: dict, source: str) -> Chip:
 def load_chip(name_or_path: str | Path | Chip, overrides: Mapping[str, Any] | None = None) -> Chip:
     """A preset name, a YAML/JSON file, or a Chip; overrides are dotted paths -> values."""
     if isinstance(name_or_path, Chip):
-        data, source = name_or_path.model_dump(), name_or_path.name
+        data, source, file = name_or_path.model_dump(), name_or_path.name, None
     else:
-        data, source = _preset_or_path(name_or_path)
+        data, source, file = _preset_or_path(name_or_path)
+        data = resolve_base(data, source, file)
     if overrides is not None:
         data = apply_overrides(data, overrides, source)
-    return validate_chip(data, source)
+    chip = validate_chip(data, source)
+    preset = file is not None and file.parent == PRESET_DIR and source in list_chips()
+    origin = Origin(
+        kind="object" if file is None else "preset" if preset else "file",
+        name=source,
+        sha256=None if file is None else file_sha256(file),
+        parameters=dict(overrides or {}),
+    )
+    return record(chip, origin)
+
+
+def chip_yaml(chip: Chip) -> str:
+    """The whole chip as YAML (SI numbers, no base): `load_chip` reads it back equal."""
+    return yaml.safe_dump(chip.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

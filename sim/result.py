@@ -1,14 +1,19 @@
 """The Result: everything a run found, as one pydantic model (the JSON contract).
 
 Renderers (terminal summary, traces, plots) take a finished Result and draw it; nothing
-here computes. `schema_version` changes whenever a field changes meaning.
+here computes. `schema_version` changes whenever a field changes meaning; fields are only
+ever added (1.2 added `provenance`), so an older file still loads.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
-SCHEMA_VERSION = "1.1"
+from hardware.origin import Origin
+
+SCHEMA_VERSION = "1.2"
 
 
 def ranked(losses: dict[str, float]) -> list[tuple[str, float]]:
@@ -115,6 +120,15 @@ class Power(Model):
     trace: list[ThermalPoint]
 
 
+class Provenance(Model):
+    """What made a Result, enough to make it again (`topsim run --from result.json`)."""
+
+    topsim_version: str
+    chip: Origin  # preset name and overrides, or the file and its sha256
+    workload: Origin  # builder name and parameters, or the file and its sha256
+    options: dict[str, Any]  # every SimOptions field, defaults included
+
+
 class Result(Model):
     schema_version: str = SCHEMA_VERSION
     workload: str
@@ -148,6 +162,7 @@ class Result(Model):
     ops: list[OpRow]  # one per kernel; for huge graphs only the 5,000 longest (see `kernels`)
     units: list[UnitUsage]
     timeline: list[Segment]  # the first 20,000 spans by start time
+    provenance: Provenance | None = None  # None in results written before schema 1.2
 
     def ranked_losses(self) -> list[tuple[str, float]]:
         return ranked(self.losses_ops)

@@ -14,7 +14,9 @@ from pydantic import ValidationError
 
 from hardware.errors import InputError, explain_validation
 from hardware.files import load_yaml_mapping, path_kind, read_text, user_path
+from hardware.origin import Origin, file_sha256, record
 from workloads.graph import Graph
+from workloads.hf import from_hf_config, is_hf_config
 from workloads.registry import list_workloads
 
 GRAPH_SUFFIXES = (".yaml", ".yml", ".json")
@@ -36,19 +38,23 @@ def is_graph_file(workload: str | os.PathLike) -> bool:
 
 
 def load(path: str | os.PathLike) -> Graph:
-    """Read a graph from .yaml/.yml/.json (or .onnx with the `onnx` extra)."""
+    """Read a graph from .yaml/.yml/.json (or .onnx with the `onnx` extra); a Hugging Face
+    `config.json` is built with its defaults (workloads/hf.py)."""
     p = user_path(path, "graph file")
     if p.suffix.lower() == ".onnx":
         from workloads.onnx import load_onnx
 
-        return load_onnx(p)
+        return record(load_onnx(p), Origin(kind="file", name=str(p), sha256=file_sha256(p)))
     if p.suffix.lower() not in GRAPH_SUFFIXES:
         raise InputError(
             f"{p}: unknown graph file type {p.suffix or '(none)'!r}; use .yaml, "
             ".yml, .json or .onnx."
         )
     data = load_yaml_mapping(read_text(p, "graph"), str(p))
-    return graph_from_dict(data, str(p))
+    if is_hf_config(data):
+        return from_hf_config(p)
+    graph = graph_from_dict(data, str(p))
+    return record(graph, Origin(kind="file", name=str(p), sha256=file_sha256(p)))
 
 
 def graph_from_dict(data: dict, source: str) -> Graph:

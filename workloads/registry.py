@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from hardware.chip import DTYPE_BYTES
 from hardware.errors import InputError, explain_validation, shown
+from hardware.origin import Origin, record
 from workloads.graph import Graph
 from workloads.ops import OpShapeError
 
@@ -138,11 +139,13 @@ def build(name: str, **params: object) -> Graph:
             continue
         _check_param(name, key, value)
     try:
-        return BUILDERS[name](**given)
+        graph = BUILDERS[name](**given)
     except ValidationError as err:
         raise explain_validation(err, f"workload {name!r}", Graph) from None
     except OpShapeError as err:
         raise InputError(f"workload {name!r} with {given}: {err}.") from None
+    defaults = {k: v for k, v in allowed.items() if v is not inspect.Parameter.empty}
+    return record(graph, Origin(kind="builder", name=name, parameters={**defaults, **given}))
 
 
 def _check_param(name: str, key: str, value: object) -> None:

@@ -8,13 +8,15 @@ lists the cases it skipped and why, or writes the same as JSON.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from sim.cli.common import JsonOption, emit_json, stdout, user_errors
-from sim.studies.accuracy import Accuracy, Row, load_cases, run_cases
+
+if TYPE_CHECKING:  # the study (and the simulator under it) loads when the command runs
+    from sim.studies.accuracy import Accuracy, Row
 
 UNITS = {
     "latency_s": ("ms", 1e3),
@@ -80,6 +82,8 @@ def accuracy(
 ) -> None:
     """Predict published measurements of real chips and show how far off topsim is."""
     with user_errors():
+        from sim.studies.accuracy import load_cases, run_cases
+
         report = run_cases(load_cases(cases), split)
     if json_out is not None:
         emit_json(report.model_dump_json(indent=2), json_out)

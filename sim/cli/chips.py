@@ -23,10 +23,11 @@ import workloads
 from hardware.chip import Chip
 from hardware.errors import InputError
 from hardware.files import load_yaml_mapping, read_text
-from hardware.load import validate_chip
+from hardware.load import chip_yaml
 from hardware.quantity import format_si
 from sim.cli.common import (
     JsonOption,
+    check_outputs,
     count,
     emit_json,
     figure,
@@ -37,8 +38,11 @@ from sim.cli.common import (
 )
 from workloads.files import graph_from_dict
 from workloads.graph import Graph
+from workloads.hf import is_hf_config
 
-chips_app = typer.Typer(help="Chip presets: list them, or show one in full.")
+chips_app = typer.Typer(
+    help="Chip presets: list them, show or export one, print the chip file schema."
+)
 
 
 def chip_summary(chip: Chip) -> dict[str, Any]:
@@ -183,14 +187,45 @@ def chip_tree(chip: Chip) -> Tree:
     return tree
 
 
+ChipArgument = Annotated[str, typer.Argument(help="A preset name or a chip YAML/JSON file.")]
+
+
 @chips_app.command("show")
-def chips_show(
-    name: Annotated[str, typer.Argument(help="A preset name or a chip YAML/JSON file.")],
-) -> None:
+def chips_show(name: ChipArgument, json_out: JsonOption = None) -> None:
     """Show one chip's whole spec, its derived peaks and the sources of its numbers."""
     with user_errors():
         chip = hardware.load_chip(name)
+        if json_out is not None:
+            emit_json({**chip_summary(chip), "spec": chip.model_dump(mode="json")}, json_out)
+            return
     stdout().print(chip_tree(chip))
+
+
+@chips_app.command("export")
+def chips_export(
+    name: ChipArgument,
+    out: Annotated[
+        str, typer.Option("--out", "-o", help="Write to this file ('-': stdout).")
+    ] = "-",
+) -> None:
+    """Write a chip (its base and overrides resolved) as YAML that loads back equal."""
+    with user_errors():
+        check_outputs({"--out": out}, [name])
+        text = chip_yaml(hardware.load_chip(name))
+        if out == "-":
+            typer.echo(text, nl=False)
+            return
+        try:
+            Path(out).write_text(text, encoding="utf-8")
+        except OSError as err:
+            raise InputError(f"--out {out}: cannot write the file ({err.strerror}).") from None
+    typer.echo(f"wrote {out}", err=True)
+
+
+@chips_app.command("schema")
+def chips_schema() -> None:
+    """Print the JSON schema of a chip file (SI numbers or strings with units)."""
+    emit_json(Chip.model_json_schema(), "-")
 
 
 # topsim workloads -------------------------------------------------------------------------
@@ -234,6 +269,19 @@ def list_workloads(json_out: JsonOption = None) -> None:
 # topsim validate --------------------------------------------------------------------------
 
 
+def spec_summary(spec: Chip | Graph) -> dict[str, Any]:
+    """What `validate --json` reports: a chip's derived figures, or a graph's counts."""
+    if isinstance(spec, Chip):
+        return {"kind": "chip", **chip_summary(spec)}
+    return {
+        "kind": "graph",
+        "name": spec.name,
+        "op_count": len(spec.ops),
+        "macs": spec.macs,
+        "params": spec.params,
+    }
+
+
 def load_spec_file(path: Path) -> Chip | Graph:
     """A chip (a mapping with `units`) or a graph (with `ops`, or an .onnx file)."""
     if path.suffix.lower() == ".onnx":
@@ -250,8 +298,10 @@ def load_spec_file(path: Path) -> Chip | Graph:
                 raise InputError(f"{path}: this topsim cannot read ONNX files yet.") from None
             raise
     data = load_yaml_mapping(read_text(path, "chip or graph"), str(path))
-    if "units" in data and "ops" not in data:
-        return validate_chip(data, str(path))
+    if ("units" in data or "base" in data) and "ops" not in data:
+        return hardware.load_chip(path)
+    if is_hf_config(data):
+        return workloads.load(path)
     if "ops" in data and "units" not in data:
         return graph_from_dict(data, str(path))
     found = ", ".join(map(str, data)) or "nothing"
@@ -262,11 +312,20 @@ def load_spec_file(path: Path) -> Chip | Graph:
 
 
 def validate(
-    file: Annotated[Path, typer.Argument(help="A chip or graph file (.yaml, .json, .onnx).")],
+    file: Annotated[
+        Path, typer.Argument(help="A chip preset, or a chip or graph file (.yaml, .json, .onnx).")
+    ],
+    json_out: JsonOption = None,
 ) -> None:
-    """Check a chip or graph file and print a one-line summary."""
+    """Check a chip or graph file (or a chip preset) and print a one-line summary."""
     with user_errors():
-        spec = load_spec_file(file)
+        if str(file) in hardware.list_chips():
+            spec = hardware.load_chip(str(file))
+        else:
+            spec = load_spec_file(file)
+        if json_out is not None:
+            emit_json({"file": str(file), "ok": True, **spec_summary(spec)}, json_out)
+            return
     if isinstance(spec, Chip):
         dtype = main_dtype(spec)
         summary = (

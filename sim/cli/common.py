@@ -78,6 +78,15 @@ def stdout() -> Console:
     return Console(highlight=False)
 
 
+def print_version(given: bool) -> None:
+    """`topsim --version`: print the version and exit (an eager flag's callback)."""
+    if given:
+        from hardware.version import __version__
+
+        typer.echo(f"topsim {__version__}")
+        raise typer.Exit()
+
+
 def fail(message: str) -> NoReturn:
     """Print `message` in red on stderr and exit with code 2 (bad user input)."""
     readable = message.encode("utf-8", "backslashreplace").decode("utf-8")
@@ -170,9 +179,16 @@ def check_outputs(outputs: dict[str, Any], inputs: Sequence[str | None] = ()) ->
 
 
 def load_workload(spec: str, **params: Any) -> Graph:
-    """A builder name (with its parameters) or a graph file (.yaml, .yml, .json, .onnx)."""
+    """A builder name (with its parameters), a graph file (.yaml, .yml, .json, .onnx), or
+    a Hugging Face config.json (which takes --batch, --seq and --dtype)."""
     given = {k: v for k, v in params.items() if v is not None}
     if workloads.is_graph_file(spec):
+        from workloads.hf import is_hf_config_file
+
+        if given and is_hf_config_file(spec):
+            if "resolution" in given:
+                raise InputError(f"{spec}: --resolution applies to CNN builders, not an LLM.")
+            return workloads.from_hf_config(spec, **given)
         if given:
             raise InputError(
                 f"{spec}: --{next(iter(given))} applies to built-in workloads only; "

@@ -3,11 +3,16 @@
 The commands are plain functions in their own modules; this module only names them, in
 the order `topsim --help` lists them, and turns click's usage errors into the same one-line
 `error: ...` (exit code 2) as a user mistake inside a command.
+
+Help is click's plain layout (`-h` or `--help`): a flag is shown without a value, and the
+rich help renderer (and its markdown parser) is never imported. Shell completion is
+typer's: `topsim --install-completion` or `--show-completion`.
 """
 
 from __future__ import annotations
 
 import warnings
+from typing import Annotated
 
 import typer
 
@@ -15,7 +20,7 @@ from hardware.errors import InputError
 from sim.cli.accuracy import accuracy
 from sim.cli.calibrate import calibrate, validate_model
 from sim.cli.chips import chips_app, list_workloads, validate
-from sim.cli.common import fail
+from sim.cli.common import fail, print_version
 from sim.cli.fit import fit
 from sim.cli.lut import lut
 from sim.cli.run import run
@@ -27,9 +32,26 @@ app = typer.Typer(
     help="Simulate neural-network workloads on AI accelerators and explain where the peak "
     "TOP/s went.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+@app.callback()
+def topsim(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", is_eager=True, callback=print_version, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Simulate neural-network workloads on AI accelerators and explain where the peak
+    TOP/s went."""
+
+
 app.add_typer(chips_app, name="chips")
 app.command("workloads")(list_workloads)
 app.command()(validate)

@@ -15,14 +15,12 @@ from hardware.errors import InputError
 from hardware.quantity import format_si
 from sim.cli.common import (
     BatchOption,
-    ChipOption,
     DtypeOption,
     JsonOption,
     ParamOption,
     ResolutionOption,
     SeqOption,
     SetOption,
-    WorkloadArgument,
     check_fusion,
     check_outputs,
     choose_dtype,
@@ -39,8 +37,8 @@ from workloads.registry import parse_params
 
 
 def run(
-    workload: WorkloadArgument,
-    chip: ChipOption,
+    workload: Annotated[str | None, typer.Argument(help="A built-in workload or a file.")] = None,
+    chip: Annotated[str | None, typer.Option("--chip", "-c", help="A preset or file.")] = None,
     set_: SetOption = None,
     batch: BatchOption = None,
     resolution: ResolutionOption = None,
@@ -95,12 +93,17 @@ def run(
     top: Annotated[
         int, typer.Option(min=1, max=MAX_TOP, help="Kernels listed in the summary.")
     ] = 10,
+    from_: Annotated[
+        Path | None, typer.Option("--from", help="Re-run the run a Result JSON records.")
+    ] = None,
 ) -> None:
     """Simulate WORKLOAD on a chip: latency, throughput and where the peak went."""
     import sim
 
     with user_errors():
-        check_outputs({"--json": json_out, "--trace": trace}, [workload, chip])
+        check_outputs({"--json": json_out, "--trace": trace}, [workload, chip, str(from_)])
+        if (from_ is None) == (workload is None or chip is None):
+            raise InputError("give WORKLOAD and --chip, or --from RESULT.json (not both).")
     chosen: dict = {"overlap": overlap, "runtime": runtime, "tf32": tf32}
     if graph_launch is not None:
         chosen["graph_launch"] = graph_launch
@@ -147,29 +150,29 @@ def run(
             raise InputError(f"--mode {mode!r}: allowed modes are prefill, generate and decode.")
         if mode == "prefill":
             seq = prompt if seq is None else seq
-        spec = load_chip_with(chip, set_)
-        graph, dtype_note = workload_for(
-            workload,
-            spec,
-            param,
-            batch=batch,
-            resolution=resolution,
-            seq=seq,
-            dtype=dtype,
-            max_positions=max_positions,
-        )
         if fusion is not None:
             chosen["fusion"] = check_fusion(fusion)
-        result = sim.simulate(
-            graph,
-            spec,
-            **chosen,
-            batches=batches,
-            duration_s=parse_duration(duration),
-            prefetch=prefetch,
-            input_compression=input_compression,
-            load_input=load_input,
-        )
+        dtype_note = None
+        if from_ is not None:  # the recorded chip, workload and options; no other flag
+            from sim.cli.rerun import rerun_inputs
+
+            graph, spec, chosen = rerun_inputs(from_)
+        else:
+            spec = load_chip_with(chip, set_)
+            graph, dtype_note = workload_for(
+                workload,
+                spec,
+                param,
+                batch=batch,
+                resolution=resolution,
+                seq=seq,
+                dtype=dtype,
+                max_positions=max_positions,
+            )
+            chosen |= {"batches": batches, "duration_s": parse_duration(duration)}
+            chosen |= {"prefetch": prefetch, "input_compression": input_compression}
+            chosen |= {"load_input": load_input}
+        result = sim.simulate(graph, spec, **chosen)
         if json_out is not None:
             emit_json(result.model_dump_json(indent=1), json_out)
         if trace is not None:
