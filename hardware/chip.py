@@ -238,6 +238,10 @@ class Thermal(Spec):
         return self
 
 
+# what a chip is summarized by when it states no default_dtype: the usual inference dtypes
+MAIN_DTYPE_PREFERENCE = ("fp16", "bf16", "int8", "fp8", "tf32", "fp32", "int4", "fp64")
+
+
 class Chip(Spec):
     """A whole accelerator (or SoC) as topsim sees it. See DESIGN.md, hardware/."""
 
@@ -308,6 +312,14 @@ class Chip(Spec):
     def dtypes(self) -> list[str]:
         """Dtypes with a non-zero peak, in DTYPE_BYTES order."""
         return [d for d in DTYPE_BYTES if self.peak_ops(d) > 0]
+
+    def main_dtype(self) -> str:
+        """The dtype the chip is summarized by: its `default_dtype`, else the first of
+        MAIN_DTYPE_PREFERENCE it has a peak for."""
+        if self.default_dtype is not None:
+            return self.default_dtype
+        dtypes = self.dtypes()
+        return next((d for d in MAIN_DTYPE_PREFERENCE if d in dtypes), dtypes[0])
 
     def host_unit(self) -> str | None:
         return next((n for n, u in self.units.items() if u.host), None)

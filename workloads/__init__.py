@@ -11,7 +11,7 @@ from hardware.version import __version__
 
 if TYPE_CHECKING:
     from workloads.builder import GraphBuilder
-    from workloads.files import is_graph_file, load, save
+    from workloads.files import dtype_for, is_graph_file, load, save
     from workloads.graph import Graph, Op, Tensor
     from workloads.hf import from_hf_config
     from workloads.registry import build, builder_params, list_workloads
@@ -23,6 +23,7 @@ _LAZY = {
     "Op": "workloads.graph",
     "Tensor": "workloads.graph",
     "build": "workloads.registry",
+    "dtype_for": "workloads.files",
     "builder_params": "workloads.registry",
     "from_hf_config": "workloads.hf",
     "is_graph_file": "workloads.files",
@@ -39,6 +40,7 @@ __all__ = [
     "__version__",
     "build",
     "builder_params",
+    "dtype_for",
     "from_hf_config",
     "is_graph_file",
     "list_workloads",
@@ -56,7 +58,7 @@ def __getattr__(name: str) -> Any:
         from workloads import registry as module
     elif name in ("from_hf_config",):
         from workloads import hf as module
-    elif name in ("is_graph_file", "load", "save"):
+    elif name in ("dtype_for", "is_graph_file", "load", "save"):
         from workloads import files as module
     else:
         raise AttributeError(f"module 'workloads' has no attribute {name!r}")

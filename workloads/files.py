@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from hardware.chip import Chip
 from hardware.errors import InputError, explain_validation
 from hardware.files import load_yaml_mapping, path_kind, read_text, user_path
 from hardware.origin import Origin, file_sha256, record
 from workloads.graph import Graph
 from workloads.hf import from_hf_config, is_hf_config
-from workloads.registry import list_workloads
+from workloads.registry import builder_params, list_workloads
 
 GRAPH_SUFFIXES = (".yaml", ".yml", ".json")
 WORKLOAD_FILE_SUFFIXES = (*GRAPH_SUFFIXES, ".onnx")
@@ -82,3 +84,23 @@ def save(graph: Graph, path: str | os.PathLike) -> None:
         p.write_text(text, encoding="utf-8")
     except OSError as err:
         raise InputError(f"{p}: cannot write the graph ({err.strerror or err}).") from None
+
+
+def dtype_for(spec: str, chip: Chip, given: object) -> tuple[Any, str | None]:
+    """The dtype to build workload `spec` in for `chip`, and why: the user's, else the
+    chip's `default_dtype`, else the builder's default when the chip has a peak for it,
+    else the chip's main dtype. Files (and builders without a dtype) keep their own."""
+    if given is not None:
+        return given, None
+    if is_graph_file(spec):
+        return None, None
+    params = builder_params(spec)
+    if "dtype" not in params:
+        return None, None
+    if chip.default_dtype is not None:
+        return chip.default_dtype, f"{chip.name}'s default_dtype (none given)"
+    default = params["dtype"]
+    if isinstance(default, str) and chip.peak_ops(default) > 0:
+        return default, f"the builder's default, which {chip.name} has a peak for"
+    best = chip.main_dtype()
+    return best, f"{chip.name} has no {default} peak; {best} is its main dtype"

@@ -30,7 +30,6 @@ from workloads.graph import Graph
 from workloads.registry import parse_params
 
 # the dtype a chip is summarized by: the first of these it has a peak for
-MAIN_DTYPE_PREFERENCE = ("fp16", "bf16", "int8", "fp8", "tf32", "fp32", "int4", "fp64")
 
 
 def spoken(items: Sequence[str], last: str) -> str:
@@ -131,12 +130,7 @@ def write_trace(result: Any, path: Path) -> None:
 
 
 def main_dtype(chip: Chip) -> str:
-    """The dtype a chip is summarized by: its default_dtype, else fp16 if it has it, then
-    bf16, int8 ..."""
-    if chip.default_dtype is not None:
-        return chip.default_dtype
-    dtypes = chip.dtypes()
-    return next((d for d in MAIN_DTYPE_PREFERENCE if d in dtypes), dtypes[0])
+    return chip.main_dtype()
 
 
 def figure(value: float) -> str:
@@ -202,7 +196,7 @@ def workload_for(
     spec: str, chip: Chip, pairs: list[str] | None = None, **named: Any
 ) -> tuple[Graph, str | None]:
     """The workload of `run`/`explain`/`compare`: named options (--batch, --seq ...) and
-    `--param KEY=VALUE` pairs, built in the dtype `choose_dtype` picks for `chip`; with
+    `--param KEY=VALUE` pairs, built in the dtype `workloads.dtype_for` picks for `chip`; with
     the sentence saying which dtype and why (None for a graph file or a dtype-less builder)."""
     params, why = workload_params(spec, chip, pairs, **named)
     return load_workload(spec, **params), why
@@ -221,29 +215,10 @@ def workload_params(
         if both:
             raise InputError(f"--param {both[0]}: given twice (also as --{both[0]}).")
         params.update(extra)
-    dtype, why = choose_dtype(spec, chip, params.get("dtype"))
+    dtype, why = workloads.dtype_for(spec, chip, params.get("dtype"))
     if dtype is not None:
         params["dtype"] = dtype
     return params, why and f"dtype {dtype}: {why}."
-
-
-def choose_dtype(spec: str, chip: Chip, given: object) -> tuple[Any, str | None]:
-    """The dtype to build `spec` in: the user's, else the chip's `default_dtype`, else the
-    builder's default when the chip has a peak for it, else the chip's main dtype."""
-    if given is not None:
-        return given, None
-    if workloads.is_graph_file(spec):
-        return None, None
-    params = workloads.builder_params(spec)
-    if "dtype" not in params:
-        return None, None
-    if chip.default_dtype is not None:
-        return chip.default_dtype, f"{chip.name}'s default_dtype (none given)"
-    default = params["dtype"]
-    if isinstance(default, str) and chip.peak_ops(default) > 0:
-        return default, f"the builder's default, which {chip.name} has a peak for"
-    best = main_dtype(chip)
-    return best, f"{chip.name} has no {default} peak; {best} is its main dtype"
 
 
 def load_chip_with(chip: str, sets: list[str] | None) -> Chip:

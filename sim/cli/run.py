@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+import workloads
 from hardware.errors import InputError
 from hardware.quantity import format_si
 from sim.cli.common import (
@@ -23,7 +24,6 @@ from sim.cli.common import (
     SetOption,
     check_fusion,
     check_outputs,
-    choose_dtype,
     emit_json,
     load_chip_with,
     parse_duration,
@@ -224,7 +224,7 @@ def generation(
         if max_positions is not None:
             shape["max_positions"] = max_positions
         dtype = dtype or shape.pop("dtype", None)  # type: ignore[assignment]
-        dtype, dtype_note = choose_dtype(workload, spec, dtype)
+        dtype, dtype_note = workloads.dtype_for(workload, spec, dtype)
         result = generate(
             workload,
             spec,

@@ -164,3 +164,12 @@ def test_sweep_sort_refuses_an_unknown_key(tmp_path: Path):
     )
     assert result.exit_code == 2
     assert "choose a metric" in result.output
+
+
+def test_sweep_builds_in_the_chips_default_dtype_as_run_does(tmp_path: Path):
+    out = tmp_path / "s.csv"
+    vary = "memory.dram.bandwidth=34GB/s,68GB/s"
+    result = invoke("sweep", "mlp", "--chip", "tpu-v1", "--vary", vary, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    rows = read_rows(out)
+    assert len(rows) == 2 and not any(row.get("error") for row in rows)

@@ -78,7 +78,8 @@ class Worker:
                 metrics = self.context.measure(self.chip(task), task)
                 return task.index, {k: _finite(v) for k, v in metrics.items()}
             planner = self.plans.plan if self.context.cache_plans else plan
-            result = simulate(self.graph(task), self.chip(task), planner=planner, **task.options)
+            chip = self.chip(task)
+            result = simulate(self.graph(task, chip), chip, planner=planner, **task.options)
         except InputError as err:
             return task.index, {"error": one_line(str(err))}
         except Exception as err:  # a failing point is recorded and the sweep goes on
@@ -95,12 +96,17 @@ class Worker:
             metrics[column] = result.loss_share(category)
         return task.index, {k: _finite(v) for k, v in metrics.items()}
 
-    def graph(self, task: Task) -> Graph:
+    def graph(self, task: Task, chip: Chip) -> Graph:
+        """The point's workload, built (when no dtype is given) in the dtype `run` would
+        choose for this point's chip."""
         workload = self.context.workload
         if isinstance(workload, Graph):
             return workload
-        key = json.dumps(task.workload_params, sort_keys=True)
-        params = task.workload_params
+        params = dict(task.workload_params)
+        dtype, _why = workloads.dtype_for(workload, chip, params.get("dtype"))
+        if dtype is not None:
+            params["dtype"] = dtype
+        key = json.dumps(params, sort_keys=True)
         return self._kept(self.graphs, key, lambda: workloads.build(workload, **params))
 
     def chip(self, task: Task) -> Chip:
