@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("sim.runtimes",),
     ("sim.engine", "sim.account", "sim.options"),
     ("sim.pipeline", "sim.assemble", "sim.sustain", "sim.simulate"),
-    ("sim.studies", "sim.render"),
+    ("sim.studies", "sim.render", "sim.system"),
     ("sim.cli",),
 )
 # renderers draw finished results: they never reach the engine or a simulation

@@ -26,6 +26,7 @@ from sim.cli.lut import lut
 from sim.cli.run import run
 from sim.cli.study import compare, explain, plot
 from sim.cli.sweep import sweep
+from sim.cli.system import system
 
 app = typer.Typer(
     name="topsim",
@@ -65,6 +66,7 @@ app.command("fit")(fit)
 app.command("validate-model")(validate_model)
 app.command("accuracy")(accuracy)
 app.command("lut")(lut)
+app.command("system")(system)
 
 
 def main() -> None:
