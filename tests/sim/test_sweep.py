@@ -471,9 +471,7 @@ def test_scratchpad_size_sweep_is_monotone_with_a_knee_where_activations_fit(
     run_sweep(spec, out, jobs=2)
     rows = read_rows(out)
     assert not any(r["error"] for r in rows)
-    curve = sorted(
-        (r["memory.l2.capacity [B]"], r["latency_s"]) for r in rows
-    )
+    curve = sorted((r["memory.l2.capacity [B]"], r["latency_s"]) for r in rows)
     capacities = [c for c, _ in curve]
     latency = [t for _, t in curve]
     assert len(curve) == 10
