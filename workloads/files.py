@@ -49,9 +49,10 @@ def load(
     if p.suffix.lower() == ".onnx":
         from workloads.onnx import load_onnx
 
+        graph = load_onnx(p, batch=batch, dims=dims)  # first: it refuses a huge file unread
         shape = {k: v for k, v in (("batch", batch), ("dims", dims)) if v}
         origin = Origin(kind="file", name=str(p), sha256=file_sha256(p), parameters=shape)
-        return record(load_onnx(p, batch=batch, dims=dims), origin)
+        return record(graph, origin)
     if batch is not None or dims:
         raise InputError(
             f"{p}: batch and dims size an ONNX model's symbolic inputs; this graph file "
