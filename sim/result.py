@@ -7,11 +7,13 @@ ever added (1.2 added `provenance`), so an older file still loads.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from hardware.origin import Origin
+from hardware.quantity import format_si
 
 SCHEMA_VERSION = "1.2"
 
@@ -174,3 +176,35 @@ class Result(Model):
         """Fraction of peak capacity over the run lost to `category`."""
         capacity = self.peak_ops * self.duration_s
         return self.losses_ops.get(category, 0.0) / capacity if capacity else 0.0
+
+    def __repr__(self) -> str:
+        """One line (the full data is `model_dump()`; a notebook shows `_repr_html_`)."""
+        return (
+            f"Result({self.workload!r} on {self.chip!r}: {format_si(self.latency_s, 's')}, "
+            f"{self.delivered_ops_per_s / 1e12:.3g} of {self.peak_ops / 1e12:.3g} TOP/s "
+            f"({self.efficiency:.1%}), top loss {self.top_loss()})"
+        )
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        """A compact table for Jupyter: what ran, how fast, the three biggest losses. Data
+        only, formatted here: the renderers (sim.render) draw the full report."""
+        losses = ", ".join(
+            f"{html.escape(name)} {self.loss_share(name):.1%}"
+            for name, _ in self.ranked_losses()[:3]
+        )
+        rows = [
+            ("workload", html.escape(self.workload)),
+            ("chip", html.escape(self.chip)),
+            ("latency", format_si(self.latency_s, "s")),
+            ("delivered", f"{self.delivered_ops_per_s / 1e12:.3g} TOP/s"),
+            ("efficiency", f"{self.efficiency:.1%} of {self.peak_ops / 1e12:.3g} TOP/s"),
+            ("top losses", losses or "none"),
+        ]
+        cells = "".join(
+            f'<tr><th style="text-align:left">{name}</th><td style="text-align:left">'
+            f"{value}</td></tr>"
+            for name, value in rows
+        )
+        return f"<table>{cells}</table>"

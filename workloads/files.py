@@ -39,14 +39,25 @@ def is_graph_file(workload: str | os.PathLike) -> bool:
     return path.suffix.lower() in WORKLOAD_FILE_SUFFIXES or path_kind(path) is not None
 
 
-def load(path: str | os.PathLike) -> Graph:
+def load(
+    path: str | os.PathLike, *, batch: int | None = None, dims: dict[str, int] | None = None
+) -> Graph:
     """Read a graph from .yaml/.yml/.json (or .onnx with the `onnx` extra); a Hugging Face
-    `config.json` is built with its defaults (workloads/hf.py)."""
+    `config.json` is built with its defaults (workloads/hf.py). An ONNX model's symbolic
+    input dims take sizes: `batch` for the leading ones, `dims` by name."""
     p = user_path(path, "graph file")
     if p.suffix.lower() == ".onnx":
         from workloads.onnx import load_onnx
 
-        return record(load_onnx(p), Origin(kind="file", name=str(p), sha256=file_sha256(p)))
+        graph = load_onnx(p, batch=batch, dims=dims)  # first: it refuses a huge file unread
+        shape = {k: v for k, v in (("batch", batch), ("dims", dims)) if v}
+        origin = Origin(kind="file", name=str(p), sha256=file_sha256(p), parameters=shape)
+        return record(graph, origin)
+    if batch is not None or dims:
+        raise InputError(
+            f"{p}: batch and dims size an ONNX model's symbolic inputs; this graph file "
+            "fixes its own shapes."
+        )
     if p.suffix.lower() not in GRAPH_SUFFIXES:
         raise InputError(
             f"{p}: unknown graph file type {p.suffix or '(none)'!r}; use .yaml, "

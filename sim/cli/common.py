@@ -176,6 +176,8 @@ def load_workload(spec: str, **params: Any) -> Graph:
     """A builder name (with its parameters), a graph file (.yaml, .yml, .json, .onnx), or
     a Hugging Face config.json (which takes --batch, --seq and --dtype)."""
     given = {k: v for k, v in params.items() if v is not None}
+    if "dims" in given and not spec.lower().endswith(".onnx"):
+        raise InputError(f"--dim applies to ONNX models with symbolic dims, not {spec!r}.")
     if workloads.is_graph_file(spec):
         from workloads.hf import is_hf_config_file
 
@@ -183,12 +185,16 @@ def load_workload(spec: str, **params: Any) -> Graph:
             if "resolution" in given:
                 raise InputError(f"{spec}: --resolution applies to CNN builders, not an LLM.")
             return workloads.from_hf_config(spec, **given)
+        if Path(spec).suffix.lower() == ".onnx":  # --batch and --dim size symbolic dims
+            shape = {k: given.pop(k) for k in ("batch", "dims") if k in given}
+        else:
+            shape = {}
         if given:
             raise InputError(
                 f"{spec}: --{next(iter(given))} applies to built-in workloads only; "
                 "a graph file fixes its own shapes."
             )
-        return workloads.load(spec)
+        return workloads.load(spec, **shape)
     return workloads.build(spec, **given)
 
 
@@ -219,6 +225,25 @@ def workload_params(
     if dtype is not None:
         params["dtype"] = dtype
     return params, why and f"dtype {dtype}: {why}."
+
+
+def parse_dims(pairs: list[str] | None) -> dict[str, int] | None:
+    """`--dim NAME=VALUE` pairs -> {name: size}; None when none are given."""
+    if not pairs:
+        return None
+    dims: dict[str, int] = {}
+    for text in pairs:
+        name, _, value = text.partition("=")
+        name, value = name.strip(), value.strip()
+        if not name or not value.isdigit() or int(value) < 1:
+            raise InputError(
+                f"--dim {text!r}: write NAME=SIZE with a size of at least 1, e.g. "
+                "--dim sequence=128 (the name of a symbolic dim of the ONNX model's inputs)."
+            )
+        if name in dims:
+            raise InputError(f"--dim {name}: given twice.")
+        dims[name] = int(value)
+    return dims
 
 
 def load_chip_with(chip: str, sets: list[str] | None) -> Chip:

@@ -73,7 +73,9 @@ def rerun_inputs(path: Path) -> tuple[Any, Any, dict[str, Any]]:
         graph = workloads.build(work.name, **work.parameters)
     else:
         warn_if_changed(work, Path(work.name), "workload file")
-        if work.parameters:  # a Hugging Face config, built with these parameters
+        if work.parameters and Path(work.name).suffix.lower() == ".onnx":  # sized dims
+            graph = workloads.load(work.name, **work.parameters)
+        elif work.parameters:  # a Hugging Face config, built with these parameters
             graph = workloads.from_hf_config(work.name, **work.parameters)
         else:
             graph = workloads.load(work.name)

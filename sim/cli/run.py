@@ -26,6 +26,7 @@ from sim.cli.common import (
     check_outputs,
     emit_json,
     load_chip_with,
+    parse_dims,
     parse_duration,
     stdout,
     user_errors,
@@ -96,12 +97,27 @@ def run(
     from_: Annotated[
         Path | None, typer.Option("--from", help="Re-run the run a Result JSON records.")
     ] = None,
+    kernels: Annotated[
+        Path | None,
+        typer.Option("--kernels", help="Write the per-kernel report as CSV, one row a kernel."),
+    ] = None,
+    dim: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dim",
+            metavar="NAME=SIZE",
+            help="ONNX models: the size of a symbolic input dim, e.g. sequence=128 "
+            "(repeatable; --batch sizes the leading ones).",
+        ),
+    ] = None,
 ) -> None:
     """Simulate WORKLOAD on a chip: latency, throughput and where the peak went."""
     import sim
 
     with user_errors():
-        check_outputs({"--json": json_out, "--trace": trace}, [workload, chip, str(from_)])
+        outputs = {"--json": json_out, "--trace": trace, "--kernels": kernels}
+        check_outputs(outputs, [workload, chip, str(from_)])
+        dims = parse_dims(dim)
         if (from_ is None) == (workload is None or chip is None):
             raise InputError("give WORKLOAD and --chip, or --from RESULT.json (not both).")
     chosen: dict = {"overlap": overlap, "runtime": runtime, "tf32": tf32}
@@ -116,6 +132,8 @@ def run(
             "--prefetch": prefetch != 0,
             "--input-compression": input_compression != 1.0,
             "--load-input/--input-on-device": load_input is not None,
+            "--kernels": kernels is not None,
+            "--dim": dims is not None,
         }
         with user_errors():
             if any(ignored.values()):
@@ -168,6 +186,7 @@ def run(
                 seq=seq,
                 dtype=dtype,
                 max_positions=max_positions,
+                dims=dims,
             )
             chosen |= {"batches": batches, "duration_s": parse_duration(duration)}
             chosen |= {"prefetch": prefetch, "input_compression": input_compression}
@@ -177,6 +196,11 @@ def run(
             emit_json(result.model_dump_json(indent=1), json_out)
         if trace is not None:
             write_trace(result, trace)
+        if kernels is not None:
+            from sim.render.frames import write_kernels_csv
+
+            write_kernels_csv(result, kernels)
+            typer.echo(f"wrote {kernels}", err=True)
     if json_out == "-":
         return
     from sim.render.report import one_line, render_result

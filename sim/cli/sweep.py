@@ -29,7 +29,7 @@ from rich.table import Table
 from hardware.errors import InputError
 from sim.cli.common import user_errors
 from sim.losses import REMEDIES
-from sim.render.plots import pyplot
+from sim.render.plots import SweepFigure, pyplot, sweep_plot
 from sim.studies.sweep import (
     SweepRun,
     SweepSpec,
@@ -40,13 +40,21 @@ from sim.studies.sweep import (
     run_sweep,
 )
 from sim.studies.sweep.run import input_files
+from sim.studies.sweep.values import SI_UNITS
 
 # --metric name -> (column, label, True when smaller is better)
 METRICS: dict[str, tuple[str, str, bool]] = {
-    "latency": ("latency_s", "latency (s)", True),
+    "latency": ("latency_s", "latency", True),
     "tops": ("delivered_tops", "delivered TOP/s", False),
     "throughput": ("throughput", "throughput (items/s)", False),
     "efficiency": ("efficiency", "efficiency (delivered / peak)", False),
+}
+# --metric name -> (the unit its plot axis is drawn in, the factor from its column to it)
+METRIC_UNITS: dict[str, tuple[str, float]] = {
+    "latency": ("s", 1.0),
+    "tops": ("OP/s", 1e12),
+    "throughput": ("/s", 1.0),
+    "efficiency": ("%", 100.0),
 }
 
 
@@ -156,13 +164,17 @@ def sweep(
         errors = [r for r in rows if r.get("error")]
         if errors:
             stdout.print(
-                f"[red]{len(errors)} point(s) failed[/]; first: {escape(errors[0]['error'])}",
+                f"[red]{len(errors)} of {len(rows)} point(s) failed[/] (their error is in "
+                f"the `error` column of {escape(str(out))}); first: "
+                f"{escape(errors[0]['error'])}",
                 markup=True,
                 soft_wrap=True,
             )
-        if plot is not None:
+        if plot is not None and len(errors) < len(rows):
             plot_sweep(rows, spec, metric, plot)
             console.print(f"wrote {plot}")
+    if errors:
+        raise typer.Exit(1)  # some points failed: not bad input (2), not a clean run (0)
 
 
 @contextmanager
@@ -205,15 +217,20 @@ def ranked(rows: list[dict[str, Any]], spec: SweepSpec, metric: str) -> list[dic
     column, _, smaller_better = metric_column(metric)
     good = [r for r in rows if not r.get("error") and _value(r, column) is not None]
     sign = 1.0 if smaller_better else -1.0
-    position = {a.key: {str(v): i for i, v in enumerate(a.values)} for a in spec.axes}
+    position = positions(spec)
 
     def order(row: dict[str, Any]) -> tuple:
         return (
             sign * _value(row, column),
-            *(position[k].get(str(row.get(k)), 0) for k in spec.keys),
+            *(position[a.key].get(str(row.get(a.column)), 0) for a in spec.axes),
         )
 
     return sorted(good, key=order)
+
+
+def positions(spec: SweepSpec) -> dict[str, dict[str, int]]:
+    """key -> (a cell of its column, as text) -> the value's place in the order given."""
+    return {a.key: {str(a.cell(v)): i for i, v in enumerate(a.values)} for a in spec.axes}
 
 
 def check_sort(sort: str | None, spec: SweepSpec) -> None:
@@ -230,10 +247,11 @@ def by_values(
     """Successful rows in the order of the varied values as given (the first axis slowest),
     `first` moved to the front; not in the order the points finished."""
     good = [r for r in rows if not r.get("error")]
-    position = {a.key: {str(v): i for i, v in enumerate(a.values)} for a in spec.axes}
-    keys = [first] if first else []
-    keys += [k for k in spec.keys if k != first]
-    return sorted(good, key=lambda r: tuple(position[k].get(str(r.get(k)), 0) for k in keys))
+    position = positions(spec)
+    axes = sorted(spec.axes, key=lambda a: a.key != first)  # stable: `first` to the front
+    return sorted(
+        good, key=lambda r: tuple(position[a.key].get(str(r.get(a.column)), 0) for a in axes)
+    )
 
 
 def best_table(
@@ -263,7 +281,7 @@ def best_table(
         loss = row["top_loss"]
         share = _value(row, f"loss_{loss}")
         table.add_row(
-            *(str(row.get(key, "")) for key in spec.keys),
+            *(axis.label(row.get(axis.column, "")) for axis in spec.axes),
             f"{row['latency_s'] * 1e3:.4g} ms",
             f"{row['delivered_tops']:.4g}",
             f"{row['efficiency']:.1%}",
@@ -295,7 +313,7 @@ def dominance_table(rows: list[dict[str, Any]], spec: SweepSpec, metric: str) ->
     for loss, members in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         where = []
         for axis in spec.axes:
-            seen = {str(r.get(axis.key)) for r in members}
+            seen = {axis.label(r.get(axis.column)) for r in members}
             every = {str(v) for v in axis.values}
             if len(every) > 1:
                 shown = "all" if seen >= every else ", ".join(_sorted_values(seen))
@@ -329,59 +347,42 @@ def check_plot_path(path: Path) -> None:
 def plot_sweep(rows: list[dict[str, Any]], spec: SweepSpec, metric: str, path: Path) -> None:
     """The metric against the first varied field: a line, one line per value of a second
     field, or a heatmap when both fields are numeric. Further fields keep their best."""
-    plt = plot_module(path)
+    plot_module(path)
     column, label, smaller_better = metric_column(metric)
+    unit, scale = METRIC_UNITS[metric]
     varied = [axis for axis in spec.axes if len(axis.values) > 1]
     if not varied:
         raise InputError(f"--plot {path}: nothing to draw; vary a field over two or more values.")
     x_axis, series_axis = varied[0], (varied[1] if len(varied) > 1 else None)
     best: dict[tuple[str, str], float] = {}
     for row in ranked(rows, spec, metric):  # best first: the first seen per cell is kept
-        cell = (str(row.get(x_axis.key)), str(row.get(series_axis.key)) if series_axis else "")
-        best.setdefault(cell, _value(row, column))
+        cell = (
+            x_axis.label(row.get(x_axis.column)),
+            series_axis.label(row.get(series_axis.column)) if series_axis else "",
+        )
+        best.setdefault(cell, _value(row, column) * scale)
     if not best:
         raise InputError(f"--plot {path}: no point finished without an error.")
     xs = [str(v) for v in x_axis.values]
     series = [str(v) for v in series_axis.values] if series_axis else [""]
-    numeric_x = all(axis_number(v) is not None for v in xs)
-    figure, ax = plt.subplots(figsize=(7, 4.5))
+    x_numbers = [axis_number(x_axis.cell(v)) for v in x_axis.values]
+    numeric = all(x is not None for x in x_numbers)
     others = [a.key for a in varied[2:]]
     title = f"{Path(spec.workload).name} on {Path(spec.chip).name}" + (
         f"\n(the best over {', '.join(others)})" if others else ""
     )
-    if series_axis and numeric_x and all(axis_number(v) is not None for v in series):
-        grid = [[best.get((x, s), float("nan")) for x in xs] for s in series]
-        image = ax.imshow(
-            grid, origin="lower", aspect="auto", cmap="viridis_r" if smaller_better else "viridis"
-        )
-        ax.set_xticks(range(len(xs)), xs, rotation=45, ha="right")
-        ax.set_yticks(range(len(series)), series)
-        ax.set_ylabel(series_axis.key)
-        figure.colorbar(image, ax=ax, label=label)
-    else:
-        positions = [axis_number(x) for x in xs] if numeric_x else list(range(len(xs)))
-        for name in series:
-            ys = [best.get((x, name), float("nan")) for x in xs]
-            ax.plot(
-                positions,
-                ys,
-                marker="o",
-                label=f"{series_axis.key}={name}" if series_axis else None,
-            )
-        if numeric_x and min(positions) > 0 and max(positions) / min(positions) >= 8:
-            ax.set_xscale("log")
-        ax.set_xticks(positions, xs, rotation=45, ha="right")
-        ax.minorticks_off()
-        ax.set_ylabel(label)
-        if series_axis:
-            ax.legend(fontsize="small")
-        ax.grid(True, alpha=0.3)
-    ax.set_xlabel(x_axis.key)
-    ax.set_title(title)
-    figure.tight_layout()
-    try:
-        figure.savefig(path, dpi=120)
-    except OSError as err:
-        raise InputError(f"--plot {path}: cannot write the file ({err.strerror}).") from None
-    finally:
-        plt.close(figure)
+    figure = SweepFigure(
+        values=[[best.get((x, s), float("nan")) for x in xs] for s in series],
+        xs=x_numbers,
+        x_labels=xs,
+        x_name=x_axis.key,
+        x_unit=SI_UNITS[x_axis.dimension] if x_axis.dimension else "",
+        series=series,
+        series_name=series_axis.key if series_axis else "",
+        metric=label,
+        unit=unit,
+        title=title,
+        heatmap=bool(series_axis and numeric and all(axis_number(v) is not None for v in series)),
+        smaller_better=smaller_better,
+    )
+    sweep_plot(figure, path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -415,3 +416,97 @@ def time_scale(seconds: float) -> tuple[float, str]:
         if seconds >= scale or math.isclose(seconds, scale):
             return scale, unit
     return 1e-9, "ns"
+
+
+# sweeps ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepFigure:
+    """What a sweep plot shows: the metric (its best per cell) over one varied field,
+    one line per value of a second field, or a heatmap when `heatmap` is set."""
+
+    values: list[list[float]]  # [series][x]; nan where no point finished
+    xs: list[float | None]  # x positions (SI numbers), None where a value is not a number
+    x_labels: list[str]  # the values as the user wrote them
+    x_name: str
+    x_unit: str  # the SI unit of the x values ('' for plain numbers or text)
+    series: list[str]  # values of the second field ([''] without one)
+    series_name: str
+    metric: str  # the axis label: "latency"
+    unit: str  # the metric's unit: "s", "OP/s", "/s", "%"
+    title: str
+    heatmap: bool = False
+    smaller_better: bool = True
+
+
+def sweep_plot(figure: SweepFigure, path: str | os.PathLike) -> Path:
+    """Draw a sweep: values in engineering units ('120 µs', '2 TB/s'), the metric's axis
+    from zero (a time or a rate is read against zero), numbers written in heatmap cells."""
+    from matplotlib.ticker import FuncFormatter
+
+    target = Path(path)
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    shown = FuncFormatter(lambda v, _pos: engineering(v, figure.unit))
+    x_ticks = [
+        engineering(x, figure.x_unit) if figure.x_unit and x is not None else label
+        for x, label in zip(figure.xs, figure.x_labels, strict=True)
+    ]
+    if figure.heatmap:
+        image = ax.imshow(
+            figure.values,
+            origin="lower",
+            aspect="auto",
+            cmap="viridis_r" if figure.smaller_better else "viridis",
+        )
+        ax.set_xticks(range(len(x_ticks)), x_ticks, rotation=45, ha="right")
+        ax.set_yticks(range(len(figure.series)), figure.series)
+        ax.set_ylabel(figure.series_name)
+        fig.colorbar(image, ax=ax, label=figure.metric, format=shown)
+        write_cells(ax, image, figure)
+    else:
+        numeric = all(x is not None for x in figure.xs)
+        positions = figure.xs if numeric else list(range(len(figure.xs)))
+        for name, ys in zip(figure.series, figure.values, strict=True):
+            label = f"{figure.series_name}={name}" if figure.series_name else None
+            ax.plot(positions, ys, marker="o", label=label)
+        if numeric and min(positions) > 0 and max(positions) / min(positions) >= 8:
+            ax.set_xscale("log")
+        ax.set_xticks(positions, x_ticks, rotation=45, ha="right")
+        ax.minorticks_off()
+        ax.set_ylim(bottom=0)
+        ax.yaxis.set_major_formatter(shown)
+        ax.set_ylabel(figure.metric)
+        if figure.series_name:
+            ax.legend(fontsize="small")
+        ax.grid(True, alpha=0.3)
+    ax.set_xlabel(figure.x_name)
+    ax.set_title(plain(figure.title))
+    try:
+        fig.tight_layout()
+        fig.savefig(target, dpi=120)
+    except OSError as err:
+        raise InputError(f"--plot {target}: cannot write the file ({err.strerror}).") from None
+    finally:
+        plt.close(fig)
+    return target
+
+
+def write_cells(ax: Any, image: Any, figure: SweepFigure) -> None:
+    """Each heatmap cell's value, in black or white, whichever reads on its color."""
+    for row, values in enumerate(figure.values):
+        for column, value in enumerate(values):
+            if not math.isfinite(value):
+                continue
+            red, green, blue, _ = image.cmap(image.norm(value))
+            dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
+            ax.text(
+                column,
+                row,
+                engineering(value, figure.unit),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if dark else "black",
+            )

@@ -253,7 +253,7 @@ def test_local_run_writes_every_point_once(tmp_path: Path) -> None:
     run = run_sweep(spec, out, jobs=2, progress=lambda done, total: calls.append((done, total)))
     rows, header = read_table(out)
     assert header == spec.columns
-    assert header[:3] == ["id", "memory.dram.bandwidth", "fusion"]
+    assert header[:3] == ["id", "memory.dram.bandwidth [B/s]", "fusion"]
     assert header[-1] == "error" and "loss_memory" in header and "delivered_tops" in header
     assert sorted(r["id"] for r in rows) == sorted(p.id for p in points(spec))
     assert (run.total, run.ran, run.skipped, run.failed) == (6, 6, 0, 0)
@@ -278,9 +278,9 @@ def test_bandwidth_helps_seed_conv_on_toy_only_where_memory_bound(tmp_path: Path
     spec = build_spec("seed-conv", "toy", ["memory.dram.bandwidth=1GB/s,10GB/s,100GB/s"])
     out = tmp_path / "bw.jsonl"
     run_sweep(spec, out, jobs=1)
-    latency = {r["memory.dram.bandwidth"]: r["latency_s"] for r in read_rows(out)}
-    assert latency["1GB/s"] > 1.18e-3
-    assert latency["10GB/s"] == pytest.approx(latency["100GB/s"], rel=1e-3)
+    latency = {r["memory.dram.bandwidth [B/s]"]: r["latency_s"] for r in read_rows(out)}
+    assert latency[1e9] > 1.18e-3
+    assert latency[10e9] == pytest.approx(latency[100e9], rel=1e-3)
 
 
 def test_resume_skips_finished_points_and_repairs_a_torn_line(tmp_path: Path) -> None:
@@ -388,14 +388,14 @@ def test_invalid_points_are_recorded_and_the_sweep_goes_on(tmp_path: Path) -> No
     )
     out = tmp_path / "sweep.csv"
     run = run_sweep(spec, out, jobs=2)
-    rows = {(r["memory.dram.bandwidth"], r["fusion"]): r for r in read_rows(out)}
+    rows = {(r["memory.dram.bandwidth [B/s]"], r["fusion"]): r for r in read_rows(out)}
     assert len(rows) == 4 and run.failed == 3
-    assert "memory.dram.bandwidth" in rows[("0GB/s", "none")]["error"]
-    assert "greater than zero" in rows[("0GB/s", "none")]["error"]
-    assert "fusion" in rows[("10GB/s", "sideways")]["error"]
-    assert rows[("10GB/s", "none")]["error"] == ""
-    assert rows[("10GB/s", "none")]["latency_s"] > 0
-    assert rows[("0GB/s", "none")]["latency_s"] is None
+    assert "memory.dram.bandwidth" in rows[(0.0, "none")]["error"]
+    assert "greater than zero" in rows[(0.0, "none")]["error"]
+    assert "fusion" in rows[(10e9, "sideways")]["error"]
+    assert rows[(10e9, "none")]["error"] == ""
+    assert rows[(10e9, "none")]["latency_s"] > 0
+    assert rows[(0.0, "none")]["latency_s"] is None
 
 
 def test_a_failing_simulation_is_recorded_with_its_message(
@@ -471,9 +471,7 @@ def test_scratchpad_size_sweep_is_monotone_with_a_knee_where_activations_fit(
     run_sweep(spec, out, jobs=2)
     rows = read_rows(out)
     assert not any(r["error"] for r in rows)
-    curve = sorted(
-        (hardware.quantity.parse_bytes(r["memory.l2.capacity"]), r["latency_s"]) for r in rows
-    )
+    curve = sorted((r["memory.l2.capacity [B]"], r["latency_s"]) for r in rows)
     capacities = [c for c, _ in curve]
     latency = [t for _, t in curve]
     assert len(curve) == 10
@@ -507,10 +505,8 @@ def test_decode_scales_with_bandwidth_until_the_fixed_costs_take_over(tmp_path: 
     )
     out = tmp_path / "bw.csv"
     run_sweep(spec, out, jobs=2)
-    rows = sorted(
-        read_rows(out), key=lambda r: hardware.quantity.parse_bandwidth(r["memory.dram.bandwidth"])
-    )
-    bandwidth = [hardware.quantity.parse_bandwidth(r["memory.dram.bandwidth"]) for r in rows]
+    rows = sorted(read_rows(out), key=lambda r: r["memory.dram.bandwidth [B/s]"])
+    bandwidth = [r["memory.dram.bandwidth [B/s]"] for r in rows]
     latency = [r["latency_s"] for r in rows]
     assert len(rows) == 11
     fixed = latency[-1]

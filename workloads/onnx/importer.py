@@ -198,6 +198,7 @@ class Importer(ImportState):
             and i.type.tensor_type.shape.dim
             and i.type.tensor_type.shape.dim[0].dim_param
         }
+        self._check_dims(initializers)
         defaulted: set[str] = set()
         for value in graph.input:
             if value.name in initializers or not value.type.HasField("tensor_type"):
@@ -235,6 +236,24 @@ class Importer(ImportState):
                 + ", ".join(sorted(defaulted))
                 + " (choose them with dims={name: size})"
             )
+
+    def _check_dims(self, initializers: set[str]) -> None:
+        """Every name in `dims` is a symbolic dim of an input, sized at least 1."""
+        symbolic = {
+            dim.dim_param
+            for value in self.model.graph.input
+            if value.name not in initializers and value.type.HasField("tensor_type")
+            for dim in value.type.tensor_type.shape.dim
+            if dim.dim_param
+        }
+        for name, size in self.dims.items():
+            if name not in symbolic:
+                raise InputError(
+                    f"{self.source}: dim {name!r} is not a symbolic dim of the model's "
+                    f"inputs; they have {', '.join(sorted(symbolic)) or 'none'}."
+                )
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise InputError(f"{self.source}: dim {name!r} must be a size of at least 1.")
 
     def _shape_inference(self) -> None:
         """ONNX's shapes, with data propagation (shape computations evaluated) only where

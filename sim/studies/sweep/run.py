@@ -64,7 +64,6 @@ def check_outputs(
     out: Path, *, inputs: Iterable[Path] = (), others: Iterable[tuple[str, Path]] = ()
 ) -> None:
     """`out` (and the `others`, (option, path)) can be written and is no input or other."""
-    output_format(out)
     named = [("--out", out), *others]
     for option, path in named:
         if path.is_dir():
@@ -81,6 +80,7 @@ def check_outputs(
         for other_option, other in named[i + 1 :]:
             if same_file(path, other):
                 raise InputError(f"{option} and {other_option} are one file ({path}).")
+    output_format(out)  # after: writing over an input is the first thing to say
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -173,7 +173,7 @@ def run_sweep(
             try:
                 for done, (index, metrics) in enumerate(results, start=1):
                     point = todo[index]
-                    writer.write_row({"id": point.id, **point.values, **metrics})
+                    writer.write_row({"id": point.id, **spec.cells(point.values), **metrics})
                     failed += bool(metrics.get("error"))
                     if progress:
                         progress(done, len(todo))

@@ -23,6 +23,7 @@ import os
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel
@@ -36,7 +37,14 @@ from hardware.files import load_yaml_mapping, read_text
 from hardware.load import parse_assignment
 from sim.losses import LOSS_CATEGORIES
 from sim.options import SimOptions
-from sim.studies.sweep.values import parse_values, parse_vary, unique
+from sim.studies.sweep.values import (
+    SI_UNITS,
+    axis_dimension,
+    parse_values,
+    parse_vary,
+    si_value,
+    unique,
+)
 
 MAX_POINTS = 1_000_000
 KINDS = ("workload", "sim", "chip")
@@ -56,6 +64,28 @@ class Axis:
     name: str
     values: tuple[Any, ...]
 
+    @cached_property
+    def dimension(self) -> str | None:
+        """The dimension of a quantity axis ('bandwidth' for 1TB/s,2TB/s), else None."""
+        return axis_dimension(self.values)
+
+    @property
+    def column(self) -> str:
+        """The output column: the key, with the SI unit for quantities
+        ('memory.dram.bandwidth [B/s]'), so a table reader gets numbers, not '2TB/s'."""
+        return f"{self.key} [{SI_UNITS[self.dimension]}]" if self.dimension else self.key
+
+    def cell(self, value: Any) -> Any:
+        """A value as its column holds it: SI for quantities (2e12), else as given."""
+        return si_value(value, self.dimension) if self.dimension else value
+
+    def label(self, cell: Any) -> str:
+        """A column's cell as the user wrote the value ('2TB/s'); the cell if unknown."""
+        for value in self.values:
+            if str(self.cell(value)) == str(cell):
+                return str(value)
+        return str(cell)
+
 
 @dataclass(frozen=True)
 class SweepSpec:
@@ -72,7 +102,11 @@ class SweepSpec:
 
     @property
     def columns(self) -> list[str]:
-        return ["id", *self.keys, *METRIC_COLUMNS, *LOSS_COLUMNS, "error"]
+        return ["id", *(a.column for a in self.axes), *METRIC_COLUMNS, *LOSS_COLUMNS, "error"]
+
+    def cells(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """A point's values as its row holds them, by column (quantities in SI units)."""
+        return {a.column: a.cell(values[a.key]) for a in self.axes if a.key in values}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ MAX_LINE_BYTES = 64 * 1024  # a row is a few hundred bytes; errors are cut at 1,
 MAX_LISTED = 5
 NUMERIC_COLUMNS = frozenset(set(METRIC_COLUMNS) - {"top_loss"} | set(LOSS_COLUMNS))
 _POINT_ID = re.compile(r"^[0-9a-f]{12}$")
+_UNIT_COLUMN = re.compile(r" \[[^\]]+\]$")
 
 
 @dataclass
@@ -41,15 +42,38 @@ class Table:
 
 
 def output_format(path: Path) -> str:
+    """'csv' or 'jsonl' (JSON Lines: one object per line). A sweep appends each point as
+    it finishes, so it never writes one JSON document (`.json`) or Parquet (`.parquet`):
+    those are refused with the one-line conversion pandas does."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return "csv"
-    if suffix in (".jsonl", ".json"):
+    if suffix == ".jsonl":
         return "jsonl"
+    if suffix == ".json":
+        raise InputError(
+            f"--out {path}: a sweep writes JSON Lines (one object per line, appended as "
+            "each point finishes, so a stopped sweep keeps its rows), not one JSON "
+            f"document; name the file {path.with_suffix('.jsonl').name} and read it with "
+            "pandas.read_json(path, lines=True)."
+        )
+    if suffix == ".parquet":
+        raise InputError(
+            f"--out {path}: a sweep appends rows as points finish, which Parquet cannot "
+            f"do; write {path.with_suffix('.csv').name} and convert it: "
+            "pandas.read_csv(path).to_parquet(...) (Parquet needs pyarrow: pip install "
+            "pyarrow)."
+        )
     raise InputError(
-        f"--out {path}: unknown output type {suffix or '(none)'!r}; use .csv, or "
-        ".jsonl / .json for JSON lines."
+        f"--out {path}: unknown output type {suffix or '(none)'!r}; use .csv, or .jsonl "
+        "for JSON Lines."
     )
+
+
+def numeric_columns(columns: Iterable[str]) -> set[str]:
+    """The columns that hold numbers: the metrics, the loss shares, and varied quantities
+    (their header names the SI unit: 'memory.dram.bandwidth [B/s]')."""
+    return {c for c in columns if c in NUMERIC_COLUMNS or _UNIT_COLUMN.search(c)}
 
 
 def lines(path: Path) -> Iterator[tuple[int, bytes | None]]:
@@ -164,7 +188,7 @@ def _csv_row(text: str, header: list[str] | None) -> dict[str, Any]:
     if len(fields) != len(header):
         raise ValueError(f"{len(fields)} fields, the header has {len(header)}")
     row: dict[str, Any] = dict(zip(header, fields, strict=True))
-    for column in NUMERIC_COLUMNS & set(row):
+    for column in numeric_columns(row):
         row[column] = None if row[column] == "" else _number(column, row[column])
     _check_id(row)
     return row
@@ -182,7 +206,7 @@ def _json_row(text: str, columns: list[str] | None) -> dict[str, Any]:
             f"its keys ({', '.join(map(str, row))}) are not this sweep's columns; resume "
             "with the same --vary keys"
         )
-    for column in NUMERIC_COLUMNS & set(row):
+    for column in numeric_columns(row):
         value = row[column]
         if value is not None:
             row[column] = _number(column, value)

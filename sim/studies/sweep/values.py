@@ -35,6 +35,18 @@ DIMENSIONS: dict[str, Callable[[str], float]] = {
     "thermal resistance": quantity.parse_thermal_resistance,
     "heat capacity": quantity.parse_heat_capacity,
 }
+# dimension -> its SI unit, as a sweep's column header names it ("memory.dram.bandwidth [B/s]")
+SI_UNITS: dict[str, str] = {
+    "size": "B",
+    "bandwidth": "B/s",
+    "frequency": "Hz",
+    "time": "s",
+    "power": "W",
+    "energy": "J",
+    "temperature": "degC",
+    "thermal resistance": "K/W",
+    "heat capacity": "J/K",
+}
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _WITH_UNIT = re.compile(rf"^\s*({_NUMBER})\s*(\S.*?)?\s*$")
 _INTEGER = re.compile(r"^\s*[-+]?\d+\s*$")
@@ -86,6 +98,27 @@ def axis_number(value: Any) -> float | None:
         except ValueError:
             continue
     return None
+
+
+def axis_dimension(values: Iterable[Any]) -> str | None:
+    """The one dimension the values are quantities of, when at least one carries a unit
+    ('1TB/s', 2e12 -> 'bandwidth'); None for plain numbers, text, or mixed dimensions."""
+    values = list(values)
+    texts = [v for v in values if isinstance(v, str)]
+    if not any(_split_unit(t) and _split_unit(t)[1] for t in texts):
+        return None
+    if any(isinstance(v, bool) or not isinstance(v, int | float | str) for v in values):
+        return None
+    common = list(DIMENSIONS)
+    for text in texts:
+        found = _dimensions(text)
+        common = [d for d in common if d in found]
+    return common[0] if common else None
+
+
+def si_value(value: Any, dimension: str) -> float:
+    """A value of `dimension` in SI units: '2TB/s' -> 2e12; a bare number as it is."""
+    return float(value) if isinstance(value, int | float) else DIMENSIONS[dimension](value)
 
 
 def _split_items(text: str) -> list[str]:
