@@ -329,6 +329,21 @@ Name = Annotated[str, AfterValidator(check_name)]
 Text = Annotated[str, AfterValidator(check_text)]
 
 
+# decimal SI prefixes, largest first ("u" for micro: plain ASCII for terminals and files)
+SI_PREFIXES: tuple[tuple[str, float], ...] = (
+    ("P", 1e15),
+    ("T", 1e12),
+    ("G", 1e9),
+    ("M", 1e6),
+    ("k", 1e3),
+    ("", 1.0),
+    ("m", 1e-3),
+    ("u", 1e-6),
+    ("n", 1e-9),
+    ("p", 1e-12),
+)
+
+
 def format_si(value: float, unit: str, binary: bool = False) -> str:
     """3.35e12, 'B/s' -> '3.35 TB/s'; binary=True uses KiB/MiB/GiB."""
     if value == 0 or not math.isfinite(value):
@@ -338,18 +353,7 @@ def format_si(value: float, unit: str, binary: bool = False) -> str:
             if abs(value) >= scale:
                 return f"{value / scale:.3g} {prefix}{unit}"
         return f"{value:.3g} {unit}"
-    for prefix, scale in (
-        ("P", 1e15),
-        ("T", 1e12),
-        ("G", 1e9),
-        ("M", 1e6),
-        ("k", 1e3),
-        ("", 1.0),
-        ("m", 1e-3),
-        ("u", 1e-6),
-        ("n", 1e-9),
-        ("p", 1e-12),
-    ):
+    for prefix, scale in SI_PREFIXES:
         if abs(value) >= scale:
             return f"{value / scale:.3g} {prefix}{unit}"
     return f"{value / 1e-12:.3g} p{unit}"

@@ -6,7 +6,7 @@ import math
 
 from rich.text import Text
 
-from hardware.quantity import format_si
+from hardware.quantity import SI_PREFIXES, format_si
 
 BAR_WIDTH = 30
 
@@ -18,18 +18,8 @@ def ops_rate(value: float) -> str:
     return f"{value / 1e9:.3g} GOP/s"
 
 
-PREFIXES = (
-    ("P", 1e15),
-    ("T", 1e12),
-    ("G", 1e9),
-    ("M", 1e6),
-    ("k", 1e3),
-    ("", 1.0),
-    ("m", 1e-3),
-    ("µ", 1e-6),
-    ("n", 1e-9),
-    ("p", 1e-12),
-)
+# figures may print the micro sign
+PREFIXES = tuple(("µ" if prefix == "u" else prefix, scale) for prefix, scale in SI_PREFIXES)
 
 
 def engineering(value: float, unit: str, digits: int = 3) -> str:
