@@ -10,7 +10,7 @@ equal-macs). The work lives in sim/studies/lut/; this module only draws the resu
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -29,9 +29,11 @@ from sim.cli.common import (
     load_chip_with,
     user_errors,
 )
-from sim.studies.lut import Additivity, LutRun, check_additivity, load_space, write_lut
 
 ALL_ROWS = 24  # a table this small is printed whole; a bigger one as a line per layer
+
+if TYPE_CHECKING:  # the study is imported when the command runs
+    from sim.studies.lut import Additivity, LutRun
 
 
 def lut(
@@ -71,6 +73,8 @@ def lut(
         if not checking and space is not None:
             raise InputError(f"topsim lut {space_or_check} {space}: give one SPACE.")
         check_fusion(fusion)
+        from sim.studies.lut import check_additivity, load_space, write_lut
+
         found = load_space(space if checking else space_or_check)
         check_outputs({"--json": json_out}, [chip])
         target = load_chip_with(chip, settings)

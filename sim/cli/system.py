@@ -7,10 +7,8 @@ from typing import Annotated
 
 import typer
 
-from hardware.system import list_systems, load_system
-from sim.cli.common import emit_json, user_errors
-from sim.system.render import render_system
-from sim.system.run import run_system
+from hardware.system import SYSTEM_DIR, list_systems, load_system
+from sim.cli.common import check_outputs, emit_json, user_errors
 
 
 def system(
@@ -31,10 +29,16 @@ def system(
 ) -> None:
     """Per-chip latency, communication share, memory fit and tokens/s of a prefill and a
     decode step, the model split Megatron-style over the system's chips."""
+    from sim.system.render import render_system
+    from sim.system.run import run_system
+
     with user_errors():
-        result = run_system(
-            model, load_system(system_spec), tp=tp, seq=seq, batch=batch, dtype=dtype
-        )
+        spec = load_system(system_spec)
+        preset = SYSTEM_DIR / f"{system_spec}.yaml"
+        inputs = [model, system_spec, spec.chip.name]
+        inputs.append(str(preset) if system_spec in list_systems() else None)
+        check_outputs({"--json": json_out}, inputs)
+        result = run_system(model, spec, tp=tp, seq=seq, batch=batch, dtype=dtype)
         if json_out is not None:
             emit_json(result.model_dump(mode="json"), json_out)
             if json_out == "-":

@@ -159,3 +159,19 @@ def test_the_system_command_prints_text_and_json(toy4, capsys):
         app(["system", "gpt2", "--system", "toy-4", "--seq", "8", "--json", "-"], prog_name="x")
     data = json.loads(capsys.readouterr().out)
     assert data["tp"] == 4 and data["prefill"]["communication_s"] > 0
+
+
+def test_the_json_output_never_overwrites_the_system_or_its_chip(tmp_path):
+    from typer.testing import CliRunner
+
+    from hardware.load import PRESET_DIR
+    from hardware.system import SYSTEM_DIR
+    from sim.cli.main import app
+
+    for target in (SYSTEM_DIR / "toy-4.yaml", PRESET_DIR / "toy.yaml"):
+        before = target.read_bytes()
+        result = CliRunner().invoke(
+            app, ["system", "gpt2", "--system", "toy-4", "--seq", "8", "--json", str(target)]
+        )
+        assert result.exit_code == 2, result.output
+        assert target.read_bytes() == before
