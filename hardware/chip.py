@@ -92,7 +92,8 @@ class Unit(Spec):
     elements. `supports` lists op kinds, or "*" for all. A `host` unit is the CPU that
     runs what no accelerator unit supports. `efficiency[op_class]` is the share of the
     class's rate that real kernels sustain (a published microbenchmark's best large GEMM
-    over the rated peak: power-limited clocks, instruction and pipeline overheads).
+    over the rated peak: power-limited clocks, instruction and pipeline overheads), at
+    least 1%: below that no real kernel runs.
     `systolic` (rows, cols) marks the matrix engine as a weight-stationary systolic array
     of that many PEs: each fold of a tile then pays the array's fill and drain
     (sim/lower.py); None for engines that issue whole tiles at once (GPU tensor cores).
@@ -109,7 +110,7 @@ class Unit(Spec):
     vector_block: PositiveInt = 4096
     supports: list[str] = ["*"]
     kernel_overhead: Seconds = 0.0
-    efficiency: dict[OpClass, Annotated[float, Field(gt=0.0, le=1.0)]] = {}
+    efficiency: dict[OpClass, Annotated[float, Field(ge=0.01, le=1.0)]] = {}
     systolic: tuple[PositiveInt, PositiveInt] | None = None
 
     @field_validator("rates")
@@ -146,7 +147,7 @@ class Dram(Spec):
     capacity: Bytes
     bandwidth: Bandwidth
     latency: Seconds = 0.0
-    efficiency: float = Field(default=1.0, gt=0.0, le=1.0)
+    efficiency: float = Field(default=1.0, ge=0.01, le=1.0)
 
     @property
     def sustained_bandwidth(self) -> float:

@@ -59,6 +59,10 @@ def read_text(path: str | os.PathLike, what: str) -> str:
     kind = path_kind(p)
     if kind == "dir":
         raise InputError(f"{p}: is a directory, not a {what} file.")
+    if kind == "other":
+        raise InputError(
+            f"{p}: is not a regular file (a pipe, socket or device), not a {what} file."
+        )
     if kind != "file":
         raise InputError(f"{p}: no such {what} file.")
     try:

@@ -45,7 +45,7 @@ class Interconnect(SystemSpec):
     topology: Literal["ring", "switch"]
     bandwidth: Bandwidth
     latency: Seconds = 0.0
-    efficiency: float = Field(default=1.0, gt=0.0, le=1.0)
+    efficiency: float = Field(default=1.0, ge=0.01, le=1.0)
 
     @property
     def sustained_bandwidth(self) -> float:

@@ -117,9 +117,14 @@ def _check_name(name: str) -> None:
         )
 
 
-def build(name: str, **params: object) -> Graph:
+def build(name: str, *positional: object, **params: object) -> Graph:
     """Build a named workload; unknown names or parameters raise InputError."""
     _check_name(name)
+    if positional:
+        raise InputError(
+            f"workload {name!r}: give its parameters by name, e.g. "
+            f"workloads.build({name!r}, batch=1); got {len(positional)} positional value(s)."
+        )
     allowed = builder_params(name)
     given = {k: v for k, v in params.items() if v is not None}
     for key in given:

@@ -207,10 +207,17 @@ def chips_export(
     out: Annotated[
         str, typer.Option("--out", "-o", help="Write to this file ('-': stdout).")
     ] = "-",
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the --out file if it exists.")
+    ] = False,
 ) -> None:
     """Write a chip (its base and overrides resolved) as YAML that loads back equal."""
     with user_errors():
         check_outputs({"--out": out}, [name])
+        if out != "-" and Path(out).exists() and not overwrite:
+            raise InputError(
+                f"--out {out}: the file exists; give another name, or --overwrite to replace it."
+            )
         text = chip_yaml(hardware.load_chip(name))
         if out == "-":
             typer.echo(text, nl=False)

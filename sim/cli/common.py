@@ -179,11 +179,15 @@ def load_workload(spec: str, **params: Any) -> Graph:
     if "dims" in given and not spec.lower().endswith(".onnx"):
         raise InputError(f"--dim applies to ONNX models with symbolic dims, not {spec!r}.")
     if workloads.is_graph_file(spec):
-        from workloads.hf import is_hf_config_file
+        from workloads.hf import PARAMETERS, is_hf_config_file
 
         if given and is_hf_config_file(spec):
-            if "resolution" in given:
-                raise InputError(f"{spec}: --resolution applies to CNN builders, not an LLM.")
+            unknown = [k for k in given if k not in PARAMETERS]
+            if unknown:
+                raise InputError(
+                    f"{spec}: {unknown[0]} is not a parameter of a Hugging Face config; "
+                    f"allowed: {', '.join(PARAMETERS)}."
+                )
             return workloads.from_hf_config(spec, **given)
         if Path(spec).suffix.lower() == ".onnx":  # --batch and --dim size symbolic dims
             shape = {k: given.pop(k) for k in ("batch", "dims") if k in given}

@@ -75,8 +75,21 @@ def rerun_inputs(path: Path) -> tuple[Any, Any, dict[str, Any]]:
         warn_if_changed(work, Path(work.name), "workload file")
         if work.parameters and Path(work.name).suffix.lower() == ".onnx":  # sized dims
             graph = workloads.load(work.name, **work.parameters)
-        elif work.parameters:  # a Hugging Face config, built with these parameters
-            graph = workloads.from_hf_config(work.name, **work.parameters)
+        elif work.parameters and Path(work.name).suffix.lower() == ".json":  # an HF config
+            graph = from_recorded_hf(work.name, work.parameters, path)
         else:
             graph = workloads.load(work.name)
     return graph, spec, provenance.options
+
+
+def from_recorded_hf(name: str, parameters: dict, path: Path):
+    """A Hugging Face config built with the parameters a Result recorded (checked)."""
+    from workloads.hf import PARAMETERS
+
+    unknown = sorted(set(parameters) - set(PARAMETERS))
+    if unknown:
+        raise InputError(
+            f"--from {path}: the workload's recorded parameters {', '.join(unknown)} are not "
+            f"parameters of a Hugging Face config ({', '.join(PARAMETERS)})."
+        )
+    return workloads.from_hf_config(name, **parameters)

@@ -29,6 +29,7 @@ import hardware
 import workloads
 from hardware.chip import Chip
 from hardware.errors import InputError
+from hardware.files import read_text
 from sim import simulate
 from sim.studies.llm import generate
 from workloads.builder import GraphBuilder
@@ -109,9 +110,7 @@ def load_cases(path: str | Path | None = None) -> list[Case]:
     """Read and check a cases file; any problem is an InputError naming the case and field."""
     file = Path(path) if path is not None else CASES_FILE
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise InputError(f"{file}: cannot read the cases file ({err.strerror}).") from None
+        data = yaml.safe_load(read_text(file, "cases"))  # a regular file of bounded size
     except yaml.YAMLError as err:
         raise InputError(f"{file}: not valid YAML ({err}).") from None
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):

@@ -24,12 +24,16 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from hardware.errors import InputError
+from hardware.files import read_text
 from workloads import GraphBuilder
 from workloads.graph import Graph
-from workloads.ops import conv_out
+from workloads.ops import KINDS, conv_out
 
 CSV_COLUMNS = ("kind", "shapes", "dtype", "seconds")
+MAX_ROWS = 100_000  # measurements in one file
 
 # an element type as profilers spell it -> topsim dtype
 DTYPES = {
@@ -127,10 +131,7 @@ class Measurements:
 def read_measurements(path: str | Path) -> Measurements:
     """A measurement file, its format told by its content (CSV, or JSON of either profile)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"--measurements {path}: cannot read the file ({exc}).") from None
+    text = read_text(path, "measurements")  # a regular file of bounded size, UTF-8
     if not text.lstrip().startswith(("[", "{")):
         return read_csv(text, str(path))
     try:
@@ -151,11 +152,17 @@ def read_measurements(path: str | Path) -> Measurements:
 
 
 def _shape(text: str) -> tuple[int, ...]:
-    return tuple(int(d) for d in text.strip().lower().split("x") if d.strip())
+    try:
+        return tuple(int(d) for d in text.strip().lower().split("x") if d.strip())
+    except ValueError:
+        raise ValueError(f"shapes are dimensions joined by x (64x256), got {text[:40]!r}") from None
 
 
 def _attr_value(text: str) -> object:
-    parts = [int(p) for p in text.split(",")]
+    try:
+        parts = [int(p) for p in text.split(",")]
+    except ValueError:
+        raise ValueError(f"attrs are key=int or key=int,int, got a value {text[:40]!r}") from None
     return parts[0] if len(parts) == 1 else parts
 
 
@@ -172,30 +179,60 @@ def read_csv(text: str, path: str = "<csv>") -> Measurements:
             f"attrs, name); missing {', '.join(missing)}."
         )
     rows = []
-    for number, row in enumerate(reader, start=2):
-        try:
-            attrs = tuple(
-                (key.strip(), _attr_value(value))
-                for key, _, value in (a.partition("=") for a in (row.get("attrs") or "").split(";"))
-                if key.strip()
-            )
-            dtype = DTYPES[row["dtype"].strip().lower()]
-            seconds = float(row["seconds"])
-            if not seconds > 0 or seconds > 3600:
-                raise ValueError(f"seconds must be in (0, 3600], got {row['seconds']}")
-            measurement = Measurement(
-                kind=row["kind"].strip(),
-                shapes=tuple(_shape(s) for s in row["shapes"].split(";")),
-                dtype=dtype,
-                seconds=seconds,
-                attrs=attrs,
-                label=(row.get("name") or "").strip() or f"row {number}",
-            )
-            measurement.graph()
-        except (KeyError, ValueError, TypeError, InputError, AttributeError) as exc:
-            raise InputError(f"{path} row {number}: {exc}") from None
-        rows.append(measurement)
+    number = 1
+    try:
+        for number, row in enumerate(reader, start=2):
+            if len(rows) >= MAX_ROWS:
+                raise InputError(f"{path}: more than {MAX_ROWS:,} measurements; split the file.")
+            rows.append(_csv_row(row, number, path))
+    except csv.Error as exc:
+        raise InputError(f"{path} row {number + 1}: not valid CSV ({exc}).") from None
     return Measurements(path, "csv", _merged(rows))
+
+
+def _csv_row(row: dict, number: int, path: str) -> Measurement:
+    """One CSV row as a measurement; any problem names the row and the column."""
+    where = f"{path} row {number}"
+    if None in row or any(value is None for value in row.values()):
+        raise InputError(
+            f"{where}: not the header's number of columns; check this line's commas and quotes."
+        )
+    dtype = DTYPES.get(row["dtype"].strip().lower())
+    if dtype is None:
+        raise InputError(
+            f"{where}: dtype {row['dtype'].strip()[:40]!r} is unknown; allowed: "
+            f"{', '.join(sorted(DTYPES))}."
+        )
+    kind = row["kind"].strip()
+    if kind not in KINDS:
+        raise InputError(
+            f"{where}: kind {kind[:40]!r} is not an op kind topsim knows; allowed: "
+            f"{', '.join(sorted(KINDS))}."
+        )
+    try:
+        seconds = float(row["seconds"])
+        if not 1e-9 <= seconds <= 3600:
+            raise ValueError(f"seconds must be from 1e-9 (1 ns) to 3600, got {row['seconds'][:40]}")
+        attrs = tuple(
+            (key.strip(), _attr_value(value))
+            for key, _, value in (a.partition("=") for a in (row.get("attrs") or "").split(";"))
+            if key.strip()
+        )
+        measurement = Measurement(
+            kind=kind,
+            shapes=tuple(_shape(s) for s in row["shapes"].split(";")),
+            dtype=dtype,
+            seconds=seconds,
+            attrs=attrs,
+            label=(row.get("name") or "").strip() or f"row {number}",
+        )
+        measurement.graph()
+    except ValidationError as exc:
+        raise InputError(f"{where}: {exc.errors()[0]['msg'][:300]}") from None
+    except (InputError, ValueError, TypeError, AttributeError) as exc:
+        message = " ".join(str(exc).split())
+        raise InputError(f"{where}: {message[:300]}") from None
+    return measurement
 
 
 def _merged(rows: list[Measurement]) -> list[Measurement]:

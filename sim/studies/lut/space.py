@@ -130,6 +130,15 @@ def space_from(data: dict, source: str, path: Path | None = None) -> Space:
     groups = {name: expand(name, dict(fields), source) for name, fields in spec.candidates.items()}
     if not groups:
         raise InputError(f"{source}: candidates: give at least one candidate block.")
+    owner: dict[str, str] = {}
+    for group, expanded in groups.items():
+        for name in expanded:
+            if name in owner:
+                raise InputError(
+                    f"{source}: candidates: {owner[name]!r} and {group!r} both make a candidate "
+                    f"named {name!r}; rename one of them."
+                )
+            owner[name] = group
     for candidate in (c for group in groups.values() for c in group.values()):
         dtype = candidate.dtype or spec.dtype
         if dtype not in DTYPE_BYTES:

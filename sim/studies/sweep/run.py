@@ -68,6 +68,10 @@ def check_outputs(
     for option, path in named:
         if path.is_dir():
             raise InputError(f"{option} {path}: is a folder; give a file name in it.")
+        if path.exists() and not path.is_file():
+            raise InputError(
+                f"{option} {path}: exists and is not a regular file (a pipe, socket or device)."
+            )
         if not path.parent.is_dir():
             raise InputError(f"{option} {path}: the folder {path.parent} does not exist.")
         for source in inputs:
