@@ -136,7 +136,18 @@ def build(name: str, *positional: object, **params: object) -> Graph:
     choices = param_choices(name)
     for key, value in given.items():
         if key in choices:
-            if isinstance(value, bool) or value not in choices[key]:
+            # the choice itself is passed on: an int may stand for a float (scale 1 for
+            # 1.0), not a float for an int (depth 50.0 would build a "resnet50.0")
+            match = [
+                c
+                for c in choices[key]
+                if value == c
+                and not isinstance(value, bool)
+                and (type(value) is type(c) or (isinstance(c, float) and isinstance(value, int)))
+            ]
+            if match:
+                given[key] = match[0]
+            else:
                 raise InputError(
                     f"workload {name!r}: {key} must be one of "
                     f"{', '.join(str(c) for c in choices[key])}, got {shown(value)}."

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 
 import hardware
 import workloads
-from hardware.errors import InputError
+from hardware.errors import InputError, explain_validation
 from hardware.files import read_text
 from hardware.load import PRESET_DIR
 from hardware.origin import Origin, file_sha256
@@ -51,8 +52,8 @@ def rerun_inputs(path: Path) -> tuple[Any, Any, dict[str, Any]]:
 
     try:
         provenance = Provenance.model_validate(recorded_provenance(path))
-    except ValueError as err:
-        raise InputError(f"--from {path}: its provenance is malformed ({err}).") from None
+    except ValidationError as err:
+        raise explain_validation(err, f"--from {path} (its provenance)", Provenance) from None
     if provenance.topsim_version != hardware.__version__:
         typer.echo(
             f"warning: {path} was made by topsim {provenance.topsim_version}, "

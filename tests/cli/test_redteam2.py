@@ -123,3 +123,10 @@ def test_lut_candidates_whose_names_clash_are_refused(tmp_path: Path):
 def test_build_takes_parameters_by_name():
     with pytest.raises(InputError, match="by name"):
         workloads.build("mlp", 5)
+
+
+def test_a_choice_parameter_keeps_its_type():
+    refused("run", "resnet", "--chip", "toy", "--param", "depth=50.0", says="one of 18, 34")
+    assert (
+        topsim("run", "shufflenet-v2", "--chip", "toy", "--param", "scale=1", "-q").exit_code == 0
+    )
