@@ -51,7 +51,7 @@ def group_ops(
             if any(
                 index == newest
                 and _joins(op, flow.producer[root], mode, chip, assignment)
-                and _private(op, root, mode, flow, graph, budget)
+                and _private(op, root, flow, graph, budget)
                 for index, root in sources
             ):
                 target = newest
@@ -71,7 +71,7 @@ def _joins(op: Op, source: Op, mode: str, chip: Chip, assignment: dict[str, str]
     return mode == "greedy" or (mode == "epilogue" and op.kind in EPILOGUE_KINDS)
 
 
-def _private(op: Op, tensor: str, mode: str, flow: Dataflow, graph: Graph, budget: float) -> bool:
+def _private(op: Op, tensor: str, flow: Dataflow, graph: Graph, budget: float) -> bool:
     """The tensor between producer and `op` never leaves the kernel: `op` is its only
     reader, it is not a graph output, and it stays in registers (an epilogue) or, in greedy
     mode, fits the on-chip budget."""
