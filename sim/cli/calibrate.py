@@ -12,24 +12,18 @@ import json
 import statistics
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 import hardware
-from hardware.calibrate import calibrate as measure_chip
-from hardware.calibrate import check_threads
 from hardware.errors import InputError
 from sim.cli.common import JsonOption, check_outputs, emit_json, user_errors
-from sim.studies.validate import (
-    DEFAULT_BATCHES,
-    DEFAULT_MODELS,
-    Validation,
-    check_validation,
-    validate_models,
-)
+
+if TYPE_CHECKING:  # measuring and validating load numpy: imported when they run
+    from sim.studies.validate import Validation
 
 
 def validation_table(report: Validation) -> Table:
@@ -90,6 +84,9 @@ def calibrate(
 ) -> None:
     """Measure this machine (GEMM rate, memory bandwidth, caches, dispatch cost) and write it
     as a chip spec whose sources say how each number was measured."""
+    from hardware.calibrate import calibrate as measure_chip
+    from hardware.calibrate import check_threads
+
     with user_errors():
         if threads is not None:
             check_threads(threads, "--threads")
@@ -129,6 +126,14 @@ def validate_model(
     json_out: JsonOption = None,
 ) -> None:
     """Run CNNs with onnxruntime on this CPU and compare with topsim's predictions."""
+    from hardware.calibrate import calibrate as measure_chip
+    from sim.studies.validate import (
+        DEFAULT_BATCHES,
+        DEFAULT_MODELS,
+        check_validation,
+        validate_models,
+    )
+
     console = _stdout()
     progress = Console(stderr=True, highlight=False)  # stdout may be the JSON
     with user_errors():

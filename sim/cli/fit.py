@@ -14,11 +14,8 @@ import typer
 from rich.table import Table
 
 import hardware
-from hardware.calibrate import spec_yaml
 from hardware.errors import InputError
 from sim.cli.common import check_outputs, stdout, user_errors
-from sim.studies.fit import fit_chip, fitted_spec
-from sim.studies.measurements import read_measurements
 
 
 def fit(
@@ -41,6 +38,10 @@ def fit(
     ] = None,
 ) -> None:
     """Fit the chip's efficiencies, DRAM efficiency and launch costs to measured op times."""
+    from hardware.calibrate import spec_yaml  # the fit and its readers load when it runs
+    from sim.studies.fit import fit_chip, fitted_spec
+    from sim.studies.measurements import read_measurements
+
     console = stdout()
     with user_errors():
         check_outputs({"--out": out}, [chip, str(measurements)])

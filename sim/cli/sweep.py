@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -29,18 +29,6 @@ from rich.table import Table
 from hardware.errors import InputError
 from sim.cli.common import user_errors
 from sim.losses import REMEDIES
-from sim.render.plots import SweepFigure, pyplot, sweep_plot
-from sim.studies.sweep import (
-    SweepRun,
-    SweepSpec,
-    axis_number,
-    build_spec,
-    check_outputs,
-    read_rows,
-    run_sweep,
-)
-from sim.studies.sweep.run import input_files
-from sim.studies.sweep.values import SI_UNITS
 
 # --metric name -> (column, label, True when smaller is better)
 METRICS: dict[str, tuple[str, str, bool]] = {
@@ -56,6 +44,9 @@ METRIC_UNITS: dict[str, tuple[str, float]] = {
     "throughput": ("/s", 1.0),
     "efficiency": ("%", 100.0),
 }
+
+if TYPE_CHECKING:  # the sweep machinery and matplotlib load when a sweep runs
+    from sim.studies.sweep import SweepRun, SweepSpec
 
 
 def metric_column(metric: str) -> tuple[str, str, bool]:
@@ -133,6 +124,9 @@ def sweep(
         metric_column(metric)
         if plot is not None:
             check_plot_path(plot)  # before the sweep: a bad --plot should not cost a run
+        from sim.studies.sweep import build_spec, check_outputs, read_rows, run_sweep
+        from sim.studies.sweep.run import input_files
+
         spec = build_spec(workload, chip, vary or [], settings or [], file)
         check_sort(sort, spec)
         inputs = input_files(spec) + ([file] if file is not None else [])
@@ -291,6 +285,8 @@ def best_table(
 
 
 def _sorted_values(values: set[str]) -> list[str]:
+    from sim.studies.sweep import axis_number
+
     def key(text: str) -> tuple[int, float, str]:
         number = axis_number(text)
         return (0, number, text) if number is not None else (1, 0.0, text)
@@ -324,6 +320,8 @@ def dominance_table(rows: list[dict[str, Any]], spec: SweepSpec, metric: str) ->
 
 def plot_module(path: Path) -> Any:
     """matplotlib.pyplot (sim.render.plots.pyplot), or an InputError naming `--plot`."""
+    from sim.render.plots import pyplot
+
     try:
         return pyplot()
     except (InputError, ImportError):  # no matplotlib, or a broken one
@@ -347,6 +345,10 @@ def check_plot_path(path: Path) -> None:
 def plot_sweep(rows: list[dict[str, Any]], spec: SweepSpec, metric: str, path: Path) -> None:
     """The metric against the first varied field: a line, one line per value of a second
     field, or a heatmap when both fields are numeric. Further fields keep their best."""
+    from sim.render.plots import SweepFigure, sweep_plot
+    from sim.studies.sweep import axis_number
+    from sim.studies.sweep.values import SI_UNITS
+
     plot_module(path)
     column, label, smaller_better = metric_column(metric)
     unit, scale = METRIC_UNITS[metric]
