@@ -112,8 +112,8 @@ def build_result(
     duration = trace.end
     per_batch = len(kernels)
     first = trace.records[:per_batch]
-    kept = kernels
-    if len(kernels) > MAX_ROWS:
+    kept = kernels if options.details else []
+    if len(kept) > MAX_ROWS:
         longest = sorted(
             kernels, key=lambda k: (first[k.index].start - first[k.index].end, k.index)
         )
@@ -180,7 +180,7 @@ def build_result(
         events=trace.events,
         ops=rows,
         units=units,
-        timeline=_segments(kernels, trace),
+        timeline=_segments(kernels, trace) if options.details else [],
     )
     fields.update(stream)
     return Result(**fields)

@@ -39,6 +39,8 @@ class SimOptions(BaseModel):
     thermal: bool = True
     fast_forward: bool = True
     tf32: bool = False  # fp32 matmuls may run on a matrix engine in TF32 (off, as in PyTorch)
+    # per-kernel rows and the timeline in the Result; off where only totals are read (a sweep)
+    details: bool = True
     # the software running the model (sim/runtimes.py); it sets the defaults of `fusion`
     # and `graph_launch` and adds its host cost per kernel
     runtime: RuntimeName = "native"

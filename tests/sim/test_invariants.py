@@ -161,3 +161,15 @@ def test_more_of_any_resource_is_never_slower(graph, chip, options):
     for field in ("bandwidth", "onchip", "instances", "clock"):
         better = sim.simulate(graph, scaled(chip, field), thermal=False, **options)
         assert better.duration_s <= base * (1 + 1e-2), field
+
+
+@given(graphs(), chips(power=True), run_options())
+def test_a_run_without_details_keeps_every_total(graph, chip, options):
+    # sweeps read totals only and skip the per-kernel rows and the timeline
+    full = sim.simulate(graph, chip, **options).model_dump()
+    lean = sim.simulate(graph, chip, details=False, **options).model_dump()
+    assert lean["ops"] == [] and lean["timeline"] == []
+    for key in ("ops", "timeline", "provenance"):
+        full.pop(key, None)
+        lean.pop(key, None)
+    assert lean == full

@@ -79,7 +79,9 @@ class Worker:
                 return task.index, {k: _finite(v) for k, v in metrics.items()}
             planner = self.plans.plan if self.context.cache_plans else plan
             chip = self.chip(task)
-            result = simulate(self.graph(task, chip), chip, planner=planner, **task.options)
+            # a point keeps totals only: no per-kernel rows or timeline to build
+            options = {"details": False, **task.options}
+            result = simulate(self.graph(task, chip), chip, planner=planner, **options)
         except InputError as err:
             return task.index, {"error": one_line(str(err))}
         except Exception as err:  # a failing point is recorded and the sweep goes on
