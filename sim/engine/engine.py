@@ -74,6 +74,7 @@ class Engine:
         self.levels = chip.clock.levels()
         top = self.levels[0].voltage
         self.voltage_scales = [(level.voltage / top) ** 2 for level in self.levels]
+        self.capped: dict[tuple[int, bool, int], int] = {}  # see power_level
         self.level = min(options.level, len(self.levels) - 1)
         self.energy_j = 0.0
         self.finished = False
@@ -92,6 +93,17 @@ class Engine:
         """Dynamic energy per operation scales with V^2 relative to the top level."""
         level = self.level if level is None else level
         return self.voltage_scales[level]
+
+    def power_level(self, kernel: Kernel, batch: int) -> int:
+        """The DVFS level a kernel runs at under the power cap (the same for every steady
+        batch at one governor level, so it is worked out once)."""
+        key = (kernel.index, batch > 0, self.level)
+        level = self.capped.get(key)
+        if level is None:
+            level = self.capped[key] = capped_level(
+                kernel, self.chip, self.level, batch, self.options.overlap, self.voltage_scales
+            )
+        return level
 
     def set_level(self, level: int) -> None:
         self.level_s[self.level] += self.env.now - self.level_since
@@ -311,9 +323,7 @@ class Engine:
             record.start = self.env.now
             overhead = self.chip.launch.device_gap + spec.kernel_overhead
             record.compute_start = record.start + overhead
-            level = capped_level(
-                kernel, self.chip, self.level, batch, self.options.overlap, self.voltage_scales
-            )
+            level = self.power_level(kernel, batch)
             own = spec.clock
             record.clock_hz = own if own is not None else self.levels[level].frequency
             record.compute_s = kernel.compute_cycles(spec.instances) / record.clock_hz
