@@ -24,6 +24,7 @@ from sim.cli.common import fail, print_version
 from sim.cli.fit import fit
 from sim.cli.lut import lut
 from sim.cli.run import run
+from sim.cli.serve import serve
 from sim.cli.study import compare, explain, plot
 from sim.cli.sweep import sweep
 from sim.cli.system import system
@@ -67,6 +68,7 @@ app.command("validate-model")(validate_model)
 app.command("accuracy")(accuracy)
 app.command("lut")(lut)
 app.command("system")(system)
+app.command("serve")(serve)
 
 
 def main() -> None:
