@@ -269,7 +269,9 @@ class SimulatedSteps:
         self.cache: dict[tuple[str, int, int], float] = {}
 
     def _latency(self, mode: str, batch: int, tokens: int) -> float:
-        length = bucket(tokens, self.config.max_positions)
+        # a decode step after `kv` cached tokens handles kv + 1 positions
+        limit = self.config.max_positions - (mode == "decode")
+        length = bucket(tokens, limit)
         key = (mode, batch, length)
         if key not in self.cache:
             shape = {"seq": length} if mode == "prefill" else {"kv": length}

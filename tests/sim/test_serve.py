@@ -21,7 +21,15 @@ from typer.testing import CliRunner
 import hardware
 from hardware.errors import InputError
 from sim.cli.main import app
-from sim.studies.serve import Request, arrivals, bucket, schedule, serve, summarize
+from sim.studies.serve import (
+    Request,
+    SimulatedSteps,
+    arrivals,
+    bucket,
+    schedule,
+    serve,
+    summarize,
+)
 
 
 def constant(seconds: float):
@@ -116,3 +124,10 @@ def test_cli_json(tmp_path) -> None:
     assert out.exit_code == 0, out.output
     payload = json.loads(out.stdout)
     assert payload["slo_ttft_s"] == pytest.approx(0.01) and payload["requests"] >= 1
+
+
+def test_a_decode_bucket_never_passes_the_models_context():
+    # gpt2 handles 1,024 positions: a decode step after 600 cached tokens rounds its KV
+    # length up to 1,023 (not 1,024: the new token needs a position too)
+    steps = SimulatedSteps("gpt2", hardware.load_chip("h100-sxm"))
+    assert steps.decode_s(1, 600) > 0
