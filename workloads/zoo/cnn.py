@@ -55,12 +55,7 @@ def bottleneck(b: GraphBuilder, x: str, width: int, stride: int, prefix: str) ->
         b, y, width, 3, f"{prefix}.conv2", f"{prefix}.bn2", stride=stride, act=f"{prefix}.relu2"
     )
     y = conv_bn(b, y, out_channels, 1, f"{prefix}.conv3", f"{prefix}.bn3")
-    shortcut = x
-    if stride != 1 or b.shape(x)[1] != out_channels:
-        shortcut = conv_bn(
-            b, x, out_channels, 1, f"{prefix}.downsample.0", f"{prefix}.downsample.1", stride=stride
-        )
-    return b.relu(b.add(y, shortcut, name=f"{prefix}.add"), name=f"{prefix}.relu3")
+    return residual(b, x, y, stride, prefix, f"{prefix}.relu3")
 
 
 def basic_block(b: GraphBuilder, x: str, width: int, stride: int, prefix: str) -> str:
@@ -70,12 +65,19 @@ def basic_block(b: GraphBuilder, x: str, width: int, stride: int, prefix: str) -
         b, x, width, 3, f"{prefix}.conv1", f"{prefix}.bn1", stride=stride, act=f"{prefix}.relu1"
     )
     y = conv_bn(b, y, width, 3, f"{prefix}.conv2", f"{prefix}.bn2")
+    return residual(b, x, y, stride, prefix, f"{prefix}.relu2")
+
+
+def residual(b: GraphBuilder, x: str, y: str, stride: int, prefix: str, relu: str) -> str:
+    """relu(y + shortcut): the shortcut is `x`, or a 1x1/stride conv + bn of it when the
+    block changes the shape."""
     shortcut = x
-    if stride != 1 or b.shape(x)[1] != width:
+    channels = b.shape(y)[1]
+    if stride != 1 or b.shape(x)[1] != channels:
         shortcut = conv_bn(
-            b, x, width, 1, f"{prefix}.downsample.0", f"{prefix}.downsample.1", stride=stride
+            b, x, channels, 1, f"{prefix}.downsample.0", f"{prefix}.downsample.1", stride=stride
         )
-    return b.relu(b.add(y, shortcut, name=f"{prefix}.add"), name=f"{prefix}.relu2")
+    return b.relu(b.add(y, shortcut, name=f"{prefix}.add"), name=relu)
 
 
 # depth -> (block, blocks per stage), He et al. 2016, Table 1
