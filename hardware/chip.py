@@ -139,19 +139,23 @@ class Unit(Spec):
         return max((table.get(dtype, 0.0) for table in self.rates.values()), default=0.0)
 
 
-class Dram(Spec):
-    """Device memory. `bandwidth` is the rated figure; `efficiency` the share of it that a
-    streaming copy sustains (refresh, bank and read/write turnaround cost the rest), as
-    measured by copy/STREAM microbenchmarks."""
+class Sustained(Spec):
+    """A rated bandwidth and the share of it that real transfers sustain (refresh, bank
+    and turnaround for DRAM; protocol overhead for links), as copy microbenchmarks measure."""
 
-    capacity: Bytes
     bandwidth: Bandwidth
-    latency: Seconds = 0.0
     efficiency: float = Field(default=1.0, ge=0.01, le=1.0)
 
     @property
     def sustained_bandwidth(self) -> float:
         return self.bandwidth * self.efficiency
+
+
+class Dram(Sustained):
+    """Device memory; `bandwidth` is the rated figure."""
+
+    capacity: Bytes
+    latency: Seconds = 0.0
 
 
 class OnChip(Spec):

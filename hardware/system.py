@@ -23,43 +23,33 @@ import difflib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from hardware.chip import Chip
+from hardware.chip import Chip, Spec, Sustained
 from hardware.errors import InputError, explain_validation
 from hardware.files import load_yaml_mapping, path_kind, read_text, user_path
 from hardware.load import PRESET_DIR, load_chip
-from hardware.quantity import Bandwidth, Bytes, Name, Seconds, Text
+from hardware.quantity import Bytes, Name, Seconds, Text
 
 SYSTEM_DIR = Path(__file__).parent / "systems"
 MAX_CHIPS = 4096  # chips in one system; each link is a simulated resource
 
 
-class SystemSpec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Interconnect(SystemSpec):
+class Interconnect(Sustained):
     """Chip-to-chip links: one port per chip, per direction (see the module docstring)."""
 
     topology: Literal["ring", "switch"]
-    bandwidth: Bandwidth
     latency: Seconds = 0.0
-    efficiency: float = Field(default=1.0, ge=0.01, le=1.0)
-
-    @property
-    def sustained_bandwidth(self) -> float:
-        return self.bandwidth * self.efficiency
 
 
-class Host(SystemSpec):
+class Host(Spec):
     """The host the chips sit in (informational: not simulated yet)."""
 
     description: Text = ""
     memory: Bytes | None = None
 
 
-class System(SystemSpec):
+class System(Spec):
     """N chips of one spec, an interconnect, a host. `chip` is the loaded Chip."""
 
     name: Name
