@@ -31,7 +31,6 @@ from sim.cli.common import (
     count,
     emit_json,
     figure,
-    main_dtype,
     stdout,
     tops,
     user_errors,
@@ -52,7 +51,7 @@ def chip_summary(chip: Chip) -> dict[str, Any]:
         "name": chip.name,
         "description": chip.description,
         "hypothetical": chip.hypothetical,
-        "main_dtype": main_dtype(chip),
+        "main_dtype": chip.main_dtype(),
         "peak_ops": {d: chip.peak_ops(d) for d in dtypes},
         "dram_bandwidth": chip.memory.dram.bandwidth,
         "onchip_bytes": chip.memory.onchip_bytes(),
@@ -83,7 +82,7 @@ def chips(ctx: typer.Context, json_out: JsonOption = None) -> None:
     table.add_column("Ridge (ops/B)", justify="right")
     for chip in loaded:
         peaks = "\n".join(f"{d} {tops(chip.peak_ops(d))}" for d in chip.dtypes())
-        dtype = main_dtype(chip)
+        dtype = chip.main_dtype()
         name = chip.name + (" (hypothetical)" if chip.hypothetical else "")
         table.add_row(
             Text(name),
@@ -334,7 +333,7 @@ def validate(
             emit_json({"file": str(file), "ok": True, **spec_summary(spec)}, json_out)
             return
     if isinstance(spec, Chip):
-        dtype = main_dtype(spec)
+        dtype = spec.main_dtype()
         summary = (
             f"chip {spec.name!r}: peak {tops(spec.peak_ops(dtype))} TOP/s {dtype}, "
             f"ridge point {figure(spec.ridge_point(dtype))} ops/B"

@@ -129,10 +129,6 @@ def write_trace(result: Any, path: Path) -> None:
         raise InputError(f"--trace {path}: cannot write the file ({err.strerror}).") from None
 
 
-def main_dtype(chip: Chip) -> str:
-    return chip.main_dtype()
-
-
 def figure(value: float) -> str:
     """3 significant digits, never in exponent form: 0.512, 51.2, 989, 1,979."""
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
