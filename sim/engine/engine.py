@@ -38,7 +38,7 @@ from sim.engine.records import (
     Transfer,
 )
 from sim.engine.resources import SharedLink, UnitQueue
-from sim.engine.thermal import ThermalState, capped_level, kernel_energy
+from sim.engine.thermal import ThermalState, cap_can_bind, capped_level, kernel_energy
 from sim.lower import Kernel
 
 # The simulation budget: a run needing more events than this would take many minutes (a
@@ -75,6 +75,7 @@ class Engine:
         top = self.levels[0].voltage
         self.voltage_scales = [(level.voltage / top) ** 2 for level in self.levels]
         self.capped: dict[tuple[int, bool, int], int] = {}  # see power_level
+        self.cap_binds = cap_can_bind(chip)
         self.level = min(options.level, len(self.levels) - 1)
         self.energy_j = 0.0
         self.finished = False
@@ -97,6 +98,8 @@ class Engine:
     def power_level(self, kernel: Kernel, batch: int) -> int:
         """The DVFS level a kernel runs at under the power cap (the same for every steady
         batch at one governor level, so it is worked out once)."""
+        if not self.cap_binds:
+            return self.level
         key = (kernel.index, batch > 0, self.level)
         level = self.capped.get(key)
         if level is None:

@@ -39,6 +39,29 @@ def kernel_energy(kernel: Kernel, chip: Chip, voltage_scale: float, batch: int =
     return (compute + moved) * voltage_scale
 
 
+def cap_can_bind(chip: Chip) -> bool:
+    """Whether any kernel could draw more than the power cap: static power plus every
+    accelerator unit at its most power-hungry rate, DRAM and the on-chip level at full
+    bandwidth, at the top clock. When it cannot, no kernel needs its power worked out."""
+    thermal = chip.thermal
+    if thermal is None or thermal.power_cap is None:
+        return False
+    costliest = max(thermal.energy_per_mac.values(), default=0.0)
+    power = thermal.static_power + chip.memory.dram.bandwidth * thermal.energy_per_dram_byte
+    if chip.memory.l2 is not None:
+        power += chip.memory.l2.bandwidth * thermal.energy_per_onchip_byte
+    for name, unit in chip.units.items():
+        if unit.host:
+            continue
+        per_cycle = max(
+            rate * thermal.energy_per_mac.get(dtype, costliest)
+            for table in unit.rates.values()
+            for dtype, rate in table.items()
+        )
+        power += per_cycle * unit.instances * chip.unit_clock(name)
+    return power > thermal.power_cap
+
+
 def capped_level(
     kernel: Kernel, chip: Chip, floor: int, batch: int, overlap: bool, voltage_scales: list[float]
 ) -> int:
