@@ -23,7 +23,7 @@ link time), pipelining a chunk across hops, tree or in-switch (NVLink SHARP) alg
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import simpy
 
@@ -61,6 +61,40 @@ def collective_s(kind: str, nbytes: float, chips: int, link: Interconnect) -> fl
         return 0.0
     env = simpy.Environment()
     hop_s = link.latency + nbytes / chips / link.sustained_bandwidth
+    transfer = _transfers(env, link, chips, hop_s)
+
+    def steps() -> Iterator[simpy.Event]:
+        for offset in offsets:
+            yield env.all_of([env.process(transfer(chip, offset)) for chip in range(chips)])
+
+    env.process(steps())
+    env.run()
+    return float(env.now)
+
+
+def send_s(nbytes: float, pairs: list[tuple[int, int]], chips: int, link: Interconnect) -> float:
+    """Seconds until every (source, destination) transfer of `nbytes` has arrived, all
+    started together on a system of `chips` chips: one hop through a switch; on a ring
+    destination - source links, store-and-forward, sharing the links they cross."""
+    if nbytes < 0:
+        raise InputError(f"send: the buffer must be >= 0 bytes, got {nbytes!r}.")
+    if not pairs or nbytes == 0:
+        return 0.0
+    env = simpy.Environment()
+    hop_s = link.latency + nbytes / link.sustained_bandwidth
+    transfer = _transfers(env, link, chips, hop_s)
+
+    for source, destination in pairs:
+        env.process(transfer(source, (destination - source) % chips))
+    env.run()
+    return float(env.now)
+
+
+def _transfers(
+    env: simpy.Environment, link: Interconnect, chips: int, hop_s: float
+) -> Callable[[int, int], Iterator[simpy.Event]]:
+    """A process factory: one transfer from `source` to the chip `offset` places on, hop
+    by hop, each hop holding the links it crosses for `hop_s`."""
     route = _ring_route if link.topology == "ring" else _switch_route
     ports = {name: [simpy.Resource(env, 1) for _ in range(chips)] for name in ("out", "in")}
 
@@ -72,13 +106,7 @@ def collective_s(kind: str, nbytes: float, chips: int, link: Interconnect) -> fl
             for port, request in zip(hop, requests, strict=True):
                 port.release(request)
 
-    def steps() -> Iterator[simpy.Event]:
-        for offset in offsets:
-            yield env.all_of([env.process(transfer(chip, offset)) for chip in range(chips)])
-
-    env.process(steps())
-    env.run()
-    return float(env.now)
+    return transfer
 
 
 def _ring_route(ports: dict, source: int, offset: int, chips: int) -> list[list]:
