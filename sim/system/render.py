@@ -101,10 +101,12 @@ def _phase_lines(phase: Phase, pipelined: bool) -> list[str]:
             f"({call.what}): {_ms(call.time_s)} each, {_ms(call.total_s)}"
         )
     if pipelined:
-        lines.append("  per stage (each chip of a stage alike): compute, collectives, p2p wait, bubble")
+        lines.append("  per stage (its chips alike): compute, collectives, p2p wait, bubble")
         for stage in phase.stages:
-            chips = f"chips {stage.chips[0]}-{stage.chips[-1]}" if len(stage.chips) > 1 else (
-                f"chip {stage.chips[0]}"
+            chips = (
+                f"chips {stage.chips[0]}-{stage.chips[-1]}"
+                if len(stage.chips) > 1
+                else (f"chip {stage.chips[0]}")
             )
             lines.append(
                 f"    stage {stage.stage} ({chips}, {stage.layers} layers): "

@@ -146,9 +146,7 @@ def memory_parts(
         )
         weights = sum(t.nbytes for t in step.tensors.values() if t.const) - kv_cache_bytes(step)
         sizes.append((weights, kv_cache_bytes(step), activation_bytes(step)))
-    prefill = transformer(
-        part, batch=batch, seq=seq, dtype=dtype, mode="prefill", layers=1, **ends
-    )
+    prefill = transformer(part, batch=batch, seq=seq, dtype=dtype, mode="prefill", layers=1, **ends)
     (w1, kv1, act1), (w2, kv2, _) = sizes
     extra = stage.layers - 1
     return w1 + extra * (w2 - w1), kv1 + extra * (kv2 - kv1), max(act1, activation_bytes(prefill))
