@@ -57,7 +57,7 @@ ASSUMPTIONS = [
 
 
 def run_system(
-    model: str,
+    model: str | TransformerConfig,
     system: System,
     *,
     tp: int | None = None,
@@ -69,13 +69,16 @@ def run_system(
     batch: int = 1,
     dtype: str | None = None,
 ) -> SystemResult:
-    """Simulate `model` (a transformer of the zoo) over `system`: `pp` pipeline stages of
-    `tp` chips each (default: every chip tensor-parallel), `dp` replicas (default: as many
-    as fit), the batch split into `micro_batches`; a prefill of `seq` tokens and one decode
-    step after it."""
-    if model not in CONFIGS:
+    """Simulate `model` (a transformer of the zoo, or any TransformerConfig) over `system`:
+    `pp` pipeline stages of `tp` chips each (default: every chip tensor-parallel), `dp`
+    replicas (default: as many as fit), the batch split into `micro_batches`; a prefill of
+    `seq` tokens and one decode step after it."""
+    if isinstance(model, TransformerConfig):
+        config = model
+    elif model in CONFIGS:
+        config = CONFIGS[model]
+    else:
         raise InputError(f"unknown transformer {model!r}; known: {', '.join(CONFIGS)}.")
-    config = CONFIGS[model]
     seq = expect_int(seq, "--seq", 1, config.max_positions - 1)
     plan = make_plan(
         config,
@@ -96,7 +99,7 @@ def run_system(
         for name, new, cached in (("prefill", seq, 0), ("decode", 1, seq))
     }
     return SystemResult(
-        workload=model,
+        workload=config.name,
         system=system.name,
         chip=chip.name,
         chips=system.chips,

@@ -1,0 +1,213 @@
+"""Pipeline and data parallelism: the schedule by hand, the bubble's closed form, the
+system accounting's identity over random small systems and models, and the CLI's refusals.
+
+toy-4 (hardware/systems/toy-4.yaml): 4 toy chips on a ring of 1 GB/s links, 1 us a step.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from hardware.errors import InputError
+from hardware.system import load_system, validate_system
+from sim.cli.main import app
+from sim.system.collectives import send_s
+from sim.system.pipeline import bubble_fraction, run_pipeline
+from sim.system.results import SYSTEM_LOSS_CATEGORIES
+from sim.system.run import run_system
+from workloads.zoo.llm_configs import TransformerConfig
+
+
+@pytest.fixture(scope="module")
+def toy4():
+    return load_system("toy-4")
+
+
+@pytest.mark.parametrize("schedule", ["gpipe", "1f1b"])
+@pytest.mark.parametrize("stages, micro", [(2, 1), (2, 4), (4, 4), (3, 7), (4, 16)])
+def test_equal_stages_idle_the_gpipe_bubble_fraction(stages, micro, schedule):
+    run = run_pipeline([2.0] * stages, [0.0] * (stages - 1), micro, schedule)
+    # (m + p - 1) stage times; each stage busy m of them, idle p - 1
+    assert run.makespan_s == pytest.approx(2.0 * (micro + stages - 1), rel=1e-12)
+    for stage in run.stages:
+        assert stage.busy_s == pytest.approx(2.0 * micro)
+        assert stage.bubble_s / run.makespan_s == pytest.approx(
+            bubble_fraction(stages, micro), rel=1e-12
+        )
+        assert stage.p2p_wait_s == 0
+    assert run.peak_in_flight == (micro if schedule == "gpipe" else min(micro, stages))
+
+
+def test_a_send_between_two_stages_by_hand():
+    # t = 1, send 0.5, m = 4: stage 0 runs 0..4; micro-batch 0 reaches stage 1 at 1.5,
+    # the rest at 2.5, 3.5, 4.5 as stage 1 frees up: the pass ends at 5.5.
+    run = run_pipeline([1.0, 1.0], [0.5], 4, "gpipe")
+    assert run.makespan_s == pytest.approx(5.5)
+    first, second = run.stages
+    assert (first.busy_s, first.p2p_wait_s, first.bubble_s) == pytest.approx((4, 0, 1.5))
+    # stage 1: idle 0..1 (fill: micro-batch 0 still in stage 0), 1..1.5 waiting for the send
+    assert (second.busy_s, second.p2p_wait_s, second.bubble_s) == pytest.approx((4, 0.5, 1))
+    assert run.link_busy_s == [pytest.approx(2.0)]
+
+
+def test_1f1b_caps_micro_batches_in_flight_and_stalls_when_sends_lengthen_the_trip():
+    # p = 4, t = 1, sends 0.5, m = 8. GPipe: stage 3 starts at 3 x 1.5 = 4.5 and ends at
+    # 4.5 + 8 = 12.5. 1F1B: micro-batch 4 enters only when micro-batch 0 leaves the last
+    # stage at 4 + 3 x 0.5 = 5.5; micro-batch 7 enters at 8.5 and leaves at 8.5 + 5.5 = 14.
+    gpipe = run_pipeline([1.0] * 4, [0.5] * 3, 8, "gpipe")
+    one_f_one_b = run_pipeline([1.0] * 4, [0.5] * 3, 8, "1f1b")
+    assert gpipe.makespan_s == pytest.approx(12.5)
+    assert one_f_one_b.makespan_s == pytest.approx(14.0)
+    assert (gpipe.peak_in_flight, one_f_one_b.peak_in_flight) == (8, 4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    stage_s=st.lists(st.floats(0.0, 5.0), min_size=1, max_size=5),
+    sends=st.lists(st.floats(0.0, 2.0), min_size=4, max_size=4),
+    micro=st.integers(1, 9),
+    schedule=st.sampled_from(["gpipe", "1f1b"]),
+)
+def test_every_stage_time_splits_into_busy_p2p_wait_and_bubble(stage_s, sends, micro, schedule):
+    run = run_pipeline(stage_s, sends[: len(stage_s) - 1], micro, schedule)
+    for stage, t in zip(run.stages, stage_s, strict=True):
+        assert stage.busy_s == pytest.approx(micro * t, abs=1e-9)
+        assert min(stage.p2p_wait_s, stage.bubble_s) >= -1e-9
+        total = stage.busy_s + stage.p2p_wait_s + stage.bubble_s
+        assert total == pytest.approx(run.makespan_s, abs=1e-9)
+    path = sum(stage_s) + sum(sends[: len(stage_s) - 1])
+    assert run.makespan_s >= max(path, micro * max(stage_s)) - 1e-9
+
+
+def test_sends_on_the_toy_ring_cross_the_links_between_the_chips(toy4):
+    ring = toy4.interconnect
+    # 1 MB, 1 us + 1 ms a hop; chip 0 -> 2 is two hops, store and forward
+    assert send_s(1e6, [(0, 1)], 4, ring) == pytest.approx(1.001e-3, rel=1e-12)
+    assert send_s(1e6, [(0, 2)], 4, ring) == pytest.approx(2 * 1.001e-3, rel=1e-12)
+    # 0 -> 2 and 1 -> 3 both cross link 1 -> 2, one hop apart: no waiting
+    assert send_s(1e6, [(0, 2), (1, 3)], 4, ring) == pytest.approx(2 * 1.001e-3, rel=1e-12)
+    # 0 -> 1 and 0 -> 2 both start on link 0 -> 1: one waits a hop, then crosses two
+    assert send_s(1e6, [(0, 1), (0, 2)], 4, ring) == pytest.approx(3 * 1.001e-3, rel=1e-12)
+    switch = ring.model_copy(update={"topology": "switch"})
+    assert send_s(1e6, [(0, 2), (1, 3)], 4, switch) == pytest.approx(1.001e-3, rel=1e-12)
+
+
+def test_a_two_stage_pipeline_of_gpt2_on_toy4_by_its_stage_times(toy4):
+    result = run_system("gpt2", toy4, tp=1, pp=2, dp=1, seq=8, batch=4, micro_batches=4)
+    prefill = result.prefill
+    first, second = prefill.stages
+    assert (first.layers, second.layers, second.chips) == (6, 6, [1])
+    # one micro-batch's activation: 1 sequence x 8 tokens x 768 x 2 B over one ring link
+    send = 1e-6 + 8 * 768 * 2 / 1e9
+    assert [c.kind for c in prefill.collectives] == ["send"]
+    assert prefill.collectives[0].time_s == pytest.approx(send, rel=1e-12)
+    t0, t1 = first.compute_s / 4, second.compute_s / 4
+    assert t1 > t0  # the last stage holds the LM head
+    # the slower second stage sets the pace once the first micro-batch is through
+    assert prefill.latency_s == pytest.approx(t0 + send + 4 * t1, rel=1e-9)
+    assert prefill.bubble_share > 0 and result.replicas == 1 and result.chips_used == 2
+
+
+def test_replicas_multiply_tokens_and_exchange_nothing(toy4):
+    one = run_system("gpt2", toy4, tp=2, dp=1, seq=8)
+    two = run_system("gpt2", toy4, tp=2, seq=8)
+    assert two.replicas == 2 and two.chips_used == 4 and one.chips_used == 2
+    assert two.prefill.latency_s == one.prefill.latency_s
+    assert two.prefill.tokens_per_s == pytest.approx(2 * one.prefill.tokens_per_s)
+
+
+@st.composite
+def small_cases(draw):
+    heads = draw(st.sampled_from([2, 4, 8]))
+    layers = draw(st.sampled_from([1, 2, 4, 6]))
+    config = TransformerConfig(
+        name="random",
+        layers=layers,
+        hidden=16 * heads,
+        heads=heads,
+        kv_heads=draw(st.sampled_from([h for h in (1, 2, heads) if heads % h == 0])),
+        ffn=draw(st.sampled_from([64, 128, 256])),
+        vocab=draw(st.integers(64, 600)),
+        max_positions=256,
+        gated=draw(st.booleans()),
+    )
+    chips = draw(st.sampled_from([2, 4, 8]))
+    system = validate_system(
+        {
+            "name": "random",
+            "chip": draw(st.sampled_from(["toy", "h100-sxm"])),
+            "chips": chips,
+            "interconnect": {
+                "topology": draw(st.sampled_from(["ring", "switch"])),
+                "bandwidth": draw(st.sampled_from(["1 GB/s", "100 GB/s"])),
+                "latency": draw(st.sampled_from(["0 us", "1 us", "20 us"])),
+            },
+        },
+        "random",
+    )
+    pp = draw(st.sampled_from([p for p in (1, 2, 4) if layers % p == 0 and chips % p == 0]))
+    tp = draw(st.sampled_from([t for t in (1, 2, 4) if chips % (t * pp) == 0 and heads % t == 0]))
+    batch = draw(st.sampled_from([1, 2, 4]))
+    micro = draw(st.sampled_from([m for m in (1, 2, 4) if batch % m == 0]))
+    options = {
+        "tp": tp,
+        "pp": pp,
+        "micro_batches": micro,
+        "batch": batch,
+        "seq": draw(st.integers(1, 16)),
+        "schedule": draw(st.sampled_from(["gpipe", "1f1b"])),
+    }
+    return config, system, options
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=small_cases())
+def test_the_system_accounting_adds_up_exactly(case):
+    config, system, options = case
+    result = run_system(config, system, **options)
+    for phase in (result.prefill, result.decode):
+        assert set(phase.losses_ops) == set(SYSTEM_LOSS_CATEGORIES)
+        assert min(phase.losses_ops.values()) >= -1e-9 * phase.peak_ops * phase.latency_s
+        capacity = phase.peak_ops * phase.latency_s
+        accounted = phase.useful_ops + sum(phase.losses_ops.values())
+        assert accounted == pytest.approx(capacity, rel=1e-9)
+        assert phase.peak_ops == pytest.approx(
+            options["tp"] * options["pp"] * system.chip.peak_ops(result.dtype)
+        )
+        for stage in phase.stages:
+            parts = stage.compute_s + stage.collectives_s + stage.p2p_wait_s + stage.bubble_s
+            assert parts == pytest.approx(phase.latency_s, rel=1e-9)
+        if options["pp"] == 1:  # one stage never waits for another
+            assert phase.losses_ops["pipeline_bubble"] == pytest.approx(0, abs=1e-9 * capacity)
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--pp", "5"], "--pp must be an integer from 1 to 4"),
+        (["--pp", "3", "--tp", "1", "--model", "llama-2-7b"], "--pp 3: 'llama-2-7b' has 32 layers"),
+        (["--tp", "3", "--model", "llama-2-7b"], "cannot be split over 3 chips"),
+        (["--tp", "3"], "3 chips per model copy does not divide the 4 chips"),
+        (["--tp", "2", "--pp", "3"], "does not divide the 4 chips"),
+        (["--tp", "2", "--dp", "3"], "--dp must be an integer from 1 to 2"),
+        (["--batch", "4", "--micro-batches", "3"], "--micro-batches 3 does not divide --batch 4"),
+        (["--schedule", "zigzag"], "--schedule must be one of gpipe, 1f1b"),
+    ],
+)
+def test_invalid_plans_are_one_clear_paragraph_and_exit_2(args, words):
+    model = args[args.index("--model") + 1] if "--model" in args else "gpt2"
+    args = args[: args.index("--model")] if "--model" in args else args
+    result = CliRunner().invoke(app, ["system", model, "--system", "toy-4", "--seq", "8", *args])
+    assert result.exit_code == 2, result.output
+    assert words in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_the_api_raises_the_projects_error(toy4):
+    with pytest.raises(InputError, match="do not split evenly over 3 pipeline stages"):
+        run_system("llama-2-7b", toy4, pp=3, tp=1, seq=8)
+    with pytest.raises(InputError, match="--micro-batches must be an integer from 1 to 2"):
+        run_system("gpt2", toy4, seq=8, batch=2, micro_batches=4)
