@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from hardware.errors import InputError
 from hardware.system import load_system, validate_system
 from sim.cli.main import app
-from sim.system.collectives import send_s
+from sim.system.collectives import alpha_beta_s, collective_s, send_s
 from sim.system.pipeline import bubble_fraction, run_pipeline
 from sim.system.results import SYSTEM_LOSS_CATEGORIES
 from sim.system.run import run_system
@@ -211,3 +211,69 @@ def test_the_api_raises_the_projects_error(toy4):
         run_system("llama-2-7b", toy4, pp=3, tp=1, seq=8)
     with pytest.raises(InputError, match="--micro-batches must be an integer from 1 to 2"):
         run_system("gpt2", toy4, seq=8, batch=2, micro_batches=4)
+
+
+def _two_level(topology: str) -> dict:
+    """A hypothetical 2 x 2 system for hand arithmetic: 1 GB/s, 1 us inside a node or row;
+    0.5 GB/s, 2 us between nodes."""
+    link = {"topology": topology, "bandwidth": "1 GB/s", "latency": "1 us"}
+    if topology == "torus2d":
+        link["dims"] = [2, 2]
+    else:
+        link.update(node_chips=2, inter_node={"bandwidth": "0.5 GB/s", "latency": "2 us"})
+    return validate_system({"name": "two", "chip": "toy", "chips": 4, "interconnect": link}, "t")
+
+
+def test_a_hierarchical_all_reduce_by_hand():
+    link = _two_level("hierarchical").interconnect
+    # 4 MB over 2 nodes x 2 chips: reduce-scatter in the node: 1 step of 1 us + 2 MB / 1 GB/s;
+    # all-reduce of the 2 MB shard between nodes: 2 steps of 2 us + 1 MB / 0.5 GB/s;
+    # all-gather in the node: as the reduce-scatter
+    expected = 2 * (1e-6 + 2e-3) + 2 * (2e-6 + 2e-3)
+    assert collective_s("all_reduce", 4e6, 4, link) == pytest.approx(expected, rel=1e-12)
+    assert alpha_beta_s("all_reduce", 4e6, 4, link) == pytest.approx(expected, rel=1e-12)
+    # within one node only the NVLink-like level: 2 steps of 1 us + 2 MB / 1 GB/s
+    assert collective_s("all_reduce", 4e6, 2, link) == pytest.approx(2 * 2.001e-3, rel=1e-12)
+    # sends: inside a node one NVLink hop, across nodes one network hop
+    assert send_s(1e6, [(0, 1)], 4, link) == pytest.approx(1e-6 + 1e-3, rel=1e-12)
+    assert send_s(1e6, [(1, 2)], 4, link) == pytest.approx(2e-6 + 2e-3, rel=1e-12)
+
+
+def test_a_torus_all_reduce_runs_rows_then_columns():
+    link = _two_level("torus2d").interconnect
+    # rows and columns are rings of 1 GB/s: reduce-scatter on a row of 2 (1 step of 2 MB),
+    # all-reduce of 2 MB on a column of 2 (2 steps of 1 MB), all-gather on the row
+    expected = 2 * (1e-6 + 2e-3) + 2 * (1e-6 + 1e-3)
+    assert collective_s("all_reduce", 4e6, 4, link) == pytest.approx(expected, rel=1e-12)
+    # chip 0 (0, 0) to chip 3 (1, 1): one hop along the row, one along the column
+    assert send_s(1e6, [(0, 3)], 4, link) == pytest.approx(2 * 1.001e-3, rel=1e-12)
+    with pytest.raises(InputError, match="does not fill whole torus2d levels"):
+        collective_s("all_reduce", 4e6, 3, link)
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"topology": "torus2d"}, "needs dims"),
+        ({"topology": "torus2d", "dims": [2, 3]}, "must hold all 4 chips"),
+        ({"topology": "hierarchical", "node_chips": 2}, "needs node_chips and inter_node"),
+        ({"topology": "ring", "node_chips": 2}, "belongs to"),
+    ],
+)
+def test_two_level_topologies_refuse_incomplete_figures(change, words):
+    link = {"topology": "ring", "bandwidth": "1 GB/s", **change}
+    with pytest.raises(InputError, match=words):
+        validate_system({"name": "x", "chip": "toy", "chips": 4, "interconnect": link}, "x.yaml")
+
+
+def test_two_hgx_h100_nodes_send_between_pipeline_stages_over_infiniband():
+    system = load_system("hgx-h100-x2")
+    port = system.interconnect.inter_node
+    assert (system.chips, port.bandwidth) == (16, 50e9)  # 400 Gb/s per GPU
+    result = run_system("llama-2-7b", system, tp=4, pp=2, dp=2, seq=8)
+    send = next(c for c in result.prefill.collectives if c.kind == "send")
+    # stage 0 on chips 0-3, stage 1 on chips 4-7: the same node, NVLink
+    assert send.time_s == pytest.approx(1e-6 + send.nbytes / (450e9 * 0.82), rel=1e-12)
+    across = run_system("llama-2-7b", system, tp=8, pp=2, seq=8)
+    send = next(c for c in across.prefill.collectives if c.kind == "send")
+    assert send.time_s == pytest.approx(3e-6 + send.nbytes / (50e9 * 0.9), rel=1e-12)
