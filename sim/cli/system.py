@@ -1,6 +1,6 @@
-"""`topsim system MODEL --system S [--tp N] [--pp M] [--dp K] [--micro-batches B]
+"""`topsim system MODEL --system S [--tp N] [--pp M] [--dp K] [--ep E] [--micro-batches B]
 [--schedule gpipe|1f1b] [--seq N] [--batch B]`: a transformer laid tensor-, pipeline- and
-data-parallel over a system of chips (sim/system/)."""
+data-parallel (and expert-parallel for MoE) over a system of chips (sim/system/)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ def system(
         int | None, typer.Option(help="Tensor-parallel degree (default: every chip / --pp).")
     ] = None,
     pp: Annotated[int, typer.Option(help="Pipeline stages (must divide the layers).")] = 1,
+    ep: Annotated[
+        int, typer.Option(help="Expert-parallel chips per stage (MoE models; with --tp 1).")
+    ] = 1,
     dp: Annotated[
         int | None,
         typer.Option(help="Data-parallel replicas (default: as many as the chips hold)."),
@@ -56,6 +59,7 @@ def system(
             spec,
             tp=tp,
             pp=pp,
+            ep=ep,
             dp=dp,
             micro_batches=micro_batches,
             schedule=schedule,

@@ -1,7 +1,8 @@
 """A parallelism plan: how a model is laid over a system's chips, checked before any run.
 
 A group of tp x pp chips runs one copy of the model: pp pipeline stages of L / pp layers
-each, every stage split tensor-parallel over tp chips. `dp` copies of the group (data
+each, every stage split tensor-parallel over tp chips (or, for a mixture of experts,
+expert-parallel over ep chips: sim/system/expert.py). `dp` copies of the group (data
 parallel replicas) serve independent requests; in inference they exchange nothing.
 Chips are numbered group by group, stage by stage: stage s of replica r holds chips
 r*tp*pp + s*tp ... + tp - 1, so a stage's tensor-parallel group sits on neighbouring
@@ -15,6 +16,7 @@ import dataclasses
 
 from hardware.errors import InputError, expect_int
 from hardware.system import System
+from sim.system.expert import ep_problem
 from sim.system.pipeline import SCHEDULES
 from sim.system.tensor import StageSlice, shard
 from workloads.zoo.transformer import TransformerConfig
@@ -31,15 +33,21 @@ class Plan:
     dp: int
     micro_batches: int
     schedule: str
+    ep: int = 1
+
+    @property
+    def width(self) -> int:
+        """Chips of one stage: tp tensor-parallel or ep expert-parallel."""
+        return self.tp * self.ep
 
     @property
     def group(self) -> int:
         """Chips of one model copy."""
-        return self.tp * self.pp
+        return self.width * self.pp
 
     def stage_chips(self, stage: int) -> list[int]:
         """System chip indices of `stage` in the first replica."""
-        return list(range(stage * self.tp, (stage + 1) * self.tp))
+        return list(range(stage * self.width, (stage + 1) * self.width))
 
     def slices(self, config: TransformerConfig) -> list[StageSlice]:
         per_stage = config.layers // self.pp
@@ -57,6 +65,7 @@ def make_plan(
     micro_batches: int,
     schedule: str,
     batch: int,
+    ep: int = 1,
 ) -> Plan:
     """Check every degree against the system and the model; one InputError per problem."""
     chips = system.chips
@@ -68,16 +77,21 @@ def make_plan(
             f"evenly over {pp} pipeline stages; stages that work on {chips} chips: "
             f"{', '.join(map(str, divisors))}."
         )
+    ep = expect_int(ep, "--ep", 1, chips)
     if tp is None:
-        tp = chips // pp
+        tp = chips // pp if ep == 1 else 1
     tp = expect_int(tp, "--tp", 1, chips)
     shard(config, tp)  # the heads, KV heads and MLP split tp ways, or a clear error
-    if chips % (tp * pp):
+    problem = ep_problem(config, ep, tp)
+    if problem:
+        raise InputError(f"--ep {ep}: {problem}.")
+    if chips % (tp * ep * pp):
         raise InputError(
-            f"--tp {tp} x --pp {pp} = {tp * pp} chips per model copy does not divide the "
-            f"{chips} chips of {system.name!r}; choose degrees whose product divides {chips}."
+            f"--tp {tp} x --ep {ep} x --pp {pp} = {tp * ep * pp} chips per model copy does "
+            f"not divide the {chips} chips of {system.name!r}; choose degrees whose product "
+            f"divides {chips}."
         )
-    most = chips // (tp * pp)
+    most = chips // (tp * ep * pp)
     dp = most if dp is None else expect_int(dp, "--dp", 1, most)
     batch = expect_int(batch, "--batch", 1, MAX_BATCH)
     micro_batches = expect_int(micro_batches, "--micro-batches", 1, batch)
@@ -86,6 +100,11 @@ def make_plan(
             f"--micro-batches {micro_batches} does not divide --batch {batch}: every "
             f"micro-batch must hold the same number of sequences."
         )
+    if batch % (micro_batches * ep):
+        raise InputError(
+            f"--batch {batch} must split into {micro_batches} micro-batches of {ep} equal "
+            f"shares, one per expert-parallel chip: use a multiple of {micro_batches * ep}."
+        )
     if schedule not in SCHEDULES:
         raise InputError(f"--schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}.")
-    return Plan(tp=tp, pp=pp, dp=dp, micro_batches=micro_batches, schedule=schedule)
+    return Plan(tp=tp, pp=pp, dp=dp, micro_batches=micro_batches, schedule=schedule, ep=ep)

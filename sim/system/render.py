@@ -36,7 +36,7 @@ def render_system(result: SystemResult) -> list[str]:
 
 
 def _plan(result: SystemResult) -> str:
-    text = f"TP {result.tp}"
+    text = f"TP {result.tp}" if result.ep == 1 else f"EP {result.ep}"
     if result.pp > 1:
         text += f" x PP {result.pp} ({result.schedule}, {result.micro_batches} micro-batches)"
     elif result.micro_batches > 1:

@@ -7,7 +7,7 @@ phase's `losses_ops` holds every chip category summed over the chips of the grou
 
     system peak ops/s x latency_s = useful_ops + sum(losses_ops)
 
-with the system peak the chip's peak times the chips of one group (tp x pp).
+with the system peak the chip's peak times the chips of one group (tp x ep x pp).
 """
 
 from __future__ import annotations
@@ -108,7 +108,8 @@ class SystemResult(Model):
     chip: str
     chips: int
     tp: int
-    pp: int  # pipeline stages, each of tp chips
+    pp: int  # pipeline stages, each of tp (or ep) chips
+    ep: int  # expert-parallel chips per stage (MoE; attention data-parallel over them)
     replicas: int  # data-parallel copies of the tp x pp group; tokens/s counts them
     chips_used: int  # tp x pp x replicas
     micro_batches: int  # the batch of a pass is split into this many

@@ -6,14 +6,15 @@ Stages: check the plan (sim/system/plan.py), fit each stage's shard in memory, t
 each phase simulate one chip of each distinct stage on a micro-batch (`sim.simulate`),
 cost its tensor-parallel collectives and the sends between stages (sim/system/
 collectives.py), stream the micro-batches through the stages (sim/system/pipeline.py),
-and account, over the tp x pp chips of one group and the pass's latency T:
+and account, over the w x pp chips of one group (w = tp, or ep for expert parallel) and
+the pass's latency T:
 
-    useful          = sum over stages of tp x m x the chip's useful ops
+    useful          = sum over stages of w x m x the chip's useful ops
     chip losses     = the same sums of each chip category
-    communication   = chip peak x tp x (m x the stage's collectives + its p2p wait)
-    pipeline_bubble = chip peak x tp x the stage's idle time otherwise
+    communication   = chip peak x w x (m x the stage's collectives + its p2p wait)
+    pipeline_bubble = chip peak x w x the stage's idle time otherwise
 
-which add up to tp x pp x chip peak x T exactly, stage by stage.
+which add up to w x pp x chip peak x T exactly, stage by stage.
 
 A model that does not fit still runs (the latency is what it would be with enough
 memory); `memory.fits` is false and the result says by how much and which degree fits.
@@ -27,6 +28,7 @@ from hardware.system import System
 from sim.result import Result
 from sim.simulate import simulate
 from sim.system.collectives import collective_s, send_s, step_offsets
+from sim.system.expert import expert_collectives, expert_config
 from sim.system.pipeline import run_pipeline
 from sim.system.plan import Plan, make_plan
 from sim.system.results import (
@@ -62,6 +64,7 @@ def run_system(
     *,
     tp: int | None = None,
     pp: int = 1,
+    ep: int = 1,
     dp: int | None = None,
     micro_batches: int = 1,
     schedule: str = "gpipe",
@@ -70,9 +73,9 @@ def run_system(
     dtype: str | None = None,
 ) -> SystemResult:
     """Simulate `model` (a transformer of the zoo, or any TransformerConfig) over `system`:
-    `pp` pipeline stages of `tp` chips each (default: every chip tensor-parallel), `dp`
-    replicas (default: as many as fit), the batch split into `micro_batches`; a prefill of
-    `seq` tokens and one decode step after it."""
+    `pp` pipeline stages of `tp` chips each (default: every chip tensor-parallel) or of `ep`
+    chips expert-parallel, `dp` replicas (default: as many as fit), the batch split into
+    `micro_batches`; a prefill of `seq` tokens and one decode step after it."""
     if isinstance(model, TransformerConfig):
         config = model
     elif model in CONFIGS:
@@ -85,6 +88,7 @@ def run_system(
         system,
         tp=tp,
         pp=pp,
+        ep=ep,
         dp=dp,
         micro_batches=micro_batches,
         schedule=schedule,
@@ -105,6 +109,7 @@ def run_system(
         chips=system.chips,
         tp=plan.tp,
         pp=plan.pp,
+        ep=plan.ep,
         replicas=plan.dp,
         chips_used=plan.group * plan.dp,
         micro_batches=plan.micro_batches,
@@ -125,7 +130,9 @@ def _memory(
     """The fullest stage's chip: every micro-batch's KV cache lives on it."""
     parts = max(
         (
-            memory_parts(config, plan.tp, batch, seq, dtype, part)
+            memory_parts(
+                expert_config(config, plan.ep), plan.tp, batch // plan.ep, seq, dtype, part
+            )
             for part in dict.fromkeys(plan.slices(config))
         ),
         key=sum,
@@ -158,8 +165,9 @@ def _phase(
     dtype: str,
 ) -> Phase:
     """One pass of the whole batch through the group, micro-batch by micro-batch."""
-    part, tp, m = shard(config, plan.tp), plan.tp, plan.micro_batches
-    micro = batch // m
+    part = expert_config(shard(config, plan.tp), plan.ep)
+    tp, width, m = plan.tp, plan.width, plan.micro_batches
+    micro = batch // m // plan.ep  # sequences of one chip in one micro-batch
     runs: dict[StageSlice, tuple[Result, list[CollectiveCall]]] = {}
     for piece in dict.fromkeys(plan.slices(config)):
         graph = transformer(
@@ -173,9 +181,10 @@ def _phase(
             embed=piece.embed,
             head=piece.head,
         )
+        needs = collectives(config, tp, micro, new, dtype, piece)
+        needs += expert_collectives(config, plan.ep, micro, new, dtype, piece)
         calls = [
-            _call(kind, what, nbytes, count, system, tp)
-            for kind, what, nbytes, count in collectives(config, tp, micro, new, dtype, piece)
+            _call(kind, what, nbytes, count, system, width) for kind, what, nbytes, count in needs
         ]
         runs[piece] = (simulate(graph, system.chip, dtype=dtype), calls)
     slices = plan.slices(config)
@@ -196,11 +205,11 @@ def _phase(
     stages, links = [], []
     for s, (piece, run) in enumerate(zip(slices, pipe.stages, strict=True)):
         result, calls = runs[piece]
-        useful += tp * m * result.useful_ops
+        useful += width * m * result.useful_ops
         for category, ops in result.losses_ops.items():
-            losses[category] += tp * m * ops
-        losses["communication"] += tp * chip_peak * (m * stage_comm[s] + run.p2p_wait_s)
-        losses["pipeline_bubble"] += tp * chip_peak * run.bubble_s
+            losses[category] += width * m * ops
+        losses["communication"] += width * chip_peak * (m * stage_comm[s] + run.p2p_wait_s)
+        losses["pipeline_bubble"] += width * chip_peak * run.bubble_s
         stages.append(
             StageUse(
                 stage=s,
@@ -212,9 +221,10 @@ def _phase(
                 bubble_s=run.bubble_s,
             )
         )
-        if tp > 1:
-            sent = sum(c.count * len(step_offsets(c.kind, tp)) * c.nbytes / tp for c in calls)
-            links.append(_link(f"stage {s} TP group", m * sent, m * stage_comm[s], latency))
+        if width > 1:
+            sent = sum(c.count * len(step_offsets(c.kind, width)) * c.nbytes / width for c in calls)
+            group = "TP" if plan.ep == 1 else "EP"
+            links.append(_link(f"stage {s} {group} group", m * sent, m * stage_comm[s], latency))
         if s + 1 < plan.pp:
             links.append(
                 _link(f"stage {s} -> {s + 1}", m * activation, pipe.link_busy_s[s], latency)
@@ -267,9 +277,9 @@ def _pairs(plan: Plan, stage: int) -> list[tuple[int, int]]:
 
 
 def _call(
-    kind: str, what: str, nbytes: float, count: int, system: System, tp: int
+    kind: str, what: str, nbytes: float, count: int, system: System, chips: int
 ) -> CollectiveCall:
-    one = collective_s(kind, nbytes, tp, system.interconnect)
+    one = collective_s(kind, nbytes, chips, system.interconnect)
     return CollectiveCall(
         kind=kind, what=what, nbytes=nbytes, count=count, time_s=one, total_s=count * one
     )

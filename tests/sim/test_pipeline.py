@@ -18,6 +18,8 @@ from sim.system.collectives import alpha_beta_s, collective_s, send_s
 from sim.system.pipeline import bubble_fraction, run_pipeline
 from sim.system.results import SYSTEM_LOSS_CATEGORIES
 from sim.system.run import run_system
+from sim.system.tensor import memory_parts
+from workloads.zoo.transformer import CONFIGS
 from workloads.zoo.llm_configs import TransformerConfig
 
 
@@ -123,6 +125,7 @@ def test_replicas_multiply_tokens_and_exchange_nothing(toy4):
 def small_cases(draw):
     heads = draw(st.sampled_from([2, 4, 8]))
     layers = draw(st.sampled_from([1, 2, 4, 6]))
+    experts = draw(st.sampled_from([0, 4]))
     config = TransformerConfig(
         name="random",
         layers=layers,
@@ -133,6 +136,8 @@ def small_cases(draw):
         vocab=draw(st.integers(64, 600)),
         max_positions=256,
         gated=draw(st.booleans()),
+        experts=experts,
+        experts_per_token=2 if experts else 0,
     )
     chips = draw(st.sampled_from([2, 4, 8]))
     system = validate_system(
@@ -150,10 +155,14 @@ def small_cases(draw):
     )
     pp = draw(st.sampled_from([p for p in (1, 2, 4) if layers % p == 0 and chips % p == 0]))
     tp = draw(st.sampled_from([t for t in (1, 2, 4) if chips % (t * pp) == 0 and heads % t == 0]))
-    batch = draw(st.sampled_from([1, 2, 4]))
-    micro = draw(st.sampled_from([m for m in (1, 2, 4) if batch % m == 0]))
+    ep = 1
+    if experts and tp == 1:
+        ep = draw(st.sampled_from([e for e in (1, 2, 4) if chips % (e * pp) == 0]))
+    batch = draw(st.sampled_from([4, 8]))
+    micro = draw(st.sampled_from([m for m in (1, 2, 4) if batch % (m * ep) == 0]))
     options = {
         "tp": tp,
+        "ep": ep,
         "pp": pp,
         "micro_batches": micro,
         "batch": batch,
@@ -175,7 +184,7 @@ def test_the_system_accounting_adds_up_exactly(case):
         accounted = phase.useful_ops + sum(phase.losses_ops.values())
         assert accounted == pytest.approx(capacity, rel=1e-9)
         assert phase.peak_ops == pytest.approx(
-            options["tp"] * options["pp"] * system.chip.peak_ops(result.dtype)
+            options["tp"] * options["ep"] * options["pp"] * system.chip.peak_ops(result.dtype)
         )
         for stage in phase.stages:
             parts = stage.compute_s + stage.collectives_s + stage.p2p_wait_s + stage.bubble_s
@@ -195,6 +204,10 @@ def test_the_system_accounting_adds_up_exactly(case):
         (["--tp", "2", "--dp", "3"], "--dp must be an integer from 1 to 2"),
         (["--batch", "4", "--micro-batches", "3"], "--micro-batches 3 does not divide --batch 4"),
         (["--schedule", "zigzag"], "--schedule must be one of gpipe, 1f1b"),
+        (["--ep", "2"], "--ep 2: 'gpt2' is not a mixture-of-experts model"),
+        (["--ep", "3", "--model", "mixtral-8x7b"], "its 8 experts do not split evenly over 3"),
+        (["--ep", "2", "--tp", "2", "--model", "mixtral-8x7b"], "use --tp 1"),
+        (["--ep", "4", "--batch", "2", "--model", "mixtral-8x7b"], "use a multiple of 4"),
     ],
 )
 def test_invalid_plans_are_one_clear_paragraph_and_exit_2(args, words):
@@ -277,3 +290,20 @@ def test_two_hgx_h100_nodes_send_between_pipeline_stages_over_infiniband():
     across = run_system("llama-2-7b", system, tp=8, pp=2, seq=8)
     send = next(c for c in across.prefill.collectives if c.kind == "send")
     assert send.time_s == pytest.approx(3e-6 + send.nbytes / (50e9 * 0.9), rel=1e-12)
+
+
+def test_expert_parallel_mixtral_dispatches_and_combines_by_all_to_all():
+    system = load_system("hgx-h100")
+    result = run_system("mixtral-8x7b", system, ep=8, seq=8, batch=8)
+    assert (result.tp, result.ep, result.replicas) == (1, 8, 1)
+    dispatch, combine = result.prefill.collectives
+    # each chip: 1 sequence x 8 tokens x top-2 x 4096 x 2 B = 131,072 B, in each of 32 layers
+    assert (dispatch.kind, dispatch.nbytes, dispatch.count) == ("all_to_all", 131_072, 32)
+    # through the switch: 7 steps of 1 us + 131,072 / 8 B at 450 GB/s x 0.82
+    assert dispatch.time_s == pytest.approx(7 * (1e-6 + 16_384 / 369e9), rel=1e-12)
+    assert combine.total_s == dispatch.total_s
+    # one of the 8 experts per chip: the whole model less 7 experts (3 x 4096 x 14336
+    # weights each) in each of 32 layers, fp16
+    whole, kv, _ = memory_parts(CONFIGS["mixtral-8x7b"], 1, 8, 8, "fp16")
+    assert result.memory.weights_bytes == whole - 32 * 7 * 3 * 4096 * 14336 * 2
+    assert result.memory.kv_cache_bytes == kv / 8  # its own sequence of the 8
