@@ -19,8 +19,8 @@ from sim.system.pipeline import bubble_fraction, run_pipeline
 from sim.system.results import SYSTEM_LOSS_CATEGORIES
 from sim.system.run import run_system
 from sim.system.tensor import memory_parts
-from workloads.zoo.transformer import CONFIGS
 from workloads.zoo.llm_configs import TransformerConfig
+from workloads.zoo.transformer import CONFIGS
 
 
 @pytest.fixture(scope="module")
