@@ -137,6 +137,39 @@ def _stage_run(entries: list[tuple[float, float, float, float]], makespan: float
     )
 
 
+def steady_period_s(
+    stage_s: list[float], send_s: list[float], micro_batches: int, rounds: int | None = None
+) -> float:
+    """Seconds per round once the pipeline runs steadily: the m micro-batches cycle through
+    the stages (a decode micro-batch's next token starts at stage 0 as soon as the last
+    stage has produced this one; the token id goes back for free), so the pipeline never
+    drains. Equal stages of t and free sends: max(m, p) x t per round."""
+    stages, m = len(stage_s), micro_batches
+    rounds = rounds or stages + 3
+    env = simpy.Environment()
+    chips = [simpy.Resource(env, 1) for _ in range(stages)]
+    links = [simpy.Resource(env, 1) for _ in range(stages - 1)]
+    done: list[float] = []  # when the last micro-batch finishes each round
+
+    def micro_batch(index: int) -> Iterator[simpy.Event]:
+        for _ in range(rounds):
+            for s in range(stages):
+                with chips[s].request() as turn:
+                    yield turn
+                    yield env.timeout(stage_s[s])
+                if s + 1 < stages:
+                    with links[s].request() as link:
+                        yield link
+                        yield env.timeout(send_s[s])
+            if index == m - 1:
+                done.append(env.now)
+
+    for index in range(m):
+        env.process(micro_batch(index))
+    env.run()
+    return (done[-1] - done[0]) / (rounds - 1)
+
+
 def bubble_fraction(stages: int, micro_batches: int) -> float:
     """The closed form for equal stages and free transfers: (p - 1) / (m + p - 1)."""
     return (stages - 1) / (micro_batches + stages - 1)

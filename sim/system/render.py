@@ -86,7 +86,8 @@ def _phase_lines(phase: Phase, pipelined: bool) -> list[str]:
             f"{phase.name} ({what}): {_ms(phase.latency_s)}; one micro-batch: chip "
             f"{_ms(phase.chip_latency_s)} + communication {_ms(phase.communication_s)}; "
             f"bubble {phase.bubble_share:.1%}, communication {phase.communication_share:.1%}; "
-            f"{phase.tokens_per_s:,.1f} tokens/s"
+            f"{phase.tokens_per_s:,.1f} tokens/s ({phase.steady_tokens_per_s:,.1f} with passes "
+            f"back to back)"
         )
     else:
         head = (

@@ -91,7 +91,8 @@ class Phase(Model):
     latency_s: float  # the pass; chip_latency_s + communication_s for one micro-batch
     communication_share: float  # losses_ops["communication"] / (peak_ops x latency_s)
     bubble_share: float  # losses_ops["pipeline_bubble"] / (peak_ops x latency_s)
-    tokens_per_s: float  # new tokens per second, all replicas
+    tokens_per_s: float  # new tokens per second, all replicas, this pass alone
+    steady_tokens_per_s: float  # the same with passes back to back: no fill, no drain
     collectives: list[CollectiveCall]
     peak_ops: float  # system peak ops/s: TP degree x the chip's peak
     useful_ops: float

@@ -15,7 +15,7 @@ from hardware.errors import InputError
 from hardware.system import load_system, validate_system
 from sim.cli.main import app
 from sim.system.collectives import alpha_beta_s, collective_s, send_s
-from sim.system.pipeline import bubble_fraction, run_pipeline
+from sim.system.pipeline import bubble_fraction, run_pipeline, steady_period_s
 from sim.system.results import SYSTEM_LOSS_CATEGORIES
 from sim.system.run import run_system
 from sim.system.tensor import memory_parts
@@ -307,3 +307,26 @@ def test_expert_parallel_mixtral_dispatches_and_combines_by_all_to_all():
     whole, kv, _ = memory_parts(CONFIGS["mixtral-8x7b"], 1, 8, 8, "fp16")
     assert result.memory.weights_bytes == whole - 32 * 7 * 3 * 4096 * 14336 * 2
     assert result.memory.kv_cache_bytes == kv / 8  # its own sequence of the 8
+
+
+@pytest.mark.parametrize(
+    "stages, micro, send, period",
+    [
+        (4, 8, 0.0, 8.0),  # m >= p: the stages never wait, m stage times a round
+        (4, 4, 0.0, 4.0),
+        (4, 2, 0.0, 4.0),  # m < p: a micro-batch's round trip, p stage times
+        (4, 2, 0.5, 5.5),  # ... plus its three sends
+        (1, 3, 0.0, 3.0),
+    ],
+)
+def test_steady_state_rounds_by_hand(stages, micro, send, period):
+    assert steady_period_s([1.0] * stages, [send] * (stages - 1), micro) == pytest.approx(period)
+
+
+def test_steady_state_throughput_needs_at_least_as_many_micro_batches_as_stages(toy4):
+    few = run_system("gpt2", toy4, tp=1, pp=4, seq=8, batch=4, micro_batches=2)
+    enough = run_system("gpt2", toy4, tp=1, pp=4, seq=8, batch=4, micro_batches=4)
+    for result in (few, enough):
+        assert result.decode.steady_tokens_per_s > result.decode.tokens_per_s
+    single = run_system("gpt2", toy4, tp=4, seq=8)
+    assert single.decode.steady_tokens_per_s == single.decode.tokens_per_s
