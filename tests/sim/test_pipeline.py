@@ -140,16 +140,22 @@ def small_cases(draw):
         experts_per_token=2 if experts else 0,
     )
     chips = draw(st.sampled_from([2, 4, 8]))
+    topology = draw(st.sampled_from(["ring", "switch", "torus2d", "hierarchical"]))
+    link = {
+        "topology": topology,
+        "bandwidth": draw(st.sampled_from(["1 GB/s", "100 GB/s"])),
+        "latency": draw(st.sampled_from(["0 us", "1 us", "20 us"])),
+    }
+    if topology == "torus2d":
+        link["dims"] = [2, chips // 2]
+    elif topology == "hierarchical":
+        link.update(node_chips=2, inter_node={"bandwidth": "0.5 GB/s", "latency": "5 us"})
     system = validate_system(
         {
             "name": "random",
             "chip": draw(st.sampled_from(["toy", "h100-sxm"])),
             "chips": chips,
-            "interconnect": {
-                "topology": draw(st.sampled_from(["ring", "switch"])),
-                "bandwidth": draw(st.sampled_from(["1 GB/s", "100 GB/s"])),
-                "latency": draw(st.sampled_from(["0 us", "1 us", "20 us"])),
-            },
+            "interconnect": link,
         },
         "random",
     )
