@@ -44,7 +44,8 @@ def system(
 ) -> None:
     """Latency, per-stage and per-link use, communication and pipeline bubble, memory fit
     and tokens/s of a prefill and a decode step, the model split tensor-parallel
-    (Megatron-style), into pipeline stages and into replicas over the system's chips."""
+    (Megatron-style) or expert-parallel (MoE), into pipeline stages and into replicas over
+    the system's chips."""
     from sim.system.render import render_system
     from sim.system.run import run_system
 
