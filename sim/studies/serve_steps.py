@@ -57,6 +57,7 @@ class SimulatedSteps:
         dtype: str = "fp16",
         tp: int = 1,
         link: Interconnect | None = None,
+        runtime: str | None = None,
     ) -> None:
         self.config, self.chip, self.dtype, self.tp, self.link = (
             CONFIGS[model],
@@ -65,6 +66,7 @@ class SimulatedSteps:
             tp,
             link,
         )
+        self.options = {"runtime": runtime} if runtime else {}
         self.part = shard(self.config, tp)
         self.cache: dict[tuple[str, int, int], float] = {}
 
@@ -73,7 +75,7 @@ class SimulatedSteps:
         if key not in self.cache:
             shape = {"seq": length} if mode == "prefill" else {"kv": length}
             graph = transformer(self.part, batch=batch, mode=mode, dtype=self.dtype, **shape)
-            seconds = simulate(graph, self.chip).latency_s
+            seconds = simulate(graph, self.chip, **self.options).latency_s
             new = length if mode == "prefill" else 1
             for kind, _, nbytes, count in collectives(self.config, self.tp, batch, new, self.dtype):
                 seconds += count * collective_s(kind, nbytes, self.tp, self.link)
@@ -96,6 +98,25 @@ class SimulatedSteps:
             attention = self.decode_s(decodes, longest) - self.decode_s(decodes, 1)
             seconds += max(attention, 0.0)
         return seconds
+
+    def decode_exact_s(self, batch: int, kv: int) -> float:
+        """A decode step after `kv` cached tokens, interpolated linearly in `kv` between
+        the steps simulated at the powers of two around it (a step's KV reads grow
+        linearly with the cache; its weight reads do not change)."""
+        limit = self.config.max_positions - 1
+        low = min(1 << max(kv, 1).bit_length() - 1, limit)
+        high = min(2 * low, limit)
+        if kv <= low or high == low:
+            return self._pass_s("decode", batch, min(kv, limit))
+        at_low, at_high = self._pass_s("decode", batch, low), self._pass_s("decode", batch, high)
+        return at_low + (kv - low) / (high - low) * (at_high - at_low)
+
+    def generation_s(self, batch: int, prompt: int, tokens: int) -> tuple[float, float]:
+        """(prefill, prefill + decode) seconds of a static batch: a prefill of `prompt`
+        tokens (its length rounded up to a power of two), then `tokens` decode steps."""
+        prefill = self.prefill_s(batch, prompt)
+        decode = sum(self.decode_exact_s(batch, prompt + step) for step in range(tokens))
+        return prefill, prefill + decode
 
     def weight_bytes(self) -> float:
         """The weights one chip holds."""
