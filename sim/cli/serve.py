@@ -185,7 +185,7 @@ def _lines(result) -> list[str]:
         f"{result.model} on {_where(result)} ({result.dtype}): {result.requests} requests at "
         f"{figure(result.rate_per_s)}/s for {figure(result.duration_s)} s, max batch "
         f"{result.max_batch}, KV room {result.kv_capacity_tokens:,} tokens"
-        + (" a replica" if result.replicas > 1 else ""),
+        + (" per replica" if result.replicas > 1 else ""),
         f"  {_policy(result)}",
         f"{'':14}{'p50':>12}{'p90':>12}{'p99':>12}{'mean':>12}",
     ]
@@ -205,7 +205,7 @@ def _lines(result) -> list[str]:
         f"goodput       {figure(result.goodput_requests_per_s)} requests/s "
         f"({figure(100 * result.slo_attainment)}% meet {' and '.join(slo) or 'no SLO'})",
         f"busy          {figure(100 * result.busy_share)}% of the time"
-        + (" (summed over replicas)" if result.replicas > 1 else "")
+        + (" (mean over replicas)" if result.replicas > 1 else "")
         + f": {result.prefills:,} prefills, {result.decode_steps:,} decode steps"
         + (f", {result.mixed_steps:,} mixed steps" if result.chunk else "")
         + f" decoding {figure(result.mean_decode_batch)} requests on average"

@@ -124,8 +124,10 @@ def summarize(
     activity: Activity,
     slo_ttft_s: float | None = None,
     slo_tpot_s: float | None = None,
+    replicas: int = 1,
 ) -> dict:
-    """The ServeResult fields measured from a finished schedule."""
+    """The ServeResult fields measured from a finished schedule (the busy share is the
+    mean over `replicas`)."""
     ttft = np.array([r.first_token_s - r.arrival_s for r in requests])
     e2e = np.array([r.done_s - r.arrival_s for r in requests])
     tpot = np.array(
@@ -143,7 +145,7 @@ def summarize(
         requests=len(requests),
         output_tokens=output_tokens,
         makespan_s=makespan,
-        busy_share=activity.busy_s / makespan,
+        busy_share=activity.busy_s / (makespan * replicas),
         prefills=activity.prefills,
         decode_steps=activity.decode_steps,
         mixed_steps=activity.mixed_steps,
@@ -301,7 +303,7 @@ def serve_rates(
                 max_batch=max_batch,
                 kv_capacity_tokens=kv_capacity,
                 simulated_shapes=len(steps.cache),
-                **summarize(requests, activity, slo_ttft_s, slo_tpot_s),
+                **summarize(requests, activity, slo_ttft_s, slo_tpot_s, replicas),
             )
         )
     return results

@@ -203,6 +203,7 @@ def test_a_system_serves_with_replicas_and_more_kv_room(hgx) -> None:
     group = serve("gpt2", hgx, 200.0, 0.1, prompt=128, tokens=8, seed=3, tp=4)
     assert (group.tp, group.replicas, group.system) == (4, 2, "hgx-h100")
     assert group.requests == one.requests
+    assert 0 < group.busy_share <= 1  # the mean over the two replicas
     assert group.kv_capacity_tokens > 3 * one.kv_capacity_tokens
     with pytest.raises(InputError, match="tensor parallelism"):
         serve("gpt2", hgx, 10.0, 0.1, tp=8)
