@@ -6,7 +6,8 @@ Llama-2-70B (fp16) on hgx-h100, tensor parallel over all 8 H100s: Poisson arriva
 reserved whole) and once with chunked prefill (512 tokens) and paged KV (blocks of 16).
 Each run starts from an empty step cache, so its wall time includes simulating every
 step shape it needs. The CPU time is printed too: on a shared machine the wall time
-also counts waiting for a core. Run it from the repository root with PYTHONPATH=. Target (issue 19): each run < 30 s of wall time on 2 cores.
+also counts waiting for a core. Run it from the repository root with PYTHONPATH=.
+Target (issue 19): each run < 30 s of wall time on 2 cores.
 """
 
 from __future__ import annotations
