@@ -151,7 +151,8 @@ def _where(result) -> str:
     group = f"TP {result.tp}" + (
         f" x {result.replicas} replicas ({result.route})" if result.replicas > 1 else ""
     )
-    return f"{result.system} ({result.chip}, {group})"
+    idle = result.chips - result.tp * result.replicas
+    return f"{result.system} ({result.chip}, {group}" + (f", {idle} chips idle)" if idle else ")")
 
 
 def _policy(result) -> str:

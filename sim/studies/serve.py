@@ -65,6 +65,7 @@ class ServeResult(Model):
     model: str
     chip: str
     system: str | None  # None: served on one chip
+    chips: int  # the system's (1 on a chip); chips % tp of them stay idle
     tp: int  # chips per replica
     replicas: int
     route: str
@@ -291,6 +292,7 @@ def serve_rates(
                 model=model,
                 chip=chip.name,
                 system=system.name if system else None,
+                chips=system.chips if system else 1,
                 tp=tp,
                 replicas=replicas,
                 route=route,

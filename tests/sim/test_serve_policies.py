@@ -231,6 +231,9 @@ def test_cli_system_rates_table_and_json() -> None:
     assert out.exit_code == 0, out.output
     payload = json.loads(out.stdout)
     assert (payload["replicas"], payload["route"]) == (2, "least-loaded")
+    out = CliRunner().invoke(app, [*args[:4], "--tp", "3", *args[6:], "--rate", "100"])
+    assert out.exit_code == 0, out.output
+    assert "TP 3 x 2 replicas (round-robin), 2 chips idle" in out.output
 
 
 @pytest.mark.parametrize(
