@@ -40,7 +40,14 @@ from sim.system.results import (
     StageUse,
     SystemResult,
 )
-from sim.system.tensor import StageSlice, collectives, fitting_degree, memory_parts, shard
+from sim.system.tensor import (
+    StageSlice,
+    collectives,
+    exchanged_bytes,
+    fitting_degree,
+    memory_parts,
+    shard,
+)
 from workloads.zoo.transformer import CONFIGS, TransformerConfig, transformer
 
 ASSUMPTIONS = [
@@ -189,7 +196,7 @@ def _phase(
         ]
         runs[piece] = (simulate(graph, system.chip, dtype=dtype), calls)
     slices = plan.slices(config)
-    activation = micro * new * config.hidden * DTYPE_BYTES[dtype]
+    activation = micro * new * config.hidden * exchanged_bytes(dtype)
     sends = [
         send_s(activation, _pairs(plan, s), system.chips, system.interconnect)
         for s in range(plan.pp - 1)

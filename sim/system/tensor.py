@@ -7,7 +7,10 @@ chip's shard is built with the transformer builder and simulated with `sim.simul
 every chip runs the same shard at the same time, so one simulation stands for all.
 
 The collectives of one forward pass of B sequences of S new tokens (H hidden, L layers,
-V vocab, d bytes per element of the model dtype):
+V vocab, d bytes per element of the values exchanged: the model dtype, but at least 2:
+what is reduced is the row-parallel GEMM's output, and 8-bit (and narrower) stacks keep
+that output and the residual stream in 16 bits, since summing tp partial products in
+8 bits would throw away the precision the accumulator kept):
 
     all_reduce  2L x  B*S*H*d      after each layer's attention and after its MLP
     all_reduce  1  x  B*S*H*d      after the vocabulary-parallel embedding
@@ -91,6 +94,11 @@ def shard(config: TransformerConfig, tp: int) -> TransformerConfig:
     return ShardConfig(**fields, shard_head_dim=config.head_dim)
 
 
+def exchanged_bytes(dtype: str) -> int:
+    """Bytes per element a tensor-parallel collective moves for a model in `dtype`."""
+    return max(DTYPE_BYTES[dtype], 2)
+
+
 def collectives(
     config: TransformerConfig,
     tp: int,
@@ -104,12 +112,13 @@ def collectives(
     stage = stage or StageSlice(config.layers, True, True)
     if tp == 1:
         return []
-    activation = batch * new_tokens * config.hidden * DTYPE_BYTES[dtype]
+    width = exchanged_bytes(dtype)
+    activation = batch * new_tokens * config.hidden * width
     calls = [("all_reduce", "after each layer's attention and MLP", activation, 2 * stage.layers)]
     if stage.embed:
         calls.append(("all_reduce", "after the vocabulary-parallel embedding", activation, 1))
     if config.decoder and stage.head:
-        logits = batch * new_tokens * math.ceil(config.vocab / tp) * tp * DTYPE_BYTES[dtype]
+        logits = batch * new_tokens * math.ceil(config.vocab / tp) * tp * width
         calls.append(("all_gather", "the LM head's logits", logits, 1))
     return calls
 
