@@ -89,7 +89,13 @@ def run(
     weight_dtype: Annotated[str | None, typer.Option(help="LLMs: weight storage dtype.")] = None,
     kv_dtype: Annotated[str | None, typer.Option(help="LLMs: KV-cache dtype.")] = None,
     json_out: JsonOption = None,
-    trace: Annotated[Path | None, typer.Option(help="Write a Chrome/Perfetto trace.")] = None,
+    trace: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write a trace for ui.perfetto.dev: Chrome JSON (.json), or Perfetto's "
+            "protobuf (.perfetto-trace, .pftrace; smaller, for large traces)."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print one line.")] = False,
     top: Annotated[
         int, typer.Option(min=1, max=MAX_TOP, help="Kernels listed in the summary.")
