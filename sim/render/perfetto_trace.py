@@ -216,7 +216,11 @@ def track_packets(
 
 
 def descriptor(*fields: bytes) -> bytes:
-    return message(TRACE_PACKET, message(PACKET_TRACK_DESCRIPTOR, *fields))
+    return message(
+        TRACE_PACKET,
+        message(PACKET_TRACK_DESCRIPTOR, *fields),
+        uint(PACKET_SEQUENCE_ID, SEQUENCE_ID),
+    )
 
 
 def annotation(interner: Interner, name: str, value: Any) -> bytes:
