@@ -33,6 +33,7 @@ from sim.cli.common import (
     workload_for,
     write_trace,
 )
+from sim.render.parquet import is_parquet, pyarrow
 from sim.render.report import MAX_TOP
 from workloads.registry import parse_params
 
@@ -105,7 +106,10 @@ def run(
     ] = None,
     kernels: Annotated[
         Path | None,
-        typer.Option("--kernels", help="Write the per-kernel report as CSV, one row a kernel."),
+        typer.Option(
+            "--kernels",
+            help="Write the per-kernel report, one row a kernel: .csv, or .parquet (pyarrow).",
+        ),
     ] = None,
     dim: Annotated[
         list[str] | None,
@@ -124,6 +128,8 @@ def run(
         outputs = {"--json": json_out, "--trace": trace, "--kernels": kernels}
         check_outputs(outputs, [workload, chip, str(from_)])
         dims = parse_dims(dim)
+        if kernels is not None and is_parquet(kernels):
+            pyarrow("--kernels", kernels)  # the extra is there, before any work
         if (from_ is None) == (workload is None or chip is None):
             raise InputError("give WORKLOAD and --chip, or --from RESULT.json (not both).")
     chosen: dict = {"overlap": overlap, "runtime": runtime, "tf32": tf32}
@@ -203,9 +209,9 @@ def run(
         if trace is not None:
             write_trace(result, trace)
         if kernels is not None:
-            from sim.render.frames import write_kernels_csv
+            from sim.render.frames import write_kernels
 
-            write_kernels_csv(result, kernels)
+            write_kernels(result, kernels)
             typer.echo(f"wrote {kernels}", err=True)
     if json_out == "-":
         return

@@ -53,9 +53,9 @@ def test_sweep_jsonl_reads_as_json_lines(tmp_path: Path):
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("x.json", "JSON Lines"), ("x.json", "x.jsonl"), ("x.parquet", "to_parquet")],
+    [("x.json", "JSON Lines"), ("x.json", "x.jsonl")],
 )
-def test_sweep_refuses_json_and_parquet_with_the_conversion(tmp_path, name, expected):
+def test_sweep_refuses_json_with_the_conversion(tmp_path, name, expected):
     args = ["sweep", "seed-conv", "--chip", "toy", "--vary", "batch=1,2"]
     result = invoke(*args, "--out", str(tmp_path / name))
     assert result.exit_code == 2
