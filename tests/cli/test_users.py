@@ -91,6 +91,8 @@ def test_sweep_plots_in_engineering_units_from_zero_with_heatmap_values(tmp_path
         sweep_plot(line, tmp_path / "line.png")
         ax = drawn.pop("fig").axes[0]
         assert ax.get_ylim()[0] == 0
+        assert ax.get_ylim()[1] > 2e-3 * 1.05  # the highest point clear of the frame
+        assert ax.yaxis.get_major_formatter()(0.0, 0) == "0"  # not "0 s"
         assert [t.get_text() for t in ax.get_xticklabels()] == ["1 GB/s", "2 GB/s"]
         assert "ms" in ax.yaxis.get_major_formatter()(1.5e-3, 0)
         heat = SweepFigure(

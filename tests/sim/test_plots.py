@@ -125,6 +125,17 @@ def test_roofline_labels_never_overlap_and_name_the_longest(many, drawn, tmp_pat
             assert not a.overlaps(b)
     longest = min(many.ops, key=lambda r: (-(r.end_s - r.start_s), r.name))
     assert any(t.get_text().startswith(longest.name[:20]) for t in notes)
+    # no label covers a kernel's marker
+    markers = [ax.transData.transform(xy) for c in ax.collections for xy in c.get_offsets()]
+    for box in boxes:
+        assert not [m for m in markers if box.contains(*m)]
+
+
+def test_timeline_bars_are_told_apart(drawn, tmp_path):
+    result = sim.simulate(workloads.build("mlp"), TOY)  # back-to-back launches
+    plots.timeline(result, tmp_path / "timeline.png")
+    bars = drawn[0].axes[0].collections
+    assert bars and all(list(b.get_edgecolor()[0]) == [1.0, 1.0, 1.0, 1.0] for b in bars)
 
 
 def test_roofline_of_hundreds_of_kernels_draws_in_under_a_second(many, tmp_path):
