@@ -296,3 +296,32 @@ def test_trace_processor_loads_it(stream, tmp_path):
         flows = next(iter(tp.query("select count(*) as n from flow"))).n
     assert count == len(stream.timeline) + len(batch_spans(stream))
     assert flows == len(launch_pairs(stream))
+
+
+def test_cli_trace_format_follows_the_suffix(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from sim.cli.main import app
+
+    runner = CliRunner()
+    for name in ("t.perfetto-trace", "t.pftrace"):
+        done = runner.invoke(
+            app, ["run", "mlp", "--chip", "toy", "-q", "--trace", str(tmp_path / name)]
+        )
+        assert done.exit_code == 0, done.output
+        decoded = decode((tmp_path / name).read_bytes())
+        assert any(t.get("name") == "mlp on toy" for t in decoded.tracks.values())
+    done = runner.invoke(
+        app, ["run", "mlp", "--chip", "toy", "-q", "--trace", str(tmp_path / "t.json")]
+    )
+    assert done.exit_code == 0, done.output
+    assert "traceEvents" in json.loads((tmp_path / "t.json").read_text())
+    generation = ["run", "gpt2", "--chip", "toy", "--mode", "generate", "--prompt", "8",
+                  "--tokens", "2", "--param", "layers=1", "-q"]  # fmt: skip
+    done = runner.invoke(app, [*generation, "--trace", str(tmp_path / "g.pftrace")])
+    assert done.exit_code == 0, done.output
+    decoded = decode((tmp_path / "g.pftrace").read_bytes())
+    processes = [t["name"] for t in decoded.tracks.values() if "pid" in t and "tid" not in t]
+    assert len(processes) == 2 and "prefill" in processes[0] and "decode step" in processes[1]
