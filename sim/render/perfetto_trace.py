@@ -113,6 +113,7 @@ class Interner:
     def __init__(self) -> None:
         self.ids: dict[tuple[int, str], int] = {}
         self.new: list[bytes] = []
+        self.annotations: dict[int, tuple[dict, bytes]] = {}  # id(args) -> (args, encoded)
 
     def iid(self, kind: int, name: str) -> int:
         found = self.ids.get((kind, name))
@@ -144,11 +145,16 @@ def run_slices(result: Result, pid: int) -> list[Slice]:
               {"batch": span.batch})
         for span in batch_spans(result)
     ]  # fmt: skip
-    segments = [
-        Slice(segment.track, segment.label, segment.kind, ns(segment.start_s),
-              ns(segment.end_s), 1, segment_args(result, segment, rows))
-        for segment in result.timeline
-    ]  # fmt: skip
+    args: dict[tuple[str, str], dict[str, Any]] = {}  # one dict per kernel, shared by its runs
+    segments = []
+    for segment in result.timeline:
+        key = (segment.kind, segment.label)
+        if key not in args:
+            args[key] = segment_args(result, segment, rows)
+        segments.append(
+            Slice(segment.track, segment.label, segment.kind, ns(segment.start_s),
+                  ns(segment.end_s), 1, args[key])
+        )  # fmt: skip
     for number, (launch, kernel) in enumerate(launch_pairs(result), start=1):
         flow = (pid << 32) + number
         segments[launch].flows_out.append(flow)
@@ -248,28 +254,41 @@ def annotation_value(interner: Interner, value: Any) -> bytes:
     return string(ANNOTATION_STRING, str(value))
 
 
+# the fields every event packet ends with, and the constant fields of events: encoded once
+PACKET_TAIL = uint(PACKET_SEQUENCE_ID, SEQUENCE_ID) + uint(
+    PACKET_SEQUENCE_FLAGS, SEQ_NEEDS_INCREMENTAL_STATE
+)
+BEGIN = uint(EVENT_TYPE, TYPE_SLICE_BEGIN)
+END = uint(EVENT_TYPE, TYPE_SLICE_END)
+COUNTER = uint(EVENT_TYPE, TYPE_COUNTER)
+
+
 def packet(timestamp_ns: int, event: bytes, interner: Interner) -> bytes:
     return message(
         TRACE_PACKET,
         uint(PACKET_TIMESTAMP, timestamp_ns),
         message(PACKET_TRACK_EVENT, event),
         interner.take(),
-        uint(PACKET_SEQUENCE_ID, SEQUENCE_ID),
-        uint(PACKET_SEQUENCE_FLAGS, SEQ_NEEDS_INCREMENTAL_STATE),
+        PACKET_TAIL,
     )
 
 
 def begin(piece: Slice, interner: Interner) -> bytes:
     name_iid = interner.iid(INTERNED_EVENT_NAMES, piece.name)
     fields = [
-        uint(EVENT_TYPE, TYPE_SLICE_BEGIN),
+        BEGIN,
         uint(EVENT_TRACK_UUID, piece.lane_uuid),
         uint(EVENT_NAME_IID, name_iid),
         string(EVENT_CATEGORIES, piece.category),
     ]
-    fields += [
-        message(EVENT_DEBUG_ANNOTATIONS, annotation(interner, k, v)) for k, v in piece.args.items()
-    ]
+    found = interner.annotations.get(id(piece.args))
+    if found is None:  # the args dict of a kernel is shared by its runs: encoded once
+        encoded = b"".join(
+            message(EVENT_DEBUG_ANNOTATIONS, annotation(interner, k, v))
+            for k, v in piece.args.items()
+        )
+        found = interner.annotations[id(piece.args)] = (piece.args, encoded)
+    fields.append(found[1])
     fields += [fixed64(EVENT_FLOW_IDS, flow) for flow in piece.flows_out]
     fields += [fixed64(EVENT_TERMINATING_FLOW_IDS, flow) for flow in piece.flows_in]
     return b"".join(fields)
@@ -332,15 +351,18 @@ def perfetto_trace(result: Result | Sequence[tuple[str, Result]]) -> bytes:
         events += [((key[0], pid, *key[1:]), what) for key, what in run_events]
     events.sort(key=lambda item: item[0])
     body = []
+    ends: dict[int, bytes] = {}  # an end event is its track's: one encoding per track
     for key, what in events:
         if what[0] == "B":
             body.append(packet(key[0], begin(what[1], interner), interner))
         elif what[0] == "E":
-            end = uint(EVENT_TYPE, TYPE_SLICE_END) + uint(EVENT_TRACK_UUID, what[1].lane_uuid)
-            body.append(packet(key[0], end, interner))
+            uuid = what[1].lane_uuid
+            if uuid not in ends:
+                ends[uuid] = END + uint(EVENT_TRACK_UUID, uuid)
+            body.append(packet(key[0], ends[uuid], interner))
         else:
             counter = (
-                uint(EVENT_TYPE, TYPE_COUNTER)
+                COUNTER
                 + uint(EVENT_TRACK_UUID, what[1])
                 + double(EVENT_DOUBLE_COUNTER_VALUE, what[2])
             )

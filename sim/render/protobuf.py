@@ -16,6 +16,7 @@ from functools import lru_cache
 VARINT, FIXED64, LENGTH = 0, 1, 2
 _DOUBLE = struct.Struct("<d")
 _FIXED64 = struct.Struct("<Q")
+_ONE_BYTE = [bytes((n,)) for n in range(0x80)]
 
 
 def varint(value: int) -> bytes:
@@ -23,7 +24,9 @@ def varint(value: int) -> bytes:
     if value < 0:
         value += 1 << 64
     if value < 0x80:
-        return bytes((value,))
+        return _ONE_BYTE[value]
+    if value < 0x4000:
+        return bytes((value & 0x7F | 0x80, value >> 7))
     out = bytearray()
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)
@@ -37,9 +40,13 @@ def key(field: int, wire_type: int) -> bytes:
     return varint(field << 3 | wire_type)
 
 
+_VARINT_KEYS = [varint(number << 3 | VARINT) for number in range(128)]
+
+
 def uint(field: int, value: int) -> bytes:
     """A varint field: uint32/64, int32/64, an enum or a bool."""
-    return key(field, VARINT) + varint(int(value))
+    head = _VARINT_KEYS[field] if field < 128 else key(field, VARINT)
+    return head + varint(int(value))
 
 
 def double(field: int, value: float) -> bytes:
