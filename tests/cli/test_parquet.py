@@ -146,3 +146,15 @@ def test_without_pyarrow_parquet_is_a_clear_error(tmp_path: Path, monkeypatch, a
     said = " ".join(result.output.split())
     assert "topsim[parquet]" in said and "Traceback" not in said
     assert list(tmp_path.iterdir()) == []  # nothing written, nothing run
+
+
+def test_a_stopped_parquet_run_says_where_its_rows_are(tmp_path: Path):
+    from sim.studies.sweep.store import open_output
+
+    out = tmp_path / "s.parquet"
+    spec = build_spec("seed-conv", "toy", ["batch=1,2"])
+    said: list[str] = []
+    writer, _ = open_output(out, spec.columns, resume=False, notice=said.append)
+    writer.close()  # stopped: no finish
+    assert not out.exists() and journal_path(out).exists()
+    assert said and str(journal_path(out)) in said[0] and "--resume" in said[0]

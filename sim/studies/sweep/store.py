@@ -61,6 +61,8 @@ class RowWriter:
         self.parquet: Path | None = None  # the Parquet file this journal becomes
         self.numbers: Collection[str] = ()  # its float64 columns
         self._closed = False
+        self._finished = False
+        self.notice: Callable[[str], None] = print
         self._fd = fd
         self._size = size  # bytes of whole lines in the file
         self._unsynced = 0
@@ -108,10 +110,16 @@ class RowWriter:
         finally:
             self._closed = True
             os.close(self._fd)
+            if self.parquet is not None and not self._finished:
+                self.notice(
+                    f"--out {self.parquet}: the run stopped before its end; its rows are "
+                    f"in {self.path}. Run it again with --resume to finish {self.parquet}."
+                )
 
     def finish(self) -> None:
         """The run is over (not stopped): for a Parquet output, write the Parquet file from
         the journal, then remove the journal (the lock held until then); then close."""
+        self._finished = True
         try:
             if self.parquet is not None and not self._closed:
                 self.sync()
@@ -166,7 +174,7 @@ def open_output(
         writer, done = open_output(
             journal, columns, resume=resume, overwrite=overwrite, notice=notice
         )
-        writer.parquet, writer.numbers = path, numbers
+        writer.parquet, writer.numbers, writer.notice = path, numbers, notice
         return writer, done
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
