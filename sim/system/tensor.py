@@ -31,6 +31,16 @@ MAX_TP = 64  # the largest degree searched for one that fits
 
 
 @dataclasses.dataclass(frozen=True)
+class StageSlice:
+    """What one pipeline stage holds: `layers` layers, the embedding, the final norm and
+    LM head (the whole model: all layers, both ends)."""
+
+    layers: int
+    embed: bool
+    head: bool
+
+
+@dataclasses.dataclass(frozen=True)
 class ShardConfig(TransformerConfig):
     """A TransformerConfig whose heads are a shard of the model's: the head dimension is
     the full model's (hidden / heads), not hidden / (the shard's heads)."""
@@ -82,17 +92,23 @@ def shard(config: TransformerConfig, tp: int) -> TransformerConfig:
 
 
 def collectives(
-    config: TransformerConfig, tp: int, batch: int, new_tokens: int, dtype: str
+    config: TransformerConfig,
+    tp: int,
+    batch: int,
+    new_tokens: int,
+    dtype: str,
+    stage: StageSlice | None = None,
 ) -> list[tuple[str, str, float, int]]:
-    """(kind, where, bytes per chip, count) of one forward pass; none for tp = 1."""
+    """(kind, where, bytes per chip, count) of one forward pass of the layers of `stage`
+    (default: the whole model); none for tp = 1."""
+    stage = stage or StageSlice(config.layers, True, True)
     if tp == 1:
         return []
     activation = batch * new_tokens * config.hidden * DTYPE_BYTES[dtype]
-    calls = [
-        ("all_reduce", "after each layer's attention and MLP", activation, 2 * config.layers),
-        ("all_reduce", "after the vocabulary-parallel embedding", activation, 1),
-    ]
-    if config.decoder:
+    calls = [("all_reduce", "after each layer's attention and MLP", activation, 2 * stage.layers)]
+    if stage.embed:
+        calls.append(("all_reduce", "after the vocabulary-parallel embedding", activation, 1))
+    if config.decoder and stage.head:
         logits = batch * new_tokens * math.ceil(config.vocab / tp) * tp * DTYPE_BYTES[dtype]
         calls.append(("all_gather", "the LM head's logits", logits, 1))
     return calls
@@ -109,21 +125,30 @@ def activation_bytes(graph: Graph) -> float:
 
 
 def memory_parts(
-    config: TransformerConfig, tp: int, batch: int, seq: int, dtype: str
+    config: TransformerConfig,
+    tp: int,
+    batch: int,
+    seq: int,
+    dtype: str,
+    stage: StageSlice | None = None,
 ) -> tuple[float, float, float]:
-    """(weights, KV cache, activations) bytes on one chip of a `tp`-way shard, for a
-    prefill of `seq` tokens and a decode step over them. The graphs are built with one and
-    two layers and the per-layer part scaled to the model's depth (layers are identical),
-    which is exact and fast."""
+    """(weights, KV cache, activations) bytes on one chip of a `tp`-way shard of `stage`
+    (default: the whole model), for a prefill of `seq` tokens and a decode step over them.
+    The graphs are built with one and two layers and the per-layer part scaled to the
+    stage's depth (layers are identical), which is exact and fast."""
+    stage = stage or StageSlice(config.layers, True, True)
     part = shard(config, tp)
+    ends = {"embed": stage.embed, "head": stage.head}
     sizes = []
     for layers in (1, 2):
-        step = transformer(part, batch=batch, dtype=dtype, mode="decode", kv=seq, layers=layers)
+        step = transformer(
+            part, batch=batch, dtype=dtype, mode="decode", kv=seq, layers=layers, **ends
+        )
         weights = sum(t.nbytes for t in step.tensors.values() if t.const) - kv_cache_bytes(step)
         sizes.append((weights, kv_cache_bytes(step), activation_bytes(step)))
-    prefill = transformer(part, batch=batch, seq=seq, dtype=dtype, mode="prefill", layers=1)
+    prefill = transformer(part, batch=batch, seq=seq, dtype=dtype, mode="prefill", layers=1, **ends)
     (w1, kv1, act1), (w2, kv2, _) = sizes
-    extra = config.layers - 1
+    extra = stage.layers - 1
     return w1 + extra * (w2 - w1), kv1 + extra * (kv2 - kv1), max(act1, activation_bytes(prefill))
 
 
