@@ -5,6 +5,13 @@ A chip spec's `launch` block is the driver and the device (a kernel launch call,
 between kernels). A runtime adds what sits above the driver: a framework's per-op
 dispatch on the host, the fusion its compiler does, CUDA graphs. `native` adds nothing:
 it is the chip's own figures with topsim's default (epilogue) fusion.
+
+A serving runtime (an inference server measured from its client) also has a `request`
+path: each batch arrives as one request whose payload (the graph's input bytes, plus its
+output bytes coming back) is serialized, moved through the network stack and parsed, at
+`bandwidth` bytes per second, after a fixed round trip `latency_s` that even an empty
+request pays. Such a runtime loads every batch's input through that path (then over the
+host link), as a client-measured latency includes it.
 """
 
 from __future__ import annotations
@@ -17,6 +24,16 @@ from hardware.errors import InputError
 from sim.fuse import FusionMode
 
 
+class RequestPath(BaseModel):
+    """The client -> server -> client path of one inference request."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    latency_s: float = Field(ge=0.0)  # round trip of a request with an empty payload
+    bandwidth: float = Field(gt=0.0)  # payload bytes per second through the stack
+    source: str
+
+
 class Runtime(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -26,6 +43,7 @@ class Runtime(BaseModel):
     fusion: FusionMode
     graph_launch: bool
     source: str
+    request: RequestPath | None = None  # a serving front end, measured from its client
 
 
 RUNTIMES: dict[str, Runtime] = {
@@ -75,6 +93,30 @@ RUNTIMES: dict[str, Runtime] = {
                 "NVIDIA TensorRT developer guide: vertical fusion of convolution, bias and "
                 "activation (and horizontal fusion of layers that share an input); the "
                 "engine's enqueue launches each fused kernel on the stream"
+            ),
+        ),
+        Runtime(
+            name="triton",
+            description=(
+                "Triton Inference Server over gRPC, client on the same host: TensorRT "
+                "kernels, and each batch sent as one request"
+            ),
+            dispatch_s=0.0,
+            fusion="epilogue",
+            graph_launch=False,
+            source="the tensorrt runtime's kernels behind Triton's gRPC endpoint",
+            request=RequestPath(
+                latency_s=591e-6,
+                bandwidth=0.915e9,
+                source=(
+                    "latency_s: perf_analyzer -i grpc at concurrency 1 on Triton's 'simple' "
+                    "model (two 16-element int32 inputs, so the payload and the compute are "
+                    "negligible): avg latency 591 usec (NVIDIA, triton-inference-server/"
+                    "server issue #7203, 2024-05-15). bandwidth: gRPC C++ microbenchmark "
+                    "BM_UnaryPingPong<TCP> (full stack over loopback TCP), 2 MiB request / "
+                    "empty response: 2,292,230 ns per call = 0.915 GB/s (grpc/grpc pull "
+                    "request #9801, 2017)"
+                ),
             ),
         ),
     )

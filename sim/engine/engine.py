@@ -1,8 +1,8 @@
 """The discrete-event engine: how time passes when kernels run on a chip.
 
 SimPy processes, each a hardware block you can find in the chip spec:
-- `loader`: brings each batch's input from the input source into host memory, then over
-  the host link into device memory, at most `prefetch` batches ahead of the one computing
+- `loader`: brings each batch's input from the input source (or, with a serving runtime,
+  through its request path) into host memory, then over the host link into device memory, at most `prefetch` batches ahead of the one computing
   (prefetch 0: batch b loads only after batch b-1 is done).
 - `launcher`: the host thread. It issues kernels in program order, batch after batch,
   `launch.latency` each (or once per graph with graph launch), never more than
@@ -207,6 +207,8 @@ class Engine:
             record = self.batches[batch]
             record.start = self.env.now
             nbytes = self.options.input_bytes
+            if self.options.request_bandwidth > 0:
+                yield from self.request(batch, nbytes)
             if nbytes > 0:
                 source = self.chip.input_source
                 start = self.env.now
@@ -220,6 +222,14 @@ class Engine:
             record.input_ready = self.env.now
             self.input_ready[batch].succeed()
             batch += 1
+
+    def request(self, batch: int, nbytes: float):
+        """A serving runtime's request path: the round trip, and the payload through it."""
+        payload = nbytes + self.options.response_bytes
+        start = self.env.now
+        options = self.options
+        yield self.env.timeout(options.request_latency_s + payload / options.request_bandwidth)
+        self.record_transfer(Transfer("input", start, self.env.now, f"request {batch}", payload))
 
     # --- processes ---------------------------------------------------------------------
 
