@@ -2,8 +2,9 @@
 
 SimPy processes, each a hardware block you can find in the chip spec:
 - `loader`: brings each batch's input from the input source (or, with a serving runtime,
-  through its request path) into host memory, then over the host link into device memory, at most `prefetch` batches ahead of the one computing
-  (prefetch 0: batch b loads only after batch b-1 is done).
+  through its request path) into host memory, then over the host link into device
+  memory, at most `prefetch` batches ahead of the one computing (prefetch 0: batch b
+  loads only after batch b-1 is done).
 - `launcher`: the host thread. It issues kernels in program order, batch after batch,
   `launch.latency` each (or once per graph with graph launch), never more than
   `launch.queue_depth` ahead of the device. A host kernel (an op no accelerator

@@ -35,3 +35,25 @@ def test_options_given_explicitly_win_over_the_runtimes_defaults():
 def test_an_unknown_runtime_is_named_with_the_allowed_ones():
     with pytest.raises(hardware.InputError, match="--runtime .*'eager'"):
         sim.simulate(workloads.build("mlp"), TOY, runtime="jax")
+
+
+def test_a_serving_runtime_adds_its_request_path_to_the_latency():
+    # the mlp's input x and output relu3 are 1024 fp16 each (2048 B): the triton runtime's
+    # request costs its 591 us round trip plus (2048 + 2048) B / 0.915 GB/s = 4.48 us,
+    # before the same input source and host link a loaded tensorrt batch also crosses
+    mlp = workloads.build("mlp")
+    assert (mlp.input_bytes, mlp.output_bytes) == (2048, 2048)
+    served = sim.simulate(mlp, TOY, runtime="triton")
+    loaded = sim.simulate(mlp, TOY, runtime="tensorrt", load_input=True)
+    assert served.latency_s - loaded.latency_s == pytest.approx(591e-6 + 4096 / 0.915e9)
+
+
+def test_a_serving_runtime_loads_even_one_batch_through_its_request_path():
+    mlp = workloads.build("mlp")
+    served = sim.simulate(mlp, TOY, runtime="triton")
+    assert served.provenance.options["runtime"] == "triton"
+    request = [s for s in served.timeline if s.label == "request 0"]
+    assert len(request) == 1 and request[0].track == "input" and request[0].nbytes == 4096
+    assert request[0].end_s - request[0].start_s == pytest.approx(591e-6 + 4096 / 0.915e9)
+    # without a request path, one batch starts with its input already on the device
+    assert sim.simulate(mlp, TOY, runtime="tensorrt").latency_s < served.latency_s - 590e-6
