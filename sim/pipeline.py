@@ -49,6 +49,7 @@ def engine_options(graph: Graph, options: SimOptions, **overrides) -> EngineOpti
         duration_s=options.duration_s,
         thermal=options.thermal,
         dispatch_s=runtime(options.runtime).dispatch_s,
+        dispatch_by_kind=tuple(sorted(runtime(options.runtime).dispatch_by_kind.items())),
         request_latency_s=request.latency_s if request else 0.0,
         request_bandwidth=request.bandwidth if request else 0.0,
         response_bytes=graph.output_bytes,

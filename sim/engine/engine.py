@@ -71,6 +71,13 @@ class Engine:
         self.batches: list[BatchRecord] = []
         self.transfers: list[Transfer] = []
         self.launches: list[LaunchRecord] = []
+        # host time to issue each kernel: the driver's launch plus the runtime's dispatch
+        by_kind = dict(options.dispatch_by_kind)
+        self.issue_s = [
+            chip.launch.latency
+            + max([options.dispatch_s, *(by_kind.get(k, 0.0) for k in kernel.kinds)])
+            for kernel in kernels
+        ]
         self.launch_count = 0
         self.levels = chip.clock.levels()
         top = self.levels[0].voltage
@@ -260,8 +267,8 @@ class Engine:
                     if not in_graph:
                         yield self.env.timeout(launch.graph_latency)
                         in_graph = True
-                elif launch.latency + self.options.dispatch_s > 0:
-                    yield self.env.timeout(launch.latency + self.options.dispatch_s)
+                elif self.issue_s[kernel.index] > 0:
+                    yield self.env.timeout(self.issue_s[kernel.index])
                 self.launch_count += 1
                 if len(self.launches) < MAX_TRANSFERS:
                     self.launches.append(LaunchRecord(start, self.env.now, index))

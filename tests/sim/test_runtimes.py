@@ -6,6 +6,7 @@ import hardware
 import sim
 import workloads
 from sim.runtimes import RUNTIMES
+from workloads.builder import GraphBuilder
 
 TOY = hardware.load_chip("toy")
 
@@ -57,3 +58,24 @@ def test_a_serving_runtime_loads_even_one_batch_through_its_request_path():
     assert request[0].end_s - request[0].start_s == pytest.approx(591e-6 + 4096 / 0.915e9)
     # without a request path, one batch starts with its input already on the device
     assert sim.simulate(mlp, TOY, runtime="tensorrt").latency_s < served.latency_s - 590e-6
+
+
+def _conv_relu_chain(convs: int):
+    """`convs` tiny 1x1 convolutions, each followed by a relu: launch-bound on toy."""
+    b = GraphBuilder("conv-chain", "fp16")
+    x = b.input("x", (1, 8, 4, 4))
+    for i in range(convs):
+        x = b.op("conv2d", [x, b.const(f"w{i}", (8, 8, 1, 1))], name=f"conv{i}")
+        x = b.op("relu", [x], name=f"relu{i}")
+    return b.build()
+
+
+def test_eager_pays_a_convolutions_library_call_on_each_conv_kernel():
+    # 5 convs and 5 relus, one kernel each, every kernel far shorter than its issue time:
+    # the launcher sets the pace. A relu costs eager 8.5 us of dispatch, a conv 42.7 us
+    # (cuDNN's host path), so eager is 5 x 42.7 + 5 x 8.5 us slower than bare kernels
+    chain = _conv_relu_chain(5)
+    eager = sim.simulate(chain, TOY, runtime="eager")
+    bare = sim.simulate(chain, TOY, fusion="none")
+    assert eager.kernels == bare.kernels == 10
+    assert eager.latency_s - bare.latency_s == pytest.approx(5 * 42.7e-6 + 5 * 8.5e-6)
