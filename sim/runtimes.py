@@ -49,6 +49,20 @@ class Runtime(BaseModel):
     # kernel pays its costliest op's (the engine's launcher applies it)
     dispatch_by_kind: dict[str, float] = {}
     dispatch_source: str = ""
+    # automatic mixed precision (workloads/autocast.py): weights and inputs stored in fp32
+    # and cast to the graph's dtype by a kernel each, every forward pass
+    autocast: bool = False
+
+
+def _with_autocast(base: Runtime) -> Runtime:
+    """`base` under automatic mixed precision."""
+    return base.model_copy(
+        update={
+            "name": f"{base.name}-amp",
+            "description": f"{base.description}; automatic mixed precision (autocast)",
+            "autocast": True,
+        }
+    )
 
 
 RUNTIMES: dict[str, Runtime] = {
@@ -136,6 +150,7 @@ RUNTIMES: dict[str, Runtime] = {
         ),
     )
 }
+RUNTIMES["eager-amp"] = _with_autocast(RUNTIMES["eager"])
 
 
 RuntimeName = Literal[tuple(RUNTIMES)]  # type: ignore[valid-type]

@@ -79,3 +79,14 @@ def test_eager_pays_a_convolutions_library_call_on_each_conv_kernel():
     bare = sim.simulate(chain, TOY, fusion="none")
     assert eager.kernels == bare.kernels == 10
     assert eager.latency_s - bare.latency_s == pytest.approx(5 * 42.7e-6 + 5 * 8.5e-6)
+
+
+def test_eager_amp_adds_one_cast_kernel_per_weight_and_input():
+    # autocast casts the 5 conv weights and the input: 6 more kernels, each far shorter
+    # than the 1 us launch + 8.5 us dispatch the launcher spends on it
+    chain = _conv_relu_chain(5)
+    amp = sim.simulate(chain, TOY, runtime="eager-amp")
+    eager = sim.simulate(chain, TOY, runtime="eager")
+    assert amp.kernels == eager.kernels + 6
+    assert amp.latency_s - eager.latency_s == pytest.approx(6 * (1e-6 + 8.5e-6))
+    assert (amp.workload, amp.dtype) == (eager.workload, "fp16")
