@@ -43,9 +43,7 @@ def autocast(graph: Graph, storage: str = "fp32") -> Graph:
         tensor = tensors[name]
         tensors[stored[name]] = Tensor(shape=tensor.shape, dtype=storage, const=tensor.const)
         tensors[name] = Tensor(shape=tensor.shape, dtype=tensor.dtype)  # now made per pass
-        ops.append(
-            Op(name=name + CAST_SUFFIX, kind="cast", inputs=[stored[name]], outputs=[name])
-        )
+        ops.append(Op(name=name + CAST_SUFFIX, kind="cast", inputs=[stored[name]], outputs=[name]))
     ops += [op.model_copy(update={"derived": None}) for op in graph.ops]
     return Graph(
         name=graph.name,
