@@ -90,3 +90,13 @@ def test_eager_amp_adds_one_cast_kernel_per_weight_and_input():
     assert amp.kernels == eager.kernels + 6
     assert amp.latency_s - eager.latency_s == pytest.approx(6 * (1e-6 + 8.5e-6))
     assert (amp.workload, amp.dtype) == (eager.workload, "fp16")
+
+
+def test_generation_times_the_model_not_a_request_per_step():
+    # a generation is one request: its prompt starts on the device, and no decode step
+    # pays the serving runtime's request path
+    from sim.studies.llm import generate
+
+    served = generate("llama-2-7b", TOY, prompt=8, tokens=2, layers=1, runtime="triton")
+    bare = generate("llama-2-7b", TOY, prompt=8, tokens=2, layers=1, runtime="tensorrt")
+    assert served.total_s == pytest.approx(bare.total_s)
