@@ -228,7 +228,7 @@ def stage_for(op: Op, unit: Unit, tf32: bool = False, quant: WeightQuant | None 
     gemm = op.gemm
     if gemm is not None and op.op_class == "matrix" and slots > 0:
         engine = not unit.host and on_matrix_engine(unit, op, tf32)
-        efficiency = unit.efficiency.get("matrix" if engine or unit.host else "vector", 1.0)
+        efficiency = unit.sustained_share("matrix" if engine or unit.host else "vector", op.dtype)
         sustained = rate * efficiency
         # FMAs on vector lanes have no matrix tile to pad to
         tm, tn, tk = unit.tile if engine or unit.host else (1, 1, 1)

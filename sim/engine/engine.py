@@ -1,9 +1,10 @@
 """The discrete-event engine: how time passes when kernels run on a chip.
 
 SimPy processes, each a hardware block you can find in the chip spec:
-- `loader`: brings each batch's input from the input source into host memory, then over
-  the host link into device memory, at most `prefetch` batches ahead of the one computing
-  (prefetch 0: batch b loads only after batch b-1 is done).
+- `loader`: brings each batch's input from the input source (or, with a serving runtime,
+  through its request path) into host memory, then over the host link into device
+  memory, at most `prefetch` batches ahead of the one computing (prefetch 0: batch b
+  loads only after batch b-1 is done).
 - `launcher`: the host thread. It issues kernels in program order, batch after batch,
   `launch.latency` each (or once per graph with graph launch), never more than
   `launch.queue_depth` ahead of the device. A host kernel (an op no accelerator
@@ -70,6 +71,13 @@ class Engine:
         self.batches: list[BatchRecord] = []
         self.transfers: list[Transfer] = []
         self.launches: list[LaunchRecord] = []
+        # host time to issue each kernel: the driver's launch plus the runtime's dispatch
+        by_kind = dict(options.dispatch_by_kind)
+        self.issue_s = [
+            chip.launch.latency
+            + max([options.dispatch_s, *(by_kind.get(k, 0.0) for k in kernel.kinds)])
+            for kernel in kernels
+        ]
         self.launch_count = 0
         self.levels = chip.clock.levels()
         top = self.levels[0].voltage
@@ -207,6 +215,8 @@ class Engine:
             record = self.batches[batch]
             record.start = self.env.now
             nbytes = self.options.input_bytes
+            if self.options.request_bandwidth > 0:
+                yield from self.request(batch, nbytes)
             if nbytes > 0:
                 source = self.chip.input_source
                 start = self.env.now
@@ -220,6 +230,14 @@ class Engine:
             record.input_ready = self.env.now
             self.input_ready[batch].succeed()
             batch += 1
+
+    def request(self, batch: int, nbytes: float):
+        """A serving runtime's request path: the round trip, and the payload through it."""
+        payload = nbytes + self.options.response_bytes
+        start = self.env.now
+        options = self.options
+        yield self.env.timeout(options.request_latency_s + payload / options.request_bandwidth)
+        self.record_transfer(Transfer("input", start, self.env.now, f"request {batch}", payload))
 
     # --- processes ---------------------------------------------------------------------
 
@@ -249,8 +267,8 @@ class Engine:
                     if not in_graph:
                         yield self.env.timeout(launch.graph_latency)
                         in_graph = True
-                elif launch.latency + self.options.dispatch_s > 0:
-                    yield self.env.timeout(launch.latency + self.options.dispatch_s)
+                elif self.issue_s[kernel.index] > 0:
+                    yield self.env.timeout(self.issue_s[kernel.index])
                 self.launch_count += 1
                 if len(self.launches) < MAX_TRANSFERS:
                     self.launches.append(LaunchRecord(start, self.env.now, index))

@@ -179,12 +179,13 @@ def _is_shape(value: object) -> bool:
 # predicting -------------------------------------------------------------------------------
 
 
-def gemm_graph(m: int, n: int, k: int, dtype: str) -> Graph:
-    """One matmul C[m, n] = A[m, k] x B[k, n], B a constant (as a GEMM benchmark times it)."""
+def gemm_graph(m: int, n: int, k: int, dtype: str, out_dtype: str | None = None) -> Graph:
+    """One matmul C[m, n] = A[m, k] x B[k, n], B a constant (as a GEMM benchmark times it);
+    C in `out_dtype` where the benchmark writes it wider than its inputs (fp8 in, fp16 out)."""
     b = GraphBuilder(f"gemm-{m}x{n}x{k}", dtype)
     a = b.input("a", (m, k))
     w = b.const("b", (k, n))
-    b.op("matmul", [a, w], name="gemm")
+    b.op("matmul", [a, w], name="gemm", out_dtype=out_dtype)
     return b.build()
 
 
@@ -207,7 +208,8 @@ class Predictor:
         if key not in self._graphs:
             if "gemm" in spec:
                 m, n, k = spec["gemm"]
-                self._graphs[key] = gemm_graph(m, n, k, spec.get("dtype", "fp16"))
+                dtype = spec.get("dtype", "fp16")
+                self._graphs[key] = gemm_graph(m, n, k, dtype, spec.get("out_dtype"))
             elif "file" in spec:
                 self._graphs[key] = workloads.load(Path(case.base) / spec["file"])
             else:

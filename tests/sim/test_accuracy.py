@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import hardware
 from hardware.errors import InputError
 from sim.cli.main import app
-from sim.studies.accuracy import REQUIRED, SPLITS, Row, load_cases, summarize
+from sim.studies.accuracy import REQUIRED, SPLITS, Row, gemm_graph, load_cases, summarize
 
 SMALL = {
     "cases": [
@@ -135,6 +135,16 @@ def test_command_rejects_a_bad_split(tmp_path):
     runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"})
     result = runner.invoke(app, ["accuracy", "--cases", write(tmp_path, SMALL), "--split", "x"])
     assert result.exit_code == 2
+
+
+def test_a_gemm_case_can_write_its_result_wider_than_its_inputs():
+    # fp8 A (64x32) and B (32x16) at 1 byte, C (64x16) at 2 bytes in fp16: the op still
+    # computes in fp8, only the bytes it writes change
+    narrow = gemm_graph(64, 16, 32, "fp8")
+    wide = gemm_graph(64, 16, 32, "fp8", out_dtype="fp16")
+    assert wide.ops[0].dtype == narrow.ops[0].dtype == "fp8"
+    assert (narrow.ops[0].write_bytes, wide.ops[0].write_bytes) == (64 * 16, 64 * 16 * 2)
+    assert wide.ops[0].read_bytes == narrow.ops[0].read_bytes == 64 * 32 + 32 * 16
 
 
 def test_the_split_rule_holds_chip_by_chip():

@@ -69,6 +69,22 @@ def test_a_sustained_efficiency_slows_compute_and_is_its_own_loss():
     assert rated.losses_ops["sustained"] == 0
 
 
+def test_a_dtypes_own_matrix_efficiency_overrides_the_class_one():
+    # the 256^3 fp16 GEMM computes in 65.5 us at the full 256 GMAC/s; with fp16 GEMMs
+    # sustaining 50% of their rate it takes 131 us, while an int8 GEMM keeps the class's
+    # efficiency (none set: 1.0): 16.8 M MACs at 4 x 128 int8 MACs/cycle = 32.8 us
+    fp16_half = hardware.load_chip("toy", {"units.mxu.matrix_efficiency": {"fp16": 0.5}})
+    full = sim.simulate(gemm(), hardware.load_chip("toy"), thermal=False).ops[0]
+    half = sim.simulate(gemm(), fp16_half, thermal=False).ops[0]
+    assert full.compute_s == pytest.approx(256**3 / 256e9)
+    assert half.compute_s == pytest.approx(2 * 256**3 / 256e9)
+    b = GraphBuilder("gemm8", "int8")
+    int8 = b.build([b.linear(b.input("x", (256, 256)), 256, bias=False, name="fc")])
+    assert sim.simulate(int8, fp16_half, thermal=False).ops[0].compute_s == pytest.approx(
+        256**3 / 512e9
+    )
+
+
 def depthwise():
     # 3x3 depthwise conv over 32 channels of 32x32 fp16, padding 1: 32,768 outputs of 9
     # MACs each, a vector-class op (no reuse across channels)
