@@ -84,6 +84,14 @@ class Engine:
         self.thermal_trace: list[ThermalSample] = []
         self.level_s = [0.0] * len(self.levels)
         self.level_since = 0.0
+        # per kernel, what every batch of it needs: its unit's fixed overhead before
+        # compute (device gap + kernel overhead), its cycles and its on-chip seconds
+        l2 = chip.memory.l2
+        self.overhead = [
+            chip.launch.device_gap + chip.units[k.unit].kernel_overhead for k in kernels
+        ]
+        self.cycles = [k.compute_cycles(chip.units[k.unit].instances) for k in kernels]
+        self.onchip_s = [k.onchip_bytes / l2.bandwidth if l2 else 0.0 for k in kernels]
 
     def clock(self, unit: str) -> float:
         """A unit with its own clock (the host CPU) keeps it; the rest follow DVFS."""
@@ -120,16 +128,20 @@ class Engine:
         if self.thermal is not None:
             self.env.process(self.thermal_control())
         events = stalled = 0
+        env = self.env
+        step = env.step
+        before = env.now
         while True:
-            before = self.env.now
             try:
-                self.env.step()
+                step()
             except simpy.core.EmptySchedule:
                 break
             events += 1
-            stalled = stalled + 1 if self.env.now == before else 0
+            now = env.now
+            stalled = stalled + 1 if now == before else 0
+            before = now
             if events > MAX_EVENTS or stalled > STALL_EVENTS:
-                raise InputError(budget_message(events, stalled, self.env.now))
+                raise InputError(budget_message(events, stalled, now))
         if not self.finished:
             raise RuntimeError("simulation deadlocked: a launched batch never finished")
         ran = [b for b in self.batches if b.closed]
@@ -324,17 +336,16 @@ class Engine:
         yield from unit.acquire()
         try:
             record.start = self.env.now
-            overhead = self.chip.launch.device_gap + spec.kernel_overhead
+            overhead = self.overhead[kernel.index]
             record.compute_start = record.start + overhead
             level = self.power_level(kernel, batch)
             own = spec.clock
             record.clock_hz = own if own is not None else self.levels[level].frequency
-            record.compute_s = kernel.compute_cycles(spec.instances) / record.clock_hz
+            record.compute_s = self.cycles[kernel.index] / record.clock_hz
             if self.options.overlap:
                 # one timeout for the gap and the longer of compute and on-chip traffic
                 # (neither is shared); the DRAM traffic moves meanwhile
-                l2 = self.chip.memory.l2
-                onchip_s = kernel.onchip_bytes / l2.bandwidth if l2 else 0.0
+                onchip_s = self.onchip_s[kernel.index]
                 fixed = self.env.timeout(overhead + max(record.compute_s, onchip_s))
                 yield from self.memory(kernel, record, overhead, kernel.traffic(batch))
                 if not fixed.processed:

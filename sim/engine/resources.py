@@ -76,6 +76,9 @@ class SharedLink:
 
     def _rates(self) -> dict[int, float]:
         """Water-filling: equal shares, transfers below their share keep their cap."""
+        if len(self.active) == 1:  # the common case, as the loop below would give it
+            ((key, flow),) = self.active.items()
+            return {key: min(self.bandwidth / 1, flow.cap)}
         rates: dict[int, float] = {}
         left = self.bandwidth
         pending = sorted(self.active, key=lambda i: (self.active[i].cap, i))
