@@ -28,14 +28,36 @@ Since the pieces partition [0, T] for every unit, peak_ops * T = useful + sum(lo
 
 from __future__ import annotations
 
+import math
+from array import array
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from hardware.chip import Chip
 from sim.engine import Trace
 from sim.losses import CATEGORY_INDEX, LOSS_CATEGORIES
 from sim.lower import Kernel
+
+
+class PerKernel:
+    """Ops by [kernel, loss category], as one flat array of doubles: compact for huge
+    graphs, and no numpy to import for a command that simulates once."""
+
+    def __init__(self, kernels: int) -> None:
+        self.width = len(LOSS_CATEGORIES)
+        self.values = array("d", bytes(8 * kernels * self.width))  # all 0.0
+
+    def add(self, kernel: int, category: int, ops: float) -> None:
+        self.values[kernel * self.width + category] += ops
+
+    def __getitem__(self, key: tuple[int, int]) -> float:
+        kernel, category = key
+        return self.values[kernel * self.width + category]
+
+    def row(self, kernel: int) -> array:
+        return self.values[kernel * self.width : (kernel + 1) * self.width]
+
+    def sum(self) -> float:
+        return math.fsum(self.values)
 
 
 @dataclass
@@ -49,30 +71,30 @@ class Accounting:
         default_factory=lambda: dict.fromkeys(LOSS_CATEGORIES, 0.0)
     )
     unit_useful: dict[str, float] = field(default_factory=dict)
-    inside: np.ndarray = field(init=False)
-    before: np.ndarray = field(init=False)
+    inside: PerKernel = field(init=False)
+    before: PerKernel = field(init=False)
 
     def __post_init__(self) -> None:
-        self.inside = np.zeros((self.kernels, len(LOSS_CATEGORIES)))
-        self.before = np.zeros((self.kernels, len(LOSS_CATEGORIES)))
+        self.inside = PerKernel(self.kernels)
+        self.before = PerKernel(self.kernels)
 
     def add(self, category: str, ops: float, kernel: int | None = None, gap: bool = False) -> None:
         if ops == 0:
             return
         self.losses_ops[category] += ops
         if kernel is not None:
-            (self.before if gap else self.inside)[kernel, CATEGORY_INDEX[category]] += ops
+            (self.before if gap else self.inside).add(kernel, CATEGORY_INDEX[category], ops)
 
     def kernel_losses(self, kernel: int) -> dict[str, float]:
         """Ops lost inside one kernel, by category (non-zero ones)."""
-        return _named(self.inside[kernel])
+        return _named(self.inside.row(kernel))
 
     def gap_losses(self, kernel: int) -> dict[str, float]:
         """Ops lost while the kernel's unit idled before it, waiting for it."""
-        return _named(self.before[kernel])
+        return _named(self.before.row(kernel))
 
 
-def _named(row: np.ndarray) -> dict[str, float]:
+def _named(row: array) -> dict[str, float]:
     return {c: float(v) for c, v in zip(LOSS_CATEGORIES, row, strict=True) if v != 0}
 
 
