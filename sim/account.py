@@ -98,14 +98,32 @@ def _named(row: array) -> dict[str, float]:
     return {c: float(v) for c, v in zip(LOSS_CATEGORIES, row, strict=True) if v != 0}
 
 
+@dataclass(frozen=True, slots=True)
+class UnitNumbers:
+    """What kernel_breakdown needs of a unit, the same for all its kernels."""
+
+    f_nominal: float  # Hz
+    best: float  # its best rate for the run's dtype, MAC slots per cycle per instance
+    instances: int
+
+    @classmethod
+    def of(cls, chip: Chip, unit: str, dtype: str) -> UnitNumbers:
+        spec = chip.units[unit]
+        return cls(chip.unit_clock(unit), spec.best_rate(dtype), spec.instances)
+
+
 def kernel_breakdown(
-    kernel: Kernel, chip: Chip, dtype: str, record, overlap: bool
+    kernel: Kernel,
+    chip: Chip,
+    dtype: str,
+    record,
+    overlap: bool,
+    numbers: UnitNumbers | None = None,
 ) -> dict[str, float]:
-    """Seconds of the unit's full capacity lost to each category inside one kernel."""
-    unit = chip.units[kernel.unit]
-    f_nominal = chip.unit_clock(kernel.unit)
-    best = unit.best_rate(dtype)
-    instances = unit.instances
+    """Seconds of the unit's full capacity lost to each category inside one kernel
+    (`numbers`: the unit's, if the caller has them)."""
+    numbers = numbers or UnitNumbers.of(chip, kernel.unit, dtype)
+    f_nominal, best, instances = numbers.f_nominal, numbers.best, numbers.instances
     active = kernel.active_instances(instances)
     active_share = active / instances
     busy = record.end - record.compute_start
@@ -184,13 +202,14 @@ def account(
         cursor = 0.0
         useful = 0.0
         mine = sorted((r for r in trace.records if r.unit == unit_name), key=lambda r: r.start)
+        numbers = UnitNumbers.of(chip, unit_name, dtype)
         for record in mine:
             kernel = kernels[record.kernel]
             for category, span in _gap_blame(
                 kernel, record, kernels, trace, per_batch, cursor, serial_input
             ):
                 result.add(category, peak * span, kernel.index, gap=True)
-            parts = kernel_breakdown(kernel, chip, dtype, record, overlap)
+            parts = kernel_breakdown(kernel, chip, dtype, record, overlap, numbers)
             useful += peak * parts.pop("useful")
             for category, span in parts.items():
                 result.add(category, peak * span, kernel.index)

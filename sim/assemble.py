@@ -198,6 +198,9 @@ def unit_usage(
         records = [r for r in trace.records if r.unit == name]
         busy = sum(r.end - r.compute_start for r in records)
         waited = sum(books.before[k.index, launch] for k in kernels if k.unit == name)
+        useful = books.unit_useful.get(name)  # accounted for peak units only
+        if useful is None:
+            useful = sum(kernels[r.kernel].useful_ops for r in records)
         units.append(
             UnitUsage(
                 name=name,
@@ -209,9 +212,7 @@ def unit_usage(
                 overhead_s=sum(r.compute_start - r.start for r in records),
                 launch_wait_s=_seconds_of(waited, chip, name, dtype) if unit.peak else 0.0,
                 utilization=busy / duration if duration else 0.0,
-                useful_ops=books.unit_useful.get(
-                    name, sum(kernels[r.kernel].useful_ops for r in records)
-                ),
+                useful_ops=useful,
             )
         )
     return units

@@ -92,6 +92,7 @@ class Engine:
         ]
         self.cycles = [k.compute_cycles(chip.units[k.unit].instances) for k in kernels]
         self.onchip_s = [k.onchip_bytes / l2.bandwidth if l2 else 0.0 for k in kernels]
+        self.top_energy: dict[tuple[int, bool], float] = {}  # see energy
 
     def clock(self, unit: str) -> float:
         """A unit with its own clock (the host CPU) keeps it; the rest follow DVFS."""
@@ -115,6 +116,15 @@ class Engine:
                 kernel, self.chip, self.level, batch, self.options.overlap, self.voltage_scales
             )
         return level
+
+    def energy(self, kernel: Kernel, batch: int, level: int) -> float:
+        """A kernel's dynamic joules at a DVFS level (as kernel_energy, its parts at the top
+        voltage worked out once: they are the same for every steady batch)."""
+        key = (kernel.index, batch > 0)
+        joules = self.top_energy.get(key)
+        if joules is None:
+            joules = self.top_energy[key] = kernel_energy(kernel, self.chip, 1.0, batch)
+        return joules * self.voltage_scale(level)
 
     def set_level(self, level: int) -> None:
         self.level_s[self.level] += self.env.now - self.level_since
@@ -285,24 +295,27 @@ class Engine:
         yield self.env.all_of(self.batch_done[:batches])
         self.finished = True
 
-    def _wait_inputs(self, kernel: Kernel, batch: int):
+    def _inputs(self, kernel: Kernel, batch: int) -> simpy.Event | None:
+        """The event to wait for before the kernel's inputs are all there, or None."""
         base = batch * len(self.kernels)
         waits = [self.done[base + d] for d in kernel.deps]
         if kernel.needs_input:
             waits.append(self.input_ready[batch])
         pending = [w for w in waits if not w.processed]
         if len(pending) == 1:
-            yield pending[0]
-        elif pending:
-            yield self.env.all_of(pending)
+            return pending[0]
+        return self.env.all_of(pending) if pending else None
 
     def host_kernel(self, kernel: Kernel, batch: int):
         index = batch * len(self.kernels) + kernel.index
         record = self.records[index]
         record.launched = self.env.now
-        yield from self._wait_inputs(kernel, batch)
+        inputs = self._inputs(kernel, batch)
+        if inputs is not None:
+            yield inputs
         unit = self.units[kernel.unit]
-        yield from unit.acquire()
+        if not unit.take():
+            yield from unit.acquire()
         try:
             record.start = self.env.now
             yield from self.move(
@@ -330,10 +343,13 @@ class Engine:
     def device_kernel(self, kernel: Kernel, batch: int):
         index = batch * len(self.kernels) + kernel.index
         record = self.records[index]
-        yield from self._wait_inputs(kernel, batch)
+        inputs = self._inputs(kernel, batch)
+        if inputs is not None:
+            yield inputs
         spec = self.chip.units[kernel.unit]
         unit = self.units[kernel.unit]
-        yield from unit.acquire()
+        if not unit.take():  # a free unit is taken at no cost
+            yield from unit.acquire()
         try:
             record.start = self.env.now
             overhead = self.overhead[kernel.index]
@@ -361,7 +377,7 @@ class Engine:
         finally:
             unit.release()
         if self.chip.thermal is not None:
-            self.energy_j += kernel_energy(kernel, self.chip, self.voltage_scale(level), batch)
+            self.energy_j += self.energy(kernel, batch, level)
         self.done[index].succeed()
 
     def memory(

@@ -33,9 +33,15 @@ class UnitQueue:
         self.busy = False
         self.waiting: deque[simpy.Event] = deque()
 
+    def take(self) -> bool:
+        """Take the unit if it is free, at no cost; False when `acquire` must wait."""
+        if self.busy:
+            return False
+        self.busy = True
+        return True
+
     def acquire(self):
-        if not self.busy:
-            self.busy = True
+        if self.take():
             return
         turn = self.env.event()
         self.waiting.append(turn)
