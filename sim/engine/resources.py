@@ -94,10 +94,12 @@ class SharedLink:
             left -= rates[key]
         return rates
 
-    def _advance(self) -> None:
+    def _advance(self, rates: dict[int, float] | None = None) -> None:
+        """Move every flow on by the time since the last update (`rates`: the current
+        ones, if the caller has them)."""
         elapsed = self.env.now - self.updated
         if elapsed > 0 and self.active:
-            for key, rate in self._rates().items():
+            for key, rate in (rates or self._rates()).items():
                 self.active[key].remaining -= rate * elapsed
         self.updated = self.env.now
 
@@ -116,7 +118,7 @@ class SharedLink:
         if version != self.version:
             return
         rates = self._rates()
-        self._advance()
+        self._advance(rates)
         for key, flow in self.active.items():  # due now, up to float rounding (1 ps)
             if flow.remaining <= rates[key] * 1e-12:
                 flow.remaining = 0.0
