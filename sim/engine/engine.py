@@ -207,9 +207,14 @@ class Engine:
                 yield link.transfer(nbytes, cap=self.chip.dma.bandwidth)
         else:
             start = self.env.now + delay
-            if delay + latency > 0:
-                yield self.env.timeout(delay + latency)
-            yield link.transfer(nbytes)
+            if delay + latency > 0:  # the bytes join the link once the latency is over
+                done = self.env.event()
+                self.env.timeout(delay + latency).callbacks.append(
+                    lambda _event: link.transfer(nbytes, done=done)
+                )
+                yield done
+            else:
+                yield link.transfer(nbytes)
         self.record_transfer(Transfer(link.name, start, self.env.now, label, nbytes))
 
     def record_transfer(self, transfer: Transfer) -> None:
