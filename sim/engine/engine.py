@@ -37,7 +37,7 @@ from sim.engine.records import (
     Trace,
     Transfer,
 )
-from sim.engine.resources import SharedLink, UnitQueue
+from sim.engine.resources import SharedLink, UnitQueue, all_done
 from sim.engine.thermal import ThermalState, cap_can_bind, capped_level, kernel_energy
 from sim.lower import Kernel
 
@@ -291,13 +291,13 @@ class Engine:
 
     def _close_batch(self, batch: int):
         per_batch = len(self.kernels)
-        yield self.env.all_of(self.done[batch * per_batch : (batch + 1) * per_batch])
+        yield all_done(self.env, self.done[batch * per_batch : (batch + 1) * per_batch])
         self.batches[batch].end = self.env.now
         self.batches[batch].closed = True
         self.batch_done[batch].succeed()
 
     def _finish(self, batches: int):
-        yield self.env.all_of(self.batch_done[:batches])
+        yield all_done(self.env, self.batch_done[:batches])
         self.finished = True
 
     def _inputs(self, kernel: Kernel, batch: int) -> simpy.Event | None:
@@ -309,7 +309,7 @@ class Engine:
         pending = [w for w in waits if not w.processed]
         if len(pending) == 1:
             return pending[0]
-        return self.env.all_of(pending) if pending else None
+        return all_done(self.env, pending) if pending else None
 
     def host_kernel(self, kernel: Kernel, batch: int):
         index = batch * len(self.kernels) + kernel.index

@@ -24,6 +24,29 @@ class Flow:
     cap: float  # its own bandwidth limit (a DMA engine's), bytes/s
 
 
+def all_done(env: simpy.Environment, events: list[simpy.Event]) -> simpy.Event:
+    """An event that succeeds once all of `events` (events that never fail) have been
+    processed: simpy's AllOf as a plain countdown, scheduled at the same moment, without
+    building the condition's value (the engine waits on thousands of them)."""
+    done = env.event()
+    left = len(events)
+
+    def count(_event: simpy.Event) -> None:
+        nonlocal left
+        left -= 1
+        if left == 0:
+            done.succeed()
+
+    if not events:
+        done.succeed()
+    for event in events:
+        if event.processed:
+            count(event)
+        else:
+            event.callbacks.append(count)
+    return done
+
+
 class UnitQueue:
     """One kernel at a time on a unit, first come first served. Taking a free unit costs
     no event (most kernels find their unit free), unlike a simpy.Resource request."""
