@@ -1,8 +1,8 @@
-"""The TPU v5e chip preset and the tpu-v5e-16 pod slice: peaks, sources, the CLI, and
-collectives on the 4x4 torus worked by hand.
+"""The TPU v5e chip preset and the tpu-v5e-16 and tpu-v5e-8 slices: peaks, sources, the
+CLI, and collectives on their torus worked by hand.
 
-tpu-v5e-16 (hardware/systems/tpu-v5e-16.yaml): 16 chips as a 4x4 torus2d, links of
-50 GB/s each way at efficiency 0.74 (37 GB/s sustained), 1 us a step.
+tpu-v5e-16 (hardware/systems/tpu-v5e-16.yaml): 16 chips as a 4x4 torus2d; tpu-v5e-8: 8 as
+a 4x2 one; links of 50 GB/s each way at efficiency 0.74 (37 GB/s sustained), 1 us a step.
 """
 
 from __future__ import annotations
@@ -69,6 +69,19 @@ def test_a_16_chip_all_reduce_runs_rows_then_columns_by_hand(slice16):
     assert expected == pytest.approx(822.81e-6, rel=1e-4)
     assert collective_s("all_reduce", nbytes, 16, link) == pytest.approx(expected, rel=1e-12)
     assert alpha_beta_s("all_reduce", nbytes, 16, link) == pytest.approx(expected, rel=1e-12)
+
+
+def test_an_8_chip_all_reduce_on_the_single_host_slice_by_hand():
+    slice8 = load_system("tpu-v5e-8")
+    link = slice8.interconnect
+    assert (slice8.chips, link.dims) == (8, (4, 2))
+    # rows of 4, columns of 2: reduce-scatter on a row (3 steps of 1 us + 2 MB / 37 GB/s),
+    # all-reduce of the 2 MB shard on a column (2 steps of 1 us + 1 MB / 37 GB/s),
+    # all-gather on the row (3 steps as the reduce-scatter)
+    expected = 6 * (1e-6 + 2e6 / SUSTAINED) + 2 * (1e-6 + 1e6 / SUSTAINED)  # 386.4 us
+    assert expected == pytest.approx(386.38e-6, rel=1e-4)
+    assert collective_s("all_reduce", 8e6, 8, link) == pytest.approx(expected, rel=1e-12)
+    assert alpha_beta_s("all_reduce", 8e6, 8, link) == pytest.approx(expected, rel=1e-12)
 
 
 def test_the_links_efficiency_reproduces_the_measured_all_gather(slice16):
