@@ -1,6 +1,6 @@
 """`topsim system MODEL --system S [--tp N] [--pp M] [--dp K] [--ep E] [--micro-batches B]
-[--schedule gpipe|1f1b] [--seq N] [--batch B]`: a transformer laid tensor-, pipeline- and
-data-parallel (and expert-parallel for MoE) over a system of chips (sim/system/)."""
+[--schedule gpipe|1f1b] [--seq N] [--batch B] [--overlap-comm] [--algorithm ring|tree|nvls]`:
+a transformer laid tensor-, pipeline- and data-parallel (and expert-parallel for MoE) over a system of chips (sim/system/)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,18 @@ def system(
     seq: Annotated[int, typer.Option(help="Prompt tokens; the decode step follows them.")] = 512,
     batch: Annotated[int, typer.Option(help="Sequences per pass.")] = 1,
     dtype: Annotated[str | None, typer.Option(help="Model dtype (default: the chip's).")] = None,
+    overlap_comm: Annotated[
+        bool,
+        typer.Option(
+            "--overlap-comm",
+            help="Overlap each layer's all-reduces with the next chunk of compute "
+            "(userbuffers / async TP); the collectives' SM share slows that compute.",
+        ),
+    ] = False,
+    algorithm: Annotated[
+        str | None,
+        typer.Option(help="All-reduce algorithm: ring, tree or nvls (default: the system's)."),
+    ] = None,
     json_out: Annotated[
         str | None, typer.Option("--json", metavar="PATH", help="Write JSON to PATH ('-': stdout).")
     ] = None,
@@ -67,6 +79,8 @@ def system(
             seq=seq,
             batch=batch,
             dtype=dtype,
+            overlap_comm=overlap_comm,
+            algorithm=algorithm,
         )
         if json_out is not None:
             emit_json(result.model_dump(mode="json"), json_out)

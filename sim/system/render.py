@@ -37,6 +37,10 @@ def render_system(result: SystemResult) -> list[str]:
 
 def _plan(result: SystemResult) -> str:
     text = f"TP {result.tp}" if result.ep == 1 else f"EP {result.ep}"
+    if result.algorithm != "ring":
+        text += f" ({result.algorithm} all-reduce)"
+    if result.overlap_comm:
+        text += ", collectives overlapped"
     if result.pp > 1:
         text += f" x PP {result.pp} ({result.schedule}, {result.micro_batches} micro-batches)"
     elif result.micro_batches > 1:
@@ -96,6 +100,11 @@ def _phase_lines(phase: Phase, pipelined: bool) -> list[str]:
             f"{phase.tokens_per_s:,.1f} tokens/s"
         )
     lines = [head]
+    if phase.hidden_communication_s > 0:
+        lines.append(
+            f"  overlapped with compute (off the critical path): "
+            f"{_ms(phase.hidden_communication_s)} of collectives per micro-batch"
+        )
     for call in phase.collectives:
         lines.append(
             f"  {call.count:>4} x {call.kind} of {format_si(call.nbytes, 'B')} "

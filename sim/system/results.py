@@ -87,7 +87,8 @@ class Phase(Model):
     new_tokens: int  # per sequence
     cached_tokens: int  # per sequence, already in the KV cache
     chip_latency_s: float  # one micro-batch's compute through every stage (simulated chips)
-    communication_s: float  # one micro-batch's collectives and stage-to-stage sends
+    communication_s: float  # one micro-batch's collectives and sends on the critical path
+    hidden_communication_s: float = 0.0  # its collectives overlapped with compute instead
     latency_s: float  # the pass; chip_latency_s + communication_s for one micro-batch
     communication_share: float  # losses_ops["communication"] / (peak_ops x latency_s)
     bubble_share: float  # losses_ops["pipeline_bubble"] / (peak_ops x latency_s)
@@ -118,6 +119,8 @@ class SystemResult(Model):
     dtype: str
     batch: int
     seq: int
+    overlap_comm: bool = False  # each layer's all-reduces overlapped with compute
+    algorithm: str = "ring"  # the all-reduce algorithm: ring | tree | nvls
     memory: MemoryFit
     prefill: Phase
     decode: Phase

@@ -146,6 +146,9 @@ def small_cases(draw):
         "bandwidth": draw(st.sampled_from(["1 GB/s", "100 GB/s"])),
         "latency": draw(st.sampled_from(["0 us", "1 us", "20 us"])),
     }
+    link["overlap_share"] = draw(st.sampled_from([0.0, 0.121, 0.5]))
+    if topology == "switch":
+        link["algorithm"] = draw(st.sampled_from(["ring", "tree", "nvls"]))
     if topology == "torus2d":
         link["dims"] = [2, chips // 2]
     elif topology == "hierarchical":
@@ -174,6 +177,7 @@ def small_cases(draw):
         "batch": batch,
         "seq": draw(st.integers(1, 16)),
         "schedule": draw(st.sampled_from(["gpipe", "1f1b"])),
+        "overlap_comm": draw(st.booleans()),
     }
     return config, system, options
 
@@ -195,6 +199,10 @@ def test_the_system_accounting_adds_up_exactly(case):
         for stage in phase.stages:
             parts = stage.compute_s + stage.collectives_s + stage.p2p_wait_s + stage.bubble_s
             assert parts == pytest.approx(phase.latency_s, rel=1e-9)
+        # overlapping moves collectives off the critical path, never adds to them
+        assert phase.hidden_communication_s >= -1e-12 * phase.latency_s
+        if not options["overlap_comm"]:
+            assert phase.hidden_communication_s == 0
         if options["pp"] == 1:  # one stage never waits for another
             assert phase.losses_ops["pipeline_bubble"] == pytest.approx(0, abs=1e-9 * capacity)
 
