@@ -1,6 +1,7 @@
 """`topsim system MODEL --system S [--tp N] [--pp M] [--dp K] [--ep E] [--micro-batches B]
 [--schedule gpipe|1f1b] [--seq N] [--batch B] [--overlap-comm] [--algorithm ring|tree|nvls]`:
-a transformer laid tensor-, pipeline- and data-parallel (and expert-parallel for MoE) over a system of chips (sim/system/)."""
+a transformer laid tensor-, pipeline- and data-parallel (and expert-parallel for MoE)
+over a system of chips (sim/system/)."""
 
 from __future__ import annotations
 
