@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from hardware.errors import InputError
 from hardware.system import SYSTEM_DIR, list_systems, load_system
 from sim.cli.common import check_outputs, emit_json, user_errors
 
@@ -51,6 +52,15 @@ def system(
         str | None,
         typer.Option(help="All-reduce algorithm: ring, tree or nvls (default: the system's)."),
     ] = None,
+    trace: Annotated[
+        str | None,
+        typer.Option(
+            "--trace",
+            metavar="PATH",
+            help="Write a Chrome trace JSON (ui.perfetto.dev): one process per stage group, "
+            "one track per link.",
+        ),
+    ] = None,
     json_out: Annotated[
         str | None, typer.Option("--json", metavar="PATH", help="Write JSON to PATH ('-': stdout).")
     ] = None,
@@ -59,6 +69,7 @@ def system(
     and tokens/s of a prefill and a decode step, the model split tensor-parallel
     (Megatron-style) or expert-parallel (MoE), into pipeline stages and into replicas over
     the system's chips."""
+    from sim.render.system_trace import write_system_trace
     from sim.system.render import render_system
     from sim.system.run import run_system
 
@@ -67,7 +78,9 @@ def system(
         preset = SYSTEM_DIR / f"{system_spec}.yaml"
         inputs = [model, system_spec, spec.chip.name]
         inputs.append(str(preset) if system_spec in list_systems() else None)
-        check_outputs({"--json": json_out}, inputs)
+        if trace == "-":
+            raise InputError("--trace needs a file path (a .json file), not '-'.")
+        check_outputs({"--json": json_out, "--trace": trace}, inputs)
         result = run_system(
             model,
             spec,
@@ -83,6 +96,8 @@ def system(
             overlap_comm=overlap_comm,
             algorithm=algorithm,
         )
+        if trace is not None:
+            write_system_trace(result, trace)
         if json_out is not None:
             emit_json(result.model_dump(mode="json"), json_out)
             if json_out == "-":

@@ -80,6 +80,16 @@ class LinkUse(Model):
     busy_share: float  # busy_s / the pass's latency
 
 
+class TimelineSlice(Model):
+    """Something a stage group or a link did during a pass (sim/system/timeline.py)."""
+
+    process: str  # "stage 0 (chips 0-3)" or "links"
+    track: str  # compute | collectives, or the link group's name
+    name: str  # e.g. "prefill micro-batch 2"
+    start_s: float  # from the start of the pass
+    end_s: float
+
+
 class Phase(Model):
     """One forward pass of the group (a prefill or one decode step)."""
 
@@ -102,6 +112,7 @@ class Phase(Model):
     stages: list[StageUse]
     links: list[LinkUse]
     peak_in_flight: int  # micro-batches between entering stage 0 and leaving the last
+    timeline: list[TimelineSlice] = []  # what each stage group and link did, when
 
 
 class SystemResult(Model):

@@ -51,6 +51,7 @@ from sim.system.tensor import (
     memory_parts,
     shard,
 )
+from sim.system.timeline import pass_timeline
 from workloads.zoo.transformer import CONFIGS, TransformerConfig, transformer
 
 ASSUMPTIONS = [
@@ -231,6 +232,8 @@ def _phase(
     useful = 0.0
     losses = dict.fromkeys(SYSTEM_LOSS_CATEGORIES, 0.0)
     stages, links = [], []
+    group_links: list[tuple[str, float] | None] = []
+    stage_names, send_links = [], []
     for s, (piece, run) in enumerate(zip(slices, pipe.stages, strict=True)):
         result, calls = runs[piece]
         useful += width * m * result.useful_ops
@@ -254,12 +257,19 @@ def _phase(
                 c.count * sent_bytes(c.kind, c.nbytes, width, system.interconnect) for c in calls
             )
             group = "TP" if plan.ep == 1 else "EP"
-            busy = m * sum(c.total_s for c in calls)
-            links.append(_link(f"stage {s} {group} group", m * sent, busy, latency))
+            busy = sum(c.total_s for c in calls)
+            links.append(_link(f"stage {s} {group} group", m * sent, m * busy, latency))
+            group_links.append((links[-1].name, busy))
+        else:
+            group_links.append(None)
+        chips = plan.stage_chips(s)
+        span = f"chips {chips[0]}-{chips[-1]}" if len(chips) > 1 else f"chip {chips[0]}"
+        stage_names.append(f"stage {s} ({span})")
         if s + 1 < plan.pp:
             links.append(
                 _link(f"stage {s} -> {s + 1}", m * activation, pipe.link_busy_s[s], latency)
             )
+            send_links.append(links[-1].name)
     calls = [
         c.model_copy(update={"what": f"stage {s}: {c.what}"}) if plan.pp > 1 else c
         for s, piece in enumerate(slices)
@@ -302,6 +312,14 @@ def _phase(
         stages=stages,
         links=links,
         peak_in_flight=pipe.peak_in_flight,
+        timeline=pass_timeline(
+            name,
+            pipe,
+            stage_names,
+            [runs[piece][0].duration_s for piece in slices],
+            group_links,
+            send_links,
+        ),
     )
 
 
