@@ -52,6 +52,17 @@ def system(
         str | None,
         typer.Option(help="All-reduce algorithm: ring, tree or nvls (default: the system's)."),
     ] = None,
+    plans: Annotated[
+        str | None,
+        typer.Option(
+            help="Compare plans in one table, e.g. tp8,tp4xpp2,pp8 (degrees tp, pp, ep, dp "
+            "joined by x; instead of --tp/--pp/--ep/--dp)."
+        ),
+    ] = None,
+    sweep: Annotated[
+        bool,
+        typer.Option("--sweep", help="Compare every TP x PP (EP x PP for MoE) of all chips."),
+    ] = False,
     trace: Annotated[
         str | None,
         typer.Option(
@@ -70,8 +81,9 @@ def system(
     (Megatron-style) or expert-parallel (MoE), into pipeline stages and into replicas over
     the system's chips."""
     from sim.render.system_trace import write_system_trace
-    from sim.system.render import render_system
+    from sim.system.render import render_plans, render_system
     from sim.system.run import run_system
+    from sim.system.sweep import compare_plans, parse_plans
 
     with user_errors():
         spec = load_system(system_spec)
@@ -81,6 +93,34 @@ def system(
         if trace == "-":
             raise InputError("--trace needs a file path (a .json file), not '-'.")
         check_outputs({"--json": json_out, "--trace": trace}, inputs)
+        if plans is not None or sweep:
+            chosen = {"--tp": tp, "--dp": dp, "--pp": pp != 1 or None, "--ep": ep != 1 or None}
+            clash = [flag for flag, value in chosen.items() if value is not None]
+            clash += ["--plans and --sweep"] if plans is not None and sweep else []
+            clash += ["--trace"] if trace is not None else []
+            if clash:
+                raise InputError(
+                    f"--plans / --sweep compare whole plans: drop {', '.join(clash)} (name "
+                    f"the degrees in --plans, e.g. tp4xpp2, and trace one plan at a time)."
+                )
+            table = compare_plans(
+                model,
+                spec,
+                None if sweep else parse_plans(plans),
+                micro_batches=micro_batches,
+                schedule=schedule,
+                seq=seq,
+                batch=batch,
+                dtype=dtype,
+                overlap_comm=overlap_comm,
+                algorithm=algorithm,
+            )
+            if json_out is not None:
+                emit_json(table.model_dump(mode="json"), json_out)
+                if json_out == "-":
+                    return
+            typer.echo("\n".join(render_plans(table)))
+            return
         result = run_system(
             model,
             spec,
