@@ -433,12 +433,18 @@ def dispatch_overhead(plan: Plan, threads: int) -> tuple[float, str]:
     return max(per_op, 1e-9), method
 
 
-def ort_session(path: str | os.PathLike, threads: int):
-    """An onnxruntime CPU session with a fixed thread count and sequential execution."""
+def ort_session(path: str | os.PathLike, threads: int, spinning: bool = True):
+    """An onnxruntime CPU session with a fixed thread count and sequential execution.
+
+    `spinning` False: idle intra-op threads sleep instead of spin-waiting for the next run
+    (for sessions open side by side and run in turn).
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
