@@ -5,21 +5,21 @@ is made of, through the runtime the predictions are compared with (onnxruntime's
 kernels, not numpy's): dense GEMM and convolution, depthwise convolution, elementwise
 ops, reductions and norms, and data copies (transpose, concat). Each kernel is one ONNX
 node built with `onnx.helper`, run in its own session with a fixed number of intra-op
-threads; all kernels are timed interleaved (round-robin, so a burst of load from other
-processes slows every kernel alike), and each reports the fastest and the median run.
-The time of a session run of a trivial one-node model (the Python and session overhead
-every run pays) is measured the same way and subtracted.
+threads; all kernels are run interleaved (round-robin, so a burst of load from other
+processes slows every kernel alike), each run's time taken from onnxruntime's profiler
+(the kernel alone), and each kernel reports the fastest and the median run.
 
 Each kernel also names the topsim op it is (kind, input shapes, attributes), so that
 `sim.studies.host_rates` can fit the chip's per-op-class efficiencies to the times. The
 shapes are typical layers of CNNs and transformers at batch 1 (sizes of the order of
 ResNet's, MobileNet's and ViT's layers, not copied from any one model), chosen so that
-each run takes roughly 0.1-5 ms on one core: long enough that the timer and the session
-overhead are small, short enough that the whole set takes a few seconds.
+each run takes roughly 0.05-5 ms on one core: long enough that the profiler's
+microsecond resolution is small, short enough that the whole set takes a few seconds.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import tempfile
@@ -140,26 +140,42 @@ KERNELS: tuple[Kernel, ...] = (
     ),
 )
 FAMILIES = ("dense", "depthwise", "elementwise", "norm", "copy")
-# the trivial model whose run time (session and Python overhead) is subtracted
-BASELINE = Kernel("overhead", "none", "Identity", ((1, 16),), (), (), "identity")
 
 
 @dataclass(frozen=True)
 class KernelTime:
-    """A kernel's time per run with the session overhead taken off, fastest and median."""
+    """A kernel's time per run as onnxruntime's profiler saw it, fastest and median."""
 
     kernel: Kernel
-    timing: Timing  # the raw session runs
-    overhead_s: float  # the fastest run of the trivial model
+    timing: Timing
 
     @property
     def best_s(self) -> float:
-        return max(self.timing.best_s - self.overhead_s, 1e-9)
+        return self.timing.best_s
 
     @property
     def median_s(self) -> float:
-        return max(self.timing.median_s - self.overhead_s, 1e-9)
+        return self.timing.median_s
 
+
+# layout conversions onnxruntime wraps around a lone Conv (NCHW <-> its blocked NCHWc): in
+# a network they run once at its ends, so they are not part of the kernel's time
+LAYOUT_OPS = frozenset({"ReorderInput", "ReorderOutput"})
+
+
+def profiled_runs(events: list, warmup: int) -> list[float]:
+    """Seconds of each profiled run of a one-kernel session: its nodes' kernel times
+    (layout conversions left out), one entry per run, the `warmup` first runs dropped."""
+    runs: list[float] = []
+    for event in events:
+        if not isinstance(event, dict) or event.get("cat") != "Node":
+            continue
+        name = str(event.get("name", ""))
+        args = event.get("args") or {}
+        if not name.endswith("_kernel_time") or args.get("op_name") in LAYOUT_OPS:
+            continue
+        runs.append(float(event["dur"]) * 1e-6)
+    return runs[warmup:]
 
 def kernel_model(kernel: Kernel, seed: int = 0):
     """The kernel as a one-node ONNX model, its weights random fp32 initializers."""
@@ -195,36 +211,44 @@ def time_kernels(
 
     All sessions are open at once so that the runs can be interleaved; onnxruntime's
     idle intra-op threads stop spinning between runs (`session.intra_op.allow_spinning`
-    off), so an idle session takes no CPU from the one being timed.
+    off), so an idle session takes no CPU from the one being timed. The time of a run is
+    the kernel's own, from onnxruntime's profiler: no session or Python overhead, and no
+    layout conversion (a lone Conv is wrapped in NCHW <-> NCHWc reorders that a network
+    pays once).
     """
     import onnx
 
+    warmup = 2  # the first runs allocate and pick algorithms
     rng = np.random.default_rng(1)
     runs = {}
     with tempfile.TemporaryDirectory() as folder:
-        for kernel in (BASELINE, *kernels):
-            path = Path(folder) / f"k{len(runs)}.onnx"
+        for i, kernel in enumerate(kernels):
+            path = Path(folder) / f"k{i}.onnx"
             onnx.save(kernel_model(kernel), path)
-            session = ort_session(path, threads, spinning=False)
+            session = ort_session(
+                path, threads, spinning=False, profile_prefix=Path(folder) / f"p{i}"
+            )
             feeds = {
-                f"x{i}": rng.standard_normal(s).astype(np.float32)
-                for i, s in enumerate(kernel.inputs)
+                f"x{j}": rng.standard_normal(s).astype(np.float32)
+                for j, s in enumerate(kernel.inputs)
             }
-            for _ in range(2):  # warm-up: first runs allocate and pick algorithms
+            for _ in range(warmup):
                 session.run(None, feeds)
             runs[kernel.name] = (session, feeds)
-    samples: dict[str, list[float]] = {name: [] for name in runs}
-    start = time.perf_counter()
-    for count in range(1, repeats + 1):
-        for name, (session, feeds) in runs.items():
-            t0 = time.perf_counter()
-            session.run(None, feeds)
-            samples[name].append(time.perf_counter() - t0)
-        if time.perf_counter() - start > budget_s and count >= 3:
-            break
-    timings = {n: Timing(min(s), statistics.median(s), len(s)) for n, s in samples.items()}
-    overhead = timings[BASELINE.name].best_s
-    return [KernelTime(k, timings[k.name], overhead) for k in kernels]
+        start = time.perf_counter()
+        for count in range(1, repeats + 1):
+            for session, feeds in runs.values():
+                session.run(None, feeds)
+            if time.perf_counter() - start > budget_s and count >= 3:
+                break
+        results = []
+        for kernel in kernels:
+            session, _ = runs[kernel.name]
+            events = json.loads(Path(session.end_profiling()).read_text())
+            samples = profiled_runs(events, warmup) or [float("nan")]
+            timing = Timing(min(samples), statistics.median(samples), len(samples))
+            results.append(KernelTime(kernel, timing))
+    return results
 
 
 def onnxruntime_version() -> str | None:

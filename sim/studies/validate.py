@@ -242,7 +242,7 @@ class Case:
     graph: Any
 
 
-def _cases(models: tuple[str, ...], batches: tuple[int, ...], folder: Path) -> list[Case]:
+def build_cases(models: tuple[str, ...], batches: tuple[int, ...], folder: Path) -> list[Case]:
     """Builders at each batch (exported to `folder`); ONNX files as they are (batch 1 for
     dynamic dimensions, as onnxruntime is fed)."""
     from workloads.onnx import load_onnx, to_onnx
@@ -275,7 +275,7 @@ def validate_models(
     check_validation(models, batches, threads, runs, warmup)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        cases = _cases(models, batches, Path(folder))
+        cases = build_cases(models, batches, Path(folder))
         times = time_interleaved(
             {f"{c.model}/{c.batch}": c.path for c in cases}, threads, runs, warmup
         )
