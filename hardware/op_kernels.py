@@ -178,8 +178,9 @@ def profiled_runs(events: list, warmup: int) -> list[float]:
     return runs[warmup:]
 
 def kernel_model(kernel: Kernel, seed: int = 0):
-    """The kernel as a one-node ONNX model, its weights random fp32 initializers."""
-    from onnx import TensorProto, helper, numpy_helper
+    """The kernel as a one-node ONNX model, its weights random fp32 initializers (the
+    output's shape filled in by ONNX shape inference, which also checks the node)."""
+    from onnx import TensorProto, helper, numpy_helper, shape_inference
 
     rng = np.random.default_rng(seed)
     names = [f"x{i}" for i in range(len(kernel.inputs))]
@@ -201,7 +202,7 @@ def kernel_model(kernel: Kernel, seed: int = 0):
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = 8
-    return model
+    return shape_inference.infer_shapes(model, strict_mode=True)
 
 
 def time_kernels(

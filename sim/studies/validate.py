@@ -250,7 +250,7 @@ def build_cases(models: tuple[str, ...], batches: tuple[int, ...], folder: Path)
     cases = []
     for model in models:
         if is_onnx_file(model):
-            graph = load_onnx(model, batch=1)
+            graph = load_onnx(model)  # dynamic dimensions: 1, as onnxruntime is fed
             cases.append(Case(Path(model).name, 1, Path(model), graph))
             continue
         for batch in batches:
