@@ -1,15 +1,18 @@
-"""`topsim fit` on half of a real onnxruntime profile, predicting the other half:
-`python benchmarks/fit_profile.py --chip host-cpu.yaml [--model resnet50 ...] [--runs 10]`.
+"""`topsim fit` on half of a real onnxruntime profile, predicting the other half. From a
+checkout's root: `PYTHONPATH=. python benchmarks/fit_profile.py --chip host-cpu.yaml
+[--model resnet50 ...] [--runs 10] [--profiles FILE.json ...]`.
 
 Exports each model (fp32 builders, random weights) to ONNX, runs it with onnxruntime on
 this CPU (1 intra-op thread unless --threads, profiling on, `--runs` runs after a warm-up),
-and reads the profile with topsim's reader (one measurement per distinct op: the median
-of its runs). The measurements are split in two halves (a seeded shuffle); the chip's
-achievable-rate parameters are fitted on the first half only and the second half is
-predicted: the script prints the typical error factor exp(mean |ln(pred/meas)|) on the
-held-out half before and after the fit, then the same with the halves swapped. Goal
-(issue 16): at most 1.10 on the held-out half. Without --chip it calibrates this machine
-first (as `topsim calibrate`). The profile JSON is kept with --keep-profile DIR.
+and reads the profile with topsim's reader (one measurement per distinct op: the fastest
+of its runs, or with --median the median). The ops ran inside networks at batch 1, so
+their operands are read at the last-level cache's bandwidth when they all fit in it.
+The measurements are split in two halves (a seeded shuffle); the chip's achievable-rate
+parameters are fitted on the first half only and the second half is predicted: the
+script prints the typical error factor exp(mean |ln(pred/meas)|) on the held-out half
+before and after the fit, then the same with the halves swapped. Goal (issue 16): at
+most 1.10 on the held-out half. Without --chip it calibrates this machine first (as
+`topsim calibrate`). The profile JSONs are kept with --keep-profile DIR.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import hardware
 import workloads
 from hardware.calibrate import calibrate
 from sim.studies.fit import fit_chip, folds_of, log_errors, predict, typical_factor
-from sim.studies.host_rates import with_op_class_rates
+from sim.studies.host_rates import cache_resident, with_op_class_rates
 from sim.studies.measurements import read_onnxruntime_profile
 
 
@@ -67,6 +70,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep-profile", type=Path, help="copy the profile JSONs here")
+    parser.add_argument(
+        "--profiles", type=Path, nargs="+", help="use these profile JSONs instead of running"
+    )
+    parser.add_argument(
+        "--median", action="store_true", help="each op's median run, not its fastest"
+    )
     args = parser.parse_args()
     models = args.model or ["resnet50", "mobilenet-v2", "shufflenet-v2"]
     if args.chip:
@@ -76,17 +85,24 @@ def main() -> None:
     rows = []
     skipped: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for model in models:
-            path = profile(model, args.batch, args.threads, args.runs, Path(tmp))
+        paths = args.profiles or [
+            profile(model, args.batch, args.threads, args.runs, Path(tmp)) for model in models
+        ]
+        for path in paths:
             if args.keep_profile:
                 args.keep_profile.mkdir(parents=True, exist_ok=True)
                 shutil.copy(path, args.keep_profile / path.name)
-            read = read_onnxruntime_profile(json.loads(path.read_text()), str(path))
+            read = read_onnxruntime_profile(
+                json.loads(path.read_text()), str(path), fastest=not args.median
+            )
             rows += read.rows
             for reason, count in read.skipped.items():
                 skipped[reason] = skipped.get(reason, 0) + count
-    print(f"{len(rows)} distinct ops measured in {', '.join(models)} (batch {args.batch}, "
-          f"{args.threads} thread(s), median of {args.runs} runs each); skipped: "
+    # the ops ran inside networks at batch 1: their operands come from the last-level cache
+    chip = cache_resident(chip, rows)
+    statistic = "median" if args.median else "fastest"
+    print(f"{len(rows)} distinct ops from {', '.join(p.name for p in paths)} ({statistic} run "
+          f"of each op); skipped: "
           f"{sum(skipped.values())} events ({'; '.join(sorted(skipped)) or 'none'})")  # fmt: skip
     halves = folds_of(len(rows), 2, seed=args.seed)
     for name, (train_ids, test_ids) in (("A->B", halves), ("B->A", halves[::-1])):
