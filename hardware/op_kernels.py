@@ -94,8 +94,9 @@ KERNELS: tuple[Kernel, ...] = (
         "conv2d",
         (("padding", 1), ("groups", 232), ("stride", 2)),
     ),
-    Kernel("add 256ch 56x56", "elementwise", "Add", ((1, 256, 56, 56), (1, 256, 56, 56)), (), (),
-           "add"),  # fmt: skip
+    Kernel(
+        "add 256ch 56x56", "elementwise", "Add", ((1, 256, 56, 56), (1, 256, 56, 56)), (), (), "add"
+    ),  # fmt: skip
     Kernel("relu 256ch 56x56", "elementwise", "Relu", ((1, 256, 56, 56),), (), (), "relu"),
     Kernel(
         "layernorm 197x768",
@@ -176,6 +177,7 @@ def profiled_runs(events: list, warmup: int) -> list[float]:
             continue
         runs.append(float(event["dur"]) * 1e-6)
     return runs[warmup:]
+
 
 def kernel_model(kernel: Kernel, seed: int = 0):
     """The kernel as a one-node ONNX model, its weights random fp32 initializers (the

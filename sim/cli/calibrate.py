@@ -116,7 +116,8 @@ def calibrate(
 
 def validate_model(
     model: Annotated[
-        list[str] | None, typer.Option(
+        list[str] | None,
+        typer.Option(
             "--model", "-m", help="Builders or ONNX files (FILE.onnx) to check (repeatable)."
         ),
     ] = None,

@@ -132,9 +132,7 @@ def apply_kernel_times(
         rated = rates.get(cls, {}).get(DTYPE)
         if cls in FITTED_CLASSES and rated is not None and achieved > rated:
             rates[cls][DTYPE] = round(achieved * 1.0001, 4)
-            sources[f"units.{unit}.rates.{cls}"] = sources.get(
-                f"units.{unit}.rates.{cls}", ""
-            ) + (
+            sources[f"units.{unit}.rates.{cls}"] = sources.get(f"units.{unit}.rates.{cls}", "") + (
                 f"; {DTYPE} raised to {achieved:.4g} MACs/cycle/instance, the fastest "
                 f"onnxruntime {cls} micro-kernel (faster than the measurement above)"
             )
@@ -143,9 +141,7 @@ def apply_kernel_times(
     classes = sorted({op_class(m) for m in measured} & set(FITTED_CLASSES))
     fit = fit_chip(chip, measured, only=[f"units.{unit}.efficiency.{c}" for c in classes], folds=0)
     after = predict(fit.chip, measured)
-    efficiency = {
-        path.rsplit(".", 1)[1]: round(value, 4) for path, value in fit.values.items()
-    }
+    efficiency = {path.rsplit(".", 1)[1]: round(value, 4) for path, value in fit.values.items()}
     err_before = family_errors(times, before, measured)
     err_after = family_errors(times, after, measured)
     kernels_text = "; ".join(_kernel_text(t) for t in times)
@@ -169,4 +165,3 @@ def apply_kernel_times(
             "; efficiencies as units.cpu (the same core)"
         )
     return spec
-

@@ -125,9 +125,7 @@ def lean_bytes(buf, limit: int) -> bytes:
     """A serialized ModelProto with the data of initializers over `limit` elements left out."""
 
     def graph(start: int, end: int) -> bytes:
-        return _rewrite(
-            buf, start, end, GRAPH_INITIALIZER, lambda s, e: _tensor(buf, s, e, limit)
-        )
+        return _rewrite(buf, start, end, GRAPH_INITIALIZER, lambda s, e: _tensor(buf, s, e, limit))
 
     return _rewrite(buf, 0, len(buf), MODEL_GRAPH, graph)
 
