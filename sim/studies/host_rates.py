@@ -98,7 +98,7 @@ def _errors_text(errors: dict[str, float]) -> str:
 
 
 def with_op_class_rates(
-    spec: dict, threads: int, repeats: int = 100, budget_s: float = 4.0, unit: str = "cpu"
+    spec: dict, threads: int, repeats: int = 100, budget_s: float = 3.0, unit: str = "cpu"
 ) -> dict:
     """`spec` (a calibrated CPU chip mapping) with per-op-class efficiencies fitted to
     onnxruntime micro-kernels run on `threads` threads; the spec unchanged (and a source
