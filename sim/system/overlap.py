@@ -5,12 +5,16 @@ depend on it: Transformer Engine's "userbuffers" (Megatron-LM `--tp-comm-overlap
 PyTorch async TP and TensorRT-LLM split the GEMMs into chunks and reduce chunk i while
 chunk i + 1 is computed. It is optional in all of them, so it is an option here.
 
-The model, for one micro-batch of one stage: its compute t seconds (the simulated chip)
-and n overlappable collectives c seconds in all (the all-reduces after each layer's
-attention and MLP: n = 2 x layers) form a two-stage flow shop of n equal chunks, compute
-chunk a = t / n, then collective chunk b = c / n on the links; collective i starts once
-compute chunk i and collective i - 1 are done, compute chunk i + 1 starts at once. The
-first compute chunk and the last collective have nothing to overlap with.
+The model, for one micro-batch of one stage: its tokens split into two halves that do not
+depend on each other, and each half's all-reduce runs beside the other half's compute
+(half A's reduction of layer l while half B computes layer l, then B's while A computes
+layer l + 1). A micro-batch of one token (a decode step at batch 1) has no second half:
+nothing overlaps. Its compute t seconds (the simulated chip) and its k overlappable
+collectives c seconds in all (the all-reduces after each layer's attention and MLP,
+k = 2 x layers) form a two-stage flow shop of n = 2k equal chunks, compute chunk a = t / n,
+then collective chunk b = c / n on the links; collective i starts once compute chunk i and
+collective i - 1 are done, compute chunk i + 1 starts at once. The first compute chunk and
+the last collective have nothing to overlap with.
 
 Contention: a collective in flight runs its own kernels, which hold a share s of the
 chip's compute (SMs) while they run (`interconnect.overlap_share` of the system spec; 0
@@ -35,6 +39,7 @@ from __future__ import annotations
 import dataclasses
 
 OVERLAPPED_WHAT = "after each layer's attention and MLP"  # the collectives that overlap
+HALVES = 2  # independent chunks of a micro-batch's tokens: each collective splits in two
 
 
 @dataclasses.dataclass(frozen=True)

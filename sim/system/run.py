@@ -31,7 +31,7 @@ from sim.result import Result
 from sim.simulate import simulate
 from sim.system.collectives import collective_s, send_s, sent_bytes
 from sim.system.expert import expert_collectives, expert_config
-from sim.system.overlap import OVERLAPPED_WHAT, overlap
+from sim.system.overlap import HALVES, OVERLAPPED_WHAT, overlap
 from sim.system.pipeline import run_pipeline, steady_period_s
 from sim.system.plan import Plan, make_plan
 from sim.system.results import (
@@ -218,7 +218,7 @@ def _phase(
     ]
     share = system.interconnect.overlap_share
     exposed = {
-        piece: _exposed(result.duration_s, calls, overlap_comm, share)
+        piece: _exposed(result.duration_s, calls, overlap_comm and micro * new > 1, share)
         for piece, (result, calls) in runs.items()
     }
     stage_comm = [exposed[piece] for piece in slices]
@@ -327,13 +327,14 @@ def _exposed(
     compute_s: float, calls: list[CollectiveCall], overlap_comm: bool, share: float
 ) -> float:
     """Seconds of one micro-batch's collectives on the stage's critical path: all of them,
-    or with `overlap_comm` what overlapping each layer's all-reduces leaves exposed."""
+    or with `overlap_comm` what overlapping each layer's all-reduces (split in two halves
+    of the tokens) leaves exposed."""
     total = sum(c.total_s for c in calls)
     if not overlap_comm:
         return total
     layered = [c for c in calls if c.kind == "all_reduce" and c.what == OVERLAPPED_WHAT]
     chunked = sum(c.total_s for c in layered)
-    chunks = sum(c.count for c in layered)
+    chunks = HALVES * sum(c.count for c in layered)
     return overlap(compute_s, chunked, chunks, total - chunked, share).exposed_s
 
 

@@ -65,22 +65,23 @@ def test_gpt2_on_toy4_overlaps_its_layer_all_reduces_by_hand(toy4):
     serial = run_system("gpt2", toy4, seq=8)
     t = serial.prefill.chip_latency_s
     # 24 all-reduces of 12,288 B: 6 ring steps of (1 us + 3,072 B / 1 GB/s) = 24.432 us
-    # each; the embedding all-reduce (24.432 us) and the logits all-gather (606.12 us)
-    # stay exposed: 630.552 us
-    b, other = 24.432e-6, 24.432e-6 + 606.12e-6
-    a = t / 24
+    # each, split in two halves of the 8 tokens: 48 chunks of b = 12.216 us; the
+    # embedding all-reduce (24.432 us) and the logits all-gather (606.12 us) stay
+    # exposed: 630.552 us
+    b, other = 12.216e-6, 24.432e-6 + 606.12e-6
+    a = t / 48
     assert a > b  # compute-bound: only the last chunk's all-reduce is left exposed
     free = run_system("gpt2", toy4, seq=8, overlap_comm=True).prefill
     assert free.communication_s == pytest.approx(b + other, rel=1e-9)
-    assert free.hidden_communication_s == pytest.approx(23 * b, rel=1e-9)
+    assert free.hidden_communication_s == pytest.approx(47 * b, rel=1e-9)
     assert free.latency_s == pytest.approx(t + b + other, rel=1e-9)
     # the collectives' kernels hold a quarter of the chip while they run: every compute
-    # chunk after the first is overlapped by one all-reduce, slowed by 0.25 b
+    # chunk after the first is overlapped by one all-reduce chunk, slowed by 0.25 b
     busy = toy4.model_copy(
         update={"interconnect": toy4.interconnect.model_copy(update={"overlap_share": 0.25})}
     )
     slowed = run_system("gpt2", busy, seq=8, overlap_comm=True).prefill
-    assert slowed.communication_s == pytest.approx(23 * 0.25 * b + b + other, rel=1e-9)
+    assert slowed.communication_s == pytest.approx(47 * 0.25 * b + b + other, rel=1e-9)
     assert slowed.latency_s == pytest.approx(t + slowed.communication_s, rel=1e-9)
     for phase in (free, slowed):
         capacity = phase.peak_ops * phase.latency_s
@@ -92,6 +93,15 @@ def test_gpt2_on_toy4_overlaps_its_layer_all_reduces_by_hand(toy4):
     # the links carry the same traffic for as long: only the critical path changed
     assert slowed.links[0].busy_s == serial.prefill.links[0].busy_s
     assert not serial.overlap_comm and serial.prefill.hidden_communication_s == 0
+
+
+def test_a_one_token_step_has_nothing_to_overlap_with(toy4):
+    # decode at batch 1: one token, no independent half; at batch 2 the halves overlap
+    for batch, overlaps in ((1, False), (2, True)):
+        serial = run_system("gpt2", toy4, seq=8, batch=batch).decode
+        free = run_system("gpt2", toy4, seq=8, batch=batch, overlap_comm=True).decode
+        assert (free.latency_s < serial.latency_s) == overlaps
+        assert (free.hidden_communication_s > 0) == overlaps
 
 
 # ---- all-reduce algorithms ----
