@@ -90,8 +90,11 @@ def system(
         preset = SYSTEM_DIR / f"{system_spec}.yaml"
         inputs = [model, system_spec, spec.chip.name]
         inputs.append(str(preset) if system_spec in list_systems() else None)
-        if trace == "-":
-            raise InputError("--trace needs a file path (a .json file), not '-'.")
+        if trace == "-" or (trace is not None and not trace.lower().endswith(".json")):
+            raise InputError(
+                f"--trace {trace}: a system run writes a Chrome trace JSON (it opens in "
+                f"ui.perfetto.dev); give a file path ending in .json."
+            )
         check_outputs({"--json": json_out, "--trace": trace}, inputs)
         if plans is not None or sweep:
             chosen = {"--tp": tp, "--dp": dp, "--pp": pp != 1 or None, "--ep": ep != 1 or None}

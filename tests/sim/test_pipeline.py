@@ -199,6 +199,18 @@ def test_the_system_accounting_adds_up_exactly(case):
         for stage in phase.stages:
             parts = stage.compute_s + stage.collectives_s + stage.p2p_wait_s + stage.bubble_s
             assert parts == pytest.approx(phase.latency_s, rel=1e-9)
+        # the timeline holds each stage's compute and exposed collectives exactly
+        for stage in phase.stages:
+            for track, seconds in (
+                ("compute", stage.compute_s),
+                ("collectives", stage.collectives_s),
+            ):
+                drawn = sum(
+                    piece.end_s - piece.start_s
+                    for piece in phase.timeline
+                    if piece.process.startswith(f"stage {stage.stage} (") and piece.track == track
+                )
+                assert drawn == pytest.approx(seconds, rel=1e-9, abs=1e-15)
         # overlapping moves collectives off the critical path, never adds to them
         assert phase.hidden_communication_s >= -1e-12 * phase.latency_s
         if not options["overlap_comm"]:

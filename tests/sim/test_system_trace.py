@@ -83,10 +83,12 @@ def test_one_stage_of_eight_chips_has_one_process_and_one_link_track():
 
 def test_the_trace_refuses_stdout_and_never_overwrites_an_input(tmp_path):
     runner = CliRunner()
-    out = runner.invoke(app, ["system", "gpt2", "--system", "toy-4", "--trace", "-"])
-    assert out.exit_code == 2 and "--trace needs a file path" in out.output
-    system = tmp_path / "mine.yaml"
+    for target in ("-", str(tmp_path / "t.perfetto-trace")):
+        out = runner.invoke(app, ["system", "gpt2", "--system", "toy-4", "--trace", target])
+        assert out.exit_code == 2 and "ending in .json" in " ".join(out.output.split())
+    system = tmp_path / "mine.json"
     system.write_text((SYSTEM_DIR / "toy-4.yaml").read_text())
     before = system.read_text()
     out = runner.invoke(app, ["system", "gpt2", "--system", str(system), "--trace", str(system)])
     assert out.exit_code == 2 and system.read_text() == before
+    assert "is also an input of this run" in " ".join(out.output.split())
