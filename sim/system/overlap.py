@@ -32,6 +32,13 @@ collectives left on the critical path (their slowing of compute included): it is
 system accounting charges to `communication`; c - (T - t) left the critical path. The
 embedding all-reduce, the logits all-gather and expert all-to-alls stay exposed (they
 have no independent compute beside them in one forward pass).
+
+What this is not: Transformer Engine's own "pipeline" overlap splits each row-parallel
+GEMM in num_splits = 4 and hides a collective behind the GEMM that produces it only,
+which hides less than two independent halves (DeepSeek-V3's and SGLang's two-micro-batch
+overlap) do; the share s charged here is TE's default for its collective kernels
+(num_sm = 16), and an NCCL all-reduce beside compute holds one CTA per channel, a number
+of the same order.
 """
 
 from __future__ import annotations
