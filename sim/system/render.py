@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from hardware.quantity import format_si
-from sim.system.results import SYSTEM_REMEDIES, Phase, SystemResult
-from sim.system.sweep import PlanTable
+from sim.system.results import SYSTEM_REMEDIES, Phase, PlanTable, SystemResult
 
 REMEDY_SHARE = 0.2  # a system loss above this share of the capacity prints its remedy
 

@@ -136,3 +136,36 @@ class SystemResult(Model):
     prefill: Phase
     decode: Phase
     assumptions: list[str]
+
+
+class PlanRow(Model):
+    """One plan's figures, from its SystemResult."""
+
+    plan: str  # e.g. "tp4xpp2"
+    tp: int
+    pp: int
+    ep: int
+    replicas: int
+    chips_used: int
+    prefill_latency_s: float
+    decode_latency_s: float
+    prefill_tokens_per_s: float
+    decode_tokens_per_s: float
+    decode_steady_tokens_per_s: float  # passes back to back (no pipeline drain)
+    prefill_communication_share: float
+    decode_communication_share: float
+    prefill_bubble_share: float
+    decode_bubble_share: float
+    memory_per_chip_bytes: float
+    capacity_bytes: float
+    fits: bool
+
+
+class PlanTable(Model):
+    workload: str
+    system: str
+    batch: int
+    seq: int
+    dtype: str
+    rows: list[PlanRow]
+    skipped: dict[str, str] = {}  # --sweep: plan -> why the model or system refused it

@@ -14,7 +14,7 @@ import re
 
 from hardware.errors import InputError
 from hardware.system import System
-from sim.system.results import Model, SystemResult
+from sim.system.results import PlanRow, PlanTable, SystemResult
 from sim.system.run import run_system
 from sim.system.tensor import tp_problem
 from workloads.zoo.transformer import CONFIGS, TransformerConfig
@@ -22,39 +22,6 @@ from workloads.zoo.transformer import CONFIGS, TransformerConfig
 DEGREES = ("tp", "pp", "ep", "dp")
 MAX_PLANS = 64
 _PART = re.compile(r"(tp|pp|ep|dp)([1-9][0-9]*)")
-
-
-class PlanRow(Model):
-    """One plan's figures, from its SystemResult."""
-
-    plan: str  # e.g. "tp4xpp2"
-    tp: int
-    pp: int
-    ep: int
-    replicas: int
-    chips_used: int
-    prefill_latency_s: float
-    decode_latency_s: float
-    prefill_tokens_per_s: float
-    decode_tokens_per_s: float
-    decode_steady_tokens_per_s: float  # passes back to back (no pipeline drain)
-    prefill_communication_share: float
-    decode_communication_share: float
-    prefill_bubble_share: float
-    decode_bubble_share: float
-    memory_per_chip_bytes: float
-    capacity_bytes: float
-    fits: bool
-
-
-class PlanTable(Model):
-    workload: str
-    system: str
-    batch: int
-    seq: int
-    dtype: str
-    rows: list[PlanRow]
-    skipped: dict[str, str] = {}  # --sweep: plan -> why the model or system refused it
 
 
 def parse_plans(text: str) -> list[dict[str, int]]:
