@@ -15,7 +15,8 @@ and how many of them it has. The interconnect is described per chip port:
   i div X); every row and every column closes into a ring (a TPU pod slice's ICI). The
   figures are those of one link, one direction.
 - `algorithm` (default `ring`): how an all-reduce runs; `tree` (NCCL's double binary
-  tree) and `nvls` (NVLink SHARP: the NVSwitch reduces) on a `switch` only, costed in
+  tree) and `nvls` (NVLink SHARP: the NVSwitch reduces) on a `switch` (`tree` also on a
+  `hierarchical` system: the all-reduce between its nodes), costed in
   sim/system/collectives.py. `overlap_share` (default 0): the share of a chip's compute
   (SMs) a collective's kernels hold while they run beside compute, charged when
   collectives overlap compute (`--overlap-comm`, sim/system/overlap.py).
@@ -71,10 +72,12 @@ class Interconnect(Sustained):
             raise ValueError("a torus2d needs dims: [X, Y], two positive integers")
         if self.topology == "hierarchical" and (self.node_chips is None or not self.inter_node):
             raise ValueError("a hierarchical interconnect needs node_chips and inter_node")
-        if self.algorithm != "ring" and self.topology != "switch":
+        tree_between_nodes = self.algorithm == "tree" and self.topology == "hierarchical"
+        if self.algorithm != "ring" and self.topology != "switch" and not tree_between_nodes:
             raise ValueError(
                 f"algorithm {self.algorithm} needs topology switch (a tree or an in-switch "
-                f"reduction over one non-blocking switch); a {self.topology} runs ring"
+                f"reduction over one non-blocking switch; tree also between the nodes of a "
+                f"hierarchical system); a {self.topology} runs ring"
             )
         if self.topology in ("ring", "switch") and (
             self.dims or self.node_chips or self.inter_node

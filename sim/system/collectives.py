@@ -21,7 +21,8 @@ hop. Not modelled: the arithmetic of the reduction (S/N additions per step, far 
 link time), pipelining a chunk across hops.
 
 All-reduce algorithms on a switch (`interconnect.algorithm`; the other collectives run
-ring whatever it says, as NCCL's tree is an all-reduce algorithm only):
+ring whatever it says, as NCCL's tree is an all-reduce algorithm only; on a hierarchical
+system `tree` is the all-reduce between the nodes, the levels inside them stay ring):
 
     ring   the table above: 2(N-1) (alpha + S/N beta)
     tree   NCCL's double binary tree (Sanders, Speck, Traeff, "Two-tree algorithms for
@@ -107,6 +108,7 @@ def levels(chips: int, link: Interconnect) -> list[tuple[int, Interconnect]]:
             bandwidth=port.bandwidth,
             efficiency=port.efficiency,
             latency=port.latency,
+            algorithm=link.algorithm,  # ring or tree: the all-reduce between the nodes
         )
     if chips <= inner:
         return [(chips, inner_link)]

@@ -149,6 +149,8 @@ def small_cases(draw):
     link["overlap_share"] = draw(st.sampled_from([0.0, 0.121, 0.5]))
     if topology == "switch":
         link["algorithm"] = draw(st.sampled_from(["ring", "tree", "nvls"]))
+    if topology == "hierarchical":
+        link["algorithm"] = draw(st.sampled_from(["ring", "tree"]))
     if topology == "torus2d":
         link["dims"] = [2, chips // 2]
     elif topology == "hierarchical":

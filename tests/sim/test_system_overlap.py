@@ -146,6 +146,35 @@ def test_the_algorithm_option_overrides_the_system_and_is_reported():
     assert nvls.prefill.communication_s < ring.prefill.communication_s
 
 
+def test_a_tree_between_nodes_by_hand():
+    # 8 nodes of 2 toy chips (1 GB/s, 1 us inside; 0.5 GB/s, 5 us between), 16 kB:
+    # reduce-scatter in the node 1 x (1 + 8) us, all-gather the same; between the nodes
+    # an all-reduce of 8 kB: ring 14 x (5 + 1,000 B / 0.5 GB/s) = 98 us, tree d = 3:
+    # 6 x (5 + 8,000 / 3 B / 0.5 GB/s) = 62 us
+    link = {
+        "topology": "hierarchical",
+        "bandwidth": "1 GB/s",
+        "latency": "1 us",
+        "node_chips": 2,
+        "inter_node": {"bandwidth": "0.5 GB/s", "latency": "5 us"},
+    }
+    for algorithm, between in (("ring", 98e-6), ("tree", 62e-6)):
+        system = validate_system(
+            {"name": "nodes", "chip": "toy", "chips": 16,
+             "interconnect": {**link, "algorithm": algorithm}},
+            "nodes",
+        )  # fmt: skip
+        seconds = collective_s("all_reduce", 16e3, 16, system.interconnect)
+        assert seconds == pytest.approx(18e-6 + between, rel=1e-12)
+        assert alpha_beta_s("all_reduce", 16e3, 16, system.interconnect) == pytest.approx(seconds)
+    with pytest.raises(InputError, match="algorithm nvls needs topology switch"):
+        validate_system(
+            {"name": "nodes", "chip": "toy", "chips": 16,
+             "interconnect": {**link, "algorithm": "nvls"}},
+            "nodes",
+        )  # fmt: skip
+
+
 def test_in_switch_algorithms_need_a_switch(toy4):
     with pytest.raises(InputError, match="algorithm nvls needs topology switch"):
         run_system("gpt2", toy4, seq=8, algorithm="nvls")
