@@ -73,7 +73,6 @@ from workloads.onnx.mappers_math import (
     map_cast,
     map_clip,
     map_pow,
-    map_quantize,
     map_reduce,
     map_unary,
 )
@@ -102,6 +101,7 @@ from workloads.onnx.mappers_shape import (
     map_transpose,
 )
 from workloads.onnx.patterns import ANCHORS, ELEMENTWISE_TYPES, REGION_LIMIT
+from workloads.onnx.quant import map_dequantize, map_dynamic_quantize, map_quantize
 from workloads.onnx.read import MAX_ONNX_BYTES, ONNX_DTYPES, Shape, onnx_dtype, read_model
 
 __all__ = [
@@ -135,6 +135,8 @@ __all__ = [
     "map_conv",
     "map_conv_transpose",
     "map_copy",
+    "map_dequantize",
+    "map_dynamic_quantize",
     "map_einsum",
     "map_gather",
     "map_gemm",
