@@ -252,3 +252,45 @@ def test_onnxruntime_quantized_model_imports_without_warnings(tmp_path):
     assert sum(op.macs for op in matmuls) == 2 * M * K * N
     (norm,) = [op for op in graph.ops if op.kind == "layernorm"]
     assert norm.dtype == "fp32"
+
+
+def test_qdq_conv_and_gemm_with_int32_bias_are_int8(tmp_path):
+    """onnxruntime's QDQ layout: int8 weight and int32 bias each behind a DequantizeLinear."""
+    rng = np.random.default_rng(3)
+    inits = [
+        _init("cw", rng.integers(-8, 8, (8, 4, 3, 3)).astype(np.int8)),
+        _init("cb", np.zeros(8, np.int32)),
+        _init("gw", rng.integers(-8, 8, (N, 8 * 16 * 16)).astype(np.int8)),  # transB
+        _init("gb", np.zeros(N, np.int32)),
+        _init("s_b", np.float32(0.0004)),
+        _init("z_b", np.int32(0)),
+        *_scales("x", "w", "c", "f"),
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["img", "s_x", "z_x"], ["img_q"]),
+        helper.make_node("DequantizeLinear", ["img_q", "s_x", "z_x"], ["img_dq"]),
+        helper.make_node("DequantizeLinear", ["cw", "s_w", "z_w"], ["cw_dq"]),
+        helper.make_node("DequantizeLinear", ["cb", "s_b", "z_b"], ["cb_dq"]),
+        helper.make_node("Conv", ["img_dq", "cw_dq", "cb_dq"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("QuantizeLinear", ["c", "s_c", "z_c"], ["c_q"]),
+        helper.make_node("DequantizeLinear", ["c_q", "s_c", "z_c"], ["c_dq"]),
+        helper.make_node("Flatten", ["c_dq"], ["flat"]),
+        helper.make_node("QuantizeLinear", ["flat", "s_f", "z_f"], ["flat_q"]),
+        helper.make_node("DequantizeLinear", ["flat_q", "s_f", "z_f"], ["flat_dq"]),
+        helper.make_node("DequantizeLinear", ["gw", "s_w", "z_w"], ["gw_dq"]),
+        helper.make_node("DequantizeLinear", ["gb", "s_b", "z_b"], ["gb_dq"]),
+        helper.make_node("Gemm", ["flat_dq", "gw_dq", "gb_dq"], ["y"], transB=1),
+    ]
+    x = [helper.make_tensor_value_info("img", TensorProto.FLOAT, [1, 4, 16, 16])]
+    y = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, N])]
+    result = import_onnx(_save(tmp_path, "conv_gemm", nodes, x, y, inits))
+    assert result.messages() == []
+    graph = result.graph
+    conv = next(op for op in graph.ops if op.kind == "conv2d")
+    gemm = next(op for op in graph.ops if op.kind == "linear")
+    assert conv.dtype == gemm.dtype == "int8"
+    assert conv.inputs[:2] == ["img_q", "cw"] and conv.outputs == ["c_q"]
+    assert conv.macs == 8 * 16 * 16 * 4 * 9
+    assert graph.tensors[gemm.inputs[1]].dtype == "int8"  # the transposed int8 weight
+    assert gemm.macs == 8 * 16 * 16 * N
+    assert graph.tensors["y"].dtype == "fp32"  # no Q after the Gemm: a float output
