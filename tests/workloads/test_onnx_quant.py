@@ -294,3 +294,42 @@ def test_qdq_conv_and_gemm_with_int32_bias_are_int8(tmp_path):
     assert graph.tensors[gemm.inputs[1]].dtype == "int8"  # the transposed int8 weight
     assert gemm.macs == 8 * 16 * 16 * N
     assert graph.tensors["y"].dtype == "fp32"  # no Q after the Gemm: a float output
+
+
+def test_onnxruntime_quantized_bert_layer_runs_its_matmuls_in_int8(tmp_path):
+    """One BERT layer exported by topsim, quantized by onnxruntime (QDQ, every op it
+    quantizes), imported back: the 8 matrix products are int8 with the MACs of the float
+    graph, LayerNorm and Softmax stay fp32, and it simulates faster than the fp32 model."""
+    quantization = pytest.importorskip("onnxruntime.quantization")
+    import sim
+    from workloads.onnx import to_onnx
+    from workloads.zoo.transformer import CONFIGS, transformer
+
+    source = transformer(CONFIGS["bert-base"], batch=1, seq=16, layers=1, dtype="fp32")
+    plain, target = tmp_path / "bert.onnx", str(tmp_path / "bert_qdq.onnx")
+    to_onnx(source, plain)
+    model = onnx.load(plain)
+    feeds = {
+        i.name: np.zeros([d.dim_value for d in i.type.tensor_type.shape.dim], np.int64)
+        for i in model.graph.input
+    }
+
+    class Reader(quantization.CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter([feeds])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    quantization.quantize_static(
+        str(plain), target, Reader(), quant_format=quantization.QuantFormat.QDQ
+    )
+    result = import_onnx(target)
+    assert result.messages() == []
+    graph = result.graph
+    matrix = [op for op in graph.ops if op.op_class == "matrix"]
+    assert len(matrix) == 8 and {op.dtype for op in matrix} == {"int8"}
+    assert graph.macs == source.macs
+    assert {op.dtype for op in graph.ops if op.kind in ("layernorm", "softmax")} == {"fp32"}
+    chip = hardware.load_chip("a100-sxm")
+    assert sim.simulate(graph, chip).latency_s < sim.simulate(load_onnx(plain), chip).latency_s
