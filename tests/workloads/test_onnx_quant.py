@@ -333,3 +333,29 @@ def test_onnxruntime_quantized_bert_layer_runs_its_matmuls_in_int8(tmp_path):
     assert {op.dtype for op in graph.ops if op.kind in ("layernorm", "softmax")} == {"fp32"}
     chip = hardware.load_chip("a100-sxm")
     assert sim.simulate(graph, chip).latency_s < sim.simulate(load_onnx(plain), chip).latency_s
+
+
+def test_transpose_between_dequantize_and_quantize_moves_int8_data(tmp_path):
+    """x_q -> DQ -> Transpose -> Q -> DQ -> MatMul: the transpose copies int8 bytes and
+    none of the Q/DQ nodes around it emits an op."""
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "s_x", "z_x"], ["x_q"]),
+        helper.make_node("DequantizeLinear", ["x_q", "s_x", "z_x"], ["x_dq"]),
+        helper.make_node("Transpose", ["x_dq"], ["t"], perm=[1, 0]),
+        helper.make_node("QuantizeLinear", ["t", "s_t", "z_t"], ["t_q"]),
+        helper.make_node("DequantizeLinear", ["t_q", "s_t", "z_t"], ["t_dq"]),
+        helper.make_node("DequantizeLinear", ["w_q", "s_w", "z_w"], ["w_dq"]),
+        helper.make_node("MatMul", ["t_dq", "w_dq"], ["y"]),
+    ]
+    x = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [K, M])]
+    y = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [M, N])]
+    inits = [_init("w_q", np.ones((K, N), np.int8)), *_scales("x", "t", "w")]
+    graph = load_onnx(_save(tmp_path, "moves", nodes, x, y, inits))
+    assert [(op.kind, op.dtype) for op in graph.ops] == [
+        ("cast", "fp32"),  # the first QuantizeLinear: fp32 in, int8 out
+        ("transpose", "int8"),
+        ("linear", "int8"),
+    ]
+    transpose = graph.ops[1]
+    assert transpose.inputs == ["x_q"] and transpose.outputs == ["t_q"]
+    assert transpose.read_bytes == transpose.write_bytes == M * K

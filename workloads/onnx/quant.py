@@ -22,6 +22,9 @@ the requantizing step of that kernel's epilogue. topsim follows that:
 - A QuantizeLinear that no int8 op absorbs is a `cast` op computing in its float input's
   dtype (TensorRT fuses it into the producer's epilogue where it can; here the fusion
   pass decides, as for any elementwise op).
+- A Reshape, Flatten, Squeeze, Unsqueeze or Transpose between a DequantizeLinear and a
+  QuantizeLinear (its output's only reader) moves the int8 data as it is: neither the
+  DQ nor the Q emits an op, as TensorRT commutes such pairs away.
 - A MatMul/Gemm whose weight alone is dequantized (weight-only quantization) keeps its
   float activation and reads the int8 weight: topsim's weight-only path (sim/lower.py)
   then charges the dequantization.
@@ -49,6 +52,9 @@ mapper = MAPPERS.register
 INTEGER_DTYPES = ("int8", "int4")  # topsim dtypes a DequantizeLinear input may have
 # op type -> positions of its operands (what an int8 kernel reads in int8)
 INT8_OPERANDS: dict[str, tuple[int, ...]] = {"MatMul": (0, 1), "Gemm": (0, 1), "Conv": (0, 1)}
+# data-movement ops that move int8 data as it is when they sit between a DequantizeLinear
+# and a QuantizeLinear (quantizers wrap them in Q/DQ; TensorRT commutes the pair away)
+INT8_MOVES = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose")
 QDQ_DOMAINS = (*STANDARD_DOMAINS, "com.microsoft")
 # element ops per element of DynamicQuantizeLinear: min and max (2), then scale, round,
 # add the zero point and saturate (4)
@@ -64,9 +70,18 @@ class QuantPlan:
     outputs: set[str] = field(default_factory=set)  # graph outputs
 
     def int8_node(self, proto) -> bool:
-        """A MatMul/Gemm/Conv whose operands are all dequantized integer tensors."""
+        """A MatMul/Gemm/Conv whose operands are all dequantized integer tensors, or a
+        data-movement op from a dequantized tensor to a QuantizeLinear."""
+        if proto.domain not in STANDARD_DOMAINS:
+            return False
+        if proto.op_type in INT8_MOVES:
+            return (
+                bool(proto.input)
+                and proto.input[0] in self.dequantized
+                and self.requantized_by(proto.output[0]) is not None
+            )
         positions = INT8_OPERANDS.get(proto.op_type)
-        if positions is None or proto.domain not in STANDARD_DOMAINS:
+        if positions is None:
             return False
         inputs = list(proto.input)
         return all(p < len(inputs) and inputs[p] in self.dequantized for p in positions)
@@ -104,7 +119,7 @@ def int8_operands(imp: ImportState, node: Node) -> Node:
     """The node as its int8 kernel sees it: dequantized operands replaced by their integer
     tensors (all of them for an int8 op, the constant weight alone otherwise) and, for an
     int8 op, its output by the int8 tensor of a QuantizeLinear folded into its epilogue."""
-    positions = INT8_OPERANDS.get(node.op_type)
+    positions = INT8_OPERANDS.get(node.op_type, (0,) if node.op_type in INT8_MOVES else None)
     if positions is None or node.domain not in STANDARD_DOMAINS:
         return node
     quant = plan(imp)
@@ -112,6 +127,8 @@ def int8_operands(imp: ImportState, node: Node) -> Node:
         return node
     inputs = list(node.inputs)
     int8 = quant.int8_node(node.proto)
+    if not int8 and node.op_type in INT8_MOVES:
+        return node
     for p in positions:
         source = quant.dequantized.get(node.proto.input[p]) if p < len(inputs) else None
         if source is not None and (int8 or imp.is_const(source)):
