@@ -28,6 +28,7 @@ from workloads.onnx.mappers_nn import MAPPERS as NN_MAPPERS
 from workloads.onnx.mappers_shape import MAPPERS as SHAPE_MAPPERS
 from workloads.onnx.mapping import Mapper, Mappers
 from workloads.onnx.patterns import Region, find_fusions
+from workloads.onnx.quant import MAPPERS as QUANT_MAPPERS
 from workloads.onnx.read import (
     FOLD_LIMIT,
     MICROSOFT_OPS,
@@ -43,7 +44,7 @@ from workloads.onnx.read import (
 from workloads.onnx.state import ImportState
 from workloads.ops import numel
 
-MAPPERS = Mappers.merge(NN_MAPPERS, MATH_MAPPERS, SHAPE_MAPPERS)
+MAPPERS = Mappers.merge(NN_MAPPERS, MATH_MAPPERS, SHAPE_MAPPERS, QUANT_MAPPERS)
 
 
 def mapper_of(node: Node) -> Mapper | None:
