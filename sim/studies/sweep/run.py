@@ -2,8 +2,8 @@
 
 Everything a user can get wrong is checked before any point runs or any file is touched:
 the output's type and folder, that no output is an input (a chip file, a graph file, the
-sweep file) or another output, that an existing file is a sweep output of ours (else it
-is replaced only with `overwrite`), the worker count, the dask scheduler. Only then is the
+sweep file) or another output, that an existing file is kept (it is continued with
+`resume` or replaced with `overwrite`, never replaced silently), the worker count, the dask scheduler. Only then is the
 output opened, locked and started (sim/studies/sweep/store.py).
 
 SIGTERM stops the sweep as Ctrl-C does: the rows already written are synced, the workers

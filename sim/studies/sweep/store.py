@@ -131,7 +131,7 @@ def open_output(
             done = resumed_ids(fd, path, columns, notice)
             return RowWriter(path, columns, fd, os.fstat(fd).st_size), done
         if size > 0 and not overwrite:
-            refuse_foreign(path)
+            refuse_replacing(path)
         os.ftruncate(fd, 0)
         writer = RowWriter(path, columns, fd, 0)
         if output_format(path) == "csv":
@@ -154,13 +154,15 @@ def lock(fd: int, path: Path) -> None:
         ) from None
 
 
-def refuse_foreign(path: Path) -> None:
-    """Refuse to replace a file that is not a sweep output (a chip file, a table...)."""
-    if sweep_header(path) is None:
-        raise InputError(
-            f"--out {path}: the file exists and is not a sweep output (its first line is "
-            "not a sweep's header); choose a new file, or pass --overwrite to replace it."
-        )
+def refuse_replacing(path: Path) -> None:
+    """The one rule for every table topsim appends to (sweeps, latency tables): a file
+    that is not empty is never replaced without --overwrite, whether it holds an earlier
+    run's rows (hours of work, perhaps) or something else entirely (a chip file, notes)."""
+    what = "holds an earlier run's rows" if sweep_header(path) else "is not a sweep output"
+    raise InputError(
+        f"--out {path}: the file exists and {what}; pass --resume to keep its rows "
+        "and run the rest, --overwrite to replace it, or choose a new file."
+    )
 
 
 def resumed_ids(fd: int, path: Path, columns: list[str], notice: Callable[[str], None]) -> set[str]:
