@@ -15,6 +15,7 @@ from hardware.quantity import (
     Bandwidth,
     Bytes,
     Celsius,
+    Flag,
     Frequency,
     Joules,
     JoulesPerKelvin,
@@ -101,8 +102,8 @@ class Unit(Spec):
 
     instances: PositiveInt
     rates: dict[OpClass, dict[Dtype, PositiveRate]]
-    peak: bool = True
-    host: bool = False
+    peak: Flag = True
+    host: Flag = False
     clock: Frequency | None = None
     tile: tuple[PositiveInt, PositiveInt, PositiveInt] = (1, 1, 1)
     vector_width: PositiveInt = 1
@@ -215,7 +216,7 @@ class Launch(Spec):
     latency: Seconds = 0.0
     device_gap: Seconds = 0.0
     queue_depth: PositiveInt = 1024
-    graph_launch: bool = False
+    graph_launch: Flag = False
     graph_latency: Seconds = 0.0
 
 
@@ -252,7 +253,7 @@ class Chip(Spec):
 
     name: Name
     description: Text = ""
-    hypothetical: bool = False
+    hypothetical: Flag = False
     clock: Clock
     units: dict[Name, Unit]
     memory: Memory

@@ -260,6 +260,22 @@ def reject_bool(value):
     return value
 
 
+def check_flag(value: object) -> bool:
+    """A yes/no field takes `true` or `false` only. YAML's own booleans arrive as bools;
+    a string ('yes', 'false'), a number (1, 0) or null is refused, where pydantic would
+    read 'no' as false and 1 as true in silence."""
+    if not isinstance(value, bool):
+        raise ValueError(
+            f"must be true or false, got {type(value).__name__} {_shown(value)} (write "
+            "true or false without quotes)"
+        )
+    return value
+
+
+# every yes/no field of a chip, system, graph or simulation option (tests/test_flags.py)
+Flag = Annotated[bool, BeforeValidator(check_flag)]
+
+
 def _physical(parse, check, limit=None):
     if limit is None:
         return BeforeValidator(lambda v: check(_finite(parse(reject_bool(v)))))

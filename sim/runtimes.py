@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hardware.errors import InputError
+from hardware.quantity import Flag
 from sim.fuse import FusionMode
 
 
@@ -24,7 +25,7 @@ class Runtime(BaseModel):
     description: str
     dispatch_s: float = Field(ge=0.0)  # host time per kernel on top of the driver's launch
     fusion: FusionMode
-    graph_launch: bool
+    graph_launch: Flag
     source: str
 
 

@@ -35,7 +35,7 @@ from pydantic import (
 )
 
 from hardware.chip import DTYPE_BYTES, Dtype
-from hardware.quantity import Name
+from hardware.quantity import Flag, Name
 from workloads.ops import KINDS, OpShapeError, OpStats, infer, numel
 
 OpKind = Literal[tuple(KINDS)]  # type: ignore[valid-type]
@@ -52,7 +52,7 @@ class Tensor(BaseModel):
 
     shape: tuple[int, ...] = Field(min_length=0)
     dtype: Dtype = "fp16"
-    const: bool = False
+    const: Flag = False
 
     @field_validator("shape")
     @classmethod
