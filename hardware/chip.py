@@ -241,6 +241,12 @@ class Thermal(Spec):
             raise ValueError("release temperature must not be above the throttle temperature")
         if self.throttle <= self.ambient:
             raise ValueError("throttle temperature must be above ambient")
+        if self.power_cap is not None and self.power_cap <= self.static_power:
+            raise ValueError(
+                f"power_cap ({self.power_cap:g} W) must be above static_power "
+                f"({self.static_power:g} W): static power is drawn at every clock, so no "
+                "DVFS level can hold the chip under that cap"
+            )
         return self
 
 
