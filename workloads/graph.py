@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from hardware.chip import DTYPE_BYTES, Dtype
+from hardware.errors import InputError
 from hardware.quantity import Flag, Name
 from workloads.ops import KINDS, OpShapeError, OpStats, infer, numel
 
@@ -45,6 +46,22 @@ OpKind = Literal[tuple(KINDS)]  # type: ignore[valid-type]
 # graph to split. Each op declares about two tensors.
 MAX_OPS = 1_000_000
 MAX_TENSORS = 4 * MAX_OPS
+# The largest graph read from a file (YAML, JSON, ONNX): a file is untrusted input, and
+# every run of one must finish in seconds (issue 15: 10 s and 1 GB). 20k ops is ten
+# times an unrolled Llama-2-70B (about 2k) and takes a few seconds of CPU to load and
+# simulate on h100-sxm; bigger graphs are built in Python, up to MAX_OPS.
+MAX_FILE_OPS = 20_000
+
+
+def check_file_ops(count: int, source: str) -> None:
+    """Refuse a graph file of more than MAX_FILE_OPS ops, before any op is validated."""
+    if count > MAX_FILE_OPS:
+        raise InputError(
+            f"{source}: the graph has {count:,} ops; a graph file may hold at most "
+            f"{MAX_FILE_OPS:,} (a run of more takes minutes): split the model, simulate "
+            "a repeated block and scale, or build the graph in Python (up to "
+            f"{MAX_OPS:,} ops)."
+        )
 
 
 class Tensor(BaseModel):

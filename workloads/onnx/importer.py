@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from hardware.errors import InputError, explain_validation
-from workloads.graph import Graph
+from workloads.graph import Graph, check_file_ops
 from workloads.onnx.checks import check, check_schema
 from workloads.onnx.fold import fold
 from workloads.onnx.mappers_math import MAPPERS as MATH_MAPPERS
@@ -175,6 +175,7 @@ class Importer(ImportState):
             self.notes.append(
                 f"nodes mapped approximately as custom ops with ONNX's output shapes: {listing}"
             )
+        check_file_ops(len(self.ops), self.source)
         try:
             result = Graph(
                 name=graph.name or Path(self.source).stem,
