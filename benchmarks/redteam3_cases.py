@@ -63,12 +63,38 @@ def chip_cases() -> list[Case]:
     add("base-toy-clock-list", dump(chip(clock=[1, 2])))
     add("base-toy-dvfs-empty-map", dump(chip(clock={"dvfs": {}})))
     add("base-toy-dvfs-dup", dump(chip(clock={"dvfs": [{"frequency": "1 GHz", "voltage": 1}] * 3})))
-    add("base-toy-dvfs-voltage-neg", dump(chip(clock={"dvfs": [{"frequency": "1 GHz", "voltage": -1}]})))
-    add("base-toy-dvfs-voltage-nan", dump(chip(clock={"dvfs": [{"frequency": "1 GHz", "voltage": ".nan"}]})))
-    add("base-toy-dvfs-voltage-big", dump(chip(clock={"dvfs": [{"frequency": "1 GHz", "voltage": 1e300}]})))
-    for value in ("1e3 PB/s", "1 EB/s", "-5 GB/s", "nan GB/s", "inf TB/s", "0x10 GB/s",
-                  "1_000 GB/s", "3.35TBps", "\uff11 GB/s", "1 GB/s extra", "1 GB / s",
-                  "1e-300 B/s", "1 Gib/s", "1 GiB/s/s", "1.0.0 GB/s", "", " ", "GB/s"):  # fmt: skip
+    add(
+        "base-toy-dvfs-voltage-neg",
+        dump(chip(clock={"dvfs": [{"frequency": "1 GHz", "voltage": -1}]})),
+    )
+    add(
+        "base-toy-dvfs-voltage-nan",
+        dump(chip(clock={"dvfs": [{"frequency": "1 GHz", "voltage": ".nan"}]})),
+    )
+    add(
+        "base-toy-dvfs-voltage-big",
+        dump(chip(clock={"dvfs": [{"frequency": "1 GHz", "voltage": 1e300}]})),
+    )
+    for value in (
+        "1e3 PB/s",
+        "1 EB/s",
+        "-5 GB/s",
+        "nan GB/s",
+        "inf TB/s",
+        "0x10 GB/s",
+        "1_000 GB/s",
+        "3.35TBps",
+        "\uff11 GB/s",
+        "1 GB/s extra",
+        "1 GB / s",
+        "1e-300 B/s",
+        "1 Gib/s",
+        "1 GiB/s/s",
+        "1.0.0 GB/s",
+        "",
+        " ",
+        "GB/s",
+    ):
         add(f"dram-bw-{value!r}", dump(chip(memory={"dram": {"bandwidth": value}})))
     add("dram-bw-bool-string", dump(chip(memory={"dram": {"bandwidth": "true"}})))
     add("capacity-zero", dump(chip(memory={"dram": {"capacity": "0 B"}})))
@@ -116,21 +142,32 @@ def chip_cases() -> list[Case]:
     add("yaml-anchor-merge", "name: rt\nbase: toy\nx: &a {a: 1}\nmemory: {<<: *a}\n")
     add("json-chip-nan-literal", '{"name": "rt", "base": "toy", "clock": {"nominal": NaN}}')
     add("chip-10k-units", dump(chip(units={f"u{i}": TOY_UNIT for i in range(5000)})))
-    add("chip-deep-dvfs", dump(chip(clock={"dvfs": [{"frequency": f"{1000 - i} MHz", "voltage": 1}
-                                                    for i in range(999)]})))  # fmt: skip
+    add(
+        "chip-deep-dvfs",
+        dump(
+            chip(
+                clock={"dvfs": [{"frequency": f"{1000 - i} MHz", "voltage": 1} for i in range(999)]}
+            )
+        ),
+    )
     for case in cases:
         case.files["g.yaml"] = GRAPH_OK
         case.files["d.yaml"] = dump(chip(base="c.yaml"))
     return cases
 
 
-GRAPH_OK = dump({
-    "name": "g",
-    "tensors": {"x": {"shape": [4, 8]}, "w": {"shape": [8, 8], "const": True},
-                "y": {"shape": [4, 8]}},
-    "inputs": ["x"],
-    "ops": [{"name": "mm", "kind": "matmul", "inputs": ["x", "w"], "outputs": ["y"]}],
-})  # fmt: skip
+GRAPH_OK = dump(
+    {
+        "name": "g",
+        "tensors": {
+            "x": {"shape": [4, 8]},
+            "w": {"shape": [8, 8], "const": True},
+            "y": {"shape": [4, 8]},
+        },
+        "inputs": ["x"],
+        "ops": [{"name": "mm", "kind": "matmul", "inputs": ["x", "w"], "outputs": ["y"]}],
+    }
+)
 
 
 def graph(tensors: dict, ops: list, **more: object) -> dict:
@@ -147,104 +184,402 @@ def graph_cases() -> list[Case]:
         cases.append(case)
 
     x = {"x": {"shape": [2, 8]}}
-    add("relu-in-place", graph(x, [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["x"]}]))
-    add("two-ops-one-name-diff-case", graph({**x, "y": {"shape": [2, 8]}, "z": {"shape": [2, 8]}}, [
-        {"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"]},
-        {"name": "R", "kind": "relu", "inputs": ["y"], "outputs": ["z"]}], inputs=["x"]))
-    add("attention-causal-yes", graph(
-        {"q": {"shape": [1, 2, 4, 8]}, "k": {"shape": [1, 2, 4, 8]}, "o": {"shape": [1, 2, 4, 8]}},
-        [{"name": "a", "kind": "attention", "inputs": ["q", "k", "k"], "outputs": ["o"],
-          "attrs": {"causal": "yes"}}], inputs=["q", "k"]))  # fmt: skip
-    add("custom-accelerated-int", graph({**x, "y": {"shape": [2, 8]}}, [
-        {"name": "c", "kind": "custom", "inputs": ["x"], "outputs": ["y"],
-         "attrs": {"out_shapes": [[2, 8]], "accelerated": 0}}], inputs=["x"]))  # fmt: skip
-    add("const-yes-string", graph({"x": {"shape": [2, 8], "const": "yes"}, "y": {"shape": [2, 8]}},
-        [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"]}]))
-    add("conv-stride-bools", graph(
-        {"x": {"shape": [1, 3, 8, 8]}, "w": {"shape": [4, 3, 3, 3], "const": True},
-         "y": {"shape": [1, 4, 6, 6]}},
-        [{"name": "c", "kind": "conv2d", "inputs": ["x", "w"], "outputs": ["y"],
-          "attrs": {"stride": [True, True]}}], inputs=["x"]))  # fmt: skip
-    add("conv-padding-negative", graph(
-        {"x": {"shape": [1, 3, 8, 8]}, "w": {"shape": [4, 3, 3, 3], "const": True},
-         "y": {"shape": [1, 4, 4, 4]}},
-        [{"name": "c", "kind": "conv2d", "inputs": ["x", "w"], "outputs": ["y"],
-          "attrs": {"padding": -1}}], inputs=["x"]))  # fmt: skip
-    add("conv-dilation-huge", graph(
-        {"x": {"shape": [1, 3, 8, 8]}, "w": {"shape": [4, 3, 3, 3], "const": True},
-         "y": {"shape": [1, 4, 6, 6]}},
-        [{"name": "c", "kind": "conv2d", "inputs": ["x", "w"], "outputs": ["y"],
-          "attrs": {"dilation": 2**62}}], inputs=["x"]))  # fmt: skip
-    add("concat-5000-inputs", graph({**x, "y": {"shape": [10000, 8]}},
-        [{"name": "c", "kind": "concat", "inputs": ["x"] * 5000, "outputs": ["y"],
-          "attrs": {"axis": 0}}], inputs=["x"]), "json")  # fmt: skip
-    add("split-sizes-negative", graph({**x, "a": {"shape": [3, 8]}, "b": {"shape": [-1, 8]}},
-        [{"name": "s", "kind": "split", "inputs": ["x"], "outputs": ["a", "b"],
-          "attrs": {"axis": 0, "sizes": [3, -1]}}], inputs=["x"]))  # fmt: skip
-    add("reshape-minus-one-twice", graph({**x, "y": {"shape": [16]}},
-        [{"name": "r", "kind": "reshape", "inputs": ["x"], "outputs": ["y"],
-          "attrs": {"shape": [-1, -1]}}], inputs=["x"]))  # fmt: skip
-    add("transpose-perm-dup", graph({**x, "y": {"shape": [8, 2]}},
-        [{"name": "t", "kind": "transpose", "inputs": ["x"], "outputs": ["y"],
-          "attrs": {"perm": [0, 0]}}], inputs=["x"]))  # fmt: skip
-    add("softmax-axis-huge", graph({**x, "y": {"shape": [2, 8]}},
-        [{"name": "s", "kind": "softmax", "inputs": ["x"], "outputs": ["y"],
-          "attrs": {"axis": 10**30}}], inputs=["x"]))  # fmt: skip
-    add("int4-odd-numel", graph({"x": {"shape": [3], "dtype": "int4"}, "y": {"shape": [3], "dtype": "int4"}},
-        [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"]}], inputs=["x"]))
-    add("shape-2-49", graph({"x": {"shape": [2**25, 2**24]}, "y": {"shape": [2**25, 2**24]}},
-        [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"]}], inputs=["x"]))
-    add("shape-bool-dim", graph({"x": {"shape": [True, 8]}, "y": {"shape": [1, 8]}},
-        [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"]}], inputs=["x"]))
-    add("shape-string-dims", graph({"x": {"shape": "2x8"}, "y": {"shape": [2, 8]}},
-        [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"]}], inputs=["x"]))
-    add("shape-rank-5000", graph({"x": {"shape": [1] * 5000}, "y": {"shape": [1] * 5000}},
-        [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"]}], inputs=["x"]), "json")
-    add("attrs-list", graph({**x, "y": {"shape": [2, 8]}},
-        [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"], "attrs": [1]}], inputs=["x"]))
-    add("attr-dtype-int", graph({**x, "y": {"shape": [2, 8]}},
-        [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"], "attrs": {"dtype": 16}}],
-        inputs=["x"]))  # fmt: skip
-    add("op-name-newline", graph({**x, "y": {"shape": [2, 8]}},
-        [{"name": "a\nb", "kind": "relu", "inputs": ["x"], "outputs": ["y"]}], inputs=["x"]))
-    add("op-name-markup", graph({**x, "y": {"shape": [2, 8]}},
-        [{"name": "[link=file:///etc/passwd]x[/link]", "kind": "relu", "inputs": ["x"],
-          "outputs": ["y"]}], inputs=["x"]))  # fmt: skip
-    add("tensor-name-zero-width", graph({"x\u200b": {"shape": [2]}, "y": {"shape": [2]}},
-        [{"name": "r", "kind": "relu", "inputs": ["x\u200b"], "outputs": ["y"]}], inputs=["x\u200b"]))
-    add("outputs-not-list", graph({**x, "y": {"shape": [2, 8]}},
-        [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"]}], inputs=["x"], outputs="y"))
-    add("inputs-dup", graph({**x, "y": {"shape": [2, 8]}},
-        [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"]}], inputs=["x", "x"]))
-    add("graph-input-is-output", graph({**x, "y": {"shape": [2, 8]}},
-        [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"]}], inputs=["x"],
-        outputs=["x"]))  # fmt: skip
-    add("embedding-float-ids", graph(
-        {"ids": {"shape": [1, 4], "dtype": "fp16"}, "t": {"shape": [100, 8], "const": True},
-         "y": {"shape": [1, 4, 8]}},
-        [{"name": "e", "kind": "embedding", "inputs": ["t", "ids"], "outputs": ["y"]}],
-        inputs=["ids"]))  # fmt: skip
-    add("custom-out-shapes-huge", graph({**x, "y": {"shape": [2**25, 2**25]}},
-        [{"name": "c", "kind": "custom", "inputs": ["x"], "outputs": ["y"],
-          "attrs": {"out_shapes": [[2**25, 2**25]], "macs": 2**64}}], inputs=["x"]))  # fmt: skip
-    add("custom-op-class-bool", graph({**x, "y": {"shape": [2, 8]}},
-        [{"name": "c", "kind": "custom", "inputs": ["x"], "outputs": ["y"],
-          "attrs": {"out_shapes": [[2, 8]], "op_class": True}}], inputs=["x"]))  # fmt: skip
+    add(
+        "relu-in-place",
+        graph(x, [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["x"]}]),
+    )
+    add(
+        "two-ops-one-name-diff-case",
+        graph(
+            {**x, "y": {"shape": [2, 8]}, "z": {"shape": [2, 8]}},
+            [
+                {"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"]},
+                {"name": "R", "kind": "relu", "inputs": ["y"], "outputs": ["z"]},
+            ],
+            inputs=["x"],
+        ),
+    )
+    add(
+        "attention-causal-yes",
+        graph(
+            {
+                "q": {"shape": [1, 2, 4, 8]},
+                "k": {"shape": [1, 2, 4, 8]},
+                "o": {"shape": [1, 2, 4, 8]},
+            },
+            [
+                {
+                    "name": "a",
+                    "kind": "attention",
+                    "inputs": ["q", "k", "k"],
+                    "outputs": ["o"],
+                    "attrs": {"causal": "yes"},
+                }
+            ],
+            inputs=["q", "k"],
+        ),
+    )
+    add(
+        "custom-accelerated-int",
+        graph(
+            {**x, "y": {"shape": [2, 8]}},
+            [
+                {
+                    "name": "c",
+                    "kind": "custom",
+                    "inputs": ["x"],
+                    "outputs": ["y"],
+                    "attrs": {"out_shapes": [[2, 8]], "accelerated": 0},
+                }
+            ],
+            inputs=["x"],
+        ),
+    )
+    add(
+        "const-yes-string",
+        graph(
+            {"x": {"shape": [2, 8], "const": "yes"}, "y": {"shape": [2, 8]}},
+            [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"]}],
+        ),
+    )
+    add(
+        "conv-stride-bools",
+        graph(
+            {
+                "x": {"shape": [1, 3, 8, 8]},
+                "w": {"shape": [4, 3, 3, 3], "const": True},
+                "y": {"shape": [1, 4, 6, 6]},
+            },
+            [
+                {
+                    "name": "c",
+                    "kind": "conv2d",
+                    "inputs": ["x", "w"],
+                    "outputs": ["y"],
+                    "attrs": {"stride": [True, True]},
+                }
+            ],
+            inputs=["x"],
+        ),
+    )
+    add(
+        "conv-padding-negative",
+        graph(
+            {
+                "x": {"shape": [1, 3, 8, 8]},
+                "w": {"shape": [4, 3, 3, 3], "const": True},
+                "y": {"shape": [1, 4, 4, 4]},
+            },
+            [
+                {
+                    "name": "c",
+                    "kind": "conv2d",
+                    "inputs": ["x", "w"],
+                    "outputs": ["y"],
+                    "attrs": {"padding": -1},
+                }
+            ],
+            inputs=["x"],
+        ),
+    )
+    add(
+        "conv-dilation-huge",
+        graph(
+            {
+                "x": {"shape": [1, 3, 8, 8]},
+                "w": {"shape": [4, 3, 3, 3], "const": True},
+                "y": {"shape": [1, 4, 6, 6]},
+            },
+            [
+                {
+                    "name": "c",
+                    "kind": "conv2d",
+                    "inputs": ["x", "w"],
+                    "outputs": ["y"],
+                    "attrs": {"dilation": 2**62},
+                }
+            ],
+            inputs=["x"],
+        ),
+    )
+    add(
+        "concat-5000-inputs",
+        graph(
+            {**x, "y": {"shape": [10000, 8]}},
+            [
+                {
+                    "name": "c",
+                    "kind": "concat",
+                    "inputs": ["x"] * 5000,
+                    "outputs": ["y"],
+                    "attrs": {"axis": 0},
+                }
+            ],
+            inputs=["x"],
+        ),
+        "json",
+    )
+    add(
+        "split-sizes-negative",
+        graph(
+            {**x, "a": {"shape": [3, 8]}, "b": {"shape": [-1, 8]}},
+            [
+                {
+                    "name": "s",
+                    "kind": "split",
+                    "inputs": ["x"],
+                    "outputs": ["a", "b"],
+                    "attrs": {"axis": 0, "sizes": [3, -1]},
+                }
+            ],
+            inputs=["x"],
+        ),
+    )
+    add(
+        "reshape-minus-one-twice",
+        graph(
+            {**x, "y": {"shape": [16]}},
+            [
+                {
+                    "name": "r",
+                    "kind": "reshape",
+                    "inputs": ["x"],
+                    "outputs": ["y"],
+                    "attrs": {"shape": [-1, -1]},
+                }
+            ],
+            inputs=["x"],
+        ),
+    )
+    add(
+        "transpose-perm-dup",
+        graph(
+            {**x, "y": {"shape": [8, 2]}},
+            [
+                {
+                    "name": "t",
+                    "kind": "transpose",
+                    "inputs": ["x"],
+                    "outputs": ["y"],
+                    "attrs": {"perm": [0, 0]},
+                }
+            ],
+            inputs=["x"],
+        ),
+    )
+    add(
+        "softmax-axis-huge",
+        graph(
+            {**x, "y": {"shape": [2, 8]}},
+            [
+                {
+                    "name": "s",
+                    "kind": "softmax",
+                    "inputs": ["x"],
+                    "outputs": ["y"],
+                    "attrs": {"axis": 10**30},
+                }
+            ],
+            inputs=["x"],
+        ),
+    )
+    add(
+        "int4-odd-numel",
+        graph(
+            {"x": {"shape": [3], "dtype": "int4"}, "y": {"shape": [3], "dtype": "int4"}},
+            [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"]}],
+            inputs=["x"],
+        ),
+    )
+    add(
+        "shape-2-49",
+        graph(
+            {"x": {"shape": [2**25, 2**24]}, "y": {"shape": [2**25, 2**24]}},
+            [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"]}],
+            inputs=["x"],
+        ),
+    )
+    add(
+        "shape-bool-dim",
+        graph(
+            {"x": {"shape": [True, 8]}, "y": {"shape": [1, 8]}},
+            [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"]}],
+            inputs=["x"],
+        ),
+    )
+    add(
+        "shape-string-dims",
+        graph(
+            {"x": {"shape": "2x8"}, "y": {"shape": [2, 8]}},
+            [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"]}],
+            inputs=["x"],
+        ),
+    )
+    add(
+        "shape-rank-5000",
+        graph(
+            {"x": {"shape": [1] * 5000}, "y": {"shape": [1] * 5000}},
+            [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"]}],
+            inputs=["x"],
+        ),
+        "json",
+    )
+    add(
+        "attrs-list",
+        graph(
+            {**x, "y": {"shape": [2, 8]}},
+            [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"], "attrs": [1]}],
+            inputs=["x"],
+        ),
+    )
+    add(
+        "attr-dtype-int",
+        graph(
+            {**x, "y": {"shape": [2, 8]}},
+            [
+                {
+                    "name": "r",
+                    "kind": "relu",
+                    "inputs": ["x"],
+                    "outputs": ["y"],
+                    "attrs": {"dtype": 16},
+                }
+            ],
+            inputs=["x"],
+        ),
+    )
+    add(
+        "op-name-newline",
+        graph(
+            {**x, "y": {"shape": [2, 8]}},
+            [{"name": "a\nb", "kind": "relu", "inputs": ["x"], "outputs": ["y"]}],
+            inputs=["x"],
+        ),
+    )
+    add(
+        "op-name-markup",
+        graph(
+            {**x, "y": {"shape": [2, 8]}},
+            [
+                {
+                    "name": "[link=file:///etc/passwd]x[/link]",
+                    "kind": "relu",
+                    "inputs": ["x"],
+                    "outputs": ["y"],
+                }
+            ],
+            inputs=["x"],
+        ),
+    )
+    add(
+        "tensor-name-zero-width",
+        graph(
+            {"x\u200b": {"shape": [2]}, "y": {"shape": [2]}},
+            [{"name": "r", "kind": "relu", "inputs": ["x\u200b"], "outputs": ["y"]}],
+            inputs=["x\u200b"],
+        ),
+    )
+    add(
+        "outputs-not-list",
+        graph(
+            {**x, "y": {"shape": [2, 8]}},
+            [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"]}],
+            inputs=["x"],
+            outputs="y",
+        ),
+    )
+    add(
+        "inputs-dup",
+        graph(
+            {**x, "y": {"shape": [2, 8]}},
+            [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"]}],
+            inputs=["x", "x"],
+        ),
+    )
+    add(
+        "graph-input-is-output",
+        graph(
+            {**x, "y": {"shape": [2, 8]}},
+            [{"name": "r", "kind": "relu", "inputs": ["x"], "outputs": ["y"]}],
+            inputs=["x"],
+            outputs=["x"],
+        ),
+    )
+    add(
+        "embedding-float-ids",
+        graph(
+            {
+                "ids": {"shape": [1, 4], "dtype": "fp16"},
+                "t": {"shape": [100, 8], "const": True},
+                "y": {"shape": [1, 4, 8]},
+            },
+            [{"name": "e", "kind": "embedding", "inputs": ["t", "ids"], "outputs": ["y"]}],
+            inputs=["ids"],
+        ),
+    )
+    add(
+        "custom-out-shapes-huge",
+        graph(
+            {**x, "y": {"shape": [2**25, 2**25]}},
+            [
+                {
+                    "name": "c",
+                    "kind": "custom",
+                    "inputs": ["x"],
+                    "outputs": ["y"],
+                    "attrs": {"out_shapes": [[2**25, 2**25]], "macs": 2**64},
+                }
+            ],
+            inputs=["x"],
+        ),
+    )
+    add(
+        "custom-op-class-bool",
+        graph(
+            {**x, "y": {"shape": [2, 8]}},
+            [
+                {
+                    "name": "c",
+                    "kind": "custom",
+                    "inputs": ["x"],
+                    "outputs": ["y"],
+                    "attrs": {"out_shapes": [[2, 8]], "op_class": True},
+                }
+            ],
+            inputs=["x"],
+        ),
+    )
     add("json-dup-keys", None, "json", raw='{"name": "g", "name": "h", "tensors": {}, "ops": []}')
     add("json-bom-utf16", None, "json", raw="\ufeff{}")
-    add("json-huge-float", None, "json", raw='{"name": "g", "tensors": {"x": {"shape": [1e400]}}, "ops": []}')
-    add("json-neg-zero", None, "json", raw='{"name": "g", "tensors": {"x": {"shape": [-0]}}, "ops": []}')
+    add(
+        "json-huge-float",
+        None,
+        "json",
+        raw='{"name": "g", "tensors": {"x": {"shape": [1e400]}}, "ops": []}',
+    )
+    add(
+        "json-neg-zero",
+        None,
+        "json",
+        raw='{"name": "g", "tensors": {"x": {"shape": [-0]}}, "ops": []}',
+    )
     add("yaml-timestamp-name", None, raw="name: 2024-01-01\ntensors: {}\nops: []\n")
     add("yaml-set-tag", None, raw="name: g\ntensors: !!set {a, b}\nops: []\n")
     add("yaml-omap", None, raw="name: g\ntensors: !!omap [{a: {shape: [1]}}]\nops: []\n")
     add("yaml-float-keys", None, raw="name: g\ntensors: {1.5: {shape: [1]}}\nops: []\n")
     add("yaml-many-docs", None, raw="name: g\n---\nname: h\n" * 1000)
-    add("yaml-400k-values", None, raw="name: g\ntensors: {}\nops: []\nx: [" + "1," * 450_000 + "1]\n")
+    add(
+        "yaml-400k-values",
+        None,
+        raw="name: g\ntensors: {}\nops: []\nx: [" + "1," * 450_000 + "1]\n",
+    )
 
     def chain(n: int, suffix: str) -> None:
         tensors = {f"t{i}": {"shape": [1, 8]} for i in range(n + 1)}
-        ops = [{"name": f"o{i}", "kind": "relu", "inputs": [f"t{i}"], "outputs": [f"t{i + 1}"]}
-               for i in range(n)]  # fmt: skip
+        ops = [
+            {"name": f"o{i}", "kind": "relu", "inputs": [f"t{i}"], "outputs": [f"t{i + 1}"]}
+            for i in range(n)
+        ]
         add(f"chain-{n}-{suffix}", graph(tensors, ops, inputs=["t0"]), suffix)
 
     chain(20_000, "json")
@@ -256,16 +591,24 @@ def graph_cases() -> list[Case]:
     for i in range(20_000):
         wide[f"w{i}"] = {"shape": [64, 64], "const": True}
         wide[f"y{i}"] = {"shape": [8, 64]}
-        ops.append({"name": f"m{i}", "kind": "matmul", "inputs": ["x", f"w{i}"], "outputs": [f"y{i}"]})
+        ops.append(
+            {"name": f"m{i}", "kind": "matmul", "inputs": ["x", f"w{i}"], "outputs": [f"y{i}"]}
+        )
     add("wide-20k-matmuls", graph(wide, ops, inputs=["x"]), "json")
     return cases
 
 
 LLAMA = {
-    "model_type": "llama", "hidden_size": 256, "intermediate_size": 512,
-    "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-    "vocab_size": 1000, "max_position_embeddings": 2048, "torch_dtype": "float16",
-}  # fmt: skip
+    "model_type": "llama",
+    "hidden_size": 256,
+    "intermediate_size": 512,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "vocab_size": 1000,
+    "max_position_embeddings": 2048,
+    "torch_dtype": "float16",
+}
 
 
 def hf_cases() -> list[Case]:
@@ -297,13 +640,50 @@ def hf_cases() -> list[Case]:
         "head-dim-mismatch": {"head_dim": 7},
     }
     for name, change in changes.items():
-        cases.append(Case(f"hf-{name}", "hf", ["run", "config.json", "--chip", "h100-sxm", "-q"],
-                          {"config.json": json.dumps({**LLAMA, **change})}, ["config.json"]))  # fmt: skip
-    cases.append(Case("hf-top-list", "hf", ["run", "config.json", "--chip", "toy", "-q"],
-                      {"config.json": json.dumps([LLAMA])}, ["config.json"]))  # fmt: skip
-    cases.append(Case("hf-seq-huge", "hf", ["run", "config.json", "--chip", "toy", "--seq", "1000000", "-q"],
-                      {"config.json": json.dumps(LLAMA)}, ["config.json"]))  # fmt: skip
-    cases.append(Case("hf-generate", "hf", ["run", "config.json", "--chip", "toy", "--mode", "generate",
-                                             "--tokens", "100000", "-q"],
-                      {"config.json": json.dumps(LLAMA)}, ["config.json"]))  # fmt: skip
+        cases.append(
+            Case(
+                f"hf-{name}",
+                "hf",
+                ["run", "config.json", "--chip", "h100-sxm", "-q"],
+                {"config.json": json.dumps({**LLAMA, **change})},
+                ["config.json"],
+            )
+        )
+    cases.append(
+        Case(
+            "hf-top-list",
+            "hf",
+            ["run", "config.json", "--chip", "toy", "-q"],
+            {"config.json": json.dumps([LLAMA])},
+            ["config.json"],
+        )
+    )
+    cases.append(
+        Case(
+            "hf-seq-huge",
+            "hf",
+            ["run", "config.json", "--chip", "toy", "--seq", "1000000", "-q"],
+            {"config.json": json.dumps(LLAMA)},
+            ["config.json"],
+        )
+    )
+    cases.append(
+        Case(
+            "hf-generate",
+            "hf",
+            [
+                "run",
+                "config.json",
+                "--chip",
+                "toy",
+                "--mode",
+                "generate",
+                "--tokens",
+                "100000",
+                "-q",
+            ],
+            {"config.json": json.dumps(LLAMA)},
+            ["config.json"],
+        )
+    )
     return cases

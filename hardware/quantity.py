@@ -217,6 +217,7 @@ def _nonnegative(value: float) -> float:
 # latency of 1e15 s puts simulated time where a nanosecond no longer changes a float).
 MAX_BYTES = 1e21  # a zettabyte
 MAX_BANDWIDTH = 1e21  # a zettabyte per second
+MIN_BANDWIDTH = 1e3  # a kilobyte per second: slower than any memory or link feeding a network
 MAX_FREQUENCY = 1e12  # a terahertz
 MIN_FREQUENCY = 1e3  # a kilohertz: slower than any clock that runs a network
 MAX_LATENCY_S = 3600.0  # an hour: no launch, memory or link latency comes near it
@@ -283,7 +284,12 @@ def _physical(parse, check, limit=None):
 
 
 Bytes = Annotated[float, _physical(parse_bytes, _positive, _below(MAX_BYTES, "B"))]
-Bandwidth = Annotated[float, _physical(parse_bandwidth, _positive, _below(MAX_BANDWIDTH, "B/s"))]
+_bandwidth_floor = _range(MIN_BANDWIDTH, math.inf, "B/s")
+_bandwidth_ceiling = _below(MAX_BANDWIDTH, "B/s")
+Bandwidth = Annotated[
+    float,
+    _physical(parse_bandwidth, _positive, lambda v: _bandwidth_ceiling(_bandwidth_floor(v))),
+]
 _clock_floor = _range(MIN_FREQUENCY, math.inf, "Hz")
 _clock_ceiling = _below(MAX_FREQUENCY, "Hz")
 Frequency = Annotated[

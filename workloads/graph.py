@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import heapq
 from functools import cached_property
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -36,7 +37,7 @@ from pydantic import (
 
 from hardware.chip import DTYPE_BYTES, Dtype
 from hardware.errors import InputError
-from hardware.quantity import Flag, Name
+from hardware.quantity import Flag, Name, reject_bool
 from workloads.ops import KINDS, OpShapeError, OpStats, infer, numel
 
 OpKind = Literal[tuple(KINDS)]  # type: ignore[valid-type]
@@ -64,10 +65,13 @@ def check_file_ops(count: int, source: str) -> None:
         )
 
 
+Dim = Annotated[int, BeforeValidator(reject_bool)]  # YAML's `true` is not a size of 1
+
+
 class Tensor(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    shape: tuple[int, ...] = Field(min_length=0)
+    shape: tuple[Dim, ...] = Field(min_length=0)
     dtype: Dtype = "fp16"
     const: Flag = False
 

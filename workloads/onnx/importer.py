@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
-from hardware.errors import InputError, explain_validation
+from hardware.errors import InputError, explain_validation, shown
 from workloads.graph import Graph, check_file_ops
 from workloads.onnx.checks import check, check_schema
 from workloads.onnx.fold import fold
@@ -42,6 +42,8 @@ from workloads.onnx.read import (
 )
 from workloads.onnx.state import ImportState
 from workloads.ops import numel
+
+MAX_DIM = 2**50  # a tensor holds at most 2^50 elements (workloads/graph.py), so no dim is more
 
 MAPPERS = Mappers.merge(NN_MAPPERS, MATH_MAPPERS, SHAPE_MAPPERS)
 
@@ -253,8 +255,17 @@ class Importer(ImportState):
                     f"{self.source}: dim {name!r} is not a symbolic dim of the model's "
                     f"inputs; they have {', '.join(sorted(symbolic)) or 'none'}."
                 )
-            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-                raise InputError(f"{self.source}: dim {name!r} must be a size of at least 1.")
+            if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_DIM:
+                raise InputError(
+                    f"{self.source}: dim {name!r} must be a size from 1 to 2^50, got {shown(size)}."
+                )
+        batch = self.batch
+        if batch is not None and (
+            isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_DIM
+        ):
+            raise InputError(
+                f"{self.source}: batch must be a size from 1 to 2^50, got {shown(batch)}."
+            )
 
     def _shape_inference(self) -> None:
         """ONNX's shapes, with data propagation (shape computations evaluated) only where
