@@ -7,6 +7,7 @@ becomes one `InputError` paragraph instead of a traceback, a hang or a silent ov
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -332,6 +333,23 @@ def same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
     except (OSError, ValueError, RuntimeError):
         return False
+
+
+def write_output(path: str | os.PathLike, text: str, flag: str) -> None:
+    """Write an output file whole or not at all: into a temporary file beside it, then
+    renamed over it. A full disk or a crash leaves the old file as it was, and a name that
+    is a hard or symbolic link to another file gets a file of its own (the other file is
+    never written through the link)."""
+    target = Path(path)
+    temporary = target.with_name(f".{target.name[:200]}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(temporary, target)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise InputError(f"{flag} {target}: cannot write the file ({err.strerror}).") from None
 
 
 def check_output(path: object, flag: str, inputs: tuple[object, ...] = ()) -> Path:
