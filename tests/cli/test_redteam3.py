@@ -231,3 +231,60 @@ def test_the_json_depth_walk_counts_levels_as_before() -> None:
     assert [files._depth(d) for d in (1, {}, [], {"a": 1}, [[1]], {"a": [{"b": {}}]})] == [
         1, 1, 1, 2, 3, 4,
     ]  # fmt: skip
+
+
+# bounds and strictness found by the round ---------------------------------------------------
+
+
+def test_a_bandwidth_below_a_kilobyte_per_second_is_refused() -> None:
+    """1e-300 B/s made the engine step its thermal loop for minutes."""
+    for path in ("memory.dram.bandwidth", "host_link.bandwidth", "memory.l2.bandwidth"):
+        result = topsim("run", "mlp", "--chip", "toy", "--set", f"{path}=1e-300", "-q")
+        assert_rejected(result.exit_code, result.stdout, result.stderr, "at least 1000 B/s")
+    assert hardware.load_chip("toy", overrides={"memory.dram.bandwidth": "1 kB/s"})
+
+
+def test_a_boolean_is_not_a_tensor_dimension(tmp_path: Path) -> None:
+    data = chain(1)
+    data["tensors"]["t0"]["shape"] = [True, 8]
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError, match=r"shape\[0\]"):
+        workloads.load(path)
+
+
+def test_an_onnx_dim_or_batch_beyond_2_50_is_refused(tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    value = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", "seq"])
+    node = helper.make_node("Relu", ["x"], ["y"])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(helper.make_graph([node], "m", [value], [])), str(path))
+    result = topsim("run", str(path), "--chip", "toy", "--dim", f"seq={10**23}")
+    assert_rejected(result.exit_code, result.stdout, result.stderr, "2^50")
+    with pytest.raises(InputError, match="batch must be a size"):
+        workloads.load(path, batch=2**60)
+
+
+def test_an_output_named_by_a_hard_link_gets_a_file_of_its_own(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me\n", encoding="utf-8")
+    (tmp_path / "t.json").hardlink_to(notes)
+    other = tmp_path / "other.txt"
+    other.write_text("mine too\n", encoding="utf-8")
+    (tmp_path / "k.csv").symlink_to(other)
+    result = topsim("run", "mlp", "--chip", "toy", "--trace", str(tmp_path / "t.json"),
+                    "--kernels", str(tmp_path / "k.csv"), "-q")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert notes.read_text(encoding="utf-8") == "keep me\n"
+    assert other.read_text(encoding="utf-8") == "mine too\n"
+    assert json.loads((tmp_path / "t.json").read_text())["traceEvents"]
+    assert not (tmp_path / "k.csv").is_symlink()
+
+
+def test_storage_dtypes_apply_to_a_prefill_run() -> None:
+    result = topsim("run", "llama-2-7b", "--chip", "toy", "--kv-dtype", "int3", "-q")
+    assert_rejected(result.exit_code, result.stdout, result.stderr, "kv_dtype 'int3'")
+    result = topsim("run", "mlp", "--chip", "toy", "--weight-dtype", "int4", "-q")
+    assert_rejected(result.exit_code, result.stdout, result.stderr, "weight_dtype")
