@@ -659,6 +659,7 @@ def cli_cases() -> list[Case]:
         "1",
         more={"b.csv": b"\x00\xff\xfe" * 1000},
     )
+    cases[-1].protect = [*keep, "b.csv"]  # --resume must not cut a file it did not write
     add(
         "sweep-file-yaml-bomb",
         "sweep",
@@ -760,13 +761,45 @@ def cli_cases() -> list[Case]:
         "1000",
     )
     add("lut-space-dir", "lut", ".", "--chip", "toy")
-    add("serve-rate-zero", "serve", "llama-2-7b", "--chip", "h100-sxm", "--rate", "0")
-    add("serve-rate-huge", "serve", "llama-2-7b", "--chip", "h100-sxm", "--rate", "1e12")
-    add("serve-rate-nan", "serve", "llama-2-7b", "--chip", "h100-sxm", "--rate", "nan")
+    add(
+        "serve-rate-zero",
+        "serve",
+        "llama-2-7b",
+        "--duration",
+        "10s",
+        "--chip",
+        "h100-sxm",
+        "--rate",
+        "0",
+    )
+    add(
+        "serve-rate-huge",
+        "serve",
+        "llama-2-7b",
+        "--duration",
+        "10s",
+        "--chip",
+        "h100-sxm",
+        "--rate",
+        "1e12",
+    )
+    add(
+        "serve-rate-nan",
+        "serve",
+        "llama-2-7b",
+        "--duration",
+        "10s",
+        "--chip",
+        "h100-sxm",
+        "--rate",
+        "nan",
+    )
     add(
         "serve-duration-huge",
         "serve",
         "llama-2-7b",
+        "--duration",
+        "10s",
         "--chip",
         "h100-sxm",
         "--rate",
@@ -778,6 +811,8 @@ def cli_cases() -> list[Case]:
         "serve-max-batch-huge",
         "serve",
         "llama-2-7b",
+        "--duration",
+        "10s",
         "--chip",
         "h100-sxm",
         "--rate",
@@ -789,6 +824,8 @@ def cli_cases() -> list[Case]:
         "serve-trace-file-notes",
         "serve",
         "llama-2-7b",
+        "--duration",
+        "10s",
         "--chip",
         "h100-sxm",
         "--rate",
@@ -800,6 +837,8 @@ def cli_cases() -> list[Case]:
         "serve-slo-words",
         "serve",
         "llama-2-7b",
+        "--duration",
+        "10s",
         "--chip",
         "h100-sxm",
         "--rate",
@@ -807,7 +846,17 @@ def cli_cases() -> list[Case]:
         "--slo-ttft",
         "soon",
     )
-    add("serve-model-graph", "serve", "g.yaml", "--chip", "h100-sxm", "--rate", "1")
+    add(
+        "serve-model-graph",
+        "serve",
+        "g.yaml",
+        "--duration",
+        "10s",
+        "--chip",
+        "h100-sxm",
+        "--rate",
+        "1",
+    )
     add("fit-measurements-notes", "fit", "toy", "-m", "notes.txt")
     add(
         "fit-out-is-measurements",

@@ -288,3 +288,15 @@ def test_storage_dtypes_apply_to_a_prefill_run() -> None:
     assert_rejected(result.exit_code, result.stdout, result.stderr, "kv_dtype 'int3'")
     result = topsim("run", "mlp", "--chip", "toy", "--weight-dtype", "int4", "-q")
     assert_rejected(result.exit_code, result.stdout, result.stderr, "weight_dtype")
+
+
+def test_resume_never_cuts_a_file_that_is_not_a_sweep_output(tmp_path: Path) -> None:
+    """A file of one line without a newline looked like a torn last line and was cut
+    to nothing before the file was checked."""
+    out = tmp_path / "b.csv"
+    out.write_bytes(b"\x00\xff\xfe" * 1000)
+    result = topsim("sweep", "mlp", "--chip", "toy", "--vary", "batch=1,2", "--out", str(out),
+                    "--resume", "-j", "1")  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "not a sweep output" in result.stderr and "Traceback" not in result.output
+    assert out.read_bytes() == b"\x00\xff\xfe" * 1000

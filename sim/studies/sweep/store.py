@@ -166,6 +166,12 @@ def refuse_replacing(path: Path) -> None:
 
 
 def resumed_ids(fd: int, path: Path, columns: list[str], notice: Callable[[str], None]) -> set[str]:
+    if sweep_header(path) is None:  # checked before any torn line is cut: not ours to cut
+        raise InputError(
+            f"--resume {path}: the file is not a sweep output (its first line is not a "
+            "sweep's header); nothing in it was changed. Choose a new --out file, or "
+            "--overwrite to replace it."
+        )
     torn = cut_torn_line(fd)
     if torn:
         notice(
