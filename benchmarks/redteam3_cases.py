@@ -569,9 +569,9 @@ def graph_cases() -> list[Case]:
     add("yaml-float-keys", None, raw="name: g\ntensors: {1.5: {shape: [1]}}\nops: []\n")
     add("yaml-many-docs", None, raw="name: g\n---\nname: h\n" * 1000)
     add(
-        "yaml-400k-values",
+        "yaml-300k-values",
         None,
-        raw="name: g\ntensors: {}\nops: []\nx: [" + "1," * 450_000 + "1]\n",
+        raw="name: g\ntensors: {}\nops: []\nx: [" + "1," * 300_000 + "1]\n",
     )
 
     def chain(n: int, suffix: str) -> None:
@@ -582,19 +582,19 @@ def graph_cases() -> list[Case]:
         ]
         add(f"chain-{n}-{suffix}", graph(tensors, ops, inputs=["t0"]), suffix)
 
-    chain(20_000, "json")
-    chain(20_001, "json")
-    chain(19_000, "yaml")
+    chain(10_000, "json")
+    chain(10_001, "json")
+    chain(9_000, "yaml")
     chain(60_000, "json")
     wide = {"x": {"shape": [8, 64]}}
     ops = []
-    for i in range(20_000):
+    for i in range(10_000):
         wide[f"w{i}"] = {"shape": [64, 64], "const": True}
         wide[f"y{i}"] = {"shape": [8, 64]}
         ops.append(
             {"name": f"m{i}", "kind": "matmul", "inputs": ["x", f"w{i}"], "outputs": [f"y{i}"]}
         )
-    add("wide-20k-matmuls", graph(wide, ops, inputs=["x"]), "json")
+    add("wide-10k-matmuls", graph(wide, ops, inputs=["x"]), "json")
     return cases
 
 

@@ -333,10 +333,10 @@ def onnx_cases() -> list[Case]:
 
         return build
 
-    add("chain-20000", relu_chain(20_000))
-    add("chain-20001", relu_chain(20_001))
-    add("chain-39000", relu_chain(39_000))
-    add("chain-41000", relu_chain(41_000))
+    add("chain-10000", relu_chain(10_000))
+    add("chain-10001", relu_chain(10_001))
+    add("chain-19000", relu_chain(19_000))
+    add("chain-21000", relu_chain(21_000))
 
     def sum_wide():
         names = [f"i{k}" for k in range(5000)]

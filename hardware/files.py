@@ -16,7 +16,7 @@ import yaml
 
 from hardware.errors import InputError
 
-# a chip, system, sweep or graph file (a graph file of MAX_FILE_OPS ops is 2-5 MiB): a
+# a chip, system, sweep or graph file (a graph file of MAX_FILE_OPS ops is 1-3 MiB): a
 # bigger one would take seconds and hundreds of MB only to parse
 MAX_INPUT_BYTES = 16 * 2**20
 
@@ -98,9 +98,9 @@ class YamlRefused(yaml.YAMLError):
     """A document the loader refuses before building it: a bomb, or a silent overwrite."""
 
 
-# values in one YAML document: a graph of 20k ops has about 340k; the YAML composer takes
+# values in one YAML document: a graph of 10k ops has about 170k; the YAML composer takes
 # ~15 us a value, so this bounds a parse to seconds (JSON, parsed in C, is bound by size)
-MAX_YAML_NODES = 400_000
+MAX_YAML_NODES = 250_000
 MAX_INT_DIGITS = 40  # digits of an integer; 2^128 has 39, no topsim number needs more
 
 # libyaml's scanner and parser when present (a 200k-op graph parses in seconds instead of

@@ -48,10 +48,11 @@ OpKind = Literal[tuple(KINDS)]  # type: ignore[valid-type]
 MAX_OPS = 1_000_000
 MAX_TENSORS = 4 * MAX_OPS
 # The largest graph read from a file (YAML, JSON, ONNX): a file is untrusted input, and
-# every run of one must finish in seconds (issue 15: 10 s and 1 GB). 20k ops is ten
-# times an unrolled Llama-2-70B (about 2k) and takes a few seconds of CPU to load and
-# simulate on h100-sxm; bigger graphs are built in Python, up to MAX_OPS.
-MAX_FILE_OPS = 20_000
+# every command on one must finish in seconds (issue 15: 10 s and 1 GB). 10k ops is five
+# times an unrolled Llama-2-70B (about 2k); `explain` of 20k independent matmuls took
+# 8.5 s of CPU on h100-sxm (benchmarks/redteam3.py), 10k half that. Bigger graphs are
+# built in Python, up to MAX_OPS.
+MAX_FILE_OPS = 10_000
 
 
 def check_file_ops(count: int, source: str) -> None:
