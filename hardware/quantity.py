@@ -320,6 +320,8 @@ MAX_TEXT_CHARS = 10_000
 
 def check_name(value: str, what: str = "a name") -> str:
     """`value` if it is a usable name, else a ValueError saying what is wrong."""
+    if not value.strip():  # an empty name draws as nothing in every table and trace
+        raise ValueError(f"{what} must not be empty or only spaces")
     if len(value) > MAX_NAME_CHARS:
         raise ValueError(
             f"{what} is at most {MAX_NAME_CHARS} characters, got {len(value)} ({value[:40]!r}...)"

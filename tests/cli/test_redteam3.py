@@ -300,3 +300,21 @@ def test_resume_never_cuts_a_file_that_is_not_a_sweep_output(tmp_path: Path) -> 
     assert result.exit_code == 2, result.output
     assert "not a sweep output" in result.stderr and "Traceback" not in result.output
     assert out.read_bytes() == b"\x00\xff\xfe" * 1000
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_an_empty_name_is_refused(name: str) -> None:
+    result = topsim("run", "mlp", "--chip", "toy", "--set", f"name={name}", "-q")
+    assert_rejected(result.exit_code, result.stdout, result.stderr, "must not be empty")
+
+
+def test_an_onnx_node_topsim_cannot_map_is_one_paragraph(tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    value = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    node = helper.make_node("Relu", ["x"], [""])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(helper.make_graph([node], "m", [value], [])), str(path))
+    result = topsim("run", str(path), "--chip", "toy", "-q")
+    assert_rejected(result.exit_code, result.stdout, result.stderr, "must not be empty")

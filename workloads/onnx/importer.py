@@ -392,9 +392,14 @@ class Importer(ImportState):
             raise
         except (ArithmeticError, IndexError, KeyError, TypeError, ValueError) as exc:
             # a node the checks let through but topsim cannot read: still one paragraph
+            detail = (
+                "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+                if isinstance(exc, ValidationError)
+                else " ".join(str(exc).split())[:300]
+            )
             raise InputError(
                 f"{self.source}: node {label(node)} ({qualified(node)}): topsim cannot "
-                f"map it ({exc.__class__.__name__}: {exc}); its inputs, ranks or "
+                f"map it ({exc.__class__.__name__}: {detail}); its inputs, ranks or "
                 "attributes are outside what ONNX's definition of the op allows."
             ) from None
 
