@@ -1,6 +1,7 @@
 """How fast is one simulation? Run on demand: `python benchmarks/bench_simulate.py`.
 
-Prints wall time per simulation (best and median of repeats) and SimPy events per op for
+Prints CPU time per simulation (time.process_time: the machine may be shared; best and
+median of repeats) and SimPy events per op for
 a few workloads. Target (issue 4): resnet50 batch 1 on h100-sxm in < 100 ms and < 30
 events per op on a 2-core machine.
 """
@@ -22,9 +23,9 @@ def bench(workload: str, chip_name: str, repeats: int, **params) -> None:
     sim.simulate(graph, chip)  # warm imports and caches
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         result = sim.simulate(graph, chip)
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     print(
         f"{workload:>16} on {chip_name:<9} ops {len(graph.ops):5d}  kernels {result.kernels:5d}  "
         f"best {min(times) * 1e3:7.1f} ms  median {statistics.median(times) * 1e3:7.1f} ms  "

@@ -6,11 +6,16 @@ temporary folder. Prints points per second with 1, 2 and N (all CPUs) workers an
 speedup over one worker, the best of `--repeat` runs each (the machine may be shared).
 Target: 500 points/s on 2 cores. `--no-plan-cache` shows what the plan cache buys;
 `--executor dask` runs the same on a local dask cluster of that many worker processes.
+
+On a shared machine wall time says little: the first line is the CPU cost, one worker in
+this process, points per CPU-second (time.process_time), the median of `--repeat` runs;
+N workers that each get a core would do about N times that.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -48,6 +53,24 @@ def points_per_s(workers: int, executor: str, cache_plans: bool, repeat: int) ->
     return best
 
 
+def points_per_cpu_s(cache_plans: bool, repeat: int) -> float:
+    """Points per CPU-second of one worker in this process, the median of `repeat` runs."""
+    spec = build_spec("resnet50", "h100-sxm", VARY, ["batch=1"])
+    rates = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as folder:
+            start = time.process_time()
+            run = run_sweep(
+                spec,
+                Path(folder) / "bench-sweep.csv",
+                jobs=1,
+                force_jobs=True,
+                cache_plans=cache_plans,
+            )
+            rates.append(run.total / (time.process_time() - start))
+    return statistics.median(rates)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--executor", default="local", choices=("local", "dask"))
@@ -60,6 +83,8 @@ def main() -> None:
         f"{args.executor} executor, plan cache {'off' if args.no_plan_cache else 'on'}, "
         f"{cpus} CPUs, best of {args.repeat}"
     )
+    cpu_rate = points_per_cpu_s(not args.no_plan_cache, args.repeat)
+    print(f"  1 worker in process: {cpu_rate:7.1f} points per CPU-second")
     single = None
     for workers in sorted({1, 2, cpus}):
         rate = points_per_s(workers, args.executor, not args.no_plan_cache, args.repeat)

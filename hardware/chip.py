@@ -94,7 +94,9 @@ class Unit(Spec):
     runs what no accelerator unit supports. `efficiency[op_class]` is the share of the
     class's rate that real kernels sustain (a published microbenchmark's best large GEMM
     over the rated peak: power-limited clocks, instruction and pipeline overheads), at
-    least 1%: below that no real kernel runs.
+    least 1%: below that no real kernel runs. `matrix_efficiency[dtype]` overrides
+    `efficiency.matrix` for a dtype whose best GEMMs sustain a different share of its own
+    rate (fp8 at twice bf16's rate meets the power and issue limits sooner).
     `systolic` (rows, cols) marks the matrix engine as a weight-stationary systolic array
     of that many PEs: each fold of a tile then pays the array's fill and drain
     (sim/lower.py); None for engines that issue whole tiles at once (GPU tensor cores).
@@ -112,6 +114,7 @@ class Unit(Spec):
     supports: list[str] = ["*"]
     kernel_overhead: Seconds = 0.0
     efficiency: dict[OpClass, Annotated[float, Field(ge=0.01, le=1.0)]] = {}
+    matrix_efficiency: dict[Dtype, Annotated[float, Field(ge=0.01, le=1.0)]] = {}
     systolic: tuple[PositiveInt, PositiveInt] | None = None
 
     @field_validator("rates")
@@ -130,6 +133,12 @@ class Unit(Spec):
 
     def supports_kind(self, kind: str) -> bool:
         return "*" in self.supports or kind in self.supports
+
+    def sustained_share(self, op_class: str, dtype: str) -> float:
+        """The share of its rate that a kernel of `op_class` in `dtype` sustains."""
+        if op_class == "matrix" and dtype in self.matrix_efficiency:
+            return self.matrix_efficiency[dtype]  # type: ignore[index]
+        return self.efficiency.get(op_class, 1.0)  # type: ignore[call-overload]
 
     def rate(self, op_class: str, dtype: str) -> float | None:
         """MACs per cycle per instance, or None if the unit cannot run this class/dtype."""

@@ -11,6 +11,13 @@ and how many of them it has. The interconnect is described per chip port:
   transfer to a chip k places away crosses k links, store-and-forward.
 - `topology: switch`: every chip has one port into a non-blocking switch; any transfer
   is one hop, holding the sender's egress and the receiver's ingress port.
+- `topology: torus2d` with `dims: [X, Y]` (X x Y = chips): chip i sits at (i mod X,
+  i div X); every row and every column closes into a ring (a TPU pod slice's ICI). The
+  figures are those of one link, one direction.
+- `topology: hierarchical` with `node_chips` and `inter_node`: nodes of `node_chips`
+  chips, each node a switch of the figures above (NVLink), and every chip with its own
+  port (`inter_node`: bandwidth, efficiency, latency) into a non-blocking network
+  between the nodes (InfiniBand).
 
 The `host` is informational (what drives the chips); the simulation does not use it yet.
 Systems load like chips: `load_system("hgx-h100")` or a YAML/JSON file; bad input is one
@@ -23,7 +30,7 @@ import difflib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from hardware.chip import Chip, Spec, Sustained
 from hardware.errors import InputError, explain_validation
@@ -35,11 +42,34 @@ SYSTEM_DIR = Path(__file__).parent / "systems"
 MAX_CHIPS = 4096  # chips in one system; each link is a simulated resource
 
 
+class NetworkPort(Sustained):
+    """Each chip's port into the network between nodes (per direction)."""
+
+    latency: Seconds = 0.0
+
+
 class Interconnect(Sustained):
     """Chip-to-chip links: one port per chip, per direction (see the module docstring)."""
 
-    topology: Literal["ring", "switch"]
+    topology: Literal["ring", "switch", "torus2d", "hierarchical"]
     latency: Seconds = 0.0
+    dims: tuple[int, int] | None = None  # torus2d: X x Y
+    node_chips: int | None = Field(default=None, ge=1)  # hierarchical: chips per node
+    inter_node: NetworkPort | None = None  # hierarchical: the network between nodes
+
+    @model_validator(mode="after")
+    def _topology_fields(self) -> Interconnect:
+        if self.topology == "torus2d" and (self.dims is None or min(self.dims) < 1):
+            raise ValueError("a torus2d needs dims: [X, Y], two positive integers")
+        if self.topology == "hierarchical" and (self.node_chips is None or not self.inter_node):
+            raise ValueError("a hierarchical interconnect needs node_chips and inter_node")
+        if self.topology in ("ring", "switch") and (
+            self.dims or self.node_chips or self.inter_node
+        ):
+            raise ValueError(
+                "dims belongs to torus2d, node_chips and inter_node to hierarchical only"
+            )
+        return self
 
 
 class Host(Spec):
@@ -60,6 +90,20 @@ class System(Spec):
     interconnect: Interconnect
     host: Host = Host()
     sources: dict[Text, Text] = {}
+
+    @model_validator(mode="after")
+    def _chips_fill_the_topology(self) -> System:
+        link = self.interconnect
+        if link.dims and link.dims[0] * link.dims[1] != self.chips:
+            raise ValueError(
+                f"interconnect.dims {link.dims[0]} x {link.dims[1]} must hold all "
+                f"{self.chips} chips"
+            )
+        if link.node_chips and self.chips % link.node_chips:
+            raise ValueError(
+                f"interconnect.node_chips ({link.node_chips}) must divide chips ({self.chips})"
+            )
+        return self
 
     def peak_ops(self, dtype: str, chips: int | None = None) -> float:
         """Ops/s of `chips` (default: all) chips together at their advertised peak."""

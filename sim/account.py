@@ -28,14 +28,36 @@ Since the pieces partition [0, T] for every unit, peak_ops * T = useful + sum(lo
 
 from __future__ import annotations
 
+import math
+from array import array
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from hardware.chip import Chip
 from sim.engine import Trace
 from sim.losses import CATEGORY_INDEX, LOSS_CATEGORIES
 from sim.lower import Kernel
+
+
+class PerKernel:
+    """Ops by [kernel, loss category], as one flat array of doubles: compact for huge
+    graphs, and no numpy to import for a command that simulates once."""
+
+    def __init__(self, kernels: int) -> None:
+        self.width = len(LOSS_CATEGORIES)
+        self.values = array("d", bytes(8 * kernels * self.width))  # all 0.0
+
+    def add(self, kernel: int, category: int, ops: float) -> None:
+        self.values[kernel * self.width + category] += ops
+
+    def __getitem__(self, key: tuple[int, int]) -> float:
+        kernel, category = key
+        return self.values[kernel * self.width + category]
+
+    def row(self, kernel: int) -> array:
+        return self.values[kernel * self.width : (kernel + 1) * self.width]
+
+    def sum(self) -> float:
+        return math.fsum(self.values)
 
 
 @dataclass
@@ -49,41 +71,59 @@ class Accounting:
         default_factory=lambda: dict.fromkeys(LOSS_CATEGORIES, 0.0)
     )
     unit_useful: dict[str, float] = field(default_factory=dict)
-    inside: np.ndarray = field(init=False)
-    before: np.ndarray = field(init=False)
+    inside: PerKernel = field(init=False)
+    before: PerKernel = field(init=False)
 
     def __post_init__(self) -> None:
-        self.inside = np.zeros((self.kernels, len(LOSS_CATEGORIES)))
-        self.before = np.zeros((self.kernels, len(LOSS_CATEGORIES)))
+        self.inside = PerKernel(self.kernels)
+        self.before = PerKernel(self.kernels)
 
     def add(self, category: str, ops: float, kernel: int | None = None, gap: bool = False) -> None:
         if ops == 0:
             return
         self.losses_ops[category] += ops
         if kernel is not None:
-            (self.before if gap else self.inside)[kernel, CATEGORY_INDEX[category]] += ops
+            (self.before if gap else self.inside).add(kernel, CATEGORY_INDEX[category], ops)
 
     def kernel_losses(self, kernel: int) -> dict[str, float]:
         """Ops lost inside one kernel, by category (non-zero ones)."""
-        return _named(self.inside[kernel])
+        return _named(self.inside.row(kernel))
 
     def gap_losses(self, kernel: int) -> dict[str, float]:
         """Ops lost while the kernel's unit idled before it, waiting for it."""
-        return _named(self.before[kernel])
+        return _named(self.before.row(kernel))
 
 
-def _named(row: np.ndarray) -> dict[str, float]:
+def _named(row: array) -> dict[str, float]:
     return {c: float(v) for c, v in zip(LOSS_CATEGORIES, row, strict=True) if v != 0}
 
 
+@dataclass(frozen=True, slots=True)
+class UnitNumbers:
+    """What kernel_breakdown needs of a unit, the same for all its kernels."""
+
+    f_nominal: float  # Hz
+    best: float  # its best rate for the run's dtype, MAC slots per cycle per instance
+    instances: int
+
+    @classmethod
+    def of(cls, chip: Chip, unit: str, dtype: str) -> UnitNumbers:
+        spec = chip.units[unit]
+        return cls(chip.unit_clock(unit), spec.best_rate(dtype), spec.instances)
+
+
 def kernel_breakdown(
-    kernel: Kernel, chip: Chip, dtype: str, record, overlap: bool
+    kernel: Kernel,
+    chip: Chip,
+    dtype: str,
+    record,
+    overlap: bool,
+    numbers: UnitNumbers | None = None,
 ) -> dict[str, float]:
-    """Seconds of the unit's full capacity lost to each category inside one kernel."""
-    unit = chip.units[kernel.unit]
-    f_nominal = chip.unit_clock(kernel.unit)
-    best = unit.best_rate(dtype)
-    instances = unit.instances
+    """Seconds of the unit's full capacity lost to each category inside one kernel
+    (`numbers`: the unit's, if the caller has them)."""
+    numbers = numbers or UnitNumbers.of(chip, kernel.unit, dtype)
+    f_nominal, best, instances = numbers.f_nominal, numbers.best, numbers.instances
     active = kernel.active_instances(instances)
     active_share = active / instances
     busy = record.end - record.compute_start
@@ -162,13 +202,14 @@ def account(
         cursor = 0.0
         useful = 0.0
         mine = sorted((r for r in trace.records if r.unit == unit_name), key=lambda r: r.start)
+        numbers = UnitNumbers.of(chip, unit_name, dtype)
         for record in mine:
             kernel = kernels[record.kernel]
             for category, span in _gap_blame(
                 kernel, record, kernels, trace, per_batch, cursor, serial_input
             ):
                 result.add(category, peak * span, kernel.index, gap=True)
-            parts = kernel_breakdown(kernel, chip, dtype, record, overlap)
+            parts = kernel_breakdown(kernel, chip, dtype, record, overlap, numbers)
             useful += peak * parts.pop("useful")
             for category, span in parts.items():
                 result.add(category, peak * span, kernel.index)

@@ -19,10 +19,8 @@ from sim.lower import Kernel
 from sim.options import SimOptions
 from sim.result import (
     BatchStats,
-    OpRow,
     Power,
     Result,
-    Segment,
     SeriesPoint,
     ThermalPoint,
     UnitUsage,
@@ -198,6 +196,9 @@ def unit_usage(
         records = [r for r in trace.records if r.unit == name]
         busy = sum(r.end - r.compute_start for r in records)
         waited = sum(books.before[k.index, launch] for k in kernels if k.unit == name)
+        useful = books.unit_useful.get(name)  # accounted for peak units only
+        if useful is None:
+            useful = sum(kernels[r.kernel].useful_ops for r in records)
         units.append(
             UnitUsage(
                 name=name,
@@ -209,9 +210,7 @@ def unit_usage(
                 overhead_s=sum(r.compute_start - r.start for r in records),
                 launch_wait_s=_seconds_of(waited, chip, name, dtype) if unit.peak else 0.0,
                 utilization=busy / duration if duration else 0.0,
-                useful_ops=books.unit_useful.get(
-                    name, sum(kernels[r.kernel].useful_ops for r in records)
-                ),
+                useful_ops=useful,
             )
         )
     return units
@@ -238,11 +237,14 @@ def _batch(graph: Graph) -> int:
     return shapes[0][0] if shapes and shapes[0] else 1
 
 
-def _row(kernel: Kernel, record, losses: dict[str, float], waited: dict[str, float]) -> OpRow:
-    """A kernel's row, with times from its first batch."""
+def _row(kernel: Kernel, record, losses: dict[str, float], waited: dict[str, float]) -> dict:
+    """A kernel's row (an OpRow's fields), with times from its first batch.
+
+    Rows and timeline segments go to the Result as fields, so that pydantic validates
+    them all in one call when the Result is made, not one object at a time."""
     useful = kernel.useful_ops
     intensity = useful / kernel.dram_bytes if kernel.dram_bytes else math.inf
-    return OpRow(
+    return dict(
         name=kernel.name,
         kinds=list(kernel.kinds),
         unit=kernel.unit,
@@ -278,8 +280,9 @@ def bound(kernel: Kernel, record) -> str:
 MAX_SEGMENTS = 20000
 
 
-def _segments(kernels: list[Kernel], trace: Trace) -> list[Segment]:
-    """The timeline's first MAX_SEGMENTS spans (kernels, launches, transfers) by start time."""
+def _segments(kernels: list[Kernel], trace: Trace) -> list[dict]:
+    """The timeline's first MAX_SEGMENTS spans (kernels, launches, transfers) by start
+    time, as Segment fields (see _row)."""
 
     def spans():
         for r in trace.records:
@@ -297,6 +300,6 @@ def _segments(kernels: list[Kernel], trace: Trace) -> list[Segment]:
 
     first = heapq.nsmallest(MAX_SEGMENTS, spans(), key=lambda span: span[:3])
     return [
-        Segment(track=track, start_s=start, end_s=end, label=label, kind=kind, nbytes=nbytes)
+        dict(track=track, start_s=start, end_s=end, label=label, kind=kind, nbytes=nbytes)
         for start, track, label, end, kind, nbytes in first
     ]

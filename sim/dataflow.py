@@ -31,10 +31,11 @@ def dataflow(graph: Graph) -> Dataflow:
         if op.stats.is_view:
             roots[op.outputs[0]] = roots.get(op.inputs[0], op.inputs[0])
             continue
+        name = op.name
         for t in op.inputs:
             names = readers.setdefault(roots.get(t, t), [])
-            if op.name not in names[-1:]:
-                names.append(op.name)
+            if not names or names[-1] != name:
+                names.append(name)
         for t in op.outputs:
             producer[t] = op
     return Dataflow(

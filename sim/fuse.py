@@ -39,14 +39,16 @@ def group_ops(
     budget = chip.memory.onchip_bytes() / 2
     group_of: dict[str, int] = {}
     groups: list[list[Op]] = []
+    producer, root_of = flow.producer, flow.roots.get  # root_of(t, t) is flow.root(t)
+    hosts = {name for name, unit in chip.units.items() if unit.host}
     for op in members:
-        sources = [
-            (group_of[flow.producer[root].name], root)
-            for root in (flow.root(t) for t in op.inputs)
-            if root in flow.producer
-        ]
+        sources = []
+        for t in op.inputs:
+            root = root_of(t, t)
+            if root in producer:
+                sources.append((group_of[producer[root].name], root))
         target = None
-        if sources and not chip.units[assignment[op.name]].host:
+        if sources and assignment[op.name] not in hosts:
             newest = max(index for index, _ in sources)
             if any(
                 index == newest

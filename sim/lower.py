@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from hardware.chip import DTYPE_BYTES, Chip, Unit
 from hardware.errors import InputError
@@ -228,7 +229,7 @@ def stage_for(op: Op, unit: Unit, tf32: bool = False, quant: WeightQuant | None 
     gemm = op.gemm
     if gemm is not None and op.op_class == "matrix" and slots > 0:
         engine = not unit.host and on_matrix_engine(unit, op, tf32)
-        efficiency = unit.efficiency.get("matrix" if engine or unit.host else "vector", 1.0)
+        efficiency = unit.sustained_share("matrix" if engine or unit.host else "vector", op.dtype)
         sustained = rate * efficiency
         # FMAs on vector lanes have no matrix tile to pad to
         tm, tn, tk = unit.tile if engine or unit.host else (1, 1, 1)
@@ -311,22 +312,17 @@ def assign_units(graph: Graph, chip: Chip, tf32: bool = False) -> Placement:
     units: dict[str, str] = {}
     stages: dict[str, Stage] = {}
     cache = StageCache(tf32)
+    # the choice depends only on these, so the identical layers of a deep network share it
+    chosen: dict[tuple, tuple[str, Stage] | None] = {}
     for op in graph.order:
         quant = weight_quant(graph, op)
-        best: tuple[bool, float, str, Stage] | None = None
-        if op.accelerated:
-            for name, unit in chip.units.items():
-                if unit.host or not unit.supports_kind(op.kind):
-                    continue
-                if unit_rate(unit, op, tf32) is None:
-                    continue
-                stage = cache.get(op, name, unit, quant)
-                seconds = math.ceil(stage.tiles / unit.instances) * stage.tile_cycles
-                candidate = (not unit.peak, seconds / chip.unit_clock(name), name, stage)
-                if best is None or candidate[:2] < best[:2]:
-                    best = candidate
-        if best is not None:
-            units[op.name], stages[op.name] = best[2], best[3]
+        key = (op.kind, op.accelerated, op.stats, op.dtype, quant)
+        if key in chosen:
+            choice = chosen[key]
+        else:
+            choice = chosen[key] = _fastest_unit(chip, op, cache, quant, tf32)
+        if choice is not None:
+            units[op.name], stages[op.name] = choice
         elif host is not None:
             units[op.name], stages[op.name] = host, cache.get(op, host, chip.units[host], quant)
         else:
@@ -342,6 +338,27 @@ def assign_units(graph: Graph, chip: Chip, tf32: bool = False) -> Placement:
     return Placement(unit=units, stage=stages)
 
 
+def _fastest_unit(
+    chip: Chip, op: Op, cache: StageCache, quant: WeightQuant | None, tf32: bool
+) -> tuple[str, Stage] | None:
+    """The accelerator unit that takes `op` (see assign_units) and its stage, or None."""
+    if not op.accelerated:
+        return None
+    best: tuple[bool, float, str, Stage] | None = None
+    for name, unit in chip.units.items():
+        if unit.host or not unit.supports_kind(op.kind):
+            continue
+        if unit_rate(unit, op, tf32) is None:
+            continue
+        stage = cache.get(op, name, unit, quant)
+        seconds = math.ceil(stage.tiles / unit.instances) * stage.tile_cycles
+        candidate = (not unit.peak, seconds / chip.unit_clock(name), name, stage)
+        if best is None or candidate[:2] < best[:2]:
+            best = candidate
+    return None if best is None else (best[2], best[3])
+
+
+@lru_cache(maxsize=4096)  # a pure function of numbers: the layers of a network repeat
 def gemm_traffic_factors(
     m: int, n: int, k: int, elem: float, capacity: float, footprint: float | None = None
 ) -> tuple[float, float]:
@@ -393,11 +410,9 @@ def lower(
     """
     capacity = chip.memory.onchip_bytes()
     tensors = graph.tensors
+    root = flow.roots.get  # root(t, t): a tensor's view root (flow.root, without a call)
     kernel_of = {
-        flow.root(t): index
-        for index, group in enumerate(groups)
-        for op in group
-        for t in op.outputs
+        root(t, t): index for index, group in enumerate(groups) for op in group for t in op.outputs
     }
     kernels: list[Kernel] = []
     # each batch brings new inputs: an on-chip copy left by the previous batch is stale
@@ -407,7 +422,7 @@ def lower(
     for index, group in enumerate(groups):
         unit_name = placement.unit[group[0].name]
         unit = chip.units[unit_name]
-        internal = {flow.root(t) for op in group for t in op.outputs}
+        internal = {root(t, t) for op in group for t in op.outputs}
         names = {op.name for op in group}
         kernel = Kernel(
             index=index,
@@ -424,7 +439,7 @@ def lower(
             factors = _operand_factors(op, capacity)
             quant = weight_quant(graph, op)
             for position, t in enumerate(op.inputs):
-                tensor = flow.root(t)
+                tensor = root(t, t)
                 if tensor in internal or tensor in seen:
                     continue
                 seen.add(tensor)
@@ -446,7 +461,7 @@ def lower(
                 touches.add(index, tensor, "read", moved, size, weight)
         for op in group:
             for t in op.outputs:
-                tensor = flow.root(t)
+                tensor = root(t, t)
                 if tensor in flow.outputs or any(
                     r not in names for r in flow.readers.get(tensor, ())
                 ):

@@ -22,7 +22,8 @@ class SimOptions(BaseModel):
     One batch by default, its input already in device memory (as a latency benchmark
     measures). A stream (`batches` > 1 or `duration_s`) loads each batch's input from the
     chip's input source over the host link, `prefetch` batches ahead, unless `load_input`
-    says otherwise; `input_compression` R divides the bytes moved by R and adds a
+    says otherwise (a serving runtime loads it, through its request path, even for one
+    batch); `input_compression` R divides the bytes moved by R and adds a
     decompression kernel. Long streams are fast-forwarded (see sim/sustain.py).
     """
 
@@ -67,7 +68,11 @@ class SimOptions(BaseModel):
 
     @property
     def loads_input(self) -> bool:
-        return self.streaming if self.load_input is None else self.load_input
+        """Whether batches load their input; by default a stream does, and so does every
+        batch of a serving runtime (its request carries the input)."""
+        if self.load_input is not None:
+            return self.load_input
+        return self.streaming or RUNTIMES[self.runtime].request is not None
 
 
 OPTION_FLAGS = {"duration_s": "--duration", "input_compression": "--input-compression"}

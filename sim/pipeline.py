@@ -38,6 +38,7 @@ def plan(graph: Graph, chip: Chip, options: SimOptions) -> list[Kernel]:
 
 
 def engine_options(graph: Graph, options: SimOptions, **overrides) -> EngineOptions:
+    request = runtime(options.runtime).request
     fields = dict(
         overlap=options.overlap,
         graph_launch=options.graph_launch,
@@ -48,6 +49,10 @@ def engine_options(graph: Graph, options: SimOptions, **overrides) -> EngineOpti
         duration_s=options.duration_s,
         thermal=options.thermal,
         dispatch_s=runtime(options.runtime).dispatch_s,
+        dispatch_by_kind=tuple(sorted(runtime(options.runtime).dispatch_by_kind.items())),
+        request_latency_s=request.latency_s if request else 0.0,
+        request_bandwidth=request.bandwidth if request else 0.0,
+        response_bytes=graph.output_bytes,
     )
     fields.update(overrides)
     return EngineOptions(**fields)

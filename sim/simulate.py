@@ -36,7 +36,9 @@ def simulate(
     from sim.assemble import build_result
     from sim.options import FAST_FORWARD_BATCHES, options_from
     from sim.pipeline import plan, run_engine
+    from sim.runtimes import RUNTIMES
     from sim.sustain import sustained, warm_batches
+    from workloads.autocast import autocast
     from workloads.graph import Graph
 
     expect(graph, Graph, "simulate: graph", " (workloads.build or workloads.load)")
@@ -53,14 +55,16 @@ def simulate(
             f"chip {chip.name!r} has no peak rate for dtype {dtype!r}; its peak "
             f"units support {', '.join(chip.dtypes()) or 'nothing'}."
         )
-    kernels = (planner or plan)(graph, chip, options)
+    # what runs: the graph as the runtime executes it (with autocast's cast kernels)
+    ran = autocast(graph) if RUNTIMES[options.runtime].autocast else graph
+    kernels = (planner or plan)(ran, chip, options)
     shortest = max(FAST_FORWARD_BATCHES, warm_batches(options) + 1)
     long_stream = options.duration_s is not None or options.batches > shortest
     if options.fast_forward and long_stream:
-        result = sustained(graph, chip, options, dtype, peak, kernels)
+        result = sustained(ran, chip, options, dtype, peak, kernels)
     else:
-        trace, books = run_engine(graph, chip, options, dtype, kernels)
-        result = build_result(graph, chip, options, dtype, peak, kernels, trace, books)
+        trace, books = run_engine(ran, chip, options, dtype, kernels)
+        result = build_result(ran, chip, options, dtype, peak, kernels, trace, books)
     return result.model_copy(update={"provenance": provenance(graph, chip, options)})
 
 

@@ -350,6 +350,10 @@ class Graph(BaseModel):
     def input_bytes(self) -> float:
         return sum(self.tensors[t].nbytes for t in self.inputs)
 
+    @property
+    def output_bytes(self) -> float:
+        return sum(self.tensors[t].nbytes for t in self.outputs)
+
     def to_dict(self) -> dict:
         """The file schema: plain lists and scalars, defaults left out."""
         data = self.model_dump(mode="json", exclude_defaults=True)

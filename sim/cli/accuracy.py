@@ -24,6 +24,7 @@ UNITS = {
     "throughput": ("items/s", 1.0),
     "tera_ops_per_s": ("TOP/s", 1.0),
     "output_tokens_per_s": ("tok/s", 1.0),
+    "output_tokens_per_s_per_chip": ("tok/s/chip", 1.0),
 }
 
 

@@ -117,11 +117,16 @@ def emit_json(payload: Any, target: str) -> None:
 
 
 def write_trace(result: Any, path: Path) -> None:
-    """A Chrome/Perfetto trace of a Result (or of named Results) for `--trace`."""
+    """A trace of a Result (or of named Results) for `--trace`: Perfetto's protobuf for
+    .perfetto-trace and .pftrace, else the Chrome trace-event JSON (both open in Perfetto)."""
     from sim.render.chrome_trace import write_chrome_trace
+    from sim.render.perfetto_trace import is_perfetto_path, write_perfetto_trace
 
     try:
-        write_chrome_trace(result, path)
+        if is_perfetto_path(path):
+            write_perfetto_trace(result, path)
+        else:
+            write_chrome_trace(result, path)
     except OSError as err:
         raise InputError(f"--trace {path}: cannot write the file ({err.strerror}).") from None
 

@@ -46,7 +46,12 @@ def lut(
     chip: ChipOption = "toy",
     settings: SetOption = None,
     out: Annotated[
-        Path, typer.Option("--out", help="The table, appended as blocks finish (.csv, .jsonl).")
+        Path,
+        typer.Option(
+            "--out",
+            help="The table, appended as blocks finish (.csv, .jsonl); .parquet (pyarrow) "
+            "is written at the end.",
+        ),
     ] = Path("lut.csv"),
     jobs: Annotated[
         int | None, typer.Option("--jobs", "-j", help="Worker processes (default: all cores).")

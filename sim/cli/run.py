@@ -33,6 +33,7 @@ from sim.cli.common import (
     workload_for,
     write_trace,
 )
+from sim.render.parquet import is_parquet, pyarrow
 from sim.render.report import MAX_TOP
 from workloads.registry import parse_params
 
@@ -89,7 +90,13 @@ def run(
     weight_dtype: Annotated[str | None, typer.Option(help="LLMs: weight storage dtype.")] = None,
     kv_dtype: Annotated[str | None, typer.Option(help="LLMs: KV-cache dtype.")] = None,
     json_out: JsonOption = None,
-    trace: Annotated[Path | None, typer.Option(help="Write a Chrome/Perfetto trace.")] = None,
+    trace: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write a trace for ui.perfetto.dev: Chrome JSON (.json), or Perfetto's "
+            "protobuf (.perfetto-trace, .pftrace; smaller, for large traces)."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print one line.")] = False,
     top: Annotated[
         int, typer.Option(min=1, max=MAX_TOP, help="Kernels listed in the summary.")
@@ -99,7 +106,10 @@ def run(
     ] = None,
     kernels: Annotated[
         Path | None,
-        typer.Option("--kernels", help="Write the per-kernel report as CSV, one row a kernel."),
+        typer.Option(
+            "--kernels",
+            help="Write the per-kernel report, one row a kernel: .csv, or .parquet (pyarrow).",
+        ),
     ] = None,
     dim: Annotated[
         list[str] | None,
@@ -118,6 +128,8 @@ def run(
         outputs = {"--json": json_out, "--trace": trace, "--kernels": kernels}
         check_outputs(outputs, [workload, chip, str(from_)])
         dims = parse_dims(dim)
+        if kernels is not None and is_parquet(kernels):
+            pyarrow("--kernels", kernels)  # the extra is there, before any work
         if (from_ is None) == (workload is None or chip is None):
             raise InputError("give WORKLOAD and --chip, or --from RESULT.json (not both).")
     chosen: dict = {"overlap": overlap, "runtime": runtime, "tf32": tf32}
@@ -200,9 +212,9 @@ def run(
         if trace is not None:
             write_trace(result, trace)
         if kernels is not None:
-            from sim.render.frames import write_kernels_csv
+            from sim.render.frames import write_kernels
 
-            write_kernels_csv(result, kernels)
+            write_kernels(result, kernels)
             typer.echo(f"wrote {kernels}", err=True)
     if json_out == "-":
         return

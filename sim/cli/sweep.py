@@ -80,7 +80,12 @@ def sweep(
         Path | None, typer.Option("--file", help="A YAML sweep: workload, chip, set, vary.")
     ] = None,
     out: Annotated[
-        Path, typer.Option("--out", help="Results, appended point by point (.csv or .jsonl).")
+        Path,
+        typer.Option(
+            "--out",
+            help="Results, appended point by point (.csv or .jsonl); .parquet (pyarrow) is "
+            "written at the end, its rows kept in X.parquet.partial.csv until then.",
+        ),
     ] = Path("sweep.csv"),
     jobs: Annotated[
         int | None, typer.Option("--jobs", "-j", help="Worker processes (default: all cores).")

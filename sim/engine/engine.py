@@ -1,9 +1,10 @@
 """The discrete-event engine: how time passes when kernels run on a chip.
 
 SimPy processes, each a hardware block you can find in the chip spec:
-- `loader`: brings each batch's input from the input source into host memory, then over
-  the host link into device memory, at most `prefetch` batches ahead of the one computing
-  (prefetch 0: batch b loads only after batch b-1 is done).
+- `loader`: brings each batch's input from the input source (or, with a serving runtime,
+  through its request path) into host memory, then over the host link into device
+  memory, at most `prefetch` batches ahead of the one computing (prefetch 0: batch b
+  loads only after batch b-1 is done).
 - `launcher`: the host thread. It issues kernels in program order, batch after batch,
   `launch.latency` each (or once per graph with graph launch), never more than
   `launch.queue_depth` ahead of the device. A host kernel (an op no accelerator
@@ -37,7 +38,7 @@ from sim.engine.records import (
     Trace,
     Transfer,
 )
-from sim.engine.resources import SharedLink, UnitQueue
+from sim.engine.resources import SharedLink, UnitQueue, all_done
 from sim.engine.thermal import ThermalState, cap_can_bind, capped_level, kernel_energy
 from sim.lower import Kernel
 
@@ -70,6 +71,13 @@ class Engine:
         self.batches: list[BatchRecord] = []
         self.transfers: list[Transfer] = []
         self.launches: list[LaunchRecord] = []
+        # host time to issue each kernel: the driver's launch plus the runtime's dispatch
+        by_kind = dict(options.dispatch_by_kind)
+        self.issue_s = [
+            chip.launch.latency
+            + max([options.dispatch_s, *(by_kind.get(k, 0.0) for k in kernel.kinds)])
+            for kernel in kernels
+        ]
         self.launch_count = 0
         self.levels = chip.clock.levels()
         top = self.levels[0].voltage
@@ -84,6 +92,15 @@ class Engine:
         self.thermal_trace: list[ThermalSample] = []
         self.level_s = [0.0] * len(self.levels)
         self.level_since = 0.0
+        # per kernel, what every batch of it needs: its unit's fixed overhead before
+        # compute (device gap + kernel overhead), its cycles and its on-chip seconds
+        l2 = chip.memory.l2
+        self.overhead = [
+            chip.launch.device_gap + chip.units[k.unit].kernel_overhead for k in kernels
+        ]
+        self.cycles = [k.compute_cycles(chip.units[k.unit].instances) for k in kernels]
+        self.onchip_s = [k.onchip_bytes / l2.bandwidth if l2 else 0.0 for k in kernels]
+        self.top_energy: dict[tuple[int, bool], float] = {}  # see energy
 
     def clock(self, unit: str) -> float:
         """A unit with its own clock (the host CPU) keeps it; the rest follow DVFS."""
@@ -108,6 +125,15 @@ class Engine:
             )
         return level
 
+    def energy(self, kernel: Kernel, batch: int, level: int) -> float:
+        """A kernel's dynamic joules at a DVFS level (as kernel_energy, its parts at the top
+        voltage worked out once: they are the same for every steady batch)."""
+        key = (kernel.index, batch > 0)
+        joules = self.top_energy.get(key)
+        if joules is None:
+            joules = self.top_energy[key] = kernel_energy(kernel, self.chip, 1.0, batch)
+        return joules * self.voltage_scale(level)
+
     def set_level(self, level: int) -> None:
         self.level_s[self.level] += self.env.now - self.level_since
         self.level_since = self.env.now
@@ -120,16 +146,20 @@ class Engine:
         if self.thermal is not None:
             self.env.process(self.thermal_control())
         events = stalled = 0
+        env = self.env
+        step = env.step
+        before = env.now
         while True:
-            before = self.env.now
             try:
-                self.env.step()
+                step()
             except simpy.core.EmptySchedule:
                 break
             events += 1
-            stalled = stalled + 1 if self.env.now == before else 0
+            now = env.now
+            stalled = stalled + 1 if now == before else 0
+            before = now
             if events > MAX_EVENTS or stalled > STALL_EVENTS:
-                raise InputError(budget_message(events, stalled, self.env.now))
+                raise InputError(budget_message(events, stalled, now))
         if not self.finished:
             raise RuntimeError("simulation deadlocked: a launched batch never finished")
         ran = [b for b in self.batches if b.closed]
@@ -185,9 +215,14 @@ class Engine:
                 yield link.transfer(nbytes, cap=self.chip.dma.bandwidth)
         else:
             start = self.env.now + delay
-            if delay + latency > 0:
-                yield self.env.timeout(delay + latency)
-            yield link.transfer(nbytes)
+            if delay + latency > 0:  # the bytes join the link once the latency is over
+                done = self.env.event()
+                self.env.timeout(delay + latency).callbacks.append(
+                    lambda _event: link.transfer(nbytes, done=done)
+                )
+                yield done
+            else:
+                yield link.transfer(nbytes)
         self.record_transfer(Transfer(link.name, start, self.env.now, label, nbytes))
 
     def record_transfer(self, transfer: Transfer) -> None:
@@ -207,6 +242,8 @@ class Engine:
             record = self.batches[batch]
             record.start = self.env.now
             nbytes = self.options.input_bytes
+            if self.options.request_bandwidth > 0:
+                yield from self.request(batch, nbytes)
             if nbytes > 0:
                 source = self.chip.input_source
                 start = self.env.now
@@ -220,6 +257,14 @@ class Engine:
             record.input_ready = self.env.now
             self.input_ready[batch].succeed()
             batch += 1
+
+    def request(self, batch: int, nbytes: float):
+        """A serving runtime's request path: the round trip, and the payload through it."""
+        payload = nbytes + self.options.response_bytes
+        start = self.env.now
+        options = self.options
+        yield self.env.timeout(options.request_latency_s + payload / options.request_bandwidth)
+        self.record_transfer(Transfer("input", start, self.env.now, f"request {batch}", payload))
 
     # --- processes ---------------------------------------------------------------------
 
@@ -249,8 +294,8 @@ class Engine:
                     if not in_graph:
                         yield self.env.timeout(launch.graph_latency)
                         in_graph = True
-                elif launch.latency + self.options.dispatch_s > 0:
-                    yield self.env.timeout(launch.latency + self.options.dispatch_s)
+                elif self.issue_s[kernel.index] > 0:
+                    yield self.env.timeout(self.issue_s[kernel.index])
                 self.launch_count += 1
                 if len(self.launches) < MAX_TRANSFERS:
                     self.launches.append(LaunchRecord(start, self.env.now, index))
@@ -264,33 +309,36 @@ class Engine:
 
     def _close_batch(self, batch: int):
         per_batch = len(self.kernels)
-        yield self.env.all_of(self.done[batch * per_batch : (batch + 1) * per_batch])
+        yield all_done(self.env, self.done[batch * per_batch : (batch + 1) * per_batch])
         self.batches[batch].end = self.env.now
         self.batches[batch].closed = True
         self.batch_done[batch].succeed()
 
     def _finish(self, batches: int):
-        yield self.env.all_of(self.batch_done[:batches])
+        yield all_done(self.env, self.batch_done[:batches])
         self.finished = True
 
-    def _wait_inputs(self, kernel: Kernel, batch: int):
+    def _inputs(self, kernel: Kernel, batch: int) -> simpy.Event | None:
+        """The event to wait for before the kernel's inputs are all there, or None."""
         base = batch * len(self.kernels)
         waits = [self.done[base + d] for d in kernel.deps]
         if kernel.needs_input:
             waits.append(self.input_ready[batch])
         pending = [w for w in waits if not w.processed]
         if len(pending) == 1:
-            yield pending[0]
-        elif pending:
-            yield self.env.all_of(pending)
+            return pending[0]
+        return all_done(self.env, pending) if pending else None
 
     def host_kernel(self, kernel: Kernel, batch: int):
         index = batch * len(self.kernels) + kernel.index
         record = self.records[index]
         record.launched = self.env.now
-        yield from self._wait_inputs(kernel, batch)
+        inputs = self._inputs(kernel, batch)
+        if inputs is not None:
+            yield inputs
         unit = self.units[kernel.unit]
-        yield from unit.acquire()
+        if not unit.take():
+            yield from unit.acquire()
         try:
             record.start = self.env.now
             yield from self.move(
@@ -318,23 +366,25 @@ class Engine:
     def device_kernel(self, kernel: Kernel, batch: int):
         index = batch * len(self.kernels) + kernel.index
         record = self.records[index]
-        yield from self._wait_inputs(kernel, batch)
+        inputs = self._inputs(kernel, batch)
+        if inputs is not None:
+            yield inputs
         spec = self.chip.units[kernel.unit]
         unit = self.units[kernel.unit]
-        yield from unit.acquire()
+        if not unit.take():  # a free unit is taken at no cost
+            yield from unit.acquire()
         try:
             record.start = self.env.now
-            overhead = self.chip.launch.device_gap + spec.kernel_overhead
+            overhead = self.overhead[kernel.index]
             record.compute_start = record.start + overhead
             level = self.power_level(kernel, batch)
             own = spec.clock
             record.clock_hz = own if own is not None else self.levels[level].frequency
-            record.compute_s = kernel.compute_cycles(spec.instances) / record.clock_hz
+            record.compute_s = self.cycles[kernel.index] / record.clock_hz
             if self.options.overlap:
                 # one timeout for the gap and the longer of compute and on-chip traffic
                 # (neither is shared); the DRAM traffic moves meanwhile
-                l2 = self.chip.memory.l2
-                onchip_s = kernel.onchip_bytes / l2.bandwidth if l2 else 0.0
+                onchip_s = self.onchip_s[kernel.index]
                 fixed = self.env.timeout(overhead + max(record.compute_s, onchip_s))
                 yield from self.memory(kernel, record, overhead, kernel.traffic(batch))
                 if not fixed.processed:
@@ -350,7 +400,7 @@ class Engine:
         finally:
             unit.release()
         if self.chip.thermal is not None:
-            self.energy_j += kernel_energy(kernel, self.chip, self.voltage_scale(level), batch)
+            self.energy_j += self.energy(kernel, batch, level)
         self.done[index].succeed()
 
     def memory(

@@ -83,3 +83,10 @@ class EngineOptions:
     level: int = 0  # DVFS level to start at (fixed when thermal is off)
     temperature_c: float | None = None  # starting temperature (default: ambient)
     dispatch_s: float = 0.0  # the runtime's host time per kernel, on top of the launch
+    # op kinds whose host path costs more, and that cost (the runtime's dispatch_by_kind)
+    dispatch_by_kind: tuple[tuple[str, float], ...] = ()
+    # a serving runtime's request path (0 bandwidth: none): a fixed round trip, then the
+    # input bytes and the `response_bytes` of the output through it, before the host link
+    request_latency_s: float = 0.0
+    request_bandwidth: float = 0.0
+    response_bytes: float = 0.0

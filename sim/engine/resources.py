@@ -24,6 +24,29 @@ class Flow:
     cap: float  # its own bandwidth limit (a DMA engine's), bytes/s
 
 
+def all_done(env: simpy.Environment, events: list[simpy.Event]) -> simpy.Event:
+    """An event that succeeds once all of `events` (events that never fail) have been
+    processed: simpy's AllOf as a plain countdown, scheduled at the same moment, without
+    building the condition's value (the engine waits on thousands of them)."""
+    done = env.event()
+    left = len(events)
+
+    def count(_event: simpy.Event) -> None:
+        nonlocal left
+        left -= 1
+        if left == 0:
+            done.succeed()
+
+    if not events:
+        done.succeed()
+    for event in events:
+        if event.processed:
+            count(event)
+        else:
+            event.callbacks.append(count)
+    return done
+
+
 class UnitQueue:
     """One kernel at a time on a unit, first come first served. Taking a free unit costs
     no event (most kernels find their unit free), unlike a simpy.Resource request."""
@@ -33,9 +56,15 @@ class UnitQueue:
         self.busy = False
         self.waiting: deque[simpy.Event] = deque()
 
+    def take(self) -> bool:
+        """Take the unit if it is free, at no cost; False when `acquire` must wait."""
+        if self.busy:
+            return False
+        self.busy = True
+        return True
+
     def acquire(self):
-        if not self.busy:
-            self.busy = True
+        if self.take():
             return
         turn = self.env.event()
         self.waiting.append(turn)
@@ -76,6 +105,9 @@ class SharedLink:
 
     def _rates(self) -> dict[int, float]:
         """Water-filling: equal shares, transfers below their share keep their cap."""
+        if len(self.active) == 1:  # the common case, as the loop below would give it
+            ((key, flow),) = self.active.items()
+            return {key: min(self.bandwidth / 1, flow.cap)}
         rates: dict[int, float] = {}
         left = self.bandwidth
         pending = sorted(self.active, key=lambda i: (self.active[i].cap, i))
@@ -85,10 +117,12 @@ class SharedLink:
             left -= rates[key]
         return rates
 
-    def _advance(self) -> None:
+    def _advance(self, rates: dict[int, float] | None = None) -> None:
+        """Move every flow on by the time since the last update (`rates`: the current
+        ones, if the caller has them)."""
         elapsed = self.env.now - self.updated
         if elapsed > 0 and self.active:
-            for key, rate in self._rates().items():
+            for key, rate in (rates or self._rates()).items():
                 self.active[key].remaining -= rate * elapsed
         self.updated = self.env.now
 
@@ -107,7 +141,7 @@ class SharedLink:
         if version != self.version:
             return
         rates = self._rates()
-        self._advance()
+        self._advance(rates)
         for key, flow in self.active.items():  # due now, up to float rounding (1 ps)
             if flow.remaining <= rates[key] * 1e-12:
                 flow.remaining = 0.0

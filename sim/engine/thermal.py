@@ -85,15 +85,14 @@ def capped_level(
     memory_s = kernel.traffic(batch) / chip.memory.dram.sustained_bandwidth
     memory_s += kernel.onchip_bytes / l2.bandwidth if l2 else 0.0
     overhead = chip.launch.device_gap + unit.kernel_overhead
+    top_joules = kernel_energy(kernel, chip, 1.0, batch)  # times each level's V^2 scale
     for level in range(floor, len(levels)):
         compute_s = cycles / levels[level].frequency
         busy = max(compute_s, memory_s) if overlap else compute_s + memory_s
         duration = overhead + busy
         if duration <= 0:
             return level
-        power = thermal.static_power + (
-            kernel_energy(kernel, chip, voltage_scales[level], batch) / duration
-        )
+        power = thermal.static_power + top_joules * voltage_scales[level] / duration
         if power <= thermal.power_cap:
             return level
     return len(levels) - 1

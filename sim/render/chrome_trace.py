@@ -26,13 +26,31 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from hardware.files import write_output
 from sim.render.tracks import track_order
 from sim.result import Result, Segment
 
 US = 1e6  # trace-event times are microseconds
+
+
+class CounterSample(NamedTuple):
+    """One value of a counter track at a time."""
+
+    name: str
+    unit: str
+    time_s: float
+    value: float
+
+
+class BatchSpan(NamedTuple):
+    """The span of one batch's kernels on one track."""
+
+    track: str
+    batch: int
+    start_s: float
+    end_s: float
 
 
 def segment_args(result: Result, segment: Segment, rows: dict) -> dict[str, Any]:
@@ -86,8 +104,8 @@ def transfer_bytes(result: Result) -> list[float | None]:
     return out
 
 
-def dram_counters(result: Result, pid: int = 1) -> list[dict[str, Any]]:
-    """Counter events: DRAM bytes/s in use (derived) and transfers in flight (exact)."""
+def dram_samples(result: Result) -> list[CounterSample]:
+    """DRAM bytes/s in use (derived) and transfers in flight (exact), at each change."""
     changes: list[tuple[float, float, int]] = []
     for segment, nbytes in zip(result.timeline, transfer_bytes(result), strict=True):
         if segment.track != "dram" or segment.end_s <= segment.start_s:
@@ -95,10 +113,8 @@ def dram_counters(result: Result, pid: int = 1) -> list[dict[str, Any]]:
         rate = (nbytes or 0.0) / (segment.end_s - segment.start_s)
         changes.append((segment.start_s, rate, 1))
         changes.append((segment.end_s, -rate, -1))
-    if not changes:
-        return []
     changes.sort(key=lambda c: (c[0], c[2]))
-    events = []
+    samples = []
     rate = 0.0
     flying = 0
     i = 0
@@ -109,9 +125,31 @@ def dram_counters(result: Result, pid: int = 1) -> list[dict[str, Any]]:
             flying += changes[i][2]
             i += 1
         rate = 0.0 if flying == 0 or abs(rate) < 1e-6 else rate
-        events.append(counter("DRAM bandwidth in use", time, {"GB/s": rate / 1e9}, pid))
-        events.append(counter("DRAM transfers in flight", time, {"transfers": flying}, pid))
-    return events
+        samples.append(CounterSample("DRAM bandwidth in use", "GB/s", time, rate / 1e9))
+        samples.append(CounterSample("DRAM transfers in flight", "transfers", time, flying))
+    return samples
+
+
+def counter_samples(result: Result) -> list[CounterSample]:
+    """Every counter of the run: the thermal model's temperature, clock and power (over
+    the whole run), each batch's latency (a stream), the DRAM traffic along the timeline."""
+    samples: list[CounterSample] = []
+    if result.power is not None:
+        for point in result.power.trace:
+            time = point.time_s
+            samples.append(CounterSample("temperature", "°C", time, point.temperature_c))
+            samples.append(CounterSample("clock", "MHz", time, point.clock_hz / 1e6))
+            samples.append(CounterSample("power", "W", time, point.power_w))
+    if result.batches > 1:
+        for point in result.series:
+            latency_ms = point.latency_s * 1e3
+            samples.append(CounterSample("batch latency", "ms", point.time_s, latency_ms))
+    return samples + dram_samples(result)
+
+
+def dram_counters(result: Result, pid: int = 1) -> list[dict[str, Any]]:
+    """Counter events: DRAM bytes/s in use (derived) and transfers in flight (exact)."""
+    return [counter(s.name, s.time_s, {s.unit: s.value}, pid) for s in dram_samples(result)]
 
 
 def batch_of(result: Result) -> list[int | None]:
@@ -128,10 +166,10 @@ def batch_of(result: Result) -> list[int | None]:
     return out
 
 
-def batch_slices(result: Result, tids: dict[str, int], pid: int = 1) -> list[dict[str, Any]]:
-    """A "batch N" slice on each unit track, spanning that batch's kernels there, so the
+def batch_spans(result: Result) -> list[BatchSpan]:
+    """A "batch N" span on each unit track, covering that batch's kernels there, so the
     kernels nest under their batch. A batch whose span would cross the previous one's on
-    the same track (kernels of two batches interleaved) gets no slice: trace viewers need
+    the same track (kernels of two batches interleaved) gets no span: trace viewers need
     slices on one track to nest."""
     spans: dict[tuple[str, int], list[float]] = {}
     for segment, batch in zip(result.timeline, batch_of(result), strict=True):
@@ -140,48 +178,60 @@ def batch_slices(result: Result, tids: dict[str, int], pid: int = 1) -> list[dic
         span = spans.setdefault((segment.track, batch), [segment.start_s, segment.end_s])
         span[0] = min(span[0], segment.start_s)
         span[1] = max(span[1], segment.end_s)
-    events: list[dict[str, Any]] = []
+    out: list[BatchSpan] = []
     last_end: dict[str, float] = {}
     for (track, batch), (start, end) in sorted(spans.items(), key=lambda kv: kv[1][0]):
         if start < last_end.get(track, float("-inf")):
             continue
         last_end[track] = end
-        events.append(
-            {
-                "name": f"batch {batch}",
-                "cat": "batch",
-                "ph": "X",
-                "ts": start * US,
-                "dur": (end - start) * US,
-                "pid": pid,
-                "tid": tids[track],
-                "args": {"batch": batch},
-            }
-        )
-    return events
+        out.append(BatchSpan(track, batch, start, end))
+    return out
 
 
-def launch_flows(result: Result, tids: dict[str, int], pid: int = 1) -> list[dict[str, Any]]:
-    """A flow arrow ("s" to "f") from each launch slice to the kernel it launched: the n-th
-    launch of a kernel name starts the n-th kernel of that name."""
-    kernels: dict[str, list[Segment]] = {}
-    for segment in result.timeline:
+def batch_slices(result: Result, tids: dict[str, int], pid: int = 1) -> list[dict[str, Any]]:
+    """The batch spans as "X" events (see `batch_spans`)."""
+    return [
+        {
+            "name": f"batch {span.batch}",
+            "cat": "batch",
+            "ph": "X",
+            "ts": span.start_s * US,
+            "dur": (span.end_s - span.start_s) * US,
+            "pid": pid,
+            "tid": tids[span.track],
+            "args": {"batch": span.batch},
+        }
+        for span in batch_spans(result)
+    ]
+
+
+def launch_pairs(result: Result) -> list[tuple[int, int]]:
+    """(launch, kernel) indices into the timeline: the n-th launch of a kernel name
+    starts the n-th kernel of that name."""
+    kernels: dict[str, list[int]] = {}
+    for index, segment in enumerate(result.timeline):
         if segment.kind == "kernel":
-            kernels.setdefault(segment.label, []).append(segment)
+            kernels.setdefault(segment.label, []).append(index)
     taken: Counter[str] = Counter()
-    events: list[dict[str, Any]] = []
-    for segment in result.timeline:
+    pairs: list[tuple[int, int]] = []
+    for index, segment in enumerate(result.timeline):
         if segment.kind != "launch":
             continue
         n = taken[segment.label]
         taken[segment.label] += 1
         runs = kernels.get(segment.label, [])
-        if n >= len(runs):
-            continue
-        kernel = runs[n]
-        flow = {"name": "launch", "cat": "launch", "id": (pid << 32) + len(events) // 2 + 1}
-        flow["pid"] = pid
-        events.append({**flow, "ph": "s", "ts": segment.start_s * US, "tid": tids[segment.track]})
+        if n < len(runs):
+            pairs.append((index, runs[n]))
+    return pairs
+
+
+def launch_flows(result: Result, tids: dict[str, int], pid: int = 1) -> list[dict[str, Any]]:
+    """A flow arrow ("s" to "f") from each launch slice to the kernel it launched."""
+    events: list[dict[str, Any]] = []
+    for number, (launch_index, kernel_index) in enumerate(launch_pairs(result), start=1):
+        launch, kernel = result.timeline[launch_index], result.timeline[kernel_index]
+        flow = {"name": "launch", "cat": "launch", "id": (pid << 32) + number, "pid": pid}
+        events.append({**flow, "ph": "s", "ts": launch.start_s * US, "tid": tids[launch.track]})
         events.append(
             {**flow, "ph": "f", "bp": "e", "ts": kernel.start_s * US, "tid": tids[kernel.track]}
         )
@@ -228,17 +278,9 @@ def process_events(result: Result, pid: int = 1, title: str | None = None) -> li
             }
         )
     events += batch_slices(result, tids, pid) + launch_flows(result, tids, pid)
-    if result.power is not None:
-        for point in result.power.trace:
-            time = point.time_s
-            events.append(counter("temperature", time, {"°C": point.temperature_c}, pid))
-            events.append(counter("clock", time, {"MHz": point.clock_hz / 1e6}, pid))
-            events.append(counter("power", time, {"W": point.power_w}, pid))
-    if result.batches > 1:
-        for point in result.series:
-            latency = {"ms": point.latency_s * 1e3}
-            events.append(counter("batch latency", point.time_s, latency, pid))
-    return events + dram_counters(result, pid)
+    for sample in counter_samples(result):
+        events.append(counter(sample.name, sample.time_s, {sample.unit: sample.value}, pid))
+    return events
 
 
 def chrome_trace(result: Result | Sequence[tuple[str, Result]]) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 `kernels` and `units` return pandas DataFrames (the optional extra `pandas`); the rows
 themselves (`kernel_rows`, `unit_rows`) are plain dicts, so `write_kernels_csv` needs no
-pandas. Columns are SI (seconds, bytes, ops), named with their unit; each loss category
-is a column of its own (`loss_<category>_ops`), zero where the kernel lost nothing to it.
+pandas (`write_kernels` writes Parquet for a .parquet path, through pyarrow). Columns are
+SI (seconds, bytes, ops), named with their unit; each loss category is a column of its
+own (`loss_<category>_ops`), zero where the kernel lost nothing to it.
 """
 
 from __future__ import annotations
@@ -121,3 +122,16 @@ def write_kernels_csv(result: Result, path: str | os.PathLike) -> Path:
     writer.writerows(rows)
     write_output(target, buffer.getvalue(), "--kernels")
     return target
+
+
+def write_kernels(result: Result, path: str | os.PathLike) -> Path:
+    """The per-kernel rows as Parquet (a .parquet path; needs pyarrow) or CSV."""
+    from sim.render.parquet import is_parquet, write_parquet
+
+    if not is_parquet(path):
+        return write_kernels_csv(result, path)
+    rows = kernel_rows(result)
+    columns = list(rows[0]) if rows else ["kernel"]
+    text = {"kernel", "ops_kinds", "unit", "bound", "main_loss"}
+    numbers = set(columns) - text
+    return write_parquet(rows, columns, path, numbers=numbers, text=text, flag="--kernels")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from sim.result import OpRow, Result
 SUFFIXES = (".png", ".svg", ".pdf")
 MIN_SHARE = 0.0005  # losses below 0.05% of peak are left out of the waterfall, as in the terminal
 LABELLED = 8  # kernels named on the roofline: the longest, where a label fits
+MARKER_RADIUS_PT = 3.5  # a roofline marker (s=28: 5.3 pt across) and a little air
+EDGED_SEGMENTS = 400  # timeline bars get a thin white edge (to tell them apart) up to this
 NO_DRAM_INTENSITY = 1e29  # OpRow.intensity at or above this means "no DRAM bytes"
 # rich color names of the Gantt -> matplotlib colors
 MPL_COLORS = {
@@ -120,19 +123,31 @@ def rate_axis(ax: Any, axis: str, unit: str) -> None:
     target.set_minor_formatter(NullFormatter())
 
 
-def label_kernels(ax: Any, placed: list[tuple[float, float, str]], fontsize: float = 7) -> list:
+def label_kernels(
+    ax: Any,
+    placed: list[tuple[float, float, str]],
+    fontsize: float = 7,
+    points: Sequence[tuple[float, float]] = (),
+) -> list:
     """Annotate each (x, y, text) beside its point where it overlaps no earlier label and
-    stays inside the axes; a label with no free spot is left out. Sizes are estimated from
-    the font size (0.6 em per character), in display pixels at the figure's dpi."""
+    no marker of `points` (every kernel drawn), and stays inside the axes; a label with no
+    free spot is left out. Sizes are estimated from the font size (0.6 em per character),
+    in display pixels at the figure's dpi."""
     fig = ax.figure
     px = fig.dpi / 72.0
     frame = ax.get_window_extent()
-    boxes: list[tuple[float, float, float, float]] = []
+    radius = MARKER_RADIUS_PT * px
+    markers = [ax.transData.transform(point) for point in points]
+    boxes: list[tuple[float, float, float, float]] = [
+        (mx - radius, my - radius, mx + radius, my + radius) for mx, my in markers
+    ]
     texts = []
     for x, y, text in placed:
         px_x, px_y = ax.transData.transform((x, y))
         width, height = len(text) * fontsize * 0.6 * px, fontsize * 1.3 * px
-        for dx, dy in ((6, 4), (6, -14), (-6, 4), (-6, -14), (6, 16), (6, -26), (-6, 16)):
+        spots = ((6, 4), (6, -14), (-6, 4), (-6, -14), (6, 16), (6, -26), (-6, 16), (-6, -26),
+                 (14, 28), (14, -38), (-14, 28), (-14, -38))  # fmt: skip
+        for dx, dy in spots:
             left = px_x + dx * px - (width if dx < 0 else 0)
             bottom = px_y + dy * px
             box = (left, bottom, left + width, bottom + height)
@@ -149,6 +164,13 @@ def label_kernels(ax: Any, placed: list[tuple[float, float, str]], fontsize: flo
                         ha="right" if dx < 0 else "left",
                         va="bottom",
                         fontsize=fontsize,
+                        # a roof or grid line under a label does not cross its letters
+                        bbox={
+                            "boxstyle": "square,pad=0.1",
+                            "fc": "white",
+                            "ec": "none",
+                            "alpha": 0.8,
+                        },
                         arrowprops={"arrowstyle": "-", "color": "gray", "linewidth": 0.5},
                     )
                 )
@@ -266,7 +288,8 @@ def roofline(
             label=f"{bound}{' (no DRAM bytes)' if no_dram else ''}: {len(xs)}",
             zorder=3,
         )
-    label_kernels(ax, kernel_labels(points, hi, labels))
+    drawn_at = [(xs[i], ys[i]) for xs, ys in groups.values() for i in range(len(xs))]
+    label_kernels(ax, kernel_labels(points, hi, labels), points=drawn_at)
     rate_axis(ax, "y", "OP/s")
     ax.xaxis.set_major_formatter("{x:g}")
     ax.set_xlabel("arithmetic intensity (ops per DRAM byte)")
@@ -390,8 +413,14 @@ def timeline(result: Result, path: str | os.PathLike) -> Path:
     for (track, what), spans in sorted(by_color.items()):
         color = TRACK_COLORS.get(what) or bound_color(what)
         y = len(tracks) - 1 - tracks.index(track)
+        edged = len(result.timeline) <= EDGED_SEGMENTS  # back-to-back bars stay apart
         ax.broken_barh(
-            spans, (y - 0.4, 0.8), facecolors=color, label=None if what in seen else what
+            spans,
+            (y - 0.4, 0.8),
+            facecolors=color,
+            edgecolors="white" if edged else "none",
+            linewidth=0.4 if edged else 0.0,
+            label=None if what in seen else what,
         )
         seen.add(what)
     ax.set_yticks(range(len(tracks)))
@@ -448,7 +477,7 @@ def sweep_plot(figure: SweepFigure, path: str | os.PathLike) -> Path:
     target = Path(path)
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    shown = FuncFormatter(lambda v, _pos: engineering(v, figure.unit))
+    shown = FuncFormatter(lambda v, _pos: "0" if v == 0 else engineering(v, figure.unit))
     x_ticks = [
         engineering(x, figure.x_unit) if figure.x_unit and x is not None else label
         for x, label in zip(figure.xs, figure.x_labels, strict=True)
@@ -475,7 +504,9 @@ def sweep_plot(figure: SweepFigure, path: str | os.PathLike) -> Path:
             ax.set_xscale("log")
         ax.set_xticks(positions, x_ticks, rotation=45, ha="right")
         ax.minorticks_off()
-        ax.set_ylim(bottom=0)
+        finite = [v for ys in figure.values for v in ys if math.isfinite(v)]
+        top = max(finite, default=0.0)
+        ax.set_ylim(0, top * 1.08 if top > 0 else 1)  # the highest point clear of the frame
         ax.yaxis.set_major_formatter(shown)
         ax.set_ylabel(figure.metric)
         if figure.series_name:

@@ -28,16 +28,22 @@ from pydantic import BaseModel
 import hardware
 import workloads
 from hardware.chip import Chip
-from hardware.errors import InputError
+from hardware.errors import InputError, expect_int
 from hardware.files import read_text
+from hardware.system import list_systems, load_system
 from sim import simulate
 from sim.studies.llm import generate
+from sim.studies.serve_steps import SimulatedSteps
 from workloads.builder import GraphBuilder
 from workloads.graph import Graph
 
 CASES_FILE = Path(__file__).resolve().parents[2] / "validation" / "cases.yaml"
 SPLITS = ("fit", "holdout")
-METRICS = ("latency_s", "throughput", "tera_ops_per_s", "output_tokens_per_s", "ttft_s")
+METRICS = (
+    "latency_s", "throughput", "tera_ops_per_s", "output_tokens_per_s", "ttft_s",
+    "output_tokens_per_s_per_chip",
+)  # fmt: skip
+GENERATE_METRICS = ("output_tokens_per_s", "ttft_s", "output_tokens_per_s_per_chip")
 WORKLOAD_KINDS = ("builtin", "gemm", "file", "generate")
 REQUIRED = (
     "id", "chip", "device", "workload", "runtime", "metric", "measured", "source", "setup",
@@ -153,10 +159,9 @@ def _check_case(file: Path, index: int, raw: object) -> Case:
         raise InputError(f"{where}: workload needs exactly one of {', '.join(WORKLOAD_KINDS)}.")
     if kinds[0] == "gemm" and not _is_shape(workload["gemm"]):
         raise InputError(f"{where}: workload gemm must be [m, n, k] of positive integers.")
-    if (kinds[0] == "generate") != (raw["metric"] in ("output_tokens_per_s", "ttft_s")):
+    if (kinds[0] == "generate") != (raw["metric"] in GENERATE_METRICS):
         raise InputError(
-            f"{where}: output_tokens_per_s and ttft_s go with a generate workload, and only "
-            "they do."
+            f"{where}: {', '.join(GENERATE_METRICS)} go with a generate workload, and only they do."
         )
     text = {k: str(raw[k]) for k in (*REQUIRED, *OPTIONAL) if k in raw}
     text.update(workload=workload, measured=float(measured))
@@ -174,12 +179,13 @@ def _is_shape(value: object) -> bool:
 # predicting -------------------------------------------------------------------------------
 
 
-def gemm_graph(m: int, n: int, k: int, dtype: str) -> Graph:
-    """One matmul C[m, n] = A[m, k] x B[k, n], B a constant (as a GEMM benchmark times it)."""
+def gemm_graph(m: int, n: int, k: int, dtype: str, out_dtype: str | None = None) -> Graph:
+    """One matmul C[m, n] = A[m, k] x B[k, n], B a constant (as a GEMM benchmark times it);
+    C in `out_dtype` where the benchmark writes it wider than its inputs (fp8 in, fp16 out)."""
     b = GraphBuilder(f"gemm-{m}x{n}x{k}", dtype)
     a = b.input("a", (m, k))
     w = b.const("b", (k, n))
-    b.op("matmul", [a, w], name="gemm")
+    b.op("matmul", [a, w], name="gemm", out_dtype=out_dtype)
     return b.build()
 
 
@@ -202,7 +208,8 @@ class Predictor:
         if key not in self._graphs:
             if "gemm" in spec:
                 m, n, k = spec["gemm"]
-                self._graphs[key] = gemm_graph(m, n, k, spec.get("dtype", "fp16"))
+                dtype = spec.get("dtype", "fp16")
+                self._graphs[key] = gemm_graph(m, n, k, dtype, spec.get("out_dtype"))
             elif "file" in spec:
                 self._graphs[key] = workloads.load(Path(case.base) / spec["file"])
             else:
@@ -218,11 +225,15 @@ class Predictor:
             return f"workload {spec['builtin']!r} is not built in"
         if "file" in spec and not (Path(case.base) / spec["file"]).is_file():
             return f"graph file {spec['file']} not found"
+        if "system" in spec and spec["system"] not in list_systems():
+            return f"no system preset {spec['system']!r}"
         return None
 
     def predict(self, case: Case) -> float:
         chip = self.chip(case.chip)
         spec = case.workload
+        if "generate" in spec and "system" in spec:
+            return system_generation(case, chip)
         if "generate" in spec:
             params = {k: v for k, v in spec.items() if k != "generate"}
             run = generate(spec["generate"], chip, runtime=case.sim_runtime, **params)
@@ -236,6 +247,29 @@ class Predictor:
         if case.metric == "throughput":
             return int(spec.get("batch", 1)) / latency
         return 2.0 * graph.macs / latency / 1e12  # tera_ops_per_s
+
+
+def system_generation(case: Case, chip: Chip) -> float:
+    """A generate case on `tp` chips of a system preset (tensor parallel, collectives on
+    its interconnect; sim/studies/serve_steps.py): the metric of one TP group."""
+    spec = dict(case.workload)
+    system = load_system(spec.pop("system"))
+    if system.chip.name != chip.name:
+        raise InputError(f"system {system.name} has {system.chip.name} chips, not {chip.name}.")
+    allowed = {"generate", "tp", "prompt", "tokens", "batch", "dtype"}
+    if set(spec) - allowed:
+        raise InputError(f"a system generate takes only {', '.join(sorted(allowed))}.")
+    tp = expect_int(spec.get("tp", system.chips), "tp", 1, system.chips)
+    steps = SimulatedSteps(
+        spec["generate"], chip, spec.get("dtype", "fp16"), tp, system.interconnect,
+        runtime=case.sim_runtime,
+    )  # fmt: skip
+    batch, prompt, tokens = spec.get("batch", 1), spec["prompt"], spec["tokens"]
+    ttft, total = steps.generation_s(batch, prompt, tokens)
+    if case.metric == "ttft_s":
+        return ttft
+    per_group = batch * (tokens + 1) / total
+    return per_group / tp if case.metric == "output_tokens_per_s_per_chip" else per_group
 
 
 # statistics -------------------------------------------------------------------------------

@@ -84,7 +84,9 @@ def generate(
         config = dataclasses.replace(config, max_positions=max_positions)
     config = _check(config_name, prompt, tokens, batch, options, layers, config)
     chosen = {"fusion": fusion} if fusion is not None else {}  # else the runtime's default
-    sim_options = options_from(None, {**chosen, **options})
+    # the prompt starts in device memory: a serving runtime's request path (a cost per
+    # request of sim.simulate) is not charged to the prefill nor to every decode step
+    sim_options = options_from(None, {**chosen, **options, "load_input": False})
     weight_dtype = weight_dtype or dtype
     kv_dtype = kv_dtype or dtype
     shape = dict(dtype=dtype, weight_dtype=weight_dtype, kv_dtype=kv_dtype, layers=layers)

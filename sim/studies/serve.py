@@ -1,79 +1,49 @@
-"""LLM serving under load: Poisson arrivals and a continuous-batching scheduler on one chip.
+"""LLM serving under load: Poisson arrivals served by continuous batching on a chip, or
+on a system's chips as tensor-parallel replicas.
 
 The model of a serving stack, one request at a time:
 
 - arrivals: requests arrive as a Poisson process of `rate_per_s` for `duration_s` seconds
   (exponential gaps from a seeded generator, so a seed gives the same run). Each has a
   prompt and a number of output tokens, fixed or drawn (seeded) from a trace's rows.
-- admission: first come, first served. A request is admitted when the batch has room
-  (`max_batch` running) and the KV cache it will ever need, prompt + tokens, fits what
-  the chip's DRAM holds after the weights. The whole need is reserved at admission, so
-  a running request is never preempted (vLLM reserves page by page and preempts).
-- iterations: the scheduler is one SimPy process. Each iteration is either a prefill of
-  every request admitted now (prefill first, as vLLM's default does) or, when nobody
-  waits or nobody fits, one decode step of every running request. A prefill makes each
-  request's first token; a decode step makes one more for each. A request leaves, and
-  frees its KV reservation, when its last token is made.
-- iteration times come from topsim: a prefill of `n` requests is one simulated pass of
-  batch n over the longest prompt (shorter prompts are padded), and a decode step of n
-  requests one simulated decode step of batch n over the longest cache (shorter caches
-  padded). Both lengths are rounded up to a power of two (capped at the model's context)
-  and each (batch, length) pair is simulated once and cached, so a run simulates a few
-  dozen graphs however many requests it serves; the rounding overstates the attention
-  part of a step by less than 2x and leaves the weight reads, which dominate decode, exact.
+- replicas: on a system of N chips, a replica is `tp` chips running a tensor-parallel
+  shard; N // tp replicas serve side by side (data parallel), each request routed to
+  one (round-robin or least-loaded). On a chip there is one replica of one chip.
+- scheduling (sim/studies/batching.py): first come, first served, prefill first or
+  chunked prefill, KV reserved whole at admission or paged with preemption (recompute).
+- KV room: what one chip's DRAM holds after its share of the weights, in tokens of the
+  chip's share of the KV cache.
+- iteration times (sim/studies/serve_steps.py): simulated by topsim per shape and cached,
+  tensor-parallel collectives included; a run simulates a few dozen graphs however many
+  requests it serves.
 
-Not modelled: chunked prefill, prefill and decode in one iteration, preemption and
-swapping, paged-KV fragmentation, the host's scheduling and sampling time, several chips.
+Not modelled: swapping KV to host memory, paged-KV fragmentation inside a block (a block
+is counted whole), the host's scheduling and sampling time, speculative decoding,
+pipeline parallelism.
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import math
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import simpy
 
 from hardware.chip import Chip
-from hardware.errors import InputError, expect, expect_int
+from hardware.errors import InputError, expect_int
+from hardware.system import System
 from sim.result import Model
-from sim.simulate import simulate
-from sim.studies.llm import kv_cache_size
+from sim.studies.batching import ROUTES, Activity, Request, schedule
+from sim.studies.serve_steps import SimulatedSteps, bucket
 from workloads.registry import MAX_BATCH
-from workloads.zoo.transformer import CONFIGS, transformer
+from workloads.zoo.transformer import CONFIGS
+
+__all__ = ["Request", "SimulatedSteps", "arrivals", "bucket", "schedule", "serve", "summarize"]
 
 MAX_REQUESTS = 1_000_000  # arrivals in one run at most (each is a Python object)
 PERCENTILES = (50, 90, 99)
-
-# (batch, tokens) -> seconds: a prefill over `tokens` prompt tokens, or a decode step
-# over `tokens` cached tokens
-StepTime = Callable[[int, int], float]
-
-
-@dataclasses.dataclass
-class Request:
-    """One request and what happened to it (times in seconds from the run's start)."""
-
-    arrival_s: float
-    prompt: int
-    tokens: int
-    generated: int = 0
-    first_token_s: float | None = None
-    done_s: float | None = None
-
-
-@dataclasses.dataclass
-class Activity:
-    """What the chip did: iterations run and the time it was busy."""
-
-    busy_s: float = 0.0
-    prefills: int = 0
-    decode_steps: int = 0
-    decoded: int = 0  # sequences summed over decode steps
 
 
 class Percentiles(Model):
@@ -94,18 +64,27 @@ class ServeResult(Model):
 
     model: str
     chip: str
+    system: str | None  # None: served on one chip
+    chips: int  # the system's (1 on a chip); chips % tp of them stay idle
+    tp: int  # chips per replica
+    replicas: int
+    route: str
+    chunk: int | None  # chunked prefill's token budget; None: prefill first
+    block: int | None  # paged KV's block in tokens; None: whole need reserved
     dtype: str
     rate_per_s: float
     duration_s: float
     seed: int
-    max_batch: int
-    kv_capacity_tokens: int
+    max_batch: int  # per replica
+    kv_capacity_tokens: int  # per replica
     requests: int
     output_tokens: int
     makespan_s: float
     busy_share: float
     prefills: int
     decode_steps: int
+    mixed_steps: int
+    preemptions: int
     mean_decode_batch: float
     ttft_s: Percentiles
     tpot_s: Percentiles | None
@@ -141,80 +120,15 @@ def arrivals(
     return requests
 
 
-def schedule(
-    requests: list[Request],
-    prefill_s: StepTime,
-    decode_s: StepTime,
-    max_batch: int,
-    kv_capacity_tokens: int,
-) -> Activity:
-    """Serve `requests` (sorted by arrival) to the end; fills in their token times."""
-    env = simpy.Environment()
-    waiting: deque[Request] = deque()
-    wake: list[simpy.Event] = []  # the event the idle scheduler waits on, if it does
-    activity = Activity()
-
-    def arrive():
-        for request in requests:
-            yield env.timeout(request.arrival_s - env.now)
-            waiting.append(request)
-            if wake and not wake[0].triggered:
-                wake.pop().succeed()
-
-    def scheduler():
-        running: list[Request] = []
-        reserved = 0  # KV tokens promised to running requests
-        finished = 0
-        while finished < len(requests):
-            admitted: list[Request] = []
-            while (
-                waiting
-                and len(running) + len(admitted) < max_batch
-                and reserved + waiting[0].prompt + waiting[0].tokens <= kv_capacity_tokens
-            ):
-                request = waiting.popleft()
-                reserved += request.prompt + request.tokens
-                admitted.append(request)
-            if admitted:
-                step = prefill_s(len(admitted), max(r.prompt for r in admitted))
-                activity.prefills += 1
-                batch = admitted
-            elif running:
-                longest = max(r.prompt + r.generated - 1 for r in running)
-                step = decode_s(len(running), longest)
-                activity.decode_steps += 1
-                activity.decoded += len(running)
-                batch = running
-            else:
-                wake.append(env.event())
-                yield wake[0]
-                continue
-            yield env.timeout(step)
-            activity.busy_s += step
-            for request in batch:
-                request.generated += 1
-                if request.first_token_s is None:
-                    request.first_token_s = env.now
-                    running.append(request)
-                if request.generated == request.tokens:
-                    request.done_s = env.now
-                    reserved -= request.prompt + request.tokens
-                    finished += 1
-            running = [r for r in running if r.done_s is None]
-
-    env.process(arrive())
-    env.process(scheduler())
-    env.run()
-    return activity
-
-
 def summarize(
     requests: list[Request],
     activity: Activity,
     slo_ttft_s: float | None = None,
     slo_tpot_s: float | None = None,
+    replicas: int = 1,
 ) -> dict:
-    """The ServeResult fields measured from a finished schedule."""
+    """The ServeResult fields measured from a finished schedule (the busy share is the
+    mean over `replicas`)."""
     ttft = np.array([r.first_token_s - r.arrival_s for r in requests])
     e2e = np.array([r.done_s - r.arrival_s for r in requests])
     tpot = np.array(
@@ -232,11 +146,13 @@ def summarize(
         requests=len(requests),
         output_tokens=output_tokens,
         makespan_s=makespan,
-        busy_share=activity.busy_s / makespan,
+        busy_share=activity.busy_s / (makespan * replicas),
         prefills=activity.prefills,
         decode_steps=activity.decode_steps,
-        mean_decode_batch=activity.decoded / activity.decode_steps
-        if activity.decode_steps
+        mixed_steps=activity.mixed_steps,
+        preemptions=activity.preemptions,
+        mean_decode_batch=activity.decoded / (activity.decode_steps + activity.mixed_steps)
+        if activity.decode_steps + activity.mixed_steps
         else 0.0,
         ttft_s=_percentiles(ttft),
         tpot_s=_percentiles(tpot[several]) if several.any() else None,
@@ -255,44 +171,9 @@ def _percentiles(values: np.ndarray) -> Percentiles:
     return Percentiles(p50=p50, p90=p90, p99=p99, mean=float(values.mean()))
 
 
-def bucket(tokens: int, limit: int) -> int:
-    """`tokens` rounded up to a power of two, at most `limit`."""
-    return min(1 << max(tokens - 1, 0).bit_length(), limit)
-
-
-class SimulatedSteps:
-    """Prefill and decode-step latencies of `model` on `chip`, each (batch, length
-    bucket) simulated once by topsim."""
-
-    def __init__(self, model: str, chip: Chip, dtype: str = "fp16") -> None:
-        self.config, self.chip, self.dtype = CONFIGS[model], chip, dtype
-        self.cache: dict[tuple[str, int, int], float] = {}
-
-    def _latency(self, mode: str, batch: int, tokens: int) -> float:
-        # a decode step after `kv` cached tokens handles kv + 1 positions
-        limit = self.config.max_positions - (mode == "decode")
-        length = bucket(tokens, limit)
-        key = (mode, batch, length)
-        if key not in self.cache:
-            shape = {"seq": length} if mode == "prefill" else {"kv": length}
-            graph = transformer(self.config, batch=batch, mode=mode, dtype=self.dtype, **shape)
-            self.cache[key] = simulate(graph, self.chip).latency_s
-        return self.cache[key]
-
-    def prefill_s(self, batch: int, prompt: int) -> float:
-        return self._latency("prefill", batch, prompt)
-
-    def decode_s(self, batch: int, kv: int) -> float:
-        return self._latency("decode", batch, kv)
-
-    def weight_bytes(self) -> float:
-        graph = transformer(self.config, batch=1, seq=1, mode="prefill", dtype=self.dtype)
-        return sum(t.nbytes for t in graph.tensors.values() if t.const)
-
-
 def serve(
     model: str,
-    chip: Chip,
+    hardware: Chip | System,
     rate_per_s: float,
     duration_s: float,
     prompt: int = 512,
@@ -303,26 +184,78 @@ def serve(
     slo_ttft_s: float | None = None,
     slo_tpot_s: float | None = None,
     dtype: str = "fp16",
+    *,
+    tp: int | None = None,
+    route: str = "round-robin",
+    chunk: int | None = None,
+    block: int | None = None,
 ) -> ServeResult:
-    """Serve Poisson traffic of `model` on `chip` (see the module docstring).
+    """Serve Poisson traffic of `model` on `hardware`, a chip or a system (see the module
+    docstring); on a system, `tp` chips per replica (default: all of them).
 
     `lengths` (prompt, tokens) rows, when given, replace the fixed `prompt` and `tokens`.
     """
-    expect(chip, Chip, "serve: chip", " (hardware.load_chip)")
+    return serve_rates(
+        model, hardware, [rate_per_s], duration_s, prompt, tokens, max_batch, seed, lengths,
+        slo_ttft_s, slo_tpot_s, dtype, tp=tp, route=route, chunk=chunk, block=block,
+    )[0]  # fmt: skip
+
+
+def serve_rates(
+    model: str,
+    hardware: Chip | System,
+    rates_per_s: Sequence[float],
+    duration_s: float,
+    prompt: int = 512,
+    tokens: int = 128,
+    max_batch: int = 64,
+    seed: int = 0,
+    lengths: Sequence[tuple[int, int]] | None = None,
+    slo_ttft_s: float | None = None,
+    slo_tpot_s: float | None = None,
+    dtype: str = "fp16",
+    *,
+    tp: int | None = None,
+    route: str = "round-robin",
+    chunk: int | None = None,
+    block: int | None = None,
+) -> list[ServeResult]:
+    """`serve` at each rate of `rates_per_s` (same seed), the step times simulated once
+    for all of them."""
     config = CONFIGS.get(model) if isinstance(model, str) else None
     if config is None or not config.decoder:
         raise InputError(
             f"serve: {model!r} is not a decoder of the zoo; known: {', '.join(CONFIGS)}."
         )
-    for what, value in (("rate", rate_per_s), ("duration", duration_s)):
+    if isinstance(hardware, System):
+        chip, system = hardware.chip, hardware
+        tp = system.chips if tp is None else expect_int(tp, "serve: tp", 1, system.chips)
+    elif isinstance(hardware, Chip):
+        chip, system = hardware, None
+        if tp not in (None, 1):
+            raise InputError(f"serve: tp {tp!r} needs a system (--system); one chip is tp 1.")
+        tp = 1
+    else:
+        raise InputError(
+            f"serve: expected a Chip (hardware.load_chip) or a System (hardware.load_system), "
+            f"got {type(hardware).__name__}."
+        )
+    if not rates_per_s:
+        raise InputError("serve: no rate given.")
+    for what, value in [("duration", duration_s), *(("rate", rate) for rate in rates_per_s)]:
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)
             or not 0 < value < math.inf
         ):
             raise InputError(f"serve: {what} must be a positive number, got {value!r}.")
+    if route not in ROUTES:
+        raise InputError(f"serve: route must be one of {', '.join(ROUTES)}, got {route!r}.")
     expect_int(max_batch, "serve: max_batch", 1, MAX_BATCH)
     expect_int(seed, "serve: seed", 0, 2**63 - 1)
+    for name, value in (("chunk", chunk), ("block", block)):
+        if value is not None:
+            expect_int(value, f"serve: {name}", 1, 1 << 20)
     lengths = list(lengths) if lengths else [(prompt, tokens)]
     for row_prompt, row_tokens in lengths:
         expect_int(row_prompt, "serve: prompt", 1, config.max_positions)
@@ -332,31 +265,50 @@ def serve(
                 f"{model!r} handles at most {config.max_positions} positions; "
                 f"prompt {row_prompt} + tokens {row_tokens} is more."
             )
-    steps = SimulatedSteps(model, chip, dtype)
+    steps = SimulatedSteps(model, chip, dtype, tp, system.interconnect if system else None)
+    where = f"{system.name} (TP {tp})" if system else chip.name
     free_bytes = chip.memory.dram.capacity - steps.weight_bytes()
-    kv_capacity = int(free_bytes // kv_cache_size(model, 1, dtype)) if free_bytes > 0 else 0
+    kv_capacity = int(free_bytes // steps.kv_bytes_per_token()) if free_bytes > 0 else 0
     largest = max(p + t for p, t in lengths)
     if kv_capacity < largest:
         raise InputError(
-            f"{model!r} on {chip.name}: the DRAM left after the weights holds "
+            f"{model!r} on {where}: the DRAM left after the weights holds "
             f"{kv_capacity:,} KV tokens, fewer than one request's {largest:,}."
         )
-    requests = arrivals(rate_per_s, duration_s, seed, lengths)
-    if not requests:
-        raise InputError("serve: no request arrived; raise the rate or the duration.")
-    activity = schedule(requests, steps.prefill_s, steps.decode_s, max_batch, kv_capacity)
-    return ServeResult(
-        model=model,
-        chip=chip.name,
-        dtype=dtype,
-        rate_per_s=float(rate_per_s),
-        duration_s=float(duration_s),
-        seed=seed,
-        max_batch=max_batch,
-        kv_capacity_tokens=kv_capacity,
-        simulated_shapes=len(steps.cache),
-        **summarize(requests, activity, slo_ttft_s, slo_tpot_s),
-    )
+    replicas = system.chips // tp if system else 1
+    results = []
+    for rate in rates_per_s:
+        requests = arrivals(rate, duration_s, seed, lengths)
+        if not requests:
+            raise InputError(
+                f"serve: no request arrived at {rate}/s; raise the rate or the duration."
+            )
+        activity = schedule(
+            requests, steps.prefill_s, steps.decode_s, max_batch, kv_capacity,
+            chunk=chunk, block=block, mixed_s=steps.mixed_s, replicas=replicas, route=route,
+        )  # fmt: skip
+        results.append(
+            ServeResult(
+                model=model,
+                chip=chip.name,
+                system=system.name if system else None,
+                chips=system.chips if system else 1,
+                tp=tp,
+                replicas=replicas,
+                route=route,
+                chunk=chunk,
+                block=block,
+                dtype=dtype,
+                rate_per_s=float(rate),
+                duration_s=float(duration_s),
+                seed=seed,
+                max_batch=max_batch,
+                kv_capacity_tokens=kv_capacity,
+                simulated_shapes=len(steps.cache),
+                **summarize(requests, activity, slo_ttft_s, slo_tpot_s, replicas),
+            )
+        )
+    return results
 
 
 def read_trace(path: str | Path) -> list[tuple[int, int]]:

@@ -19,11 +19,24 @@ S is the buffer each chip holds: the all-reduce input (= output), the reduce-sca
 input, the all-gather output, the all-to-all send buffer. On a switch every step is one
 hop. Not modelled: the arithmetic of the reduction (S/N additions per step, far below the
 link time), pipelining a chunk across hops, tree or in-switch (NVLink SHARP) algorithms.
+
+Two-level systems (a hierarchical system's nodes, a 2D torus's rows and columns) run the
+hierarchical algorithm: a group of N = n1 x n2 chips (n1 in a node or a row, n2 nodes or
+columns) runs level collectives, each simulated as above on its level's links:
+
+    all_reduce       reduce_scatter(n1, S), all_reduce(n2, S/n1), all_gather(n1, S)
+    reduce_scatter   reduce_scatter(n1, S), reduce_scatter(n2, S/n1)
+    all_gather       all_gather(n2, S/n1), all_gather(n1, S)
+    all_to_all       all_to_all(n1, S), all_to_all(n2, S)   (two-phase, each chip
+                                                             forwarding what it gathered)
+
+A torus's rows and columns are rings of its links; a group smaller than a row (or than a
+node) is a one-level collective on that ring (switch).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import simpy
 
@@ -44,8 +57,72 @@ def step_offsets(kind: str, chips: int) -> list[int]:
     return [1] * (chips - 1)
 
 
+def levels(chips: int, link: Interconnect) -> list[tuple[int, Interconnect]]:
+    """(chips, flat ring or switch link) of each level a group of `chips` spans, inner
+    first: one level on a ring or switch, up to two on a torus or hierarchical system."""
+    if link.topology in ("ring", "switch"):
+        return [(chips, link)]
+    if link.topology == "torus2d":
+        inner, outer = link.dims[0], link.dims[1]
+        inner_link = outer_link = Interconnect(
+            topology="ring",
+            bandwidth=link.bandwidth,
+            efficiency=link.efficiency,
+            latency=link.latency,
+        )
+    else:
+        inner, outer = link.node_chips, None
+        inner_link = Interconnect(
+            topology="switch",
+            bandwidth=link.bandwidth,
+            efficiency=link.efficiency,
+            latency=link.latency,
+        )
+        port = link.inter_node
+        outer_link = Interconnect(
+            topology="switch",
+            bandwidth=port.bandwidth,
+            efficiency=port.efficiency,
+            latency=port.latency,
+        )
+    if chips <= inner:
+        return [(chips, inner_link)]
+    if chips % inner or (outer is not None and chips > inner * outer):
+        raise InputError(
+            f"a group of {chips} chips does not fill whole {link.topology} levels of "
+            f"{inner} chips; choose a group of at most {inner} chips or a multiple of it."
+        )
+    return [(inner, inner_link), (chips // inner, outer_link)]
+
+
+def _phases(kind: str, nbytes: float, chips: int, link: Interconnect) -> list[tuple]:
+    """(kind, bytes, chips, flat link) of each level collective (module docstring)."""
+    spans = levels(chips, link)
+    if len(spans) == 1:
+        return [(kind, nbytes, chips, link)]
+    (n1, inner), (n2, outer) = spans
+    shard = nbytes / n1
+    return {
+        "all_reduce": [
+            ("reduce_scatter", nbytes, n1, inner),
+            ("all_reduce", shard, n2, outer),
+            ("all_gather", nbytes, n1, inner),
+        ],
+        "reduce_scatter": [
+            ("reduce_scatter", nbytes, n1, inner),
+            ("reduce_scatter", shard, n2, outer),
+        ],
+        "all_gather": [("all_gather", shard, n2, outer), ("all_gather", nbytes, n1, inner)],
+        "all_to_all": [("all_to_all", nbytes, n1, inner), ("all_to_all", nbytes, n2, outer)],
+    }[kind]
+
+
 def alpha_beta_s(kind: str, nbytes: float, chips: int, link: Interconnect) -> float:
     """The closed form of the table above: what `collective_s` simulates."""
+    step_offsets(kind, chips)
+    phases = _phases(kind, nbytes, chips, link)
+    if len(phases) > 1:
+        return sum(alpha_beta_s(*phase) for phase in phases)
     hop_s = link.latency + nbytes / chips / link.sustained_bandwidth
     hops = step_offsets(kind, chips)
     return hop_s * (sum(hops) if link.topology == "ring" else len(hops))
@@ -59,8 +136,63 @@ def collective_s(kind: str, nbytes: float, chips: int, link: Interconnect) -> fl
         raise InputError(f"collective {kind}: the buffer must be >= 0 bytes, got {nbytes!r}.")
     if not offsets or nbytes == 0:
         return 0.0
+    phases = _phases(kind, nbytes, chips, link)
+    if len(phases) > 1:
+        return sum(collective_s(*phase) for phase in phases)
     env = simpy.Environment()
     hop_s = link.latency + nbytes / chips / link.sustained_bandwidth
+    transfer = _transfers(env, link, chips, hop_s)
+
+    def steps() -> Iterator[simpy.Event]:
+        for offset in offsets:
+            yield env.all_of([env.process(transfer(chip, offset)) for chip in range(chips)])
+
+    env.process(steps())
+    env.run()
+    return float(env.now)
+
+
+def send_s(nbytes: float, pairs: list[tuple[int, int]], chips: int, link: Interconnect) -> float:
+    """Seconds until every (source, destination) transfer of `nbytes` has arrived, all
+    started together on a system of `chips` chips: one hop through a switch; on a ring
+    destination - source links, store-and-forward, sharing the links they cross. On a
+    torus a transfer crosses the shortest way round each ring (rows, then columns), on a
+    hierarchical system one hop inside a node or one through the network; these run on
+    links of their own (what a pipeline's sends between neighbouring groups do)."""
+    if nbytes < 0:
+        raise InputError(f"send: the buffer must be >= 0 bytes, got {nbytes!r}.")
+    if not pairs or nbytes == 0:
+        return 0.0
+    if link.topology in ("torus2d", "hierarchical"):
+        return max(_two_level_send_s(nbytes, a, b, link) for a, b in pairs)
+    env = simpy.Environment()
+    hop_s = link.latency + nbytes / link.sustained_bandwidth
+    transfer = _transfers(env, link, chips, hop_s)
+
+    for source, destination in pairs:
+        env.process(transfer(source, (destination - source) % chips))
+    env.run()
+    return float(env.now)
+
+
+def _two_level_send_s(nbytes: float, source: int, destination: int, link: Interconnect) -> float:
+    if link.topology == "torus2d":
+        width, height = link.dims
+        dx = abs(source % width - destination % width)
+        dy = abs(source // width - destination // width)
+        hops = min(dx, width - dx) + min(dy, height - dy)
+        return hops * (link.latency + nbytes / link.sustained_bandwidth)
+    if source // link.node_chips == destination // link.node_chips:
+        return link.latency + nbytes / link.sustained_bandwidth
+    port = link.inter_node
+    return port.latency + nbytes / port.sustained_bandwidth
+
+
+def _transfers(
+    env: simpy.Environment, link: Interconnect, chips: int, hop_s: float
+) -> Callable[[int, int], Iterator[simpy.Event]]:
+    """A process factory: one transfer from `source` to the chip `offset` places on, hop
+    by hop, each hop holding the links it crosses for `hop_s`."""
     route = _ring_route if link.topology == "ring" else _switch_route
     ports = {name: [simpy.Resource(env, 1) for _ in range(chips)] for name in ("out", "in")}
 
@@ -72,13 +204,7 @@ def collective_s(kind: str, nbytes: float, chips: int, link: Interconnect) -> fl
             for port, request in zip(hop, requests, strict=True):
                 port.release(request)
 
-    def steps() -> Iterator[simpy.Event]:
-        for offset in offsets:
-            yield env.all_of([env.process(transfer(chip, offset)) for chip in range(chips)])
-
-    env.process(steps())
-    env.run()
-    return float(env.now)
+    return transfer
 
 
 def _ring_route(ports: dict, source: int, offset: int, chips: int) -> list[list]:

@@ -3,30 +3,49 @@
 from __future__ import annotations
 
 from hardware.quantity import format_si
-from sim.system.results import COMMUNICATION_REMEDY, Phase, SystemResult
+from sim.system.results import SYSTEM_REMEDIES, Phase, SystemResult
+
+REMEDY_SHARE = 0.2  # a system loss above this share of the capacity prints its remedy
 
 
 def render_system(result: SystemResult) -> list[str]:
-    """Per-chip latency, communication share, memory fit and tokens/s, phase by phase."""
-    group = f"TP {result.tp}" + (f" x {result.replicas} replicas" if result.replicas > 1 else "")
+    """Memory fit, then per phase: latency, collectives, per-stage and per-link use, the
+    system losses and the remedies of the large ones."""
     lines = [
-        f"{result.workload} on {result.system} ({result.chips}x {result.chip}, {group}), "
+        f"{result.workload} on {result.system} ({result.chips}x {result.chip}, {_plan(result)}), "
         f"{result.dtype}, batch {result.batch}, seq {result.seq}",
         "",
         *_memory_lines(result),
         "",
     ]
     for phase in (result.prefill, result.decode):
-        lines += _phase_lines(phase)
-    lines.append("system losses (communication is a system category, not a chip one):")
+        lines += _phase_lines(phase, result.pp > 1)
+    lines.append("system losses (communication and pipeline_bubble are system categories):")
     for phase in (result.prefill, result.decode):
         capacity = phase.peak_ops * phase.latency_s
         ranked = sorted(phase.losses_ops.items(), key=lambda kv: -kv[1])[:3]
         shares = ", ".join(f"{name} {value / capacity:.1%}" for name, value in ranked if value > 0)
         lines.append(f"  {phase.name:8} useful {phase.efficiency:.1%}; {shares}")
-    if result.prefill.communication_share > 0.2 or result.decode.communication_share > 0.2:
-        lines.append(f"  communication: {COMMUNICATION_REMEDY}")
+    for category, remedy in SYSTEM_REMEDIES.items():
+        if any(
+            p.losses_ops[category] > REMEDY_SHARE * p.peak_ops * p.latency_s
+            for p in (result.prefill, result.decode)
+        ):
+            lines.append(f"  {category}: {remedy}")
     return lines
+
+
+def _plan(result: SystemResult) -> str:
+    text = f"TP {result.tp}" if result.ep == 1 else f"EP {result.ep}"
+    if result.pp > 1:
+        text += f" x PP {result.pp} ({result.schedule}, {result.micro_batches} micro-batches)"
+    elif result.micro_batches > 1:
+        text += f", {result.micro_batches} micro-batches"
+    if result.replicas > 1:
+        text += f" x {result.replicas} replicas"
+    if result.chips_used < result.chips:
+        text += f"; {result.chips - result.chips_used} chips unused"
+    return text
 
 
 def _memory_lines(result: SystemResult) -> list[str]:
@@ -56,23 +75,57 @@ def _memory_lines(result: SystemResult) -> list[str]:
     ]
 
 
-def _phase_lines(phase: Phase) -> list[str]:
+def _phase_lines(phase: Phase, pipelined: bool) -> list[str]:
     what = (
         f"{phase.new_tokens} tokens"
         if phase.name == "prefill"
         else f"1 token over {phase.cached_tokens} cached"
     )
-    lines = [
-        f"{phase.name} ({what}): {_ms(phase.latency_s)} = chip {_ms(phase.chip_latency_s)} + "
-        f"communication {_ms(phase.communication_s)} ({phase.communication_share:.1%}); "
-        f"{phase.tokens_per_s:,.1f} tokens/s",
-    ]
+    if pipelined:
+        head = (
+            f"{phase.name} ({what}): {_ms(phase.latency_s)}; one micro-batch: chip "
+            f"{_ms(phase.chip_latency_s)} + communication {_ms(phase.communication_s)}; "
+            f"bubble {phase.bubble_share:.1%}, communication {phase.communication_share:.1%}; "
+            f"{phase.tokens_per_s:,.1f} tokens/s ({phase.steady_tokens_per_s:,.1f} with passes "
+            f"back to back)"
+        )
+    else:
+        head = (
+            f"{phase.name} ({what}): {_ms(phase.latency_s)} = chip {_ms(phase.chip_latency_s)} "
+            f"+ communication {_ms(phase.communication_s)} ({phase.communication_share:.1%}); "
+            f"{phase.tokens_per_s:,.1f} tokens/s"
+        )
+    lines = [head]
     for call in phase.collectives:
         lines.append(
             f"  {call.count:>4} x {call.kind} of {format_si(call.nbytes, 'B')} "
             f"({call.what}): {_ms(call.time_s)} each, {_ms(call.total_s)}"
         )
+    if pipelined:
+        lines.append("  per stage (its chips alike): compute, collectives, p2p wait, bubble")
+        for stage in phase.stages:
+            chips = (
+                f"chips {stage.chips[0]}-{stage.chips[-1]}"
+                if len(stage.chips) > 1
+                else (f"chip {stage.chips[0]}")
+            )
+            lines.append(
+                f"    stage {stage.stage} ({chips}, {stage.layers} layers): "
+                f"{_share(stage.compute_s, phase)}, {_share(stage.collectives_s, phase)}, "
+                f"{_share(stage.p2p_wait_s, phase)}, {_share(stage.bubble_s, phase)}"
+            )
+    if phase.links:
+        lines.append("  per link group: bytes sent per chip, busy")
+        for link in phase.links:
+            lines.append(
+                f"    {link.name}: {format_si(link.nbytes, 'B')}, {_ms(link.busy_s)} "
+                f"({link.busy_share:.1%})"
+            )
     return [*lines, ""]
+
+
+def _share(seconds: float, phase: Phase) -> str:
+    return f"{_ms(seconds)} ({seconds / phase.latency_s:.0%})" if phase.latency_s else _ms(seconds)
 
 
 def _ms(seconds: float) -> str:

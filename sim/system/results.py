@@ -2,11 +2,12 @@
 
 System-level losses are reported here, apart from the single-chip `LOSS_CATEGORIES`: a
 phase's `losses_ops` holds every chip category summed over the chips of the group, plus
-`communication`, so that
+`communication` (chips waiting for collectives or for a pipeline transfer) and
+`pipeline_bubble` (a stage idle while the pipeline fills and drains), so that
 
     system peak ops/s x latency_s = useful_ops + sum(losses_ops)
 
-with the system peak the chips' peak times the tensor-parallel degree.
+with the system peak the chip's peak times the chips of one group (tp x ep x pp).
 """
 
 from __future__ import annotations
@@ -15,10 +16,18 @@ from pydantic import BaseModel, ConfigDict
 
 from sim.losses import LOSS_CATEGORIES
 
-SYSTEM_LOSS_CATEGORIES: tuple[str, ...] = (*LOSS_CATEGORIES, "communication")
+SYSTEM_LOSS_CATEGORIES: tuple[str, ...] = (*LOSS_CATEGORIES, "communication", "pipeline_bubble")
 COMMUNICATION_REMEDY = (
     "a faster interconnect, a lower tensor-parallel degree, or overlapping collectives with compute"
 )
+BUBBLE_REMEDY = (
+    "more micro-batches per pass (GPipe's bubble is (p - 1) / (m + p - 1)), fewer pipeline "
+    "stages, or stages of equal time"
+)
+SYSTEM_REMEDIES: dict[str, str] = {
+    "communication": COMMUNICATION_REMEDY,
+    "pipeline_bubble": BUBBLE_REMEDY,
+}
 
 
 class Model(BaseModel):
@@ -49,22 +58,49 @@ class MemoryFit(Model):
     fitting_tp: int | None  # smallest TP degree whose shard fits; None: none up to the limit
 
 
+class StageUse(Model):
+    """One pipeline stage (its tp chips run alike) over one pass; the four times add up to
+    the pass's latency."""
+
+    stage: int
+    layers: int
+    chips: list[int]  # system chip indices of the stage's tensor-parallel group
+    compute_s: float  # the chip's own work, all micro-batches
+    collectives_s: float  # its tensor-parallel collectives, all micro-batches
+    p2p_wait_s: float  # idle, waiting for an activation on its way from the previous stage
+    bubble_s: float  # idle otherwise: pipeline fill, drain and schedule stalls
+
+
+class LinkUse(Model):
+    """Traffic on one group of links over one pass."""
+
+    name: str  # e.g. "stage 0 TP group", "stage 0 -> 1"
+    nbytes: float  # bytes each chip of the group sends, all micro-batches
+    busy_s: float  # time the links are in use
+    busy_share: float  # busy_s / the pass's latency
+
+
 class Phase(Model):
     """One forward pass of the group (a prefill or one decode step)."""
 
     name: str  # prefill | decode
     new_tokens: int  # per sequence
     cached_tokens: int  # per sequence, already in the KV cache
-    chip_latency_s: float  # one chip's shard, simulated on the chip
-    communication_s: float  # collectives on the critical path
-    latency_s: float  # chip_latency_s + communication_s (no overlap)
-    communication_share: float  # communication_s / latency_s
-    tokens_per_s: float  # new tokens per second, all replicas
+    chip_latency_s: float  # one micro-batch's compute through every stage (simulated chips)
+    communication_s: float  # one micro-batch's collectives and stage-to-stage sends
+    latency_s: float  # the pass; chip_latency_s + communication_s for one micro-batch
+    communication_share: float  # losses_ops["communication"] / (peak_ops x latency_s)
+    bubble_share: float  # losses_ops["pipeline_bubble"] / (peak_ops x latency_s)
+    tokens_per_s: float  # new tokens per second, all replicas, this pass alone
+    steady_tokens_per_s: float  # the same with passes back to back: no fill, no drain
     collectives: list[CollectiveCall]
     peak_ops: float  # system peak ops/s: TP degree x the chip's peak
     useful_ops: float
     losses_ops: dict[str, float]  # SYSTEM_LOSS_CATEGORIES
     efficiency: float  # useful / (peak x latency)
+    stages: list[StageUse]
+    links: list[LinkUse]
+    peak_in_flight: int  # micro-batches between entering stage 0 and leaving the last
 
 
 class SystemResult(Model):
@@ -73,7 +109,12 @@ class SystemResult(Model):
     chip: str
     chips: int
     tp: int
-    replicas: int  # chips // tp copies of the group (data parallel); tokens/s counts them
+    pp: int  # pipeline stages, each of tp (or ep) chips
+    ep: int  # expert-parallel chips per stage (MoE; attention data-parallel over them)
+    replicas: int  # data-parallel copies of the tp x pp group; tokens/s counts them
+    chips_used: int  # tp x pp x replicas
+    micro_batches: int  # the batch of a pass is split into this many
+    schedule: str  # gpipe | 1f1b (sim/system/pipeline.py: what each means for inference)
     dtype: str
     batch: int
     seq: int

@@ -1,12 +1,20 @@
-"""`run_system`: a transformer, tensor-parallel over a system's chips, in a prefill and
-one decode step; per-chip latency, communication, memory fit and the system accounting.
+"""`run_system`: a transformer laid over a system's chips (tensor, pipeline and data
+parallel), in a prefill and one decode step; per-stage and per-link use, memory fit and
+the system accounting.
 
-Stages: check the request, fit the shard in memory, then for each phase simulate one
-chip's shard (`sim.simulate`), add its collectives on the critical path, and account:
+Stages: check the plan (sim/system/plan.py), fit each stage's shard in memory, then for
+each phase simulate one chip of each distinct stage on a micro-batch (`sim.simulate`),
+cost its tensor-parallel collectives and the sends between stages (sim/system/
+collectives.py), stream the micro-batches through the stages (sim/system/pipeline.py),
+and account, over the w x pp chips of one group (w = tp, or ep for expert parallel) and
+the pass's latency T:
 
-    latency_s  = chip latency + sum of collectives   (no overlap of compute and comms)
-    useful     = tp x the chip's useful ops
-    losses     = tp x each chip loss category, + communication = system peak x comm time
+    useful          = sum over stages of w x m x the chip's useful ops
+    chip losses     = the same sums of each chip category
+    communication   = chip peak x w x (m x the stage's collectives + its p2p wait)
+    pipeline_bubble = chip peak x w x the stage's idle time otherwise
+
+which add up to w x pp x chip peak x T exactly, stage by stage.
 
 A model that does not fit still runs (the latency is what it would be with enough
 memory); `memory.fits` is false and the result says by how much and which degree fits.
@@ -14,77 +22,110 @@ memory); `memory.fits` is false and the result says by how much and which degree
 
 from __future__ import annotations
 
+from hardware.chip import DTYPE_BYTES
 from hardware.errors import InputError, expect_int
 from hardware.system import System
 from sim.result import Result
 from sim.simulate import simulate
-from sim.system.collectives import collective_s
+from sim.system.collectives import collective_s, send_s, step_offsets
+from sim.system.expert import expert_collectives, expert_config
+from sim.system.pipeline import run_pipeline, steady_period_s
+from sim.system.plan import Plan, make_plan
 from sim.system.results import (
     SYSTEM_LOSS_CATEGORIES,
     CollectiveCall,
+    LinkUse,
     MemoryFit,
     Phase,
+    StageUse,
     SystemResult,
 )
-from sim.system.tensor import collectives, fitting_degree, memory_parts, shard
+from sim.system.tensor import (
+    StageSlice,
+    collectives,
+    exchanged_bytes,
+    fitting_degree,
+    memory_parts,
+    shard,
+)
 from workloads.zoo.transformer import CONFIGS, TransformerConfig, transformer
-
-MAX_BATCH = 4096
 
 ASSUMPTIONS = [
     "Megatron-style tensor parallelism: heads, MLP width and vocabulary split over the chips;"
     " norms and residual adds replicated",
     "collectives run after the compute they follow, never overlapped with it",
     "ring collective algorithms (no tree, no in-switch reduction); reduction arithmetic free",
-    "every chip runs the same shard in the same time: one chip is simulated for all",
-    "chips beyond the TP group form data-parallel replicas; tokens/s counts them",
-    "system losses (communication) are reported here, apart from the single-chip categories",
+    "the chips of one stage run the same shard in the same time: one chip is simulated for all",
+    "pipeline stages hold L / pp layers each, the first the embedding, the last the LM head; "
+    "each chip of a stage sends the whole activation to its peer in the next stage",
+    "forward only: gpipe and 1f1b differ only in how many micro-batches may be in flight",
+    "latency and losses are one pass in isolation: the fill and drain bubble is paid; "
+    "steady_tokens_per_s runs passes back to back (micro-batches cycling, no drain)",
+    "data-parallel replicas run independent requests and exchange nothing; tokens/s counts them",
+    "system losses (communication, pipeline_bubble) are reported apart from the chip categories",
 ]
 
 
 def run_system(
-    model: str,
+    model: str | TransformerConfig,
     system: System,
     *,
     tp: int | None = None,
+    pp: int = 1,
+    ep: int = 1,
+    dp: int | None = None,
+    micro_batches: int = 1,
+    schedule: str = "gpipe",
     seq: int = 512,
     batch: int = 1,
     dtype: str | None = None,
 ) -> SystemResult:
-    """Simulate `model` (a transformer of the zoo) tensor-parallel over `tp` chips of
-    `system` (default: all): a prefill of `seq` tokens and one decode step after it."""
-    if model not in CONFIGS:
+    """Simulate `model` (a transformer of the zoo, or any TransformerConfig) over `system`:
+    `pp` pipeline stages of `tp` chips each (default: every chip tensor-parallel) or of `ep`
+    chips expert-parallel, `dp` replicas (default: as many as fit), the batch split into
+    `micro_batches`; a prefill of `seq` tokens and one decode step after it."""
+    if isinstance(model, TransformerConfig):
+        config = model
+    elif model in CONFIGS:
+        config = CONFIGS[model]
+    else:
         raise InputError(f"unknown transformer {model!r}; known: {', '.join(CONFIGS)}.")
-    config = CONFIGS[model]
-    tp = system.chips if tp is None else expect_int(tp, "--tp", 1, system.chips)
     seq = expect_int(seq, "--seq", 1, config.max_positions - 1)
-    batch = expect_int(batch, "--batch", 1, MAX_BATCH)
+    plan = make_plan(
+        config,
+        system,
+        tp=tp,
+        pp=pp,
+        ep=ep,
+        dp=dp,
+        micro_batches=micro_batches,
+        schedule=schedule,
+        batch=batch,
+    )
     chip = system.chip
     dtype = dtype or chip.default_dtype or ("fp16" if chip.peak_ops("fp16") else chip.main_dtype())
-    part = shard(config, tp)
-    memory = _memory(config, system, tp, batch, seq, dtype)
-    phases = {}
-    for name, new, cached in (("prefill", seq, 0), ("decode", 1, seq)):
-        mode = "prefill" if name == "prefill" else "decode"
-        graph = transformer(part, batch=batch, seq=new, dtype=dtype, mode=mode, kv=cached)
-        chip_result = simulate(graph, chip, dtype=dtype)
-        calls = [
-            _call(kind, what, nbytes, count, system, tp)
-            for kind, what, nbytes, count in collectives(config, tp, batch, new, dtype)
-        ]
-        replicas = system.chips // tp
-        phases[name] = _phase(name, new, cached, chip_result, calls, tp, replicas * batch * new)
+    if dtype not in DTYPE_BYTES:
+        raise InputError(f"--dtype: unknown dtype {dtype!r}; allowed: {', '.join(DTYPE_BYTES)}.")
+    phases = {
+        name: _phase(name, config, system, plan, batch, new, cached, dtype)
+        for name, new, cached in (("prefill", seq, 0), ("decode", 1, seq))
+    }
     return SystemResult(
-        workload=model,
+        workload=config.name,
         system=system.name,
         chip=chip.name,
         chips=system.chips,
-        tp=tp,
-        replicas=system.chips // tp,
+        tp=plan.tp,
+        pp=plan.pp,
+        ep=plan.ep,
+        replicas=plan.dp,
+        chips_used=plan.group * plan.dp,
+        micro_batches=plan.micro_batches,
+        schedule=plan.schedule,
         dtype=dtype,
         batch=batch,
         seq=seq,
-        memory=memory,
+        memory=_memory(config, system, plan, batch, seq, dtype),
         prefill=phases["prefill"],
         decode=phases["decode"],
         assumptions=ASSUMPTIONS,
@@ -92,9 +133,19 @@ def run_system(
 
 
 def _memory(
-    config: TransformerConfig, system: System, tp: int, batch: int, seq: int, dtype: str
+    config: TransformerConfig, system: System, plan: Plan, batch: int, seq: int, dtype: str
 ) -> MemoryFit:
-    weights, kv, activations = memory_parts(config, tp, batch, seq, dtype)
+    """The fullest stage's chip: every micro-batch's KV cache lives on it."""
+    parts = max(
+        (
+            memory_parts(
+                expert_config(config, plan.ep), plan.tp, batch // plan.ep, seq, dtype, part
+            )
+            for part in dict.fromkeys(plan.slices(config))
+        ),
+        key=sum,
+    )
+    weights, kv, activations = parts
     capacity = system.chip.memory.dram.capacity
     total = weights + kv + activations
     return MemoryFit(
@@ -105,49 +156,146 @@ def _memory(
         total_bytes=total,
         fits=total <= capacity,
         overflow_bytes=max(0.0, total - capacity),
-        fitting_tp=tp
+        fitting_tp=plan.tp
         if total <= capacity
         else fitting_degree(config, system.chip, batch, seq, dtype),
     )
 
 
+def _phase(
+    name: str,
+    config: TransformerConfig,
+    system: System,
+    plan: Plan,
+    batch: int,
+    new: int,
+    cached: int,
+    dtype: str,
+) -> Phase:
+    """One pass of the whole batch through the group, micro-batch by micro-batch."""
+    part = expert_config(shard(config, plan.tp), plan.ep)
+    tp, width, m = plan.tp, plan.width, plan.micro_batches
+    micro = batch // m // plan.ep  # sequences of one chip in one micro-batch
+    runs: dict[StageSlice, tuple[Result, list[CollectiveCall]]] = {}
+    for piece in dict.fromkeys(plan.slices(config)):
+        graph = transformer(
+            part,
+            batch=micro,
+            seq=new,
+            dtype=dtype,
+            mode=name,
+            kv=cached,
+            layers=piece.layers,
+            embed=piece.embed,
+            head=piece.head,
+        )
+        needs = collectives(config, tp, micro, new, dtype, piece)
+        needs += expert_collectives(config, plan.ep, micro, new, dtype, piece)
+        calls = [
+            _call(kind, what, nbytes, count, system, width) for kind, what, nbytes, count in needs
+        ]
+        runs[piece] = (simulate(graph, system.chip, dtype=dtype), calls)
+    slices = plan.slices(config)
+    activation = micro * new * config.hidden * exchanged_bytes(dtype)
+    sends = [
+        send_s(activation, _pairs(plan, s), system.chips, system.interconnect)
+        for s in range(plan.pp - 1)
+    ]
+    stage_comm = [sum(c.total_s for c in runs[piece][1]) for piece in slices]
+    stage_s = [
+        runs[piece][0].duration_s + comm for piece, comm in zip(slices, stage_comm, strict=True)
+    ]
+    pipe = run_pipeline(stage_s, sends, m, plan.schedule)
+    latency = pipe.makespan_s
+    period = steady_period_s(stage_s, sends, m) if plan.pp > 1 else latency
+    chip_peak = runs[slices[0]][0].peak_ops
+    useful = 0.0
+    losses = dict.fromkeys(SYSTEM_LOSS_CATEGORIES, 0.0)
+    stages, links = [], []
+    for s, (piece, run) in enumerate(zip(slices, pipe.stages, strict=True)):
+        result, calls = runs[piece]
+        useful += width * m * result.useful_ops
+        for category, ops in result.losses_ops.items():
+            losses[category] += width * m * ops
+        losses["communication"] += width * chip_peak * (m * stage_comm[s] + run.p2p_wait_s)
+        losses["pipeline_bubble"] += width * chip_peak * run.bubble_s
+        stages.append(
+            StageUse(
+                stage=s,
+                layers=piece.layers,
+                chips=plan.stage_chips(s),
+                compute_s=m * result.duration_s,
+                collectives_s=m * stage_comm[s],
+                p2p_wait_s=run.p2p_wait_s,
+                bubble_s=run.bubble_s,
+            )
+        )
+        if width > 1:
+            sent = sum(c.count * len(step_offsets(c.kind, width)) * c.nbytes / width for c in calls)
+            group = "TP" if plan.ep == 1 else "EP"
+            links.append(_link(f"stage {s} {group} group", m * sent, m * stage_comm[s], latency))
+        if s + 1 < plan.pp:
+            links.append(
+                _link(f"stage {s} -> {s + 1}", m * activation, pipe.link_busy_s[s], latency)
+            )
+    calls = [
+        c.model_copy(update={"what": f"stage {s}: {c.what}"}) if plan.pp > 1 else c
+        for s, piece in enumerate(slices)
+        for c in runs[piece][1]
+    ]
+    if plan.pp > 1:
+        one = sends[0]
+        calls.append(
+            CollectiveCall(
+                kind="send",
+                what="activations to the next stage, per micro-batch",
+                nbytes=activation,
+                count=plan.pp - 1,
+                time_s=one,
+                total_s=sum(sends),
+            )
+        )
+    chip_latency = sum(runs[piece][0].duration_s for piece in slices)
+    communication = sum(stage_comm) + sum(sends)
+    peak = plan.group * chip_peak
+    capacity = peak * latency
+    return Phase(
+        name=name,
+        new_tokens=new,
+        cached_tokens=cached,
+        chip_latency_s=chip_latency,
+        communication_s=communication,
+        latency_s=latency,
+        communication_share=losses["communication"] / capacity if capacity else 0.0,
+        bubble_share=losses["pipeline_bubble"] / capacity if capacity else 0.0,
+        tokens_per_s=plan.dp * batch * new / latency if latency else 0.0,
+        steady_tokens_per_s=plan.dp * batch * new / period if period else 0.0,
+        collectives=calls,
+        peak_ops=peak,
+        useful_ops=useful,
+        losses_ops=losses,
+        efficiency=useful / capacity if capacity else 0.0,
+        stages=stages,
+        links=links,
+        peak_in_flight=pipe.peak_in_flight,
+    )
+
+
+def _pairs(plan: Plan, stage: int) -> list[tuple[int, int]]:
+    """Each chip of `stage` sends to the chip of the same rank in the next stage."""
+    return list(zip(plan.stage_chips(stage), plan.stage_chips(stage + 1), strict=True))
+
+
 def _call(
-    kind: str, what: str, nbytes: float, count: int, system: System, tp: int
+    kind: str, what: str, nbytes: float, count: int, system: System, chips: int
 ) -> CollectiveCall:
-    one = collective_s(kind, nbytes, tp, system.interconnect)
+    one = collective_s(kind, nbytes, chips, system.interconnect)
     return CollectiveCall(
         kind=kind, what=what, nbytes=nbytes, count=count, time_s=one, total_s=count * one
     )
 
 
-def _phase(
-    name: str,
-    new: int,
-    cached: int,
-    chip_result: Result,
-    calls: list[CollectiveCall],
-    tp: int,
-    tokens: int,
-) -> Phase:
-    """The system's accounting of one pass: tp chips, then the collectives."""
-    comm_s = sum(call.total_s for call in calls)
-    latency = chip_result.duration_s + comm_s
-    peak = tp * chip_result.peak_ops
-    losses = {c: tp * chip_result.losses_ops.get(c, 0.0) for c in SYSTEM_LOSS_CATEGORIES}
-    losses["communication"] = peak * comm_s
-    useful = tp * chip_result.useful_ops
-    return Phase(
-        name=name,
-        new_tokens=new,
-        cached_tokens=cached,
-        chip_latency_s=chip_result.duration_s,
-        communication_s=comm_s,
-        latency_s=latency,
-        communication_share=comm_s / latency if latency else 0.0,
-        tokens_per_s=tokens / latency if latency else 0.0,
-        collectives=calls,
-        peak_ops=peak,
-        useful_ops=useful,
-        losses_ops=losses,
-        efficiency=useful / (peak * latency) if latency else 0.0,
+def _link(name: str, nbytes: float, busy: float, latency: float) -> LinkUse:
+    return LinkUse(
+        name=name, nbytes=nbytes, busy_s=busy, busy_share=busy / latency if latency else 0.0
     )

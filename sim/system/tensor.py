@@ -7,7 +7,10 @@ chip's shard is built with the transformer builder and simulated with `sim.simul
 every chip runs the same shard at the same time, so one simulation stands for all.
 
 The collectives of one forward pass of B sequences of S new tokens (H hidden, L layers,
-V vocab, d bytes per element of the model dtype):
+V vocab, d bytes per element of the values exchanged: the model dtype, but at least 2:
+what is reduced is the row-parallel GEMM's output, and 8-bit (and narrower) stacks keep
+that output and the residual stream in 16 bits, since summing tp partial products in
+8 bits would throw away the precision the accumulator kept):
 
     all_reduce  2L x  B*S*H*d      after each layer's attention and after its MLP
     all_reduce  1  x  B*S*H*d      after the vocabulary-parallel embedding
@@ -28,6 +31,16 @@ from workloads.graph import Graph
 from workloads.zoo.transformer import TransformerConfig, kv_cache_bytes, transformer
 
 MAX_TP = 64  # the largest degree searched for one that fits
+
+
+@dataclasses.dataclass(frozen=True)
+class StageSlice:
+    """What one pipeline stage holds: `layers` layers, the embedding, the final norm and
+    LM head (the whole model: all layers, both ends)."""
+
+    layers: int
+    embed: bool
+    head: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,19 +94,31 @@ def shard(config: TransformerConfig, tp: int) -> TransformerConfig:
     return ShardConfig(**fields, shard_head_dim=config.head_dim)
 
 
+def exchanged_bytes(dtype: str) -> int:
+    """Bytes per element a tensor-parallel collective moves for a model in `dtype`."""
+    return max(DTYPE_BYTES[dtype], 2)
+
+
 def collectives(
-    config: TransformerConfig, tp: int, batch: int, new_tokens: int, dtype: str
+    config: TransformerConfig,
+    tp: int,
+    batch: int,
+    new_tokens: int,
+    dtype: str,
+    stage: StageSlice | None = None,
 ) -> list[tuple[str, str, float, int]]:
-    """(kind, where, bytes per chip, count) of one forward pass; none for tp = 1."""
+    """(kind, where, bytes per chip, count) of one forward pass of the layers of `stage`
+    (default: the whole model); none for tp = 1."""
+    stage = stage or StageSlice(config.layers, True, True)
     if tp == 1:
         return []
-    activation = batch * new_tokens * config.hidden * DTYPE_BYTES[dtype]
-    calls = [
-        ("all_reduce", "after each layer's attention and MLP", activation, 2 * config.layers),
-        ("all_reduce", "after the vocabulary-parallel embedding", activation, 1),
-    ]
-    if config.decoder:
-        logits = batch * new_tokens * math.ceil(config.vocab / tp) * tp * DTYPE_BYTES[dtype]
+    width = exchanged_bytes(dtype)
+    activation = batch * new_tokens * config.hidden * width
+    calls = [("all_reduce", "after each layer's attention and MLP", activation, 2 * stage.layers)]
+    if stage.embed:
+        calls.append(("all_reduce", "after the vocabulary-parallel embedding", activation, 1))
+    if config.decoder and stage.head:
+        logits = batch * new_tokens * math.ceil(config.vocab / tp) * tp * width
         calls.append(("all_gather", "the LM head's logits", logits, 1))
     return calls
 
@@ -109,21 +134,30 @@ def activation_bytes(graph: Graph) -> float:
 
 
 def memory_parts(
-    config: TransformerConfig, tp: int, batch: int, seq: int, dtype: str
+    config: TransformerConfig,
+    tp: int,
+    batch: int,
+    seq: int,
+    dtype: str,
+    stage: StageSlice | None = None,
 ) -> tuple[float, float, float]:
-    """(weights, KV cache, activations) bytes on one chip of a `tp`-way shard, for a
-    prefill of `seq` tokens and a decode step over them. The graphs are built with one and
-    two layers and the per-layer part scaled to the model's depth (layers are identical),
-    which is exact and fast."""
+    """(weights, KV cache, activations) bytes on one chip of a `tp`-way shard of `stage`
+    (default: the whole model), for a prefill of `seq` tokens and a decode step over them.
+    The graphs are built with one and two layers and the per-layer part scaled to the
+    stage's depth (layers are identical), which is exact and fast."""
+    stage = stage or StageSlice(config.layers, True, True)
     part = shard(config, tp)
+    ends = {"embed": stage.embed, "head": stage.head}
     sizes = []
     for layers in (1, 2):
-        step = transformer(part, batch=batch, dtype=dtype, mode="decode", kv=seq, layers=layers)
+        step = transformer(
+            part, batch=batch, dtype=dtype, mode="decode", kv=seq, layers=layers, **ends
+        )
         weights = sum(t.nbytes for t in step.tensors.values() if t.const) - kv_cache_bytes(step)
         sizes.append((weights, kv_cache_bytes(step), activation_bytes(step)))
-    prefill = transformer(part, batch=batch, seq=seq, dtype=dtype, mode="prefill", layers=1)
+    prefill = transformer(part, batch=batch, seq=seq, dtype=dtype, mode="prefill", layers=1, **ends)
     (w1, kv1, act1), (w2, kv2, _) = sizes
-    extra = config.layers - 1
+    extra = stage.layers - 1
     return w1 + extra * (w2 - w1), kv1 + extra * (kv2 - kv1), max(act1, activation_bytes(prefill))
 
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import hardware
 from hardware.errors import InputError
 from sim.cli.main import app
-from sim.studies.accuracy import REQUIRED, SPLITS, Row, load_cases, summarize
+from sim.studies.accuracy import REQUIRED, SPLITS, Row, gemm_graph, load_cases, summarize
 
 SMALL = {
     "cases": [
@@ -135,3 +135,77 @@ def test_command_rejects_a_bad_split(tmp_path):
     runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"})
     result = runner.invoke(app, ["accuracy", "--cases", write(tmp_path, SMALL), "--split", "x"])
     assert result.exit_code == 2
+
+
+def test_a_gemm_case_can_write_its_result_wider_than_its_inputs():
+    # fp8 A (64x32) and B (32x16) at 1 byte, C (64x16) at 2 bytes in fp16: the op still
+    # computes in fp8, only the bytes it writes change
+    narrow = gemm_graph(64, 16, 32, "fp8")
+    wide = gemm_graph(64, 16, 32, "fp8", out_dtype="fp16")
+    assert wide.ops[0].dtype == narrow.ops[0].dtype == "fp8"
+    assert (narrow.ops[0].write_bytes, wide.ops[0].write_bytes) == (64 * 16, 64 * 16 * 2)
+    assert wide.ops[0].read_bytes == narrow.ops[0].read_bytes == 64 * 32 + 32 * 16
+
+
+def test_the_split_rule_holds_chip_by_chip():
+    # within each chip with a preset, in file order: holdout, fit, holdout, ...
+    seen: dict[str, int] = {}
+    for case in load_cases():
+        if case.chip not in hardware.list_chips():
+            assert case.split == "holdout", case.id
+            continue
+        expected = "holdout" if seen.get(case.chip, 0) % 2 == 0 else "fit"
+        seen[case.chip] = seen.get(case.chip, 0) + 1
+        assert case.split == expected, case.id
+
+
+SYSTEM_CASE = {
+    "id": "tp-case",
+    "chip": "h100-sxm",
+    "device": "two H100s",
+    "workload": {
+        "generate": "gpt2",
+        "system": "hgx-h100",
+        "tp": 4,
+        "prompt": 128,
+        "tokens": 3,
+        "batch": 2,
+        "dtype": "fp16",
+    },  # fmt: skip
+    "runtime": "whatever",
+    "metric": "ttft_s",
+    "measured": 1e-3,
+    "source": "https://example.org/tp",
+    "setup": "TP 4",
+    "split": "holdout",
+}
+
+
+def test_a_system_case_is_predicted_on_its_tensor_parallel_group(tmp_path):
+    from hardware.system import load_system
+    from sim.studies.accuracy import accuracy
+    from sim.studies.serve_steps import SimulatedSteps
+
+    per_chip = {**SYSTEM_CASE, "id": "tp-per-chip", "metric": "output_tokens_per_s_per_chip"}
+    wrong_chip = {**SYSTEM_CASE, "id": "tp-wrong-chip", "chip": "a100-sxm"}
+    result = accuracy(write(tmp_path, {"cases": [SYSTEM_CASE, per_chip, wrong_chip]}))
+    hgx = load_system("hgx-h100")
+    steps = SimulatedSteps("gpt2", hgx.chip, "fp16", 4, hgx.interconnect)
+    ttft, total = steps.generation_s(2, 128, 3)
+    rows = {row.id: row.predicted for row in result.rows}
+    assert rows["tp-case"] == pytest.approx(ttft)
+    # 2 sequences x (3 + 1) tokens over the group's time, per chip of the 4
+    assert rows["tp-per-chip"] == pytest.approx(2 * 4 / total / 4)
+    assert [s.id for s in result.skipped] == ["tp-wrong-chip"]
+    assert "a100-sxm" in result.skipped[0].reason
+
+
+def test_decode_steps_interpolate_between_simulated_cache_lengths():
+    from hardware.system import load_system
+    from sim.studies.serve_steps import SimulatedSteps
+
+    hgx = load_system("hgx-h100")
+    steps = SimulatedSteps("gpt2", hgx.chip, "fp16", 4, hgx.interconnect)
+    at_256, at_512 = steps.decode_s(2, 256), steps.decode_s(2, 512)
+    assert steps.decode_exact_s(2, 256) == at_256
+    assert steps.decode_exact_s(2, 384) == pytest.approx((at_256 + at_512) / 2)

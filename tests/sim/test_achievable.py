@@ -67,3 +67,38 @@ def test_a_sustained_efficiency_slows_compute_and_is_its_own_loss():
     assert half.ops[0].compute_s == pytest.approx(2 * rated.ops[0].compute_s)
     assert half.losses_ops["sustained"] == pytest.approx(512e9 * rated.ops[0].compute_s)
     assert rated.losses_ops["sustained"] == 0
+
+
+def test_a_dtypes_own_matrix_efficiency_overrides_the_class_one():
+    # the 256^3 fp16 GEMM computes in 65.5 us at the full 256 GMAC/s; with fp16 GEMMs
+    # sustaining 50% of their rate it takes 131 us, while an int8 GEMM keeps the class's
+    # efficiency (none set: 1.0): 16.8 M MACs at 4 x 128 int8 MACs/cycle = 32.8 us
+    fp16_half = hardware.load_chip("toy", {"units.mxu.matrix_efficiency": {"fp16": 0.5}})
+    full = sim.simulate(gemm(), hardware.load_chip("toy"), thermal=False).ops[0]
+    half = sim.simulate(gemm(), fp16_half, thermal=False).ops[0]
+    assert full.compute_s == pytest.approx(256**3 / 256e9)
+    assert half.compute_s == pytest.approx(2 * 256**3 / 256e9)
+    b = GraphBuilder("gemm8", "int8")
+    int8 = b.build([b.linear(b.input("x", (256, 256)), 256, bias=False, name="fc")])
+    assert sim.simulate(int8, fp16_half, thermal=False).ops[0].compute_s == pytest.approx(
+        256**3 / 512e9
+    )
+
+
+def depthwise():
+    # 3x3 depthwise conv over 32 channels of 32x32 fp16, padding 1: 32,768 outputs of 9
+    # MACs each, a vector-class op (no reuse across channels)
+    b = GraphBuilder("dw")
+    return b.build([b.conv2d(b.input("x", (1, 32, 32, 32)), 32, 3, padding=1, groups=32)])
+
+
+def test_a_vector_efficiency_slows_a_depthwise_conv():
+    # 32,768 outputs in chunks of 1,024: 32 tiles, 8 waves over the 4 instances; a tile is
+    # 1,024 x 9 MAC slots at 8 fp16 vector slots/cycle = 1,152 cycles, so 9,216 cycles =
+    # 9.216 us at 1 GHz; at 50% vector efficiency 18.432 us. A matrix efficiency leaves it.
+    (rated,) = sim.simulate(depthwise(), hardware.load_chip("toy")).ops
+    half_vector = hardware.load_chip("toy", {"units.mxu.efficiency": {"vector": 0.5}})
+    half_matrix = hardware.load_chip("toy", {"units.mxu.efficiency": {"matrix": 0.5}})
+    assert rated.compute_s == pytest.approx(9.216e-6)
+    assert sim.simulate(depthwise(), half_vector).ops[0].compute_s == pytest.approx(18.432e-6)
+    assert sim.simulate(depthwise(), half_matrix).ops[0].compute_s == pytest.approx(9.216e-6)

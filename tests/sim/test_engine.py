@@ -1,9 +1,13 @@
 """Engine behaviours: shared DRAM, concurrency across units, host fallback, same-MAC spread."""
 
 import pytest
+import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import hardware
 import sim
+from sim.engine.resources import all_done
 from workloads import GraphBuilder
 
 # toy, plus a vector unit that takes the elementwise ops while the matrix unit does GEMMs
@@ -138,3 +142,35 @@ def test_bounded_launch_queue_throttles_the_launcher():
     shallow = sim.simulate(graph, hardware.load_chip("toy", {"launch.queue_depth": 1}))
     assert shallow.latency_s > deep.latency_s
     assert shallow.latency_s >= 20 * (1e-6) + sum(r.end_s - r.start_s for r in shallow.ops) * 0.99
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    delays=st.lists(st.sampled_from([0.0, 1.0, 2.0, 2.5]), max_size=6),
+    processed_first=st.booleans(),
+)
+def test_all_done_fires_when_and_where_simpy_all_of_would(delays, processed_first):
+    # the engine's countdown and simpy's AllOf, over the same events: each waiter resumes
+    # at the same time and in the same place of the event queue (a tie-breaking marker
+    # scheduled right after them shows any reordering)
+    def trace(join) -> list[tuple[str, float]]:
+        env = simpy.Environment()
+        seen: list[tuple[str, float]] = []
+        events = [env.timeout(d) for d in delays]
+        if processed_first:
+            env.run(until=1.5)
+
+        def waiter():
+            yield join(env, events)
+            seen.append(("joined", env.now))
+
+        def marker():
+            yield env.timeout(max(0.0, max(delays, default=0.0) - env.now))
+            seen.append(("marker", env.now))
+
+        env.process(waiter())
+        env.process(marker())
+        env.run()
+        return seen
+
+    assert trace(all_done) == trace(lambda env, events: env.all_of(events))

@@ -34,6 +34,7 @@ class TransformerConfig:
     pre_norm: bool = True  # False: post-norm (BERT), with a norm after the embeddings
     experts: int = 0  # > 0: the FFN is a sparse mixture of experts (workloads.zoo.moe)
     experts_per_token: int = 0  # top-k experts each token is routed to
+    expert_shards: int = 1  # expert parallel: the graph holds experts / expert_shards of them
 
     def __post_init__(self) -> None:
         for field in ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "max_positions"):
@@ -62,6 +63,13 @@ class TransformerConfig:
             raise InputError(
                 f"transformer {self.name!r}: experts_per_token must be from 1 to experts "
                 f"({self.experts}), got {self.experts_per_token!r}."
+            )
+        if self.expert_shards != 1 and (
+            not self.experts or self.expert_shards < 1 or self.experts % self.expert_shards
+        ):
+            raise InputError(
+                f"transformer {self.name!r}: expert_shards must divide experts "
+                f"({self.experts}), got {self.expert_shards!r}."
             )
 
     @property

@@ -17,6 +17,12 @@ load-balancing loss trains for). Then, for T tokens in the batch:
 
 A `custom` op of no arithmetic gathers each expert's tokens (it reads the layer's input);
 another sums the k outputs of each token, weighted (2 flops per element and expert).
+
+Expert parallel (`expert_shards` = n > 1): the graph is one chip's share. The chip routes
+its own T tokens and holds E / n experts; under uniform routing it receives as many
+token-expert pairs (T x k) as its tokens send out, from all n chips' n x T tokens, spread
+over its local experts hit by any of those tokens. Moving the tokens between chips (the
+all-to-all dispatch and combine) is the system's business (sim/system/), not the graph's.
 """
 
 from __future__ import annotations
@@ -37,6 +43,14 @@ def experts_hit(tokens: int, experts: int, top_k: int) -> int:
     return min(experts, max(top_k, math.ceil(expected - 1e-9)))
 
 
+def local_experts_hit(tokens: int, experts: int, top_k: int, shards: int) -> int:
+    """Of one chip's experts / shards experts, those that the shards x `tokens` tokens of
+    all chips hit at least once, expected under uniform routing, rounded up (>= 1)."""
+    local = experts // shards
+    expected = local * (1.0 - (1.0 - top_k / experts) ** (tokens * shards))
+    return min(local, max(1, math.ceil(expected - 1e-9)))
+
+
 def moe_ffn(
     b: GraphBuilder, config: TransformerConfig, x: str, prefix: str, weight_dtype: str
 ) -> str:
@@ -48,7 +62,10 @@ def moe_ffn(
         flat, config.experts, bias=False, name=f"{prefix}.moe.gate", weight_dtype=weight_dtype
     )
     weights = b.op("softmax", [scores], name=f"{prefix}.moe.routing", axis=-1)
-    active = experts_hit(tokens, config.experts, top_k)
+    if config.expert_shards > 1:
+        active = local_experts_hit(tokens, config.experts, top_k, config.expert_shards)
+    else:
+        active = experts_hit(tokens, config.experts, top_k)
     per_expert = math.ceil(tokens * top_k / active)
     outputs = []
     for e in range(active):

@@ -71,6 +71,8 @@ def transformer(
     kv_dtype: str | None = None,
     layers: int | None = None,
     max_positions: int | None = None,
+    embed: bool = True,
+    head: bool = True,
 ) -> Graph:
     """The block stack of `config` as a Graph.
 
@@ -80,6 +82,8 @@ def transformer(
     `layers` overrides the number of layers (small graphs for tests and quick looks);
     `max_positions` the context the model accepts (a RoPE-scaled model reaches further
     than it was trained for; learned position tables grow with it).
+    `embed=False` starts from a hidden-state input "hidden" [B, S, H] and `head=False` ends
+    at the last layer's output: a pipeline stage that holds only some of the layers.
     """
     if layers is not None:
         config = dataclasses.replace(config, layers=layers)
@@ -90,12 +94,15 @@ def transformer(
     new_tokens = _check(config, batch, seq, dtype, mode, kv, weight_dtype, kv_dtype)
     graph_name = config.name if not config.decoder else f"{config.name}-{mode}"
     b = GraphBuilder(graph_name, dtype)
-    x = _embed(b, config, batch, new_tokens, first_position=kv)
+    if embed:
+        x = _embed(b, config, batch, new_tokens, first_position=kv)
+    else:
+        x = b.input("hidden", (batch, new_tokens, config.hidden))
     for i in range(config.layers):
         x = block(b, config, x, f"layer{i}", kv if mode == "decode" else 0, weight_dtype, kv_dtype)
-    if config.pre_norm:
+    if head and config.pre_norm:
         x = b.layernorm(x, name="final_norm", kind=config.norm)
-    if config.decoder:
+    if head and config.decoder:
         x = _lm_head(b, config, x, weight_dtype)
     return b.build(outputs=[x])
 
@@ -308,6 +315,8 @@ def _lm_head(b: GraphBuilder, config: TransformerConfig, x: str, weight_dtype: s
     if not config.tied_head:
         return b.linear(x, config.vocab, bias=False, name="lm_head", weight_dtype=weight_dtype)
     batch, tokens, hidden = b.shape(x)
+    if "embed.tokens.w" not in b.tensors:  # a last pipeline stage holds its own copy
+        b.const("embed.tokens.w", (config.vocab, config.hidden))
     flat = b.op("reshape", [x], name="lm_head.flatten", shape=[batch * tokens, hidden])
     xt = _permute(b, flat, [1, 0], "lm_head.transpose")
     return b.op("matmul", ["embed.tokens.w", xt], name="lm_head")

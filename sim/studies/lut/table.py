@@ -239,14 +239,18 @@ def write_lut(
     notice: Callable[[str], None] = warn,
 ) -> LutRun:
     """The whole table of `space` on `chip`, appended to `out` (CSV or JSON lines) as the
-    blocks finish; `resume` keeps the rows already there. `inputs`: more files that `out`
-    must not be (a chip file loaded by the caller)."""
+    blocks finish (a Parquet table is written whole at the end); `resume` keeps the rows
+    already there. `inputs`: more files that `out` must not be (a chip file loaded by the
+    caller)."""
     started = time.perf_counter()
     out = Path(out)
     named = [space.path, Path(chip) if isinstance(chip, str) else None, *inputs]
     check_outputs(out, inputs=[p for p in named if p is not None and p.is_file()])
     chip = chip if isinstance(chip, Chip) else hardware.load_chip(chip)
-    writer, done = open_output(out, COLUMNS, resume=resume, overwrite=overwrite, notice=notice)
+    floats = set(METRICS) - {"top_loss"}  # float64 columns of a Parquet table
+    writer, done = open_output(
+        out, COLUMNS, resume=resume, overwrite=overwrite, notice=notice, numbers=floats
+    )
     rows: list[dict[str, Any]] = []
     try:
         found, todo, skipped, workers = measure_space(
@@ -257,6 +261,7 @@ def write_lut(
             for row in block_rows:
                 writer.write_row(row)
                 rows.append(row)
+        writer.finish()  # every block in: a Parquet table is written now
     finally:
         writer.close()
     if done:

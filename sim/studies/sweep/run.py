@@ -183,6 +183,7 @@ def run_sweep(
                         progress(done, len(todo))
             finally:
                 results.close()
+        writer.finish()  # all points in: a Parquet output is written now
     finally:
         try:
             if writer is not None:

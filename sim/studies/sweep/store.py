@@ -1,6 +1,11 @@
 """Where a sweep's results go: one line per point, appended as the point finishes.
 
-CSV, or JSON lines for .jsonl/.json. The model of crash safety:
+CSV, JSON lines for .jsonl, or Parquet. Parquet cannot be appended to, so a Parquet
+output's rows go to its CSV journal (`x.parquet.partial.csv`, with all the safety below)
+and the Parquet file is written whole from it when the run finishes (`finish`), the
+journal then removed. A stopped run leaves the journal; `--resume` continues it, or,
+when there is none, starts one from the rows of the Parquet file. The model of crash
+safety:
 - the output is held open with an exclusive lock (`flock`) for the whole run, so a second
   sweep on the same file fails at once instead of interleaving duplicate rows;
 - each row is one whole line, handed to the OS in one `write`: a killed process loses
@@ -21,12 +26,19 @@ import io
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from hardware.errors import InputError
-from sim.studies.sweep.table import check_table, output_format, problems_text, sweep_header
+from sim.render.parquet import read_parquet, write_parquet
+from sim.studies.sweep.table import (
+    check_table,
+    numeric_columns,
+    output_format,
+    problems_text,
+    sweep_header,
+)
 
 try:
     import fcntl
@@ -35,6 +47,7 @@ except ImportError:  # not POSIX: no lock (one sweep per file is then the user's
 
 SYNC_ROWS = 64
 SYNC_S = 0.5
+TEXT_COLUMNS = frozenset(("id", "error", "top_loss"))  # never typed as numbers in Parquet
 
 
 class RowWriter:
@@ -45,6 +58,11 @@ class RowWriter:
         self.columns = columns
         self.json_lines = output_format(path) == "jsonl"
         self.rows = 0
+        self.parquet: Path | None = None  # the Parquet file this journal becomes
+        self.numbers: Collection[str] = ()  # its float64 columns
+        self._closed = False
+        self._finished = False
+        self.notice: Callable[[str], None] = print
         self._fd = fd
         self._size = size  # bytes of whole lines in the file
         self._unsynced = 0
@@ -84,11 +102,36 @@ class RowWriter:
 
     def close(self) -> None:
         """Sync and release the lock; an error on the way is raised after the file is shut."""
+        if self._closed:
+            return
         try:
             if self._unsynced:
                 self.sync()
         finally:
+            self._closed = True
             os.close(self._fd)
+            if self.parquet is not None and not self._finished:
+                self.notice(
+                    f"--out {self.parquet}: the run stopped before its end; its rows are "
+                    f"in {self.path}. Run it again with --resume to finish {self.parquet}."
+                )
+
+    def finish(self) -> None:
+        """The run is over (not stopped): for a Parquet output, write the Parquet file from
+        the journal, then remove the journal (the lock held until then); then close."""
+        self._finished = True
+        try:
+            if self.parquet is not None and not self._closed:
+                self.sync()
+                table = check_table(self.path, self.columns)
+                if table.problems:
+                    raise InputError(f"--out {self.path}: {problems_text(table.problems)}")
+                numbers = {*numeric_columns(self.columns), *self.numbers} - TEXT_COLUMNS
+                write_parquet(table.rows, self.columns, self.parquet, numbers=numbers,
+                              text=TEXT_COLUMNS)  # fmt: skip
+                self.path.unlink()
+        finally:
+            self.close()
 
     def _cut_back(self) -> None:
         with contextlib.suppress(OSError):  # if not, a resumed sweep cuts the torn tail
@@ -117,9 +160,22 @@ def open_output(
     resume: bool,
     overwrite: bool = False,
     notice: Callable[[str], None] = print,
+    numbers: Collection[str] = (),
 ) -> tuple[RowWriter, set[str]]:
     """Open and lock the output; start it afresh (a header for CSV), or, resuming, check
-    it and return the ids of the points already there."""
+    it and return the ids of the points already there. `numbers`: more columns that are
+    floats in a Parquet output (besides the sweep's metrics and quantities)."""
+    if output_format(path) == "parquet":
+        journal = journal_path(path)
+        if not resume and path.exists() and not overwrite:
+            refuse_replacing(path)
+        if resume and path.exists() and not journal.exists():
+            start_journal(path, journal, columns)
+        writer, done = open_output(
+            journal, columns, resume=resume, overwrite=overwrite, notice=notice
+        )
+        writer.parquet, writer.numbers, writer.notice = path, numbers, notice
+        return writer, done
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
     except OSError as err:
@@ -142,6 +198,32 @@ def open_output(
         raise
 
 
+def journal_path(path: Path) -> Path:
+    """Where the rows of a Parquet output go while its run lasts."""
+    return path.with_name(f"{path.name}.partial.csv")
+
+
+def start_journal(path: Path, journal: Path, columns: list[str]) -> None:
+    """Resuming a finished Parquet output: its rows become the journal the run appends to
+    (written to a temporary name, then renamed)."""
+    header, rows = read_parquet(path, "--resume")
+    if header != columns:
+        raise InputError(
+            f"--resume {path}: the file's columns ({', '.join(header)}) are not this "
+            f"sweep's ({', '.join(columns)}); resume with the same --vary keys, or write "
+            "to a new --out file."
+        )
+    partial = journal.with_name(f".{journal.name}.writing")
+    text = csv_line(columns) + "".join(
+        csv_line("" if row.get(c) is None else row[c] for c in columns) for row in rows
+    )
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, journal)
+    except OSError as err:
+        raise InputError(f"--resume {path}: cannot write {journal} ({err.strerror}).") from None
+
+
 def lock(fd: int, path: Path) -> None:
     if fcntl is None:
         return
@@ -158,7 +240,8 @@ def refuse_replacing(path: Path) -> None:
     """The one rule for every table topsim appends to (sweeps, latency tables): a file
     that is not empty is never replaced without --overwrite, whether it holds an earlier
     run's rows (hours of work, perhaps) or something else entirely (a chip file, notes)."""
-    what = "holds an earlier run's rows" if sweep_header(path) else "is not a sweep output"
+    ours = output_format(path) == "parquet" or sweep_header(path) is not None
+    what = "holds an earlier run's rows" if ours else "is not a sweep output"
     raise InputError(
         f"--out {path}: the file exists and {what}; pass --resume to keep its rows "
         "and run the rest, --overwrite to replace it, or choose a new file."

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hardware.errors import InputError
+from sim.render.parquet import pyarrow, read_parquet
 from sim.studies.sweep.spec import LOSS_COLUMNS, METRIC_COLUMNS
 
 MAX_LINE_BYTES = 64 * 1024  # a row is a few hundred bytes; errors are cut at 1,000 chars
@@ -42,14 +43,18 @@ class Table:
 
 
 def output_format(path: Path) -> str:
-    """'csv' or 'jsonl' (JSON Lines: one object per line). A sweep appends each point as
-    it finishes, so it never writes one JSON document (`.json`) or Parquet (`.parquet`):
-    those are refused with the one-line conversion pandas does."""
+    """'csv', 'jsonl' (JSON Lines: one object per line) or 'parquet'. A sweep appends each
+    point as it finishes, so it never writes one JSON document (`.json`): that is refused
+    with the one-line read pandas does. Parquet cannot be appended to: its rows go to a
+    CSV journal first (sim/studies/sweep/store.py), and it needs pyarrow."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return "csv"
     if suffix == ".jsonl":
         return "jsonl"
+    if suffix == ".parquet":
+        pyarrow("--out", path)  # the extra is there, before any work
+        return "parquet"
     if suffix == ".json":
         raise InputError(
             f"--out {path}: a sweep writes JSON Lines (one object per line, appended as "
@@ -57,16 +62,9 @@ def output_format(path: Path) -> str:
             f"document; name the file {path.with_suffix('.jsonl').name} and read it with "
             "pandas.read_json(path, lines=True)."
         )
-    if suffix == ".parquet":
-        raise InputError(
-            f"--out {path}: a sweep appends rows as points finish, which Parquet cannot "
-            f"do; write {path.with_suffix('.csv').name} and convert it: "
-            "pandas.read_csv(path).to_parquet(...) (Parquet needs pyarrow: pip install "
-            "pyarrow)."
-        )
     raise InputError(
-        f"--out {path}: unknown output type {suffix or '(none)'!r}; use .csv, or .jsonl "
-        "for JSON Lines."
+        f"--out {path}: unknown output type {suffix or '(none)'!r}; use .csv, .jsonl "
+        "for JSON Lines, or .parquet."
     )
 
 
@@ -99,7 +97,13 @@ def lines(path: Path) -> Iterator[tuple[int, bytes | None]]:
 
 def sweep_header(path: Path) -> list[str] | None:
     """The columns named by the first line when it is a sweep's header (or, for JSON
-    lines, a sweep's row), else None."""
+    lines, a sweep's row; for Parquet, its columns), else None."""
+    if output_format(path) == "parquet":
+        try:
+            fields = read_parquet(path)[0]
+        except InputError:
+            return None
+        return fields if _is_sweep(fields) else None
     for _, line in lines(path):
         text = _text(line)
         if text is None:
@@ -108,15 +112,21 @@ def sweep_header(path: Path) -> list[str] | None:
             fields = list(json.loads(text)) if output_format(path) == "jsonl" else _csv_fields(text)
         except (ValueError, TypeError, csv.Error):
             return None
-        mine = fields[:1] == ["id"] and set(METRIC_COLUMNS) <= set(fields) and "error" in fields
-        return fields if mine else None
+        return fields if _is_sweep(fields) else None
     return None
+
+
+def _is_sweep(fields: list[str]) -> bool:
+    return fields[:1] == ["id"] and set(METRIC_COLUMNS) <= set(fields) and "error" in fields
 
 
 def check_table(path: str | os.PathLike, columns: list[str] | None = None) -> Table:
     """Every whole line of a sweep file: its good rows (metrics as floats) and the lines
     that are not rows of a sweep with `columns` (of the file's own header if None)."""
     path = Path(path)
+    if output_format(path) == "parquet":  # written whole by us: no line to check
+        header, rows = read_parquet(path)
+        return Table(rows=rows, header=header)
     table = Table()
     json_lines = output_format(path) == "jsonl"
     for number, line in lines(path):
