@@ -156,7 +156,7 @@ def validate_model(
         _check_onnx_extra()
         models = tuple(model or DEFAULT_MODELS)
         batches = tuple(batch or DEFAULT_BATCHES)
-        check_outputs({"--save-chip": save_chip, "--json": json_out}, [chip])
+        check_outputs({"--save-chip": save_chip, "--json": json_out}, [chip, *models])
         check_validation(models, batches, threads, runs, warmup)
         if chip is not None:
             target = hardware.load_chip(chip)

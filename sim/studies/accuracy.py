@@ -22,14 +22,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel
 
 import hardware
 import workloads
 from hardware.chip import Chip
 from hardware.errors import InputError, expect_int
-from hardware.files import read_text
+from hardware.files import load_yaml_mapping, read_text
 from hardware.system import list_systems, load_system
 from sim import simulate
 from sim.studies.llm import generate
@@ -118,11 +117,10 @@ class Accuracy(BaseModel):
 def load_cases(path: str | Path | None = None) -> list[Case]:
     """Read and check a cases file; any problem is an InputError naming the case and field."""
     file = Path(path) if path is not None else CASES_FILE
-    try:
-        data = yaml.safe_load(read_text(file, "cases"))  # a regular file of bounded size
-    except yaml.YAMLError as err:
-        raise InputError(f"{file}: not valid YAML ({err}).") from None
-    if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
+    # a regular file of bounded size, read by the guarded loader every user file goes
+    # through (a bounded number of values, no alias bombs, no duplicated keys)
+    data = load_yaml_mapping(read_text(file, "cases"), str(file))
+    if not isinstance(data.get("cases"), list):
         raise InputError(f"{file}: expected a mapping with a `cases:` list.")
     cases = [_check_case(file, i, raw) for i, raw in enumerate(data["cases"])]
     seen: set[str] = set()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -34,6 +35,9 @@ from workloads.ops import KINDS, conv_out
 
 CSV_COLUMNS = ("kind", "shapes", "dtype", "seconds")
 MAX_ROWS = 100_000  # measurements in one file
+# one op's measured time: from 1 ns (below a timer's resolution) to an hour; anything else
+# (zero, negative, NaN, infinite) is not a time a kernel took
+MIN_SECONDS, MAX_SECONDS = 1e-9, 3600.0
 
 # an element type as profilers spell it -> topsim dtype
 DTYPES = {
@@ -139,8 +143,10 @@ def read_measurements(path: str | Path) -> Measurements:
         return read_csv(text, str(path))
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"--measurements {path}: not valid JSON ({exc}).") from None
+    except RecursionError:
+        raise InputError(f"--measurements {path}: JSON nested too deep to be a profile.") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer past Python's digit limit
+        raise InputError(f"--measurements {path}: not valid JSON ({str(exc)[:200]}).") from None
     if isinstance(data, list):
         return read_onnxruntime_profile(data, str(path))
     if isinstance(data, dict) and isinstance(data.get("traceEvents"), list):
@@ -214,8 +220,11 @@ def _csv_row(row: dict, number: int, path: str) -> Measurement:
         )
     try:
         seconds = float(row["seconds"])
-        if not 1e-9 <= seconds <= 3600:
-            raise ValueError(f"seconds must be from 1e-9 (1 ns) to 3600, got {row['seconds'][:40]}")
+        if not MIN_SECONDS <= seconds <= MAX_SECONDS:
+            raise ValueError(
+                f"seconds must be from {MIN_SECONDS:g} (1 ns) to {MAX_SECONDS:g}, "
+                f"got {row['seconds'][:40]}"
+            )
         attrs = tuple(
             (key.strip(), _attr_value(value))
             for key, _, value in (a.partition("=") for a in (row.get("attrs") or "").split(";"))
@@ -342,6 +351,9 @@ def read_onnxruntime_profile(
         if not str(event.get("name", "")).endswith("_kernel_time"):
             continue  # fences and sessions carry no kernel time
         args = event.get("args") or {}
+        if not isinstance(args, dict):
+            skipped[f"{str(event['name'])[:40]}: args is not a mapping"] += 1
+            continue
         op_type = str(args.get("op_name", "?"))
         if op_type not in ONNX_KINDS:
             skipped[f"{op_type}: no topsim kind for this ONNX op"] += 1
@@ -359,8 +371,8 @@ def read_onnxruntime_profile(
         except (KeyError, ValueError, TypeError, IndexError, StopIteration, AttributeError) as exc:
             skipped[f"{op_type}: incomplete event ({type(exc).__name__}: {exc})"[:160]] += 1
             continue
-        if seconds <= 0:
-            skipped[f"{op_type}: zero duration"] += 1
+        if not MIN_SECONDS <= seconds <= MAX_SECONDS:
+            skipped[f"{op_type}: duration not from 1 ns to an hour"] += 1
             continue
         label = str(event["name"]).removesuffix("_kernel_time")
         rows += _checked(
@@ -384,7 +396,8 @@ def read_chrome_trace(events: list, path: str = "<trace>") -> Measurements:
     (`Input Dims`, recorded with `record_shapes=True`). An op's time is the sum of the
     kernels it launched. Kernels no mapped op launched are skipped, by kernel name.
     """
-    events = [e for e in events if isinstance(e, dict) and e.get("ph") == "X"]
+    skipped: Counter = Counter()
+    events = _complete_events(events, skipped)
     launches = {}
     cpu_ops: dict[tuple, list[dict]] = defaultdict(list)
     for event in events:
@@ -396,7 +409,6 @@ def read_chrome_trace(events: list, path: str = "<trace>") -> Measurements:
             cpu_ops[(event.get("pid"), event.get("tid"))].append(event)
     op_time: dict[int, float] = defaultdict(float)
     op_event: dict[int, dict] = {}
-    skipped: Counter = Counter()
     for kernel in filter(_is_kernel, events):
         launch = launches.get((kernel.get("args") or {}).get("correlation"))
         owner = _outermost_mapped(launch, cpu_ops) if launch else None
@@ -410,11 +422,16 @@ def read_chrome_trace(events: list, path: str = "<trace>") -> Measurements:
     for key, owner in op_event.items():
         name = owner["name"]
         args = owner.get("args") or {}
-        raw = [
-            tuple(int(d) for d in s) if isinstance(s, list) else ()
-            for s in args.get("Input Dims", [])
-        ]
+        try:
+            raw = [
+                tuple(int(d) for d in s) if isinstance(s, list) else ()
+                for s in args.get("Input Dims", [])
+            ]
+        except (TypeError, ValueError):
+            skipped[f"{name}: Input Dims are not lists of integers"] += 1
+            continue
         types = args.get("Input type", [])
+        types = types if isinstance(types, list) else []
         dtype = DTYPES.get(str(types[0]).lower()) if types else None
         if name == "aten::conv2d":
             skipped[f"{name}: stride and padding are not in the trace"] += 1
@@ -423,10 +440,40 @@ def read_chrome_trace(events: list, path: str = "<trace>") -> Measurements:
         if not dims or dtype is None:
             skipped[f"{name}: no input shapes or dtype (profile with record_shapes=True)"] += 1
             continue
+        if not MIN_SECONDS <= op_time[key] <= MAX_SECONDS:
+            skipped[f"{name}: kernel time not from 1 ns to an hour"] += 1
+            continue
         kind = ATEN_KINDS[name]
         measurement = Measurement(kind, tuple(dims), dtype, op_time[key], label=name)
         rows += _checked(measurement, skipped, name)
     return Measurements(path, "chrome trace", _merged(rows), skipped)
+
+
+def _complete_events(events: list, skipped: Counter) -> list[dict]:
+    """The complete ('X') events whose fields have the types the join reads: a string name,
+    finite ts and dur (us, dur >= 0), args a mapping, pid/tid/correlation plain values.
+    Others are counted in `skipped`, so a malformed trace reads as a report, not a crash."""
+    plain = (str, int, float, type(None))
+    kept = []
+    for event in events:
+        if not isinstance(event, dict) or event.get("ph") != "X":
+            continue
+        args = event.get("args", {})
+        times = [event.get("ts", 0), event.get("dur", 0)]
+        if (
+            isinstance(event.get("name", ""), str)
+            and isinstance(args, dict)
+            and all(isinstance(t, int | float) and not isinstance(t, bool) for t in times)
+            and all(math.isfinite(t) for t in times)
+            and times[1] >= 0
+            and isinstance(event.get("pid"), plain)
+            and isinstance(event.get("tid"), plain)
+            and isinstance(args.get("correlation"), plain)
+        ):
+            kept.append(event)
+        else:
+            skipped["event with a malformed name, ts, dur, pid, tid or args"] += 1
+    return kept
 
 
 def _aten_inputs(name: str, raw: list[tuple[int, ...]]) -> list[tuple[int, ...]]:

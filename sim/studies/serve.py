@@ -25,6 +25,7 @@ pipeline parallelism.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,7 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from hardware.chip import Chip
-from hardware.errors import InputError, expect_int
+from hardware.errors import InputError, expect_int, shown
+from hardware.files import read_text
 from hardware.system import System
 from sim.result import Model
 from sim.studies.batching import ROUTES, Activity, Request, schedule
@@ -314,18 +316,21 @@ def serve_rates(
 def read_trace(path: str | Path) -> list[tuple[int, int]]:
     """(prompt, tokens) rows of a CSV file with the columns `prompt` and `tokens`."""
     path = Path(path)
+    text = read_text(path, "trace")  # a regular UTF-8 file of bounded size (not a pipe)
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as error:
-        raise InputError(f"trace {path}: {error.strerror or error}.") from None
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as error:  # a field past csv's limit, a stray NUL
+        raise InputError(
+            f"trace {path}: not a CSV file of integer columns prompt,tokens ({error})."
+        ) from None
     lengths = []
     for number, row in enumerate(rows, start=2):
         try:
             lengths.append((int(row["prompt"]), int(row["tokens"])))
         except (KeyError, TypeError, ValueError):
             raise InputError(
-                f"trace {path}, line {number}: expected integer columns prompt,tokens, got {row}."
+                f"trace {path}, line {number}: expected integer columns prompt,tokens, "
+                f"got {shown(row)}."
             ) from None
     if not lengths:
         raise InputError(f"trace {path}: no rows (expected columns prompt,tokens).")

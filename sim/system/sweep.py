@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from hardware.errors import InputError
+from hardware.errors import InputError, shown
 from hardware.system import System
 from sim.system.results import PlanRow, PlanTable, SystemResult
 from sim.system.run import run_system
@@ -21,7 +21,9 @@ from workloads.zoo.transformer import CONFIGS, TransformerConfig
 
 DEGREES = ("tp", "pp", "ep", "dp")
 MAX_PLANS = 64
-_PART = re.compile(r"(tp|pp|ep|dp)([1-9][0-9]*)")
+# a degree has at most 9 digits: more chips than any system holds, and never an integer
+# past Python's digit limit for int()
+_PART = re.compile(r"(tp|pp|ep|dp)([1-9][0-9]{0,8})")
 
 
 def parse_plans(text: str) -> list[dict[str, int]]:
@@ -33,8 +35,9 @@ def parse_plans(text: str) -> list[dict[str, int]]:
             match = _PART.fullmatch(piece.strip())
             if not match or match[1] in degrees:
                 raise InputError(
-                    f"--plans: cannot read {item!r}: a plan is degrees joined by 'x', each "
-                    f"one of {', '.join(DEGREES)} followed by a positive integer, named once "
+                    f"--plans: cannot read {shown(item)}: a plan is degrees joined by 'x', each "
+                    f"one of {', '.join(DEGREES)} followed by a positive integer (at most 9 "
+                    "digits), named once "
                     f"(e.g. tp8, tp4xpp2, ep8, tp2xpp2xdp2); plans are separated by commas."
                 )
             degrees[match[1]] = int(match[2])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -92,7 +94,7 @@ def test_lean_bytes_parse_as_the_model_with_large_data_dropped(width, names):
         if np.prod(tensor.dims) > limit:
             tensor.ClearField("raw_data")
     assert lean == expected
-    drop_large_values(model, onnx)  # the in-memory rule agrees with the file rule
+    drop_large_values(model, onnx, Path("m.onnx"))  # the in-memory rule agrees with the file rule
     model_limit = FOLD_LIMIT  # (drop_large_values uses FOLD_LIMIT; compare on that limit)
     lean_default = lean_bytes(memoryview(model.SerializeToString()), model_limit)
     assert onnx.load_model_from_string(lean_default) == model

@@ -82,25 +82,27 @@ def _fields(buf, start: int, end: int) -> Iterator[tuple[int, int, int, int, int
         pos = after
 
 
-def _numel(buf, start: int, end: int) -> int:
-    """Elements of a TensorProto from its dims (packed or not); 1 for a scalar."""
+def _numel(buf, start: int, end: int, cap: int) -> int:
+    """Elements of a TensorProto from its dims (packed or not), 1 for a scalar, held at
+    `cap` once past it (a product of 100k huge dims would be a megabit integer, each
+    multiplication slower than the last); a zero dim still makes it 0."""
     count = 1
     for number, wire, _, value_at, after in _fields(buf, start, end):
         if number != TENSOR_DIMS:
             continue
         if wire == VARINT:
             dim, _ = _varint(buf, value_at, after)
-            count *= dim
+            count = min(count * dim, cap)
         elif wire == LENGTH:
             pos = value_at
             while pos < after:
                 dim, pos = _varint(buf, pos, after)
-                count *= dim
+                count = min(count * dim, cap)
     return count
 
 
 def _tensor(buf, start: int, end: int, limit: int) -> bytes:
-    if _numel(buf, start, end) <= limit:
+    if _numel(buf, start, end, limit + 1) <= limit:
         return bytes(buf[start:end])
     return b"".join(
         bytes(buf[key_at:after])

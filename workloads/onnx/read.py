@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hardware.errors import InputError
+from hardware.errors import InputError, shown
 from workloads.graph import MAX_FILE_OPS
 from workloads.onnx.lean import WireError, lean_model_bytes
 
@@ -27,6 +27,10 @@ MAX_ONNX_BYTES = 2**31  # protobuf's limit for one serialized message
 # ops may have more nodes (exported transformers: about twice as many); an import takes
 # ~0.1 ms of CPU a node, so more would not finish in seconds
 MAX_ONNX_NODES = 2 * MAX_FILE_OPS
+# a file's whole bytes are parsed (not walked, see lean.py) only up to this size: protobuf
+# holds the bytes and the parsed message, so memory is about three times the file's size
+WHOLE_PARSE_BYTES = 64 * 2**20
+MAX_RANK = 64  # dimensions of one tensor (numpy's NPY_MAXDIMS)
 FOLD_LIMIT = 1 << 16  # constant values up to this many elements are read and evaluated here
 STANDARD_DOMAINS = ("", "ai.onnx")
 # ONNX Runtime's contrib ops (domain com.microsoft) that the mappers follow on purpose,
@@ -95,7 +99,12 @@ def read_model(path: str | os.PathLike):
         data = lean_model_bytes(p, FOLD_LIMIT)
     except OSError as exc:
         raise InputError(f"{p}: cannot be read ({exc.strerror}).") from None
-    except WireError:  # not protobuf this walk understands: the parser says what it is
+    except WireError as exc:  # not protobuf this walk understands: the parser says what it is
+        if size > WHOLE_PARSE_BYTES:  # ... when reading it whole stays within memory
+            raise InputError(
+                f"{p}: not an ONNX model: its bytes are not valid protobuf ({exc}); the "
+                "file may be truncated, or another kind of file with an .onnx name."
+            ) from None
         data = None
     try:
         if data is None:
@@ -122,8 +131,18 @@ def read_model(path: str | os.PathLike):
             f"{p}: the model has {nodes} nodes (subgraphs and functions included); topsim "
             f"imports at most {MAX_ONNX_NODES} (a simulation of more would not finish)."
         )
-    drop_large_values(model, onnx)
+    drop_large_values(model, onnx, p)
     return model
+
+
+def _check_ranks(tensors, p: Path) -> None:
+    """Every constant's rank at most MAX_RANK, before any shape is computed from it."""
+    for tensor in tensors:
+        if len(tensor.dims) > MAX_RANK:
+            raise InputError(
+                f"{p}: constant {shown(tensor.name)} has {len(tensor.dims)} dimensions; "
+                f"ONNX tensors in topsim have at most {MAX_RANK} (numpy's limit)."
+            )
 
 
 def count_nodes(model) -> int:
@@ -140,7 +159,7 @@ def count_nodes(model) -> int:
     return count
 
 
-def drop_large_values(model, onnx) -> None:
+def drop_large_values(model, onnx, p: Path) -> None:
     """Forget the values of constants over FOLD_LIMIT elements, keeping dims and dtype.
 
     The import needs only small constants' values (shapes, axes, scales); the rest would
@@ -155,8 +174,9 @@ def drop_large_values(model, onnx) -> None:
                 tensors.append(a.t)
             elif a.type == onnx.AttributeProto.SPARSE_TENSOR:
                 tensors += [a.sparse_tensor.values, a.sparse_tensor.indices]
+    _check_ranks(tensors, p)
     for tensor in tensors:
-        if numel_of(tensor.dims) > FOLD_LIMIT:
+        if numel_of(tensor.dims, FOLD_LIMIT + 1) > FOLD_LIMIT:
             for name in DATA_FIELDS:
                 tensor.ClearField(name)
 
@@ -172,10 +192,12 @@ DATA_FIELDS = (
 )
 
 
-def numel_of(dims) -> int:
+def numel_of(dims, cap: int) -> int:
+    """Elements of a tensor of these dims (negative ones as 0), held at `cap` once past it:
+    the product of a file's 100k huge dims would be a megabit integer, each step slower."""
     count = 1
     for d in dims:
-        count *= max(0, int(d))
+        count = min(count * max(0, int(d)), cap)
     return count
 
 

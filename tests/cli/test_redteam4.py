@@ -1,0 +1,231 @@
+"""Regressions from the fourth red-team round (benchmarks/redteam4.py runs the whole round):
+one test per root cause, each fast."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from hardware.errors import InputError
+from tests.cli.test_corpus import assert_rejected, topsim
+
+# the wire-format walker: a product of many huge dims is held at the limit ------------------
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _ld(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def test_many_huge_dims_are_counted_in_linear_time() -> None:
+    from workloads.onnx.lean import lean_bytes
+
+    dims = _ld(1, _varint(2**40) * 100_000)  # a 4-million-bit product if multiplied out
+    tensor = dims + _ld(9, b"\0" * 16)  # raw_data
+    model = _ld(7, _ld(5, tensor))
+    lean = lean_bytes(memoryview(model), 1 << 16)
+    assert b"\0" * 16 not in lean  # over the limit: its data left out
+    assert len(lean) < len(model)
+
+
+def test_a_zero_dim_after_huge_ones_is_still_empty() -> None:
+    from workloads.onnx.lean import lean_bytes
+
+    tensor = _ld(1, _varint(2**40) * 3 + _varint(0)) + _ld(9, b"\1" * 16)
+    model = _ld(7, _ld(5, tensor))
+    assert b"\1" * 16 in lean_bytes(memoryview(model), 1 << 16)  # 0 elements: kept
+
+
+onnx = pytest.importorskip("onnx")
+
+
+def _model_bytes() -> bytes:
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["y"])],
+        "m",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 256])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 300])],
+        initializer=[numpy_helper.from_array(np.ones((256, 300), np.float32), "W")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def test_a_constant_of_100k_dims_is_refused_by_rank(tmp_path: Path) -> None:
+    from workloads.onnx.read import MAX_RANK, read_model
+
+    tensor = _ld(1, _varint(2**40) * 100_000) + _ld(8, b"W") + _varint(2 << 3) + _varint(1)
+    path = tmp_path / "m.onnx"
+    path.write_bytes(_model_bytes() + _ld(7, _ld(5, tensor)))
+    with pytest.raises(InputError, match=f"at most {MAX_RANK}"):
+        read_model(path)
+
+
+def test_a_large_file_the_walker_refuses_is_not_read_whole(tmp_path: Path) -> None:
+    from workloads.onnx.read import WHOLE_PARSE_BYTES
+
+    path = tmp_path / "m.onnx"
+    with open(path, "wb") as handle:  # a sparse file: the model, then zeros (field 0)
+        handle.write(_model_bytes())
+        handle.truncate(WHOLE_PARSE_BYTES + 2**20)
+    result = topsim("run", str(path), "--chip", "toy", "-q")
+    assert_rejected(result.exit_code, result.stdout, result.stderr, "not valid protobuf")
+
+
+# serve --trace-file: read as every user file is ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "word"),
+    [
+        (b"prompt,tokens\n\xff\xfe,5\n", "UTF-8"),
+        (b"prompt,tokens\n" + b"1" * 200_000 + b",5\n", "field larger"),
+    ],
+)
+def test_a_bad_serve_trace_file_is_an_input_error(tmp_path: Path, content: bytes, word: str) -> None:
+    from sim.studies.serve import read_trace
+
+    path = tmp_path / "t.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=word):
+        read_trace(path)
+
+
+def test_a_serve_trace_that_is_a_pipe_is_refused_without_waiting(tmp_path: Path) -> None:
+    from sim.studies.serve import read_trace
+
+    path = tmp_path / "t.csv"
+    os.mkfifo(path)
+    with pytest.raises(InputError, match="not a regular file"):
+        read_trace(path)
+
+
+def test_a_serve_trace_error_quotes_a_short_row(tmp_path: Path) -> None:
+    from sim.studies.serve import read_trace
+
+    path = tmp_path / "t.csv"
+    path.write_text("prompt,tokens\n" + "x" * 100_000 + ",5\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read_trace(path)
+    assert len(str(caught.value)) < 300
+
+
+# fit: malformed profiles are skipped events, not crashes ---------------------------------------
+
+GOOD = {
+    "cat": "Node",
+    "name": "mm_kernel_time",
+    "dur": 10,
+    "args": {
+        "op_name": "MatMul",
+        "input_type_shape": [{"float": [64, 64]}, {"float": [64, 64]}],
+        "output_type_shape": [{"float": [64, 64]}],
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {**GOOD, "args": [1, 2]},
+        {**GOOD, "args": "x"},
+        {**GOOD, "dur": float("inf")},
+        {**GOOD, "dur": float("nan")},
+        {**GOOD, "dur": 1e12},
+    ],
+)
+def test_a_malformed_onnxruntime_event_is_skipped(event: dict) -> None:
+    from sim.studies.measurements import read_onnxruntime_profile
+
+    measurements = read_onnxruntime_profile([event, GOOD])
+    assert len(measurements.rows) == 1
+    assert sum(measurements.skipped.values()) == 1
+
+
+KERNEL = {"ph": "X", "cat": "kernel", "name": "k", "ts": 5, "dur": 3, "args": {"correlation": 1}}
+LAUNCH = {
+    "ph": "X", "cat": "cuda_runtime", "name": "launch", "pid": 1, "tid": 1, "ts": 2, "dur": 1,
+    "args": {"correlation": 1},
+}
+OP = {
+    "ph": "X", "cat": "cpu_op", "name": "aten::mm", "pid": 1, "tid": 1, "ts": 1, "dur": 10,
+    "args": {"Input Dims": [[64, 64], [64, 64]], "Input type": ["float", "float"]},
+}
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        [{**KERNEL, "args": [1]}, LAUNCH, OP],
+        [KERNEL, {**LAUNCH, "args": {"correlation": [1]}}, OP],
+        [{**KERNEL, "dur": "abc"}, LAUNCH, OP],
+        [KERNEL, {**LAUNCH, "ts": "x"}, OP],
+        [KERNEL, LAUNCH, {**OP, "dur": float("nan")}],
+        [KERNEL, LAUNCH, {**OP, "args": {"Input Dims": [["a"]], "Input type": ["float"]}}],
+        [KERNEL, LAUNCH, {**OP, "args": {"Input Dims": [[64, 64]], "Input type": "float"}}],
+        [KERNEL, {**LAUNCH, "pid": [1]}, OP],
+        [{**KERNEL, "dur": -3}, LAUNCH, OP],
+        [KERNEL, LAUNCH, {**OP, "name": ["aten::mm"]}],
+    ],
+)
+def test_a_malformed_chrome_trace_gives_no_rows_and_no_crash(events: list) -> None:
+    from sim.studies.measurements import read_chrome_trace
+
+    measurements = read_chrome_trace(events)
+    assert measurements.rows == []
+    assert measurements.skipped
+
+
+def test_the_good_chrome_trace_still_reads() -> None:
+    from sim.studies.measurements import read_chrome_trace
+
+    assert len(read_chrome_trace([KERNEL, LAUNCH, OP]).rows) == 1
+
+
+def test_deeply_nested_json_measurements_are_an_input_error(tmp_path: Path) -> None:
+    from sim.studies.measurements import read_measurements
+
+    path = tmp_path / "p.json"
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(InputError, match="nested"):
+        read_measurements(path)
+
+
+# system --plans: a degree of thousands of digits -------------------------------------------
+
+
+def test_a_plan_degree_of_5000_digits_is_refused() -> None:
+    from sim.system.sweep import parse_plans
+
+    with pytest.raises(InputError, match="at most 9"):
+        parse_plans("tp" + "9" * 5000)
+    assert parse_plans("tp999999999") == [{"tp": 999_999_999}]
+
+
+# validate-model never writes over a model it reads ----------------------------------------
+
+
+def test_validate_model_json_equal_to_the_model_is_refused(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    path = tmp_path / "m.onnx"
+    path.write_bytes(_model_bytes())
+    before = path.read_bytes()
+    result = topsim(
+        "validate-model", "--chip", "toy", "-m", str(path), "--runs", "1", "--json", str(path)
+    )
+    assert_rejected(result.exit_code, result.stdout, result.stderr, "input", str(path))
+    assert path.read_bytes() == before
