@@ -21,7 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from redteam3 import problems, run_case  # noqa: E402
-from redteam4_cases import cli_cases, onnx_cases, system_file_cases  # noqa: E402
+from redteam4_cases import onnx_cases  # noqa: E402
+from redteam4_cli import cli_cases  # noqa: E402
+from redteam4_inputs import accuracy_cases, fit_cases, measure_cases  # noqa: E402
+from redteam4_more import api_cases, big_cases, system_file_cases  # noqa: E402
 
 
 def main() -> None:
@@ -32,7 +35,18 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="Print every case's last line.")
     options = parser.parse_args()
     cases = [
-        c for c in (*onnx_cases(), *cli_cases(), *system_file_cases()) if options.only in c.name
+        c
+        for c in (
+            *onnx_cases(),
+            *cli_cases(),
+            *accuracy_cases(),
+            *fit_cases(),
+            *measure_cases(),
+            *system_file_cases(),
+            *api_cases(),
+            *big_cases(),
+        )
+        if options.only in c.name
     ]
     failed: Counter[str] = Counter()
     total: Counter[str] = Counter()

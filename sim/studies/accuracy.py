@@ -28,7 +28,7 @@ import hardware
 import workloads
 from hardware.chip import Chip
 from hardware.errors import InputError, expect_int
-from hardware.files import load_yaml_mapping, read_text
+from hardware.files import load_yaml_mapping, read_text, user_path
 from hardware.system import list_systems, load_system
 from sim import simulate
 from sim.studies.llm import generate
@@ -116,7 +116,7 @@ class Accuracy(BaseModel):
 
 def load_cases(path: str | Path | None = None) -> list[Case]:
     """Read and check a cases file; any problem is an InputError naming the case and field."""
-    file = Path(path) if path is not None else CASES_FILE
+    file = user_path(path, "--cases") if path is not None else CASES_FILE
     # a regular file of bounded size, read by the guarded loader every user file goes
     # through (a bounded number of values, no alias bombs, no duplicated keys)
     data = load_yaml_mapping(read_text(file, "cases"), str(file))

@@ -28,7 +28,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from hardware.errors import InputError
-from hardware.files import read_text
+from hardware.files import read_text, user_path
 from workloads import GraphBuilder
 from workloads.graph import Graph
 from workloads.ops import KINDS, conv_out
@@ -137,7 +137,7 @@ class Measurements:
 
 def read_measurements(path: str | Path) -> Measurements:
     """A measurement file, its format told by its content (CSV, or JSON of either profile)."""
-    path = Path(path)
+    path = user_path(path, "--measurements")
     text = read_text(path, "measurements")  # a regular file of bounded size, UTF-8
     if not text.lstrip().startswith(("[", "{")):
         return read_csv(text, str(path))
@@ -222,8 +222,7 @@ def _csv_row(row: dict, number: int, path: str) -> Measurement:
         seconds = float(row["seconds"])
         if not MIN_SECONDS <= seconds <= MAX_SECONDS:
             raise ValueError(
-                f"seconds must be from {MIN_SECONDS:g} (1 ns) to {MAX_SECONDS:g}, "
-                f"got {row['seconds'][:40]}"
+                f"seconds must be from 1e-9 (1 ns) to {MAX_SECONDS:g}, got {row['seconds'][:40]}"
             )
         attrs = tuple(
             (key.strip(), _attr_value(value))
@@ -397,6 +396,8 @@ def read_chrome_trace(events: list, path: str = "<trace>") -> Measurements:
     kernels it launched. Kernels no mapped op launched are skipped, by kernel name.
     """
     skipped: Counter = Counter()
+    if not isinstance(events, list):
+        raise InputError(f"{path}: a Chrome trace's traceEvents is a list of events.")
     events = _complete_events(events, skipped)
     launches = {}
     cpu_ops: dict[tuple, list[dict]] = defaultdict(list)

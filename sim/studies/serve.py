@@ -34,7 +34,7 @@ import numpy as np
 
 from hardware.chip import Chip
 from hardware.errors import InputError, expect_int, shown
-from hardware.files import read_text
+from hardware.files import read_text, user_path
 from hardware.system import System
 from sim.result import Model
 from sim.studies.batching import ROUTES, Activity, Request, schedule
@@ -242,22 +242,37 @@ def serve_rates(
             f"serve: expected a Chip (hardware.load_chip) or a System (hardware.load_system), "
             f"got {type(hardware).__name__}."
         )
+    if isinstance(rates_per_s, str | bytes) or not isinstance(rates_per_s, Sequence):
+        raise InputError(f"serve: rates must be a list of numbers, got {shown(rates_per_s)}.")
     if not rates_per_s:
         raise InputError("serve: no rate given.")
-    for what, value in [("duration", duration_s), *(("rate", rate) for rate in rates_per_s)]:
+    slos = [("slo_ttft_s", slo_ttft_s), ("slo_tpot_s", slo_tpot_s)]
+    for what, value in [
+        ("duration", duration_s),
+        *(("rate", rate) for rate in rates_per_s),
+        *((name, slo) for name, slo in slos if slo is not None),
+    ]:
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)
             or not 0 < value < math.inf
         ):
-            raise InputError(f"serve: {what} must be a positive number, got {value!r}.")
+            raise InputError(f"serve: {what} must be a positive number, got {shown(value)}.")
     if route not in ROUTES:
-        raise InputError(f"serve: route must be one of {', '.join(ROUTES)}, got {route!r}.")
+        raise InputError(f"serve: route must be one of {', '.join(ROUTES)}, got {shown(route)}.")
     expect_int(max_batch, "serve: max_batch", 1, MAX_BATCH)
     expect_int(seed, "serve: seed", 0, 2**63 - 1)
     for name, value in (("chunk", chunk), ("block", block)):
         if value is not None:
             expect_int(value, f"serve: {name}", 1, 1 << 20)
+    if lengths is not None and (
+        isinstance(lengths, str | bytes)
+        or not isinstance(lengths, Sequence)
+        or not all(isinstance(row, Sequence) and len(row) == 2 for row in lengths)
+    ):
+        raise InputError(
+            f"serve: lengths must be a list of (prompt, tokens) pairs, got {shown(lengths)}."
+        )
     lengths = list(lengths) if lengths else [(prompt, tokens)]
     for row_prompt, row_tokens in lengths:
         expect_int(row_prompt, "serve: prompt", 1, config.max_positions)
@@ -315,7 +330,7 @@ def serve_rates(
 
 def read_trace(path: str | Path) -> list[tuple[int, int]]:
     """(prompt, tokens) rows of a CSV file with the columns `prompt` and `tokens`."""
-    path = Path(path)
+    path = user_path(path, "trace file")
     text = read_text(path, "trace")  # a regular UTF-8 file of bounded size (not a pipe)
     try:
         rows = list(csv.DictReader(io.StringIO(text, newline="")))

@@ -25,7 +25,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from hardware.chip import DTYPE_BYTES
-from hardware.errors import InputError, expect_int, explain_validation
+from hardware.errors import InputError, expect_int, explain_validation, shown
 from hardware.system import Interconnect, System
 from sim.result import Result
 from sim.simulate import simulate
@@ -94,12 +94,16 @@ def run_system(
     `micro_batches`; a prefill of `seq` tokens and one decode step after it.
     `overlap_comm` overlaps each layer's all-reduces with compute (sim/system/overlap.py);
     `algorithm` (ring, tree, nvls) overrides the system's all-reduce algorithm."""
+    if not isinstance(system, System):
+        raise InputError(
+            f"run_system: expected a System (hardware.system.load_system), got {shown(system)}."
+        )
     if isinstance(model, TransformerConfig):
         config = model
-    elif model in CONFIGS:
+    elif isinstance(model, str) and model in CONFIGS:
         config = CONFIGS[model]
     else:
-        raise InputError(f"unknown transformer {model!r}; known: {', '.join(CONFIGS)}.")
+        raise InputError(f"unknown transformer {shown(model)}; known: {', '.join(CONFIGS)}.")
     seq = expect_int(seq, "--seq", 1, config.max_positions - 1)
     if algorithm is not None:
         system = with_algorithm(system, algorithm)
@@ -116,8 +120,10 @@ def run_system(
     )
     chip = system.chip
     dtype = dtype or chip.default_dtype or ("fp16" if chip.peak_ops("fp16") else chip.main_dtype())
-    if dtype not in DTYPE_BYTES:
-        raise InputError(f"--dtype: unknown dtype {dtype!r}; allowed: {', '.join(DTYPE_BYTES)}.")
+    if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
+        raise InputError(
+            f"--dtype: unknown dtype {shown(dtype)}; allowed: {', '.join(DTYPE_BYTES)}."
+        )
     phases = {
         name: _phase(name, config, system, plan, batch, new, cached, dtype, overlap_comm)
         for name, new, cached in (("prefill", seq, 0), ("decode", 1, seq))

@@ -28,6 +28,8 @@ _PART = re.compile(r"(tp|pp|ep|dp)([1-9][0-9]{0,8})")
 
 def parse_plans(text: str) -> list[dict[str, int]]:
     """`tp8,tp4xpp2` as [{"tp": 8}, {"tp": 4, "pp": 2}]; one InputError for bad text."""
+    if not isinstance(text, str):
+        raise InputError(f"--plans: expected text such as tp8,tp4xpp2, got {shown(text)}.")
     plans = []
     for item in (part.strip().lower() for part in text.split(",")):
         degrees: dict[str, int] = {}
@@ -76,8 +78,16 @@ def compare_plans(
     """Run every plan (None: `sweep_plans`) with the same `options` (run_system's); a
     bad plan named by the user is an InputError, one the sweep chose is skipped."""
     config = CONFIGS.get(model) if isinstance(model, str) else model
-    if config is None:
-        raise InputError(f"unknown transformer {model!r}; known: {', '.join(CONFIGS)}.")
+    if not isinstance(config, TransformerConfig):
+        raise InputError(f"unknown transformer {shown(model)}; known: {', '.join(CONFIGS)}.")
+    if plans is not None and (
+        not isinstance(plans, list)
+        or not all(isinstance(p, dict) and p and set(p) <= set(DEGREES) for p in plans)
+    ):
+        raise InputError(
+            f"plans: expected a list of {{degree: count}} mappings with degrees "
+            f"{', '.join(DEGREES)} (as parse_plans returns), got {shown(plans)}."
+        )
     swept = plans is None
     rows, skipped, last = [], {}, None
     for degrees in sweep_plans(config, system) if swept else plans:

@@ -96,7 +96,9 @@ def test_a_large_file_the_walker_refuses_is_not_read_whole(tmp_path: Path) -> No
         (b"prompt,tokens\n" + b"1" * 200_000 + b",5\n", "field larger"),
     ],
 )
-def test_a_bad_serve_trace_file_is_an_input_error(tmp_path: Path, content: bytes, word: str) -> None:
+def test_a_bad_serve_trace_file_is_an_input_error(
+    tmp_path: Path, content: bytes, word: str
+) -> None:
     from sim.studies.serve import read_trace
 
     path = tmp_path / "t.csv"
@@ -158,11 +160,23 @@ def test_a_malformed_onnxruntime_event_is_skipped(event: dict) -> None:
 
 KERNEL = {"ph": "X", "cat": "kernel", "name": "k", "ts": 5, "dur": 3, "args": {"correlation": 1}}
 LAUNCH = {
-    "ph": "X", "cat": "cuda_runtime", "name": "launch", "pid": 1, "tid": 1, "ts": 2, "dur": 1,
+    "ph": "X",
+    "cat": "cuda_runtime",
+    "name": "launch",
+    "pid": 1,
+    "tid": 1,
+    "ts": 2,
+    "dur": 1,
     "args": {"correlation": 1},
 }
 OP = {
-    "ph": "X", "cat": "cpu_op", "name": "aten::mm", "pid": 1, "tid": 1, "ts": 1, "dur": 10,
+    "ph": "X",
+    "cat": "cpu_op",
+    "name": "aten::mm",
+    "pid": 1,
+    "tid": 1,
+    "ts": 1,
+    "dur": 10,
     "args": {"Input Dims": [[64, 64], [64, 64]], "Input type": ["float", "float"]},
 }
 
@@ -229,3 +243,18 @@ def test_validate_model_json_equal_to_the_model_is_refused(tmp_path: Path) -> No
     )
     assert_rejected(result.exit_code, result.stdout, result.stderr, "input", str(path))
     assert path.read_bytes() == before
+
+
+# accuracy --cases: the guarded loader every user file goes through ------------------------
+
+
+def test_a_cases_file_goes_through_the_guarded_yaml_loader(tmp_path: Path) -> None:
+    from sim.studies.accuracy import load_cases
+
+    path = tmp_path / "c.yaml"
+    path.write_text("cases: []\ncases: []\n", encoding="utf-8")
+    with pytest.raises(InputError, match="duplicate key"):
+        load_cases(path)
+    path.write_text("cases:\n" + "  - [1, 2, 3, 4, 5, 6, 7, 8, 9]\n" * 30_000, encoding="utf-8")
+    with pytest.raises(InputError, match="values"):  # refused before building 300k values
+        load_cases(path)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from hardware.errors import InputError, shown
+from hardware.files import user_path
 from workloads.graph import MAX_FILE_OPS
 from workloads.onnx.lean import WireError, lean_model_bytes
 
@@ -86,7 +87,7 @@ def read_model(path: str | os.PathLike):
     is left out before parsing (`lean.lean_model_bytes`), never read into memory.
     """
     onnx = onnx_module()
-    p = Path(path)
+    p = user_path(path, "ONNX file")
     if not p.is_file():
         raise InputError(f"{p}: no such ONNX file.")
     size = p.stat().st_size
