@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from hardware.errors import InputError
+from hardware.system import load_system
+from sim.studies import accuracy, measurements
+from sim.studies.serve import read_trace, serve_rates
+from sim.system.run import run_system
+from sim.system.sweep import compare_plans, parse_plans
 from tests.cli.test_corpus import assert_rejected, topsim
+from workloads.onnx.lean import lean_bytes
+from workloads.onnx.read import MAX_RANK, WHOLE_PARSE_BYTES, read_model
 
 # the wire-format walker: a product of many huge dims is held at the limit ------------------
 
@@ -28,8 +35,6 @@ def _ld(number: int, payload: bytes) -> bytes:
 
 
 def test_many_huge_dims_are_counted_in_linear_time() -> None:
-    from workloads.onnx.lean import lean_bytes
-
     dims = _ld(1, _varint(2**40) * 100_000)  # a 4-million-bit product if multiplied out
     tensor = dims + _ld(9, b"\0" * 16)  # raw_data
     model = _ld(7, _ld(5, tensor))
@@ -39,17 +44,13 @@ def test_many_huge_dims_are_counted_in_linear_time() -> None:
 
 
 def test_a_zero_dim_after_huge_ones_is_still_empty() -> None:
-    from workloads.onnx.lean import lean_bytes
-
     tensor = _ld(1, _varint(2**40) * 3 + _varint(0)) + _ld(9, b"\1" * 16)
     model = _ld(7, _ld(5, tensor))
     assert b"\1" * 16 in lean_bytes(memoryview(model), 1 << 16)  # 0 elements: kept
 
 
-onnx = pytest.importorskip("onnx")
-
-
 def _model_bytes() -> bytes:
+    pytest.importorskip("onnx")
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
@@ -66,8 +67,6 @@ def _model_bytes() -> bytes:
 
 
 def test_a_constant_of_100k_dims_is_refused_by_rank(tmp_path: Path) -> None:
-    from workloads.onnx.read import MAX_RANK, read_model
-
     tensor = _ld(1, _varint(2**40) * 100_000) + _ld(8, b"W") + _varint(2 << 3) + _varint(1)
     path = tmp_path / "m.onnx"
     path.write_bytes(_model_bytes() + _ld(7, _ld(5, tensor)))
@@ -76,8 +75,6 @@ def test_a_constant_of_100k_dims_is_refused_by_rank(tmp_path: Path) -> None:
 
 
 def test_a_large_file_the_walker_refuses_is_not_read_whole(tmp_path: Path) -> None:
-    from workloads.onnx.read import WHOLE_PARSE_BYTES
-
     path = tmp_path / "m.onnx"
     with open(path, "wb") as handle:  # a sparse file: the model, then zeros (field 0)
         handle.write(_model_bytes())
@@ -99,8 +96,6 @@ def test_a_large_file_the_walker_refuses_is_not_read_whole(tmp_path: Path) -> No
 def test_a_bad_serve_trace_file_is_an_input_error(
     tmp_path: Path, content: bytes, word: str
 ) -> None:
-    from sim.studies.serve import read_trace
-
     path = tmp_path / "t.csv"
     path.write_bytes(content)
     with pytest.raises(InputError, match=word):
@@ -108,8 +103,6 @@ def test_a_bad_serve_trace_file_is_an_input_error(
 
 
 def test_a_serve_trace_that_is_a_pipe_is_refused_without_waiting(tmp_path: Path) -> None:
-    from sim.studies.serve import read_trace
-
     path = tmp_path / "t.csv"
     os.mkfifo(path)
     with pytest.raises(InputError, match="not a regular file"):
@@ -117,8 +110,6 @@ def test_a_serve_trace_that_is_a_pipe_is_refused_without_waiting(tmp_path: Path)
 
 
 def test_a_serve_trace_error_quotes_a_short_row(tmp_path: Path) -> None:
-    from sim.studies.serve import read_trace
-
     path = tmp_path / "t.csv"
     path.write_text("prompt,tokens\n" + "x" * 100_000 + ",5\n", encoding="utf-8")
     with pytest.raises(InputError) as caught:
@@ -151,11 +142,9 @@ GOOD = {
     ],
 )
 def test_a_malformed_onnxruntime_event_is_skipped(event: dict) -> None:
-    from sim.studies.measurements import read_onnxruntime_profile
-
-    measurements = read_onnxruntime_profile([event, GOOD])
-    assert len(measurements.rows) == 1
-    assert sum(measurements.skipped.values()) == 1
+    found = measurements.read_onnxruntime_profile([event, GOOD])
+    assert len(found.rows) == 1
+    assert sum(found.skipped.values()) == 1
 
 
 KERNEL = {"ph": "X", "cat": "kernel", "name": "k", "ts": 5, "dur": 3, "args": {"correlation": 1}}
@@ -197,34 +186,26 @@ OP = {
     ],
 )
 def test_a_malformed_chrome_trace_gives_no_rows_and_no_crash(events: list) -> None:
-    from sim.studies.measurements import read_chrome_trace
-
-    measurements = read_chrome_trace(events)
-    assert measurements.rows == []
-    assert measurements.skipped
+    found = measurements.read_chrome_trace(events)
+    assert found.rows == []
+    assert found.skipped
 
 
 def test_the_good_chrome_trace_still_reads() -> None:
-    from sim.studies.measurements import read_chrome_trace
-
-    assert len(read_chrome_trace([KERNEL, LAUNCH, OP]).rows) == 1
+    assert len(measurements.read_chrome_trace([KERNEL, LAUNCH, OP]).rows) == 1
 
 
 def test_deeply_nested_json_measurements_are_an_input_error(tmp_path: Path) -> None:
-    from sim.studies.measurements import read_measurements
-
     path = tmp_path / "p.json"
     path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     with pytest.raises(InputError, match="nested"):
-        read_measurements(path)
+        measurements.read_measurements(path)
 
 
 # system --plans: a degree of thousands of digits -------------------------------------------
 
 
 def test_a_plan_degree_of_5000_digits_is_refused() -> None:
-    from sim.system.sweep import parse_plans
-
     with pytest.raises(InputError, match="at most 9"):
         parse_plans("tp" + "9" * 5000)
     assert parse_plans("tp999999999") == [{"tp": 999_999_999}]
@@ -249,12 +230,67 @@ def test_validate_model_json_equal_to_the_model_is_refused(tmp_path: Path) -> No
 
 
 def test_a_cases_file_goes_through_the_guarded_yaml_loader(tmp_path: Path) -> None:
-    from sim.studies.accuracy import load_cases
-
     path = tmp_path / "c.yaml"
     path.write_text("cases: []\ncases: []\n", encoding="utf-8")
     with pytest.raises(InputError, match="duplicate key"):
-        load_cases(path)
+        accuracy.load_cases(path)
     path.write_text("cases:\n" + "  - [1, 2, 3, 4, 5, 6, 7, 8, 9]\n" * 30_000, encoding="utf-8")
     with pytest.raises(InputError, match="values"):  # refused before building 300k values
-        load_cases(path)
+        accuracy.load_cases(path)
+
+
+# the Python API of today's features raises InputError, never TypeError ---------------------
+
+
+def _toy4():
+    return load_system("toy-4")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: run_system(["x"], _toy4()),
+        lambda: run_system("llama-2-7b", "toy-4"),
+        lambda: run_system("llama-2-7b", _toy4(), dtype=["fp16"]),
+        lambda: parse_plans(None),
+        lambda: compare_plans("llama-2-7b", _toy4(), "tp4"),
+        lambda: compare_plans("llama-2-7b", _toy4(), [{"zz": 1}]),
+        lambda: compare_plans(["x"], _toy4(), None),
+    ],
+)
+def test_system_api_rejects_wrong_types(call) -> None:
+    with pytest.raises(InputError):
+        call()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"rates_per_s": 5},
+        {"lengths": [(1,)]},
+        {"lengths": 5},
+        {"slo_ttft_s": "1"},
+        {"slo_tpot_s": float("nan")},
+    ],
+)
+def test_serve_api_rejects_wrong_types(kwargs: dict) -> None:
+    import hardware
+
+    args = {"rates_per_s": [1.0], "duration_s": 1.0, **kwargs}
+    with pytest.raises(InputError):
+        serve_rates("llama-2-7b", hardware.load_chip("h100-sxm"), **args)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: read_trace(None),
+        lambda: accuracy.load_cases(5),
+        lambda: measurements.read_measurements(None),
+        lambda: measurements.read_chrome_trace(None),
+        lambda: read_model(5),
+    ],
+)
+def test_file_readers_reject_a_path_that_is_not_one(call) -> None:
+    with pytest.raises(InputError):
+        call()
