@@ -157,6 +157,8 @@ def onnx_cases() -> list[Case]:
     add("symlink-dev-zero", lambda p: os.symlink("/dev/zero", p))
     add("symlink-dangling", lambda p: os.symlink("nowhere.onnx", p))
     add("no-read-permission", lambda p: (p.write_bytes(_model().SerializeToString()), p.chmod(0)))
+    add("constant-300MB", lambda p: p.write_bytes(_weights_elsewhere("constant")))
+    add("if-branch-300MB", lambda p: p.write_bytes(_weights_elsewhere("if")))
     add("sparse-2GB", lambda p: _sparse(p, 2**31 + 10))
     add("sparse-1.9GB", lambda p: _sparse(p, 2**31 - 2**26))
     # the same files through the other commands that read ONNX
@@ -165,6 +167,43 @@ def onnx_cases() -> list[Case]:
         add(f"export-{name}", content, "--chip", "toy", command=("explain",))
     cases += quant_cases()
     return cases
+
+
+def _weights_elsewhere(where: str) -> bytes:
+    """A 300 MB weight held by a Constant node or as an initializer of an If branch (the
+    places a walk of the top-level initializers alone would miss)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((256, 300_000), np.float32), "W")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 256])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    if where == "constant":
+        nodes = [
+            helper.make_node("Constant", [], ["W"], value=weight),
+            helper.make_node("MatMul", ["x", "W"], ["y"]),
+        ]
+        graph = helper.make_graph(nodes, "m", [x], [y])
+    else:
+        then = helper.make_graph(
+            [helper.make_node("MatMul", ["x", "W"], ["t"])],
+            "then",
+            [],
+            [helper.make_tensor_value_info("t", TensorProto.FLOAT, None)],
+            initializer=[weight],
+        )
+        other = helper.make_graph(
+            [helper.make_node("Identity", ["x"], ["e"])],
+            "else",
+            [],
+            [helper.make_tensor_value_info("e", TensorProto.FLOAT, None)],
+        )
+        c = helper.make_tensor_value_info("c", TensorProto.BOOL, [])
+        node = helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other)
+        graph = helper.make_graph([node], "m", [x, c], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
 
 
 def _sparse(path: Path, size: int) -> None:

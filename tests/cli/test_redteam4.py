@@ -294,3 +294,58 @@ def test_serve_api_rejects_wrong_types(kwargs: dict) -> None:
 def test_file_readers_reject_a_path_that_is_not_one(call) -> None:
     with pytest.raises(InputError):
         call()
+
+
+# the walker leaves out large tensors wherever the model holds them -------------------------
+
+
+def test_large_tensors_in_constants_subgraphs_and_sparse_initializers_are_left_out() -> None:
+    pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import ModelProto, TensorProto, helper, numpy_helper
+
+    def big(name: str):
+        return numpy_helper.from_array(np.ones((10, 10), np.float32), name)
+
+    value = helper.make_tensor_value_info
+    then = helper.make_graph(
+        [helper.make_node("Identity", ["b"], ["t"])], "then", [], [value("t", 1, None)],
+        initializer=[big("b")],
+    )  # fmt: skip
+    other = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["e"])], "else", [], [value("e", 1, None)]
+    )
+    sparse = helper.make_sparse_tensor(
+        big("v"), numpy_helper.from_array(np.arange(100), "i"), [100]
+    )
+    graph = helper.make_graph(
+        [
+            helper.make_node("Constant", [], ["k"], value=big("k")),
+            helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other),
+        ],
+        "m",
+        [value("x", 1, [10, 10]), value("c", TensorProto.BOOL, [])],
+        [value("y", 1, None)],
+        sparse_initializer=[sparse],
+    )
+    data = helper.make_model(graph).SerializeToString()
+    lean = ModelProto.FromString(lean_bytes(memoryview(data), 16))
+    constant = lean.graph.node[0].attribute[0].t
+    (branch,) = (
+        a.g.initializer[0] for a in lean.graph.node[1].attribute if a.name == "then_branch"
+    )
+    values = lean.graph.sparse_initializer[0].values
+    for tensor in (constant, branch, values):
+        assert list(tensor.dims) == [10, 10] or list(tensor.dims) == [100]
+        assert not tensor.raw_data and not tensor.float_data
+    assert ModelProto.FromString(lean_bytes(memoryview(data), 1000)) == ModelProto.FromString(data)
+
+
+def test_messages_nested_past_protobufs_limit_are_refused() -> None:
+    from workloads.onnx.lean import MAX_DEPTH, WireError
+
+    body = b"\0" * 40_000  # long enough to be walked at limit 16
+    for _ in range(MAX_DEPTH + 2):  # graph -> node -> attribute.g -> graph -> ...
+        body = _ld(1, _ld(5, _ld(6, body)))
+    with pytest.raises(WireError, match="nested"):
+        lean_bytes(memoryview(_ld(7, body)), 16)

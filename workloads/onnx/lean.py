@@ -8,12 +8,13 @@ parsed message), so loading a 330 MB ViT-B/16 took over 1 GB for data thrown awa
 `lean_model_bytes` walks the file, memory-mapped, with the protobuf wire format
 (https://protobuf.dev/programming-guides/encoding/: each field a varint key
 `number << 3 | wire type`, then a varint, 4 or 8 bytes, or a varint length and that many
-bytes) and writes a copy that keeps every field except the data of the graph's
-initializers over `limit` elements (TensorProto fields float_data, int32_data,
-string_data, int64_data, raw_data, double_data, uint64_data); their dims, dtype and name
-stay. The skipped bytes are never read, so the pages holding them are never loaded:
-memory follows the graph, not the weights. Field numbers are those of onnx.proto
-(ModelProto.graph = 7, GraphProto.initializer = 5, TensorProto.dims = 1).
+bytes) and writes a copy that keeps every field except the data of tensors over `limit`
+elements (TensorProto fields float_data, int32_data, string_data, int64_data, raw_data,
+double_data, uint64_data): the graph's initializers and sparse initializers, tensors in
+node attributes (a Constant's value), and the same inside subgraphs (If/Loop/Scan
+bodies) and functions. Their dims, dtype and name stay. The skipped bytes are never read,
+so the pages holding them are never loaded: memory follows the graph, not the weights.
+Field numbers are those of onnx.proto (see CHILDREN; TensorProto.dims = 1).
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ import mmap
 import os
 from collections.abc import Iterator
 
-MODEL_GRAPH = 7
-GRAPH_INITIALIZER = 5
 TENSOR_DIMS = 1
 TENSOR_DATA_FIELDS = frozenset({4, 5, 6, 7, 9, 10, 11})
 VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
@@ -111,25 +110,45 @@ def _tensor(buf, start: int, end: int, limit: int) -> bytes:
     )
 
 
-def _rewrite(buf, start: int, end: int, field: int, inner) -> bytes:
-    """The message with each length-delimited `field` replaced by `inner(start, end)`."""
+# the messages the walk enters, and in each the fields holding messages it enters (numbers
+# from onnx.proto); a field not listed is copied as it is
+MODEL, FUNCTION, GRAPH, NODE, ATTRIBUTE, SPARSE, TENSOR = range(7)
+CHILDREN: dict[int, dict[int, int]] = {
+    MODEL: {7: GRAPH, 25: FUNCTION},  # graph, functions
+    FUNCTION: {7: NODE},  # node
+    GRAPH: {1: NODE, 5: TENSOR, 15: SPARSE},  # node, initializer, sparse_initializer
+    NODE: {5: ATTRIBUTE},  # attribute
+    # t, tensors, g (an If/Loop/Scan body), graphs, sparse_tensor, sparse_tensors
+    ATTRIBUTE: {5: TENSOR, 10: TENSOR, 6: GRAPH, 11: GRAPH, 22: SPARSE, 23: SPARSE},
+    SPARSE: {1: TENSOR, 2: TENSOR},  # values, indices
+}
+MAX_DEPTH = 100  # nested messages (subgraphs in subgraphs); protobuf's own parser stops here
+
+
+def _message(buf, start: int, end: int, kind: int, limit: int, depth: int = 0) -> bytes:
+    """The message of this kind with the data of every tensor over `limit` elements inside
+    it left out. A submessage shorter than limit // 2 bytes is copied without a walk: a
+    tensor over the limit holds at least that many bytes of data (int4 packs two a byte),
+    so nodes and small attributes cost one slice each."""
+    if depth > MAX_DEPTH:
+        raise WireError(f"messages nested deeper than {MAX_DEPTH} levels")
+    if kind == TENSOR:
+        return _tensor(buf, start, end, limit)
+    children = CHILDREN[kind]
     parts = []
     for number, wire, key_at, value_at, after in _fields(buf, start, end):
-        if number == field and wire == LENGTH:
-            body = inner(value_at, after)
-            parts.append(_encode_varint((field << 3) | LENGTH) + _encode_varint(len(body)) + body)
-        else:
+        child = children.get(number)
+        if child is None or wire != LENGTH or after - value_at < limit // 2:
             parts.append(bytes(buf[key_at:after]))
+        else:
+            body = _message(buf, value_at, after, child, limit, depth + 1)
+            parts.append(_encode_varint(number << 3 | LENGTH) + _encode_varint(len(body)) + body)
     return b"".join(parts)
 
 
 def lean_bytes(buf, limit: int) -> bytes:
-    """A serialized ModelProto with the data of initializers over `limit` elements left out."""
-
-    def graph(start: int, end: int) -> bytes:
-        return _rewrite(buf, start, end, GRAPH_INITIALIZER, lambda s, e: _tensor(buf, s, e, limit))
-
-    return _rewrite(buf, 0, len(buf), MODEL_GRAPH, graph)
+    """A serialized ModelProto with the data of tensors over `limit` elements left out."""
+    return _message(buf, 0, len(buf), MODEL, limit)
 
 
 def lean_model_bytes(path: str | os.PathLike, limit: int) -> bytes:
