@@ -214,6 +214,10 @@ def cli_cases() -> list[Case]:
         ["system", "llama-2-7b", "--system", "toy-4", "--ep", "4", "--tp", "1"],
     )
 
+    long = "x" * 5000
+    add("system", "long-onnx-name", ["run", f"{long}.onnx", "--chip", "toy", "-q"])
+    add("system", "long-lut-space", ["lut", long, "--chip", "toy"])
+    add("system", "long-validate-model", ["validate-model", "--chip", "toy", "-m", f"{long}.onnx"])
     run = ["run", "mlp", "--chip", "toy", "-q"]
     for name in ("o.perfetto-trace", "o.pftrace", "o.PFTRACE", ".pftrace"):
         add("trace", f"run-{name}", [*run, "--trace", name])

@@ -99,6 +99,8 @@ def system_file_cases() -> list[Case]:
     add("chips-zero", ring, chips=0)
     add("hier-node-chips-one-node", {**hier, "node_chips": 4})
     add("hier-overlap", {**hier, "overlap_share": 0.5})
+    add("chip-name-5000", ring, chip="x" * 5000)
+    add("chip-name-300", ring, chip="x" * 300)
     return cases
 
 

@@ -157,7 +157,7 @@ def validate_system(data: dict, source: str, folder: Path | None = None) -> Syst
     (a relative path is read from `folder`, the system file's folder)."""
     chip_ref = data.get("chip")
     if isinstance(chip_ref, str) and chip_ref:
-        is_preset = (PRESET_DIR / f"{chip_ref}.yaml").is_file()
+        is_preset = path_kind(PRESET_DIR / f"{chip_ref}.yaml") == "file"  # OSError-safe
         if folder is not None and not is_preset and not Path(chip_ref).is_absolute():
             chip_ref = str(folder / chip_ref)
         try:

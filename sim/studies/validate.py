@@ -31,6 +31,7 @@ import workloads
 from hardware.calibrate import check_threads
 from hardware.chip import Chip
 from hardware.errors import InputError, expect_int, shown
+from hardware.files import path_kind
 from hardware.measure import ort_session
 from sim.simulate import simulate
 
@@ -215,7 +216,7 @@ def check_validation(
     known = workloads.list_workloads()
     for name in models:
         if isinstance(name, str) and is_onnx_file(name):
-            if not Path(name).is_file():
+            if path_kind(Path(name)) != "file":  # a name too long is not one either
                 raise InputError(f"--model {name}: no such ONNX file.")
             continue
         if not isinstance(name, str) or name not in known:

@@ -349,3 +349,32 @@ def test_messages_nested_past_protobufs_limit_are_refused() -> None:
         body = _ld(1, _ld(5, _ld(6, body)))
     with pytest.raises(WireError, match="nested"):
         lean_bytes(memoryview(_ld(7, body)), 16)
+
+
+# a name longer than the file system allows is a missing file, not an OSError ---------------
+
+LONG = "x" * 5000
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("run", f"{LONG}.onnx", "--chip", "toy", "-q"),
+        ("lut", LONG, "--chip", "toy"),
+        ("validate-model", "--chip", "toy", "-m", f"{LONG}.onnx"),
+    ],
+)
+def test_a_path_too_long_for_the_file_system_is_an_input_error(args: tuple) -> None:
+    result = topsim(*args)
+    assert_rejected(result.exit_code, result.stdout, result.stderr, "x")
+
+
+def test_a_system_whose_chip_name_is_too_long_is_an_input_error(tmp_path: Path) -> None:
+    system = tmp_path / "s.yaml"
+    system.write_text(
+        "name: s\nhypothetical: true\nchips: 4\nhost: {description: h}\n"
+        f"chip: {LONG}\ninterconnect: {{topology: ring, bandwidth: 1 GB/s, latency: 1 us}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match="field 'chip'"):
+        load_system(system)

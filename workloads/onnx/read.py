@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from hardware.errors import InputError, shown
-from hardware.files import user_path
+from hardware.files import path_kind, user_path
 from workloads.graph import MAX_FILE_OPS
 from workloads.onnx.lean import WireError, lean_model_bytes
 
@@ -88,7 +88,7 @@ def read_model(path: str | os.PathLike):
     """
     onnx = onnx_module()
     p = user_path(path, "ONNX file")
-    if not p.is_file():
+    if path_kind(p) != "file":  # missing, a folder, a pipe, or a name too long
         raise InputError(f"{p}: no such ONNX file.")
     size = p.stat().st_size
     if size > MAX_ONNX_BYTES:

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hardware.chip import DTYPE_BYTES
 from hardware.errors import InputError, explain_validation
-from hardware.files import load_yaml_mapping, read_text
+from hardware.files import load_yaml_mapping, path_kind, read_text, user_path
 from hardware.quantity import Flag
 
 SPACE_DIR = Path(__file__).resolve().parents[3] / "spaces"
@@ -175,10 +175,11 @@ def space_from(data: dict, source: str, path: Path | None = None) -> Space:
 
 def load_space(name_or_path: str | os.PathLike) -> Space:
     """A space file, or a built-in one by name (`topsim lut fbnet`: spaces/fbnet.yaml)."""
-    path = Path(name_or_path)
-    if not path.exists() and (SPACE_DIR / f"{name_or_path}.yaml").is_file():
-        path = SPACE_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
+    path = user_path(name_or_path, "space")
+    builtin = SPACE_DIR / f"{path}.yaml"
+    if path_kind(path) is None and path_kind(builtin) == "file":  # OSError-safe checks
+        path = builtin
+    if path_kind(path) != "file":
         known = ", ".join(sorted(p.stem for p in SPACE_DIR.glob("*.yaml")))
         raise InputError(f"space {str(name_or_path)!r}: no such file nor built-in space ({known}).")
     source = str(path)
