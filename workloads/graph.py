@@ -149,7 +149,19 @@ class Op(BaseModel):
         return bool(self.attrs.get("accelerated", True))
 
 
+class Totals(NamedTuple):
+    """A graph's sums over its ops, derived once (see `Graph.totals`)."""
+
+    macs: int
+    ops: int
+    dtype: str  # the dtype most MACs (or, without MACs, most ops) are computed in
+
+
 class Graph(BaseModel):
+    """Derived figures (`order`, `totals`) are computed once and kept; assigning a field
+    forgets them. A validated graph's lists are not to be changed in place: build a new
+    graph (its ops' numbers are derived by validation, too)."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: Name = Field(min_length=1)
@@ -159,6 +171,13 @@ class Graph(BaseModel):
     ops: list[Op] = Field(min_length=1)
 
     _order: list[Op] | None = PrivateAttr(default=None)
+    _totals: Totals | None = PrivateAttr(default=None)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in type(self).model_fields:
+            self._order = None
+            self._totals = None
 
     @model_validator(mode="before")
     @classmethod
@@ -305,12 +324,30 @@ class Graph(BaseModel):
         return order
 
     @property
+    def totals(self) -> Totals:
+        """MACs, ops and main dtype of the whole graph (a simulation reads them per run)."""
+        if self._totals is None:
+            self._totals = self._summed()
+        return self._totals
+
+    def _summed(self) -> Totals:
+        weight: dict[str, int] = {}
+        macs = ops = 0
+        for op in self.ops:
+            stats = op.stats
+            macs += stats.macs
+            ops += stats.ops
+            weight[op.dtype] = weight.get(op.dtype, 0) + (stats.macs or stats.ops) + 1
+        dtype = max(sorted(weight), key=lambda d: weight[d])
+        return Totals(macs=macs, ops=ops, dtype=dtype)
+
+    @property
     def macs(self) -> int:
-        return sum(op.macs for op in self.ops)
+        return self.totals.macs
 
     @property
     def total_ops(self) -> int:
-        return sum(op.ops for op in self.ops)
+        return self.totals.ops
 
     @property
     def params(self) -> int:
@@ -319,10 +356,7 @@ class Graph(BaseModel):
     @property
     def dtype(self) -> str:
         """The dtype most MACs (or, without MACs, most ops) are computed in."""
-        weight: dict[str, int] = {}
-        for op in self.ops:
-            weight[op.dtype] = weight.get(op.dtype, 0) + (op.macs or op.ops) + 1
-        return max(sorted(weight), key=lambda d: weight[d])
+        return self.totals.dtype
 
     @property
     def input_bytes(self) -> float:
