@@ -73,11 +73,13 @@ class Engine:
         self.launches: list[LaunchRecord] = []
         # host time to issue each kernel: the driver's launch plus the runtime's dispatch
         by_kind = dict(options.dispatch_by_kind)
-        self.issue_s = [
-            chip.launch.latency
-            + max([options.dispatch_s, *(by_kind.get(k, 0.0) for k in kernel.kinds)])
-            for kernel in kernels
-        ]
+        self.issue_s = [chip.launch.latency + options.dispatch_s] * len(kernels)
+        if by_kind:
+            self.issue_s = [
+                chip.launch.latency
+                + max([options.dispatch_s, *(by_kind.get(k, 0.0) for k in kernel.kinds)])
+                for kernel in kernels
+            ]
         self.launch_count = 0
         self.levels = chip.clock.levels()
         top = self.levels[0].voltage
