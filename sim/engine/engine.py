@@ -123,18 +123,29 @@ class Engine:
         level = self.capped.get(key)
         if level is None:
             level = self.capped[key] = capped_level(
-                kernel, self.chip, self.level, batch, self.options.overlap, self.voltage_scales
+                kernel,
+                self.chip,
+                self.level,
+                batch,
+                self.options.overlap,
+                self.voltage_scales,
+                self.cycles[kernel.index],
+                self.top_joules(kernel, batch),
             )
         return level
 
     def energy(self, kernel: Kernel, batch: int, level: int) -> float:
-        """A kernel's dynamic joules at a DVFS level (as kernel_energy, its parts at the top
-        voltage worked out once: they are the same for every steady batch)."""
+        """A kernel's dynamic joules at a DVFS level."""
+        return self.top_joules(kernel, batch) * self.voltage_scale(level)
+
+    def top_joules(self, kernel: Kernel, batch: int) -> float:
+        """A kernel's dynamic joules at the top voltage (as kernel_energy), worked out once:
+        they are the same for every steady batch."""
         key = (kernel.index, batch > 0)
         joules = self.top_energy.get(key)
         if joules is None:
             joules = self.top_energy[key] = kernel_energy(kernel, self.chip, 1.0, batch)
-        return joules * self.voltage_scale(level)
+        return joules
 
     def set_level(self, level: int) -> None:
         self.level_s[self.level] += self.env.now - self.level_since
