@@ -196,8 +196,9 @@ class Graph(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> Graph:
         self._check_names()
+        shared: dict[tuple, Derived] = {}  # repeated layers share one record (it is immutable)
         for op in self.ops:
-            self._derive(op)
+            self._derive(op, shared)
         self._check_outputs()
         _ = self.order
         self._check_orphans()
@@ -243,8 +244,11 @@ class Graph(BaseModel):
                     "output, not a graph input and not const (remove it, or list it in inputs)"
                 )
 
-    def _derive(self, op: Op) -> None:
-        shapes = [self.tensors[t].shape for t in op.inputs]
+    def _derive(self, op: Op, shared: dict[tuple, Derived]) -> None:
+        tensors = self.tensors
+        ins = [tensors[t] for t in op.inputs]
+        outs = [tensors[t] for t in op.outputs]
+        shapes = [t.shape for t in ins]
         try:
             stats = infer(op.kind, shapes, op.attrs)
         except OpShapeError as exc:
@@ -255,37 +259,37 @@ class Graph(BaseModel):
                 f"op {op.name!r} ({op.kind}): its inputs {[list(s) for s in shapes]} and "
                 f"attributes do not fit a {op.kind} op (see the graph schema in README.md)"
             ) from None
-        if len(stats.out_shapes) != len(op.outputs):
+        if len(stats.out_shapes) != len(outs):
             raise ValueError(
                 f"op {op.name!r} ({op.kind}) makes {len(stats.out_shapes)} outputs "
-                f"but lists {len(op.outputs)}"
+                f"but lists {len(outs)}"
             )
-        for name, shape in zip(op.outputs, stats.out_shapes, strict=True):
-            if self.tensors[name].shape != tuple(shape):
+        for name, tensor, shape in zip(op.outputs, outs, stats.out_shapes, strict=True):
+            if tensor.shape != tuple(shape):
                 raise ValueError(
                     f"op {op.name!r} ({op.kind}): output {name!r} is declared "
-                    f"{list(self.tensors[name].shape)} but the op makes {list(shape)}"
+                    f"{list(tensor.shape)} but the op makes {list(shape)}"
                 )
-        dtype = op.attrs.get("dtype") or self.tensors[(op.inputs or op.outputs)[0]].dtype
+        dtype = op.attrs.get("dtype") or (ins or outs)[0].dtype
         if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
             raise ValueError(
                 f"op {op.name!r}: unknown dtype {str(dtype)[:40]!r} in attribute 'dtype'; "
                 f"allowed: {', '.join(DTYPE_BYTES)}"
             )
-        read = 0.0
-        for i, t in enumerate(dict.fromkeys(op.inputs)):
-            tensor = self.tensors[t]
-            share = stats.read_fraction if (op.kind == "embedding" and i == 1) else 1.0
-            read += tensor.nbytes * share
-        if op.kind == "embedding":
-            read = self.tensors[op.inputs[0]].nbytes + self.tensors[op.outputs[0]].nbytes
-        write = sum(self.tensors[t].nbytes for t in op.outputs)
-        op.derived = Derived(
-            stats=stats,
-            dtype=dtype,
-            read_bytes=0.0 if stats.is_view else read,
-            write_bytes=0.0 if stats.is_view else write,
-        )
+        if op.kind == "embedding":  # the table's gathered rows: as many as it writes
+            read = ins[0].nbytes + outs[0].nbytes
+        else:  # each input once
+            read = 0.0
+            for t in dict.fromkeys(op.inputs):
+                read += tensors[t].nbytes
+        write = sum(t.nbytes for t in outs)
+        if stats.is_view:
+            read = write = 0.0
+        key = (id(stats), dtype, read, write)  # stats: one object per distinct op (infer)
+        derived = shared.get(key)
+        if derived is None:
+            derived = shared[key] = Derived(stats, dtype, read, write)
+        op.derived = derived
 
     def _check_outputs(self) -> None:
         if not self.outputs:
