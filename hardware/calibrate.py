@@ -83,10 +83,14 @@ def calibrate(
     quick: bool = False,
     threads: int | None = None,
     device: str = "cpu",
+    refine: Callable[[dict, int], dict] | None = None,
 ) -> Chip:
     """Measure this machine (`device` "cpu" or "cuda"), write the spec to `out` if given.
 
     `out` and `threads` are checked before anything is measured (minutes on a big machine).
+    `threads` defaults to 1 (one core, as single-threaded runtimes run). `refine(spec,
+    threads)` may add measurements of its own to the CPU spec before it is checked and
+    written (`sim.studies.host_rates` adds the per-op-class efficiencies).
     """
     if out is not None:
         out = check_output(out, "calibrate --out")
@@ -94,7 +98,9 @@ def calibrate(
         check_threads(threads, "calibrate --threads")
     plan = QUICK if quick else FULL
     if device == "cpu":
-        spec = cpu_spec(plan, threads)
+        spec = cpu_spec(plan, threads or 1)
+        if refine is not None:
+            spec = refine(spec, threads or 1)
     elif device == "cuda":
         spec = cuda_spec(plan)
     else:
@@ -155,7 +161,7 @@ def _today() -> str:
     return datetime.date.today().isoformat()
 
 
-def _source(method: str) -> str:
+def source_text(method: str) -> str:
     return f"measured by topsim calibrate on {_today()}, {method}"
 
 
@@ -196,7 +202,7 @@ def cpu_spec(plan: Plan, threads: int | None = None) -> dict:
     llc_bytes = caches[llc_name][0] if llc_name else 8 * 2**20
     dram_copy = min(max(plan.copy_bytes, 4 * int(llc_bytes)), plan.max_copy_bytes)
     llc_copy = max(2**16, int(llc_bytes) // 4)
-    dram = copy_bandwidth(dram_copy, threads, plan.repeats)
+    dram = copy_bandwidth(dram_copy, threads, 3 * plan.repeats)
     llc = copy_bandwidth(llc_copy, threads, 5 * plan.repeats)
     dram_bw, llc_bw = dram.best(), llc.best()
     per_op, dispatch_source = dispatch_overhead(plan, threads)
@@ -278,20 +284,20 @@ def cpu_spec(plan: Plan, threads: int | None = None) -> dict:
     if l2_private:
         spec["memory"]["local"] = {"capacity": _bytes(l2_private)}
     spec["sources"] = {
-        "clock.nominal": _source(clock_source),
-        "units.cpu.instances": _source(
+        "clock.nominal": source_text(clock_source),
+        "units.cpu.instances": source_text(
             f"physical cores among the {len(cpus)} logical CPUs this "
             f"process may use (sched_getaffinity, sysfs topology); "
             f"{threads} used"
         ),
-        "units.cpu.rates.matrix": _source(
+        "units.cpu.rates.matrix": source_text(
             f"numpy matmul (BLAS) on square sizes, GFLOP/s by size with 1 thread: "
             f"{gemm_text(single)}; with {threads} threads: {gemm_text(multi)}; measured "
             f"scaling {threads} threads / 1: fp32 {scaling['float32']:.2f}x, fp64 "
             f"{scaling['float64']:.2f}x; per instance: the {threads}-thread rate at the best "
             f"size / {threads}, divided by 2 x clock"
         ),
-        "units.cpu.rates.vector": _source(
+        "units.cpu.rates.vector": source_text(
             f"numpy multiply on one core on L1-resident arrays (fp32: {sizes32[0]} and "
             f"{sizes32[1]} elements, interleaved), slope of the best time: "
             f"{vector['float32'][0] / 1e9:.2f} G fp32 and {vector['float64'][0] / 1e9:.2f} G "
@@ -299,29 +305,29 @@ def cpu_spec(plan: Plan, threads: int | None = None) -> dict:
         ),
         "units.cpu.rates.scalar": "estimate: the vector rate divided by the fp32 SIMD lanes "
         "(one lane per cycle); not measured",
-        "units.cpu.vector_width": _source(lanes_source),
+        "units.cpu.vector_width": source_text(lanes_source),
         "units.cpu.blocks": "estimate: GEMM output split among threads in 64x64 blocks; "
         "vector work in chunks of 4096 elements (not measured)",
         "units.host": "the same CPU, one core, for ops marked host-only; rates as units.cpu "
         "per instance",
-        "memory.dram.capacity": _source("os.sysconf physical pages x page size"),
-        "memory.dram.bandwidth": _source(
+        "memory.dram.capacity": source_text("os.sysconf physical pages x page size"),
+        "memory.dram.bandwidth": source_text(
             f"numpy copy of {dram_copy / 2**20:.0f} MiB (4x the last-level cache, within "
             f"{plan.copy_bytes / 2**20:.0f}-{plan.max_copy_bytes / 2**20:.0f} MiB), read + "
             f"write bytes counted, the better of: {dram.text()}"
         ),
-        "memory.l2.capacity": _source(
+        "memory.l2.capacity": source_text(
             f"last-level cache ({llc_name or 'none found: 8 MiB assumed'}"
             ") from /sys/devices/system/cpu/cpu0/cache or sysconf"
         ),
-        "memory.l2.bandwidth": _source(
+        "memory.l2.bandwidth": source_text(
             f"numpy copy of {llc_copy / 2**20:.3g} MiB (fits the last-level cache), read + "
             f"write bytes counted, the better of: {llc.text()}"
         ),
-        "memory.local": _source("per-core L2 cache size from sysfs"),
+        "memory.local": source_text("per-core L2 cache size from sysfs"),
         "host_link": "the host unit shares the CPU's memory: host_link = the measured DRAM copy "
         "bandwidth, no latency",
-        "launch.latency": _source(dispatch_source),
+        "launch.latency": source_text(dispatch_source),
         "launch.queue_depth": "a CPU runtime dispatches and runs each op on the same thread: "
         "one op in flight",
     }
@@ -433,37 +439,39 @@ def cuda_spec(plan: Plan) -> dict:
             "graph_latency": _seconds(graph_latency),
         },
         "sources": {
-            "clock.nominal": _source(clock_source),
-            "units.sm.instances": _source("torch.cuda.get_device_properties multi_processor_count"),
-            "units.sm.rates.matrix": _source(
+            "clock.nominal": source_text(clock_source),
+            "units.sm.instances": source_text(
+                "torch.cuda.get_device_properties multi_processor_count"
+            ),
+            "units.sm.rates.matrix": source_text(
                 f"highest torch.matmul rate over square sizes (CUDA events), TFLOP/s by size: "
                 f"{gemm_text}; fp32 with TF32 off; divided by 2 x {sms} SMs x clock"
             ),
-            "units.sm.rates.vector": _source(
+            "units.sm.rates.vector": source_text(
                 "fp32: the fp32 matmul rate with TF32 off (CUDA-core FMA); fp16/bf16 twice that "
                 "(estimate: packed half2 FMA, not measured)"
             ),
             "units.sm.rates.scalar": "estimate: 1/8 of the fp32 vector rate (special-function "
             "units, as in the h100-sxm preset); not measured",
-            "units.cpu": _source(
+            "units.cpu": source_text(
                 "the host CPU, one core: numpy matmul and elementwise rates (quick measurement)"
             ),
             "units.sm.tile": "estimate: Hopper/Ampere MMA shapes, not measured",
-            "memory.dram.capacity": _source("torch.cuda.get_device_properties total_memory"),
-            "memory.dram.bandwidth": _source(
+            "memory.dram.capacity": source_text("torch.cuda.get_device_properties total_memory"),
+            "memory.dram.bandwidth": source_text(
                 f"device-to-device copy_ of {copy_elems * 4 / 2**20:.0f} MiB, read + write bytes"
             ),
-            "memory.l2.capacity": _source("torch.cuda.get_device_properties L2_cache_size"),
-            "memory.l2.bandwidth": _source("device copy of a quarter of the L2, read + write"),
-            "host_link.bandwidth": _source("pinned host-to-device copy"),
+            "memory.l2.capacity": source_text("torch.cuda.get_device_properties L2_cache_size"),
+            "memory.l2.bandwidth": source_text("device copy of a quarter of the L2, read + write"),
+            "host_link.bandwidth": source_text("pinned host-to-device copy"),
             "host_link.latency": "estimate: a small cudaMemcpyAsync, not measured",
-            "launch.latency": _source(
+            "launch.latency": source_text(
                 "host time per launch of a tiny elementwise kernel, launch-bound stream of kernels"
             ),
-            "launch.device_gap": _source(
+            "launch.device_gap": source_text(
                 "time per kernel of the same tiny kernels replayed from a CUDA graph"
             ),
-            "launch.graph_latency": _source("replay time of a one-kernel CUDA graph"),
+            "launch.graph_latency": source_text("replay time of a one-kernel CUDA graph"),
         },
     }
     return spec

@@ -433,12 +433,27 @@ def dispatch_overhead(plan: Plan, threads: int) -> tuple[float, str]:
     return max(per_op, 1e-9), method
 
 
-def ort_session(path: str | os.PathLike, threads: int):
-    """An onnxruntime CPU session with a fixed thread count and sequential execution."""
+def ort_session(
+    path: str | os.PathLike,
+    threads: int,
+    spinning: bool = True,
+    profile_prefix: str | os.PathLike | None = None,
+):
+    """An onnxruntime CPU session with a fixed thread count and sequential execution.
+
+    `spinning` False: idle intra-op threads sleep instead of spin-waiting for the next run
+    (for sessions open side by side and run in turn). `profile_prefix`: profile every
+    node's kernel time into a JSON file starting with it (`session.end_profiling()`).
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    if profile_prefix is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = str(profile_prefix)
     options.intra_op_num_threads = threads
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3

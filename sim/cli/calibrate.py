@@ -9,7 +9,6 @@ checks the flags and prints the table and the verdict.
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -29,7 +28,7 @@ if TYPE_CHECKING:  # measuring and validating load numpy: imported when they run
 def validation_table(report: Validation) -> Table:
     table = Table(
         title=f"topsim vs onnxruntime on this CPU ({report.threads} threads, chip "
-        f"{report.chip}, fusion {report.fusion}, median of {report.runs} runs; "
+        f"{report.chip}, fusion {report.fusion}, {report.runs} interleaved runs; "
         "losses in ms)"
     )
     for column in (
@@ -38,7 +37,8 @@ def validation_table(report: Validation) -> Table:
         "Measured ms",
         "Best ms",
         "Predicted ms",
-        "Error %",
+        "Pred/median",
+        "Pred/best",
         "Largest losses",
     ):
         table.add_column(
@@ -52,7 +52,8 @@ def validation_table(report: Validation) -> Table:
             f"{row.measured_s * 1e3:.2f}",
             f"{row.best_s * 1e3:.2f}",
             f"{row.predicted_s * 1e3:.2f}",
-            f"{row.error * 100:+.1f}",
+            f"{row.ratio:.2f}x",
+            f"{row.ratio_best:.2f}x",
             top,
         )
     return table
@@ -78,28 +79,36 @@ def calibrate(
     ),
     device: Annotated[str, typer.Option(help="cpu, or cuda (needs PyTorch and a GPU).")] = "cpu",
     threads: Annotated[
-        int | None, typer.Option(help="CPU threads to model (default: the physical cores).")
+        int | None,
+        typer.Option(help="CPU threads to model and measure with (default: 1)."),
     ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="A fast, rougher measurement.")] = False,
 ) -> None:
-    """Measure this machine (GEMM rate, memory bandwidth, caches, dispatch cost) and write it
-    as a chip spec whose sources say how each number was measured."""
+    """Measure this machine (GEMM rate, memory bandwidth, caches, dispatch cost, what
+    onnxruntime's kernels reach per op class) and write it as a chip spec whose sources say
+    how each number was measured."""
     from hardware.calibrate import calibrate as measure_chip
     from hardware.calibrate import check_threads
+    from sim.studies.host_rates import with_op_class_rates
 
     with user_errors():
         if threads is not None:
             check_threads(threads, "--threads")
         check_outputs({"--out": out})
         start = time.perf_counter()
-        chip = measure_chip(out, quick=quick, threads=threads, device=device)
+        chip = measure_chip(
+            out, quick=quick, threads=threads, device=device, refine=with_op_class_rates
+        )
+    efficiency = chip.units[next(iter(chip.units))].efficiency
     dtype = "fp32" if "fp32" in chip.dtypes() else chip.dtypes()[0]
     l2 = chip.memory.l2
     _stdout().print(
         f"{chip.name}: peak {chip.peak_ops(dtype) / 1e9:,.1f} GFLOP/s {dtype}, DRAM "
         f"{chip.memory.dram.bandwidth / 1e9:.1f} GB/s, on-chip "
         f"{(l2.capacity / 2**20 if l2 else 0):.0f} MiB at {(l2.bandwidth / 1e9 if l2 else 0):.1f} "
-        f"GB/s, launch {chip.launch.latency * 1e6:.2f} us; measured in "
+        f"GB/s, launch {chip.launch.latency * 1e6:.2f} us, efficiency "
+        f"{', '.join(f'{k} {v:.2f}' for k, v in efficiency.items()) or 'not measured'}; "
+        "measured in "
         f"{time.perf_counter() - start:.1f} s; wrote {out}",
         soft_wrap=True,
     )
@@ -107,7 +116,10 @@ def calibrate(
 
 def validate_model(
     model: Annotated[
-        list[str] | None, typer.Option("--model", "-m", help="Builders to check (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--model", "-m", help="Builders or ONNX files (FILE.onnx) to check (repeatable)."
+        ),
     ] = None,
     batch: Annotated[
         list[int] | None, typer.Option("--batch", "-b", help="Batch sizes (repeatable).")
@@ -116,8 +128,10 @@ def validate_model(
         str | None,
         typer.Option(help="A calibrated chip file or preset; default: calibrate this machine now."),
     ] = None,
-    threads: Annotated[int, typer.Option(help="onnxruntime intra-op threads.")] = 2,
-    runs: Annotated[int, typer.Option(help="Timed runs per model (the median is used).")] = 10,
+    threads: Annotated[int, typer.Option(help="onnxruntime intra-op threads.")] = 1,
+    runs: Annotated[
+        int, typer.Option(help="Timed runs per model, interleaved (min and median reported).")
+    ] = 10,
     warmup: Annotated[int, typer.Option(help="Untimed runs first.")] = 3,
     fusion: Annotated[str, typer.Option(help="topsim fusion mode.")] = "epilogue",
     save_chip: Annotated[
@@ -125,8 +139,10 @@ def validate_model(
     ] = None,
     json_out: JsonOption = None,
 ) -> None:
-    """Run CNNs with onnxruntime on this CPU and compare with topsim's predictions."""
+    """Run models (built-in CNNs, or ONNX files) with onnxruntime on this CPU and compare
+    with topsim's predictions: per-model ratio, typical error factor, rank correlation."""
     from hardware.calibrate import calibrate as measure_chip
+    from sim.studies.host_rates import with_op_class_rates
     from sim.studies.validate import (
         DEFAULT_BATCHES,
         DEFAULT_MODELS,
@@ -146,7 +162,7 @@ def validate_model(
             target = hardware.load_chip(chip)
         else:
             progress.print(f"calibrating this machine ({threads} threads) ...")
-            target = measure_chip(save_chip, threads=threads)
+            target = measure_chip(save_chip, threads=threads, refine=with_op_class_rates)
         report = validate_models(
             target,
             models,
@@ -169,11 +185,12 @@ def validate_model(
     orders = "; ".join(
         f"batch {b}: measured {' < '.join(report.ranking(b, 'measured_s'))}, "
         f"predicted {' < '.join(report.ranking(b, 'predicted_s'))}"
-        for b in batches
+        for b in sorted({r.batch for r in report.rows})
     )
-    best = statistics.median(abs(r.predicted_s / r.best_s - 1) for r in report.rows)
     console.print(
-        f"median |error| {report.median_abs_error * 100:.1f}% (against the best runs: "
-        f"{best * 100:.1f}%); ranking {verdict} ({orders})",
+        f"typical error factor {report.typical_factor:.3f}x against the median runs, "
+        f"{report.typical_factor_best:.3f}x against the fastest; Spearman rank correlation "
+        f"{report.spearman:.3f}; median |error| {report.median_abs_error * 100:.1f}%; "
+        f"ranking {verdict} ({orders})",
         soft_wrap=True,
     )

@@ -56,6 +56,7 @@ for _name in ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4"):
 # shapes determine)
 ONNX_KINDS = {
     "Conv": "conv2d",
+    "FusedConv": "conv2d",  # onnxruntime's Conv with its activation fused in
     "MatMul": "matmul",
     "Gemm": "linear",
     "Relu": "relu",
@@ -70,6 +71,8 @@ ONNX_KINDS = {
     "LayerNormalization": "layernorm",
     "BatchNormalization": "batchnorm",
     "GlobalAveragePool": "global_avgpool",
+    "Concat": "concat",
+    "Transpose": "transpose",
 }
 
 # PyTorch aten op -> topsim kind; the outermost mapped op around a kernel names it
@@ -235,15 +238,17 @@ def _csv_row(row: dict, number: int, path: str) -> Measurement:
     return measurement
 
 
-def _merged(rows: list[Measurement]) -> list[Measurement]:
-    """Repeats of one op (kind, shapes, dtype, attrs) as one measurement: the median time."""
+def _merged(rows: list[Measurement], fastest: bool = False) -> list[Measurement]:
+    """Repeats of one op (kind, shapes, dtype, attrs) as one measurement: the median time,
+    or with `fastest` the fastest (on a busy machine other processes only add time)."""
     groups: dict[tuple, list[Measurement]] = defaultdict(list)
     for row in rows:
         groups[(row.kind, row.shapes, row.dtype, row.attrs)].append(row)
     merged = []
     for same in groups.values():
         samples = sum(m.samples for m in same)
-        seconds = statistics.median(m.seconds for m in same)
+        times = [m.seconds for m in same]
+        seconds = min(times) if fastest else statistics.median(times)
         merged.append(Measurement(**{**same[0].__dict__, "seconds": seconds, "samples": samples}))
     return merged
 
@@ -272,22 +277,63 @@ def _conv_attrs(shapes: list, out: tuple[int, ...]) -> tuple[tuple[str, object],
     raise ValueError(f"no stride and padding give output {list(out)}")
 
 
+def _concat_axis(shapes: list, out: tuple[int, ...]) -> int:
+    """The axis along which `shapes` add up to `out` (the others equal)."""
+    for axis in range(len(out)):
+        if sum(s[axis] for s in shapes) == out[axis] and all(
+            s[:axis] + s[axis + 1 :] == out[:axis] + out[axis + 1 :] for s in shapes
+        ):
+            return axis
+    raise ValueError(f"no concat axis gives output {list(out)}")
+
+
+def _perm(shape: tuple[int, ...], out: tuple[int, ...]) -> list[int]:
+    """A permutation taking `shape` to `out` (equal sizes keep their order; a transpose's
+    cost depends only on its bytes)."""
+    free = list(range(len(shape)))
+    perm = []
+    for size in out:
+        axis = next((a for a in free if shape[a] == size), None)
+        if axis is None:
+            raise ValueError(f"{list(out)} is not a permutation of {list(shape)}")
+        free.remove(axis)
+        perm.append(axis)
+    return perm
+
+
 def _onnx_op(op_type: str, shapes: list, out: tuple[int, ...] | None) -> tuple[str, list, tuple]:
+    """The topsim kind, input shapes and attributes of a profiled node. Fused forms map to
+    their main op: a Conv with a fourth input (onnxruntime's NCHWc Conv with the residual
+    Sum fused in) and a FusedConv (activation fused in) to conv2d on the first three; a
+    Gemm whose prepacked weight the profile leaves out gets it back from the shapes."""
     kind = ONNX_KINDS[op_type]
     attrs: tuple = ()
-    if op_type == "Conv":
+    if op_type in ("Conv", "FusedConv"):
         if out is None:
             raise ValueError("no output shape")
+        shapes = shapes[:3]
         attrs = _conv_attrs(shapes, out)
+    elif op_type == "Gemm" and len(shapes) == 2 and len(shapes[1]) == 1 and out is not None:
+        shapes = [shapes[0], (shapes[0][-1], out[-1]), shapes[1]]  # x, W (prepacked), bias
     elif op_type == "Gemm" and shapes[0][-1] != shapes[1][0]:  # transB=1: W is [N, K]
         shapes = [shapes[0], tuple(reversed(shapes[1])), *shapes[2:]]
     elif op_type in ("BatchNormalization", "LayerNormalization"):
         shapes = shapes[:3]  # scale and bias; the running statistics fold into them
+    elif op_type in ("Concat", "Transpose"):
+        if out is None:
+            raise ValueError("no output shape")
+        if op_type == "Concat":
+            attrs = (("axis", _concat_axis(shapes, out)),)
+        else:
+            attrs = (("perm", tuple(_perm(shapes[0], out))),)
     return kind, shapes, attrs
 
 
-def read_onnxruntime_profile(events: list, path: str = "<profile>") -> Measurements:
-    """Node events (`cat: Node`, `*_kernel_time`) with op_name, input shapes and dur (us)."""
+def read_onnxruntime_profile(
+    events: list, path: str = "<profile>", fastest: bool = False
+) -> Measurements:
+    """Node events (`cat: Node`, `*_kernel_time`) with op_name, input shapes and dur (us);
+    repeats of an op merged to their median time, or with `fastest` their fastest."""
     skipped: Counter = Counter()
     rows = []
     for event in events:
@@ -320,7 +366,7 @@ def read_onnxruntime_profile(events: list, path: str = "<profile>") -> Measureme
         rows += _checked(
             Measurement(kind, tuple(shapes), dtype, seconds, attrs, label), skipped, op_type
         )
-    return Measurements(path, "onnxruntime profile", _merged(rows), skipped)
+    return Measurements(path, "onnxruntime profile", _merged(rows, fastest), skipped)
 
 
 # --- Chrome trace (PyTorch profiler) -----------------------------------------------------------

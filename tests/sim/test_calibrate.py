@@ -32,7 +32,8 @@ def test_calibrated_chip_loads_and_has_a_positive_peak(chip_file):
     assert chip.name == "host-cpu"
     assert chip.peak_ops("fp32") > 0 and chip.peak_ops("fp64") > 0
     assert chip.units["cpu"].peak and not chip.units["cpu"].host
-    assert chip.units["cpu"].instances == physical_cores(usable_cpus())
+    assert chip.units["cpu"].instances == 1  # one core unless --threads says otherwise
+    assert physical_cores(usable_cpus()) >= 1
     assert chip.host_unit() == "host"
     assert chip.memory.dram.bandwidth > 0 and chip.memory.l2.capacity > 0
     assert chip.launch.latency > 0 and chip.launch.queue_depth == 1

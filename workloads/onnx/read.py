@@ -1,6 +1,7 @@
 """Reading an ONNX file: the bytes, the dtypes, and the nodes with their attributes.
 
-Only the graph and the shapes are read: weights are never needed, and external data
+Only the graph and the shapes are read: weights are never needed (large initializers'
+data is skipped in the file, see lean.py), and external data
 (weights in other files, named by paths inside the model) is never opened, so a model
 cannot make topsim read a file it did not name. Attributes are parsed once, here, into
 Python values; every later stage reads them from the `Node`.
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from hardware.errors import InputError
+from workloads.onnx.lean import WireError, lean_model_bytes
 
 Shape = tuple[int, ...]
 
@@ -72,7 +74,8 @@ def read_model(path: str | os.PathLike):
     """The ModelProto of an ONNX file, or an InputError saying why it is not one.
 
     The bytes are parsed directly (`load_model_from_string`), so external data files named
-    inside the model are never opened.
+    inside the model are never opened; the data of initializers over FOLD_LIMIT elements
+    is left out before parsing (`lean.lean_model_bytes`), never read into memory.
     """
     onnx = onnx_module()
     p = Path(path)
@@ -85,11 +88,17 @@ def read_model(path: str | os.PathLike):
             "2 GiB (larger models keep their weights as external data)."
         )
     try:
-        data = p.read_bytes()
+        data = lean_model_bytes(p, FOLD_LIMIT)
     except OSError as exc:
         raise InputError(f"{p}: cannot be read ({exc.strerror}).") from None
+    except WireError:  # not protobuf this walk understands: the parser says what it is
+        data = None
     try:
+        if data is None:
+            data = p.read_bytes()
         model = onnx.load_model_from_string(data)
+    except OSError as exc:
+        raise InputError(f"{p}: cannot be read ({exc.strerror}).") from None
     except Exception as exc:  # protobuf DecodeError and friends
         raise InputError(
             f"{p}: not an ONNX model: the bytes are not a valid ONNX protobuf "
