@@ -22,6 +22,7 @@ reads are legal, and so is a graph of several disconnected parts.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Literal, NamedTuple
 
@@ -158,9 +159,9 @@ class Totals(NamedTuple):
 
 
 class Graph(BaseModel):
-    """Derived figures (`order`, `totals`) are computed once and kept; assigning a field
-    forgets them. A validated graph's lists are not to be changed in place: build a new
-    graph (its ops' numbers are derived by validation, too)."""
+    """Derived figures (`order`, `totals`) are computed once and kept; assigning a field,
+    or a copy with fields replaced, forgets them. A validated graph's lists are not to be
+    changed in place: build a new graph (its ops' numbers are derived by validation, too)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -176,8 +177,18 @@ class Graph(BaseModel):
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         if name in type(self).model_fields:
-            self._order = None
-            self._totals = None
+            self._forget()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Graph:
+        copied = super().model_copy(update=update, deep=deep)
+        if update:
+            copied._forget()
+        return copied
+
+    def _forget(self) -> None:
+        """Drop what was derived from the fields (see the class docstring)."""
+        self._order = None
+        self._totals = None
 
     @model_validator(mode="before")
     @classmethod

@@ -396,3 +396,6 @@ def test_totals_are_the_sums_over_ops_and_assignment_forgets_them() -> None:
     graph.outputs = list(graph.outputs)
     assert graph._totals is None and graph._order is None
     assert graph.order == order and graph.totals.ops == sum(op.ops for op in graph.ops)
+    renamed = graph.model_copy(update={"name": "other"})
+    assert renamed._totals is None and renamed._order is None
+    assert graph.model_copy()._totals == graph.totals  # a plain copy keeps them
