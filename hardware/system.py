@@ -14,6 +14,12 @@ and how many of them it has. The interconnect is described per chip port:
 - `topology: torus2d` with `dims: [X, Y]` (X x Y = chips): chip i sits at (i mod X,
   i div X); every row and every column closes into a ring (a TPU pod slice's ICI). The
   figures are those of one link, one direction.
+- `algorithm` (default `ring`): how an all-reduce runs; `tree` (NCCL's double binary
+  tree) and `nvls` (NVLink SHARP: the NVSwitch reduces) on a `switch` (`tree` also on a
+  `hierarchical` system: the all-reduce between its nodes), costed in
+  sim/system/collectives.py. `overlap_share` (default 0): the share of a chip's compute
+  (SMs) a collective's kernels hold while they run beside compute, charged when
+  collectives overlap compute (`--overlap-comm`, sim/system/overlap.py).
 - `topology: hierarchical` with `node_chips` and `inter_node`: nodes of `node_chips`
   chips, each node a switch of the figures above (NVLink), and every chip with its own
   port (`inter_node`: bandwidth, efficiency, latency) into a non-blocking network
@@ -36,9 +42,10 @@ from hardware.chip import Chip, Spec, Sustained
 from hardware.errors import InputError, explain_validation
 from hardware.files import load_yaml_mapping, path_kind, read_text, user_path
 from hardware.load import PRESET_DIR, load_chip
-from hardware.quantity import Bytes, Name, Seconds, Text
+from hardware.quantity import Bytes, Flag, Name, Seconds, Text
 
 SYSTEM_DIR = Path(__file__).parent / "systems"
+ALGORITHMS = ("ring", "tree", "nvls")  # all-reduce algorithms (sim/system/collectives.py)
 MAX_CHIPS = 4096  # chips in one system; each link is a simulated resource
 
 
@@ -53,6 +60,8 @@ class Interconnect(Sustained):
 
     topology: Literal["ring", "switch", "torus2d", "hierarchical"]
     latency: Seconds = 0.0
+    algorithm: Literal[ALGORITHMS] = "ring"
+    overlap_share: float = Field(default=0.0, ge=0.0, lt=1.0)
     dims: tuple[int, int] | None = None  # torus2d: X x Y
     node_chips: int | None = Field(default=None, ge=1)  # hierarchical: chips per node
     inter_node: NetworkPort | None = None  # hierarchical: the network between nodes
@@ -63,6 +72,13 @@ class Interconnect(Sustained):
             raise ValueError("a torus2d needs dims: [X, Y], two positive integers")
         if self.topology == "hierarchical" and (self.node_chips is None or not self.inter_node):
             raise ValueError("a hierarchical interconnect needs node_chips and inter_node")
+        tree_between_nodes = self.algorithm == "tree" and self.topology == "hierarchical"
+        if self.algorithm != "ring" and self.topology != "switch" and not tree_between_nodes:
+            raise ValueError(
+                f"algorithm {self.algorithm} needs topology switch (a tree or an in-switch "
+                f"reduction over one non-blocking switch; tree also between the nodes of a "
+                f"hierarchical system); a {self.topology} runs ring"
+            )
         if self.topology in ("ring", "switch") and (
             self.dims or self.node_chips or self.inter_node
         ):
@@ -84,7 +100,7 @@ class System(Spec):
 
     name: Name
     description: Text = ""
-    hypothetical: bool = False
+    hypothetical: Flag = False
     chip: Chip
     chips: int = Field(ge=2, le=MAX_CHIPS)
     interconnect: Interconnect

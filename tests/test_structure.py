@@ -26,7 +26,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("sim.cli",),
 )
 # renderers draw finished results: they never reach the engine or a simulation
-RENDER_MAY_IMPORT = ("hardware", "sim.result", "sim.losses", "sim.render", "sim.studies.results")
+RENDER_MAY_IMPORT = (
+    "hardware",
+    "sim.result",
+    "sim.losses",
+    "sim.render",
+    "sim.studies.results",
+    "sim.system.results",
+)
 
 
 def module_name(path: Path) -> str:

@@ -17,11 +17,20 @@ from typing import Any
 from workloads.graph import Graph, Op, Tensor
 from workloads.ops import infer
 
+# kinds that run on a matrix engine; with a `vector_dtype` every other kind computes in it
+MATRIX_KINDS = frozenset({"matmul", "linear", "conv2d", "attention"})
+
 
 class GraphBuilder:
-    def __init__(self, name: str, dtype: str = "fp16") -> None:
+    """`dtype` is the dtype of tensors (activations and weights) and of the matrix ops;
+    `vector_dtype`, if given and different, is the dtype every other op computes in (an
+    int8 network with fp16 norms, softmax and activations: each such op gets the `dtype`
+    attribute, reading and writing `dtype` tensors as int8 I/O kernels do)."""
+
+    def __init__(self, name: str, dtype: str = "fp16", vector_dtype: str | None = None) -> None:
         self.name = name
         self.dtype = dtype
+        self.vector_dtype = vector_dtype if vector_dtype != dtype else None
         self.tensors: dict[str, Tensor] = {}
         self.ops: list[Op] = []
         self.inputs: list[str] = []
@@ -59,6 +68,8 @@ class GraphBuilder:
         op_name = name or f"{kind}{self._count}"
         if op_name in self._op_names:
             op_name = f"{op_name}.{self._count}"
+        if self.vector_dtype and kind not in MATRIX_KINDS and "dtype" not in attrs:
+            attrs["dtype"] = self.vector_dtype
         stats = infer(kind, [self.tensors[t].shape for t in inputs], attrs)
         dtype = out_dtype or (self.tensors[inputs[0]].dtype if inputs else self.dtype)
         outs = []

@@ -44,7 +44,7 @@ PARAM_BOUNDS: dict[str, tuple[int, int]] = {
 # Bounds of the builders' real-valued parameters (a width multiplier far outside the papers'
 # range still builds, but 0.01 or 100 is a typo).
 FLOAT_BOUNDS: dict[str, tuple[float, float]] = {"width_mult": (0.1, 4.0)}
-DTYPE_PARAMS = ("dtype", "weight_dtype", "kv_dtype")
+DTYPE_PARAMS = ("dtype", "weight_dtype", "kv_dtype", "vector_dtype")
 BUILDERS: dict[str, Callable[..., Graph]] = {}
 
 

@@ -1,6 +1,7 @@
 """`topsim system MODEL --system S [--tp N] [--pp M] [--dp K] [--ep E] [--micro-batches B]
-[--schedule gpipe|1f1b] [--seq N] [--batch B]`: a transformer laid tensor-, pipeline- and
-data-parallel (and expert-parallel for MoE) over a system of chips (sim/system/)."""
+[--schedule gpipe|1f1b] [--seq N] [--batch B] [--overlap-comm] [--algorithm ring|tree|nvls]`:
+a transformer laid tensor-, pipeline- and data-parallel (and expert-parallel for MoE)
+over a system of chips (sim/system/)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from hardware.errors import InputError
 from hardware.system import SYSTEM_DIR, list_systems, load_system
 from sim.cli.common import check_outputs, emit_json, user_errors
 
@@ -38,6 +40,38 @@ def system(
     seq: Annotated[int, typer.Option(help="Prompt tokens; the decode step follows them.")] = 512,
     batch: Annotated[int, typer.Option(help="Sequences per pass.")] = 1,
     dtype: Annotated[str | None, typer.Option(help="Model dtype (default: the chip's).")] = None,
+    overlap_comm: Annotated[
+        bool,
+        typer.Option(
+            "--overlap-comm",
+            help="Overlap each layer's all-reduces with the next chunk of compute "
+            "(userbuffers / async TP); the collectives' SM share slows that compute.",
+        ),
+    ] = False,
+    algorithm: Annotated[
+        str | None,
+        typer.Option(help="All-reduce algorithm: ring, tree or nvls (default: the system's)."),
+    ] = None,
+    plans: Annotated[
+        str | None,
+        typer.Option(
+            help="Compare plans in one table, e.g. tp8,tp4xpp2,pp8 (degrees tp, pp, ep, dp "
+            "joined by x; instead of --tp/--pp/--ep/--dp)."
+        ),
+    ] = None,
+    sweep: Annotated[
+        bool,
+        typer.Option("--sweep", help="Compare every TP x PP (EP x PP for MoE) of all chips."),
+    ] = False,
+    trace: Annotated[
+        str | None,
+        typer.Option(
+            "--trace",
+            metavar="PATH",
+            help="Write a Chrome trace JSON (ui.perfetto.dev): one process per stage group, "
+            "one track per link.",
+        ),
+    ] = None,
     json_out: Annotated[
         str | None, typer.Option("--json", metavar="PATH", help="Write JSON to PATH ('-': stdout).")
     ] = None,
@@ -46,15 +80,50 @@ def system(
     and tokens/s of a prefill and a decode step, the model split tensor-parallel
     (Megatron-style) or expert-parallel (MoE), into pipeline stages and into replicas over
     the system's chips."""
-    from sim.system.render import render_system
+    from sim.render.system_trace import write_system_trace
+    from sim.system.render import render_plans, render_system
     from sim.system.run import run_system
+    from sim.system.sweep import compare_plans, parse_plans
 
     with user_errors():
         spec = load_system(system_spec)
         preset = SYSTEM_DIR / f"{system_spec}.yaml"
         inputs = [model, system_spec, spec.chip.name]
         inputs.append(str(preset) if system_spec in list_systems() else None)
-        check_outputs({"--json": json_out}, inputs)
+        if trace == "-" or (trace is not None and not trace.lower().endswith(".json")):
+            raise InputError(
+                f"--trace {trace}: a system run writes a Chrome trace JSON (it opens in "
+                f"ui.perfetto.dev); give a file path ending in .json."
+            )
+        check_outputs({"--json": json_out, "--trace": trace}, inputs)
+        if plans is not None or sweep:
+            chosen = {"--tp": tp, "--dp": dp, "--pp": pp != 1 or None, "--ep": ep != 1 or None}
+            clash = [flag for flag, value in chosen.items() if value is not None]
+            clash += ["--plans and --sweep"] if plans is not None and sweep else []
+            clash += ["--trace"] if trace is not None else []
+            if clash:
+                raise InputError(
+                    f"--plans / --sweep compare whole plans: drop {', '.join(clash)} (name "
+                    f"the degrees in --plans, e.g. tp4xpp2, and trace one plan at a time)."
+                )
+            table = compare_plans(
+                model,
+                spec,
+                None if sweep else parse_plans(plans),
+                micro_batches=micro_batches,
+                schedule=schedule,
+                seq=seq,
+                batch=batch,
+                dtype=dtype,
+                overlap_comm=overlap_comm,
+                algorithm=algorithm,
+            )
+            if json_out is not None:
+                emit_json(table.model_dump(mode="json"), json_out)
+                if json_out == "-":
+                    return
+            typer.echo("\n".join(render_plans(table)))
+            return
         result = run_system(
             model,
             spec,
@@ -67,7 +136,11 @@ def system(
             seq=seq,
             batch=batch,
             dtype=dtype,
+            overlap_comm=overlap_comm,
+            algorithm=algorithm,
         )
+        if trace is not None:
+            write_system_trace(result, trace)
         if json_out is not None:
             emit_json(result.model_dump(mode="json"), json_out)
             if json_out == "-":

@@ -18,7 +18,30 @@ the hop's links (see hardware/system.py for ring and switch links):
 S is the buffer each chip holds: the all-reduce input (= output), the reduce-scatter
 input, the all-gather output, the all-to-all send buffer. On a switch every step is one
 hop. Not modelled: the arithmetic of the reduction (S/N additions per step, far below the
-link time), pipelining a chunk across hops, tree or in-switch (NVLink SHARP) algorithms.
+link time), pipelining a chunk across hops.
+
+All-reduce algorithms on a switch (`interconnect.algorithm`; the other collectives run
+ring whatever it says, as NCCL's tree is an all-reduce algorithm only; on a hierarchical
+system `tree` is the all-reduce between the nodes, the levels inside them stay ring):
+
+    ring   the table above: 2(N-1) (alpha + S/N beta)
+    tree   NCCL's double binary tree (Sanders, Speck, Traeff, "Two-tree algorithms for
+           full bandwidth broadcast, reduction and scan", Parallel Computing 2009; NCCL
+           2.4, NVIDIA blog "Massively Scale Your Deep Learning Training with NCCL 2.4",
+           2019): a reduce up and a broadcast down trees of depth d = ceil(log2 N), the
+           buffer pipelined through them, each tree carrying half of it while every chip
+           sends and receives all of it on the way up and again on the way down:
+           2d steps of (alpha + S/d beta) = 2 log2(N) alpha + 2 S beta. Logarithmic
+           latency, twice the ring's bandwidth term at large N (2 S against 2 S (N-1)/N).
+    nvls   NVLink SHARP (NVSwitch 3 in-network reduction, NCCL 2.17+, NCCL_ALGO=NVLS;
+           NVIDIA Hopper architecture whitepaper 2022, NVIDIA blog "Upgrading
+           Multi-GPU Interconnectivity with the Third-Generation NVIDIA NVSwitch", 2022):
+           each GPU sends its S into the switch, which adds the N buffers and multicasts
+           the sum; each GPU receives S once. Pipelined in chunks the send uses the
+           port's egress and the receive its ingress at the same time, so one step
+           holding both, of 2 alpha (to the switch and back) + S beta.
+
+The reduction arithmetic is free in all three (the switch's ALUs for nvls).
 
 Two-level systems (a hierarchical system's nodes, a 2D torus's rows and columns) run the
 hierarchical algorithm: a group of N = n1 x n2 chips (n1 in a node or a row, n2 nodes or
@@ -36,6 +59,7 @@ node) is a one-level collective on that ring (switch).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 
 import simpy
@@ -84,6 +108,7 @@ def levels(chips: int, link: Interconnect) -> list[tuple[int, Interconnect]]:
             bandwidth=port.bandwidth,
             efficiency=port.efficiency,
             latency=port.latency,
+            algorithm=link.algorithm,  # ring or tree: the all-reduce between the nodes
         )
     if chips <= inner:
         return [(chips, inner_link)]
@@ -123,9 +148,30 @@ def alpha_beta_s(kind: str, nbytes: float, chips: int, link: Interconnect) -> fl
     phases = _phases(kind, nbytes, chips, link)
     if len(phases) > 1:
         return sum(alpha_beta_s(*phase) for phase in phases)
-    hop_s = link.latency + nbytes / chips / link.sustained_bandwidth
-    hops = step_offsets(kind, chips)
-    return hop_s * (sum(hops) if link.topology == "ring" else len(hops))
+    offsets, hop_s = _steps(kind, nbytes, chips, link)
+    return hop_s * (sum(offsets) if link.topology == "ring" else len(offsets))
+
+
+def _steps(kind: str, nbytes: float, chips: int, link: Interconnect) -> tuple[list[int], float]:
+    """The peer offset of each step of a one-level collective and the seconds of one hop
+    (the algorithm's table in the module docstring; offset 0: into the switch and back)."""
+    beta = 1 / link.sustained_bandwidth
+    if kind == "all_reduce" and link.algorithm == "tree":
+        depth = max(1, math.ceil(math.log2(chips)))
+        return [1] * 2 * depth, link.latency + nbytes / depth * beta
+    if kind == "all_reduce" and link.algorithm == "nvls":
+        return [0], 2 * link.latency + nbytes * beta
+    return step_offsets(kind, chips), link.latency + nbytes / chips * beta
+
+
+def sent_bytes(kind: str, nbytes: float, chips: int, link: Interconnect) -> float:
+    """Bytes each chip sends in one collective, counted step by step on one level (a tree
+    sends the buffer up and down, nvls once, a ring step S/N)."""
+    if kind == "all_reduce" and link.algorithm == "tree":
+        return 2 * nbytes
+    if kind == "all_reduce" and link.algorithm == "nvls":
+        return nbytes
+    return len(step_offsets(kind, chips)) * nbytes / chips
 
 
 def collective_s(kind: str, nbytes: float, chips: int, link: Interconnect) -> float:
@@ -140,7 +186,7 @@ def collective_s(kind: str, nbytes: float, chips: int, link: Interconnect) -> fl
     if len(phases) > 1:
         return sum(collective_s(*phase) for phase in phases)
     env = simpy.Environment()
-    hop_s = link.latency + nbytes / chips / link.sustained_bandwidth
+    offsets, hop_s = _steps(kind, nbytes, chips, link)
     transfer = _transfers(env, link, chips, hop_s)
 
     def steps() -> Iterator[simpy.Event]:

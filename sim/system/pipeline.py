@@ -59,6 +59,17 @@ class PipelineRun:
     stages: list[StageRun]
     link_busy_s: list[float]
     peak_in_flight: int
+    work: list[list[Span]]  # per stage: when each micro-batch ran on it, in order
+    sends: list[list[Span]]  # per link: when each micro-batch's activation crossed it
+
+
+@dataclasses.dataclass(frozen=True)
+class Span:
+    """Micro-batch `micro` held a stage (or a link) from `start_s` to `end_s`."""
+
+    micro: int
+    start_s: float
+    end_s: float
 
 
 def run_pipeline(
@@ -82,8 +93,10 @@ def run_pipeline(
     log: list[list[tuple[float, float, float, float]]] = [[] for _ in range(stages)]
     link_busy = [0.0] * (stages - 1)
     in_flight = [0, 0]  # now, peak
+    work: list[list[Span]] = [[] for _ in range(stages)]
+    crossed: list[list[Span]] = [[] for _ in range(stages - 1)]
 
-    def micro_batch() -> Iterator[simpy.Event]:
+    def micro_batch(index: int) -> Iterator[simpy.Event]:
         with slots.request() as slot:
             yield slot
             in_flight[0] += 1
@@ -95,17 +108,20 @@ def run_pipeline(
                     start = env.now
                     yield env.timeout(stage_s[s])
                 log[s].append((ready, arrived, start, env.now))
+                work[s].append(Span(index, start, env.now))
                 if s + 1 < stages:
                     ready = env.now
                     with links[s].request() as link:
                         yield link
+                        sent = env.now
                         yield env.timeout(send_s[s])
                     link_busy[s] += send_s[s]
+                    crossed[s].append(Span(index, sent, env.now))
                     arrived = env.now
             in_flight[0] -= 1
 
-    for _ in range(m):
-        env.process(micro_batch())
+    for index in range(m):
+        env.process(micro_batch(index))
     env.run()
     makespan = float(env.now)
     return PipelineRun(
@@ -113,6 +129,8 @@ def run_pipeline(
         stages=[_stage_run(entries, makespan) for entries in log],
         link_busy_s=link_busy,
         peak_in_flight=in_flight[1],
+        work=work,
+        sends=crossed,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hardware.quantity import format_si
-from sim.system.results import SYSTEM_REMEDIES, Phase, SystemResult
+from sim.system.results import SYSTEM_REMEDIES, Phase, PlanTable, SystemResult
 
 REMEDY_SHARE = 0.2  # a system loss above this share of the capacity prints its remedy
 
@@ -37,6 +37,10 @@ def render_system(result: SystemResult) -> list[str]:
 
 def _plan(result: SystemResult) -> str:
     text = f"TP {result.tp}" if result.ep == 1 else f"EP {result.ep}"
+    if result.algorithm != "ring":
+        text += f" ({result.algorithm} all-reduce)"
+    if result.overlap_comm:
+        text += ", collectives overlapped"
     if result.pp > 1:
         text += f" x PP {result.pp} ({result.schedule}, {result.micro_batches} micro-batches)"
     elif result.micro_batches > 1:
@@ -96,6 +100,11 @@ def _phase_lines(phase: Phase, pipelined: bool) -> list[str]:
             f"{phase.tokens_per_s:,.1f} tokens/s"
         )
     lines = [head]
+    if phase.hidden_communication_s > 0:
+        lines.append(
+            f"  overlapped with compute (off the critical path): "
+            f"{_ms(phase.hidden_communication_s)} of collectives per micro-batch"
+        )
     for call in phase.collectives:
         lines.append(
             f"  {call.count:>4} x {call.kind} of {format_si(call.nbytes, 'B')} "
@@ -134,3 +143,51 @@ def _ms(seconds: float) -> str:
 
 def _gb(nbytes: float) -> str:
     return format_si(nbytes, "B")
+
+
+def render_plans(table: PlanTable) -> list[str]:
+    """One row per plan: latencies, tokens/s, communication and bubble shares (prefill /
+    decode), memory per chip and whether it fits."""
+    head = (
+        "plan",
+        "chips",
+        "prefill ms",
+        "decode ms",
+        "prefill tok/s",
+        "decode tok/s",
+        "comm % p/d",
+        "bubble % p/d",
+        "memory/chip",
+        "fits",
+    )
+    body = [
+        (
+            row.plan,
+            f"{row.chips_used}",
+            f"{row.prefill_latency_s * 1e3:.3f}",
+            f"{row.decode_latency_s * 1e3:.3f}",
+            f"{row.prefill_tokens_per_s:,.1f}",
+            f"{row.decode_tokens_per_s:,.1f}",
+            f"{row.prefill_communication_share:.1%} / {row.decode_communication_share:.1%}",
+            f"{row.prefill_bubble_share:.1%} / {row.decode_bubble_share:.1%}",
+            _gb(row.memory_per_chip_bytes),
+            "yes" if row.fits else "NO",
+        )
+        for row in table.rows
+    ]
+    widths = [max(len(line[i]) for line in (head, *body)) for i in range(len(head))]
+    lines = [
+        f"{table.workload} on {table.system}, {table.dtype}, batch {table.batch}, "
+        f"seq {table.seq}: {len(table.rows)} plans",
+        "",
+    ]
+    for n, line in enumerate((head, *body)):
+        cells = [line[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(line[1:], widths[1:], strict=True)
+        ]
+        lines.append("  ".join(cells))
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    for plan, why in table.skipped.items():
+        lines.append(f"skipped {plan}: {why}")
+    return lines

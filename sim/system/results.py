@@ -80,6 +80,16 @@ class LinkUse(Model):
     busy_share: float  # busy_s / the pass's latency
 
 
+class TimelineSlice(Model):
+    """Something a stage group or a link did during a pass (sim/system/timeline.py)."""
+
+    process: str  # "stage 0 (chips 0-3)" or "links"
+    track: str  # compute | collectives, or the link group's name
+    name: str  # e.g. "prefill micro-batch 2"
+    start_s: float  # from the start of the pass
+    end_s: float
+
+
 class Phase(Model):
     """One forward pass of the group (a prefill or one decode step)."""
 
@@ -87,7 +97,8 @@ class Phase(Model):
     new_tokens: int  # per sequence
     cached_tokens: int  # per sequence, already in the KV cache
     chip_latency_s: float  # one micro-batch's compute through every stage (simulated chips)
-    communication_s: float  # one micro-batch's collectives and stage-to-stage sends
+    communication_s: float  # one micro-batch's collectives and sends on the critical path
+    hidden_communication_s: float = 0.0  # its collectives overlapped with compute instead
     latency_s: float  # the pass; chip_latency_s + communication_s for one micro-batch
     communication_share: float  # losses_ops["communication"] / (peak_ops x latency_s)
     bubble_share: float  # losses_ops["pipeline_bubble"] / (peak_ops x latency_s)
@@ -101,6 +112,7 @@ class Phase(Model):
     stages: list[StageUse]
     links: list[LinkUse]
     peak_in_flight: int  # micro-batches between entering stage 0 and leaving the last
+    timeline: list[TimelineSlice] = []  # what each stage group and link did, when
 
 
 class SystemResult(Model):
@@ -118,7 +130,42 @@ class SystemResult(Model):
     dtype: str
     batch: int
     seq: int
+    overlap_comm: bool = False  # each layer's all-reduces overlapped with compute
+    algorithm: str = "ring"  # the all-reduce algorithm: ring | tree | nvls
     memory: MemoryFit
     prefill: Phase
     decode: Phase
     assumptions: list[str]
+
+
+class PlanRow(Model):
+    """One plan's figures, from its SystemResult."""
+
+    plan: str  # e.g. "tp4xpp2"
+    tp: int
+    pp: int
+    ep: int
+    replicas: int
+    chips_used: int
+    prefill_latency_s: float
+    decode_latency_s: float
+    prefill_tokens_per_s: float
+    decode_tokens_per_s: float
+    decode_steady_tokens_per_s: float  # passes back to back (no pipeline drain)
+    prefill_communication_share: float
+    decode_communication_share: float
+    prefill_bubble_share: float
+    decode_bubble_share: float
+    memory_per_chip_bytes: float
+    capacity_bytes: float
+    fits: bool
+
+
+class PlanTable(Model):
+    workload: str
+    system: str
+    batch: int
+    seq: int
+    dtype: str
+    rows: list[PlanRow]
+    skipped: dict[str, str] = {}  # --sweep: plan -> why the model or system refused it

@@ -22,13 +22,16 @@ memory); `memory.fits` is false and the result says by how much and which degree
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from hardware.chip import DTYPE_BYTES
-from hardware.errors import InputError, expect_int
-from hardware.system import System
+from hardware.errors import InputError, expect_int, explain_validation
+from hardware.system import Interconnect, System
 from sim.result import Result
 from sim.simulate import simulate
-from sim.system.collectives import collective_s, send_s, step_offsets
+from sim.system.collectives import collective_s, send_s, sent_bytes
 from sim.system.expert import expert_collectives, expert_config
+from sim.system.overlap import HALVES, OVERLAPPED_WHAT, overlap
 from sim.system.pipeline import run_pipeline, steady_period_s
 from sim.system.plan import Plan, make_plan
 from sim.system.results import (
@@ -48,13 +51,16 @@ from sim.system.tensor import (
     memory_parts,
     shard,
 )
+from sim.system.timeline import pass_timeline
 from workloads.zoo.transformer import CONFIGS, TransformerConfig, transformer
 
 ASSUMPTIONS = [
     "Megatron-style tensor parallelism: heads, MLP width and vocabulary split over the chips;"
     " norms and residual adds replicated",
-    "collectives run after the compute they follow, never overlapped with it",
-    "ring collective algorithms (no tree, no in-switch reduction); reduction arithmetic free",
+    "collectives run after the compute they follow, unless --overlap-comm: then each layer's"
+    " all-reduces overlap the next chunk of compute (sim/system/overlap.py)",
+    "all-reduce by the system's algorithm (ring, tree or nvls); other collectives ring;"
+    " reduction arithmetic free",
     "the chips of one stage run the same shard in the same time: one chip is simulated for all",
     "pipeline stages hold L / pp layers each, the first the embedding, the last the LM head; "
     "each chip of a stage sends the whole activation to its peer in the next stage",
@@ -79,11 +85,15 @@ def run_system(
     seq: int = 512,
     batch: int = 1,
     dtype: str | None = None,
+    overlap_comm: bool = False,
+    algorithm: str | None = None,
 ) -> SystemResult:
     """Simulate `model` (a transformer of the zoo, or any TransformerConfig) over `system`:
     `pp` pipeline stages of `tp` chips each (default: every chip tensor-parallel) or of `ep`
     chips expert-parallel, `dp` replicas (default: as many as fit), the batch split into
-    `micro_batches`; a prefill of `seq` tokens and one decode step after it."""
+    `micro_batches`; a prefill of `seq` tokens and one decode step after it.
+    `overlap_comm` overlaps each layer's all-reduces with compute (sim/system/overlap.py);
+    `algorithm` (ring, tree, nvls) overrides the system's all-reduce algorithm."""
     if isinstance(model, TransformerConfig):
         config = model
     elif model in CONFIGS:
@@ -91,6 +101,8 @@ def run_system(
     else:
         raise InputError(f"unknown transformer {model!r}; known: {', '.join(CONFIGS)}.")
     seq = expect_int(seq, "--seq", 1, config.max_positions - 1)
+    if algorithm is not None:
+        system = with_algorithm(system, algorithm)
     plan = make_plan(
         config,
         system,
@@ -107,7 +119,7 @@ def run_system(
     if dtype not in DTYPE_BYTES:
         raise InputError(f"--dtype: unknown dtype {dtype!r}; allowed: {', '.join(DTYPE_BYTES)}.")
     phases = {
-        name: _phase(name, config, system, plan, batch, new, cached, dtype)
+        name: _phase(name, config, system, plan, batch, new, cached, dtype, overlap_comm)
         for name, new, cached in (("prefill", seq, 0), ("decode", 1, seq))
     }
     return SystemResult(
@@ -125,6 +137,8 @@ def run_system(
         dtype=dtype,
         batch=batch,
         seq=seq,
+        overlap_comm=overlap_comm,
+        algorithm=system.interconnect.algorithm,
         memory=_memory(config, system, plan, batch, seq, dtype),
         prefill=phases["prefill"],
         decode=phases["decode"],
@@ -171,6 +185,7 @@ def _phase(
     new: int,
     cached: int,
     dtype: str,
+    overlap_comm: bool = False,
 ) -> Phase:
     """One pass of the whole batch through the group, micro-batch by micro-batch."""
     part = expert_config(shard(config, plan.tp), plan.ep)
@@ -201,7 +216,12 @@ def _phase(
         send_s(activation, _pairs(plan, s), system.chips, system.interconnect)
         for s in range(plan.pp - 1)
     ]
-    stage_comm = [sum(c.total_s for c in runs[piece][1]) for piece in slices]
+    share = system.interconnect.overlap_share
+    exposed = {
+        piece: _exposed(result.duration_s, calls, overlap_comm and micro * new > 1, share)
+        for piece, (result, calls) in runs.items()
+    }
+    stage_comm = [exposed[piece] for piece in slices]
     stage_s = [
         runs[piece][0].duration_s + comm for piece, comm in zip(slices, stage_comm, strict=True)
     ]
@@ -212,6 +232,8 @@ def _phase(
     useful = 0.0
     losses = dict.fromkeys(SYSTEM_LOSS_CATEGORIES, 0.0)
     stages, links = [], []
+    group_links: list[tuple[str, float] | None] = []
+    stage_names, send_links = [], []
     for s, (piece, run) in enumerate(zip(slices, pipe.stages, strict=True)):
         result, calls = runs[piece]
         useful += width * m * result.useful_ops
@@ -231,13 +253,23 @@ def _phase(
             )
         )
         if width > 1:
-            sent = sum(c.count * len(step_offsets(c.kind, width)) * c.nbytes / width for c in calls)
+            sent = sum(
+                c.count * sent_bytes(c.kind, c.nbytes, width, system.interconnect) for c in calls
+            )
             group = "TP" if plan.ep == 1 else "EP"
-            links.append(_link(f"stage {s} {group} group", m * sent, m * stage_comm[s], latency))
+            busy = sum(c.total_s for c in calls)
+            links.append(_link(f"stage {s} {group} group", m * sent, m * busy, latency))
+            group_links.append((links[-1].name, busy))
+        else:
+            group_links.append(None)
+        chips = plan.stage_chips(s)
+        span = f"chips {chips[0]}-{chips[-1]}" if len(chips) > 1 else f"chip {chips[0]}"
+        stage_names.append(f"stage {s} ({span})")
         if s + 1 < plan.pp:
             links.append(
                 _link(f"stage {s} -> {s + 1}", m * activation, pipe.link_busy_s[s], latency)
             )
+            send_links.append(links[-1].name)
     calls = [
         c.model_copy(update={"what": f"stage {s}: {c.what}"}) if plan.pp > 1 else c
         for s, piece in enumerate(slices)
@@ -257,6 +289,7 @@ def _phase(
         )
     chip_latency = sum(runs[piece][0].duration_s for piece in slices)
     communication = sum(stage_comm) + sum(sends)
+    hidden = sum(sum(c.total_s for c in runs[piece][1]) for piece in slices) - sum(stage_comm)
     peak = plan.group * chip_peak
     capacity = peak * latency
     return Phase(
@@ -265,6 +298,7 @@ def _phase(
         cached_tokens=cached,
         chip_latency_s=chip_latency,
         communication_s=communication,
+        hidden_communication_s=hidden,
         latency_s=latency,
         communication_share=losses["communication"] / capacity if capacity else 0.0,
         bubble_share=losses["pipeline_bubble"] / capacity if capacity else 0.0,
@@ -278,7 +312,40 @@ def _phase(
         stages=stages,
         links=links,
         peak_in_flight=pipe.peak_in_flight,
+        timeline=pass_timeline(
+            name,
+            pipe,
+            stage_names,
+            [runs[piece][0].duration_s for piece in slices],
+            group_links,
+            send_links,
+        ),
     )
+
+
+def _exposed(
+    compute_s: float, calls: list[CollectiveCall], overlap_comm: bool, share: float
+) -> float:
+    """Seconds of one micro-batch's collectives on the stage's critical path: all of them,
+    or with `overlap_comm` what overlapping each layer's all-reduces (split in two halves
+    of the tokens) leaves exposed."""
+    total = sum(c.total_s for c in calls)
+    if not overlap_comm:
+        return total
+    layered = [c for c in calls if c.kind == "all_reduce" and c.what == OVERLAPPED_WHAT]
+    chunked = sum(c.total_s for c in layered)
+    chunks = HALVES * sum(c.count for c in layered)
+    return overlap(compute_s, chunked, chunks, total - chunked, share).exposed_s
+
+
+def with_algorithm(system: System, algorithm: str) -> System:
+    """`system` with its all-reduce algorithm replaced (checked like the spec's field)."""
+    link = system.interconnect
+    try:
+        new = Interconnect.model_validate({**link.model_dump(), "algorithm": algorithm})
+    except ValidationError as err:
+        raise explain_validation(err, "--algorithm", Interconnect) from None
+    return system.model_copy(update={"interconnect": new})
 
 
 def _pairs(plan: Plan, stage: int) -> list[tuple[int, int]]:

@@ -16,8 +16,9 @@ that output and the residual stream in 16 bits, since summing tp partial product
     all_reduce  1  x  B*S*H*d      after the vocabulary-parallel embedding
     all_gather  1  x  B*S*V'*d     the LM head's logits (V' = V padded to a multiple of tp)
 
-They run on the critical path, after the shard's compute and not overlapped with it (a
-lower bound on what overlapping would save), each costed by sim/system/collectives.py.
+They run on the critical path, after the shard's compute, each costed by
+sim/system/collectives.py; with `--overlap-comm` the per-layer all-reduces overlap the
+next chunk of compute instead (sim/system/overlap.py).
 """
 
 from __future__ import annotations

@@ -146,6 +146,11 @@ def small_cases(draw):
         "bandwidth": draw(st.sampled_from(["1 GB/s", "100 GB/s"])),
         "latency": draw(st.sampled_from(["0 us", "1 us", "20 us"])),
     }
+    link["overlap_share"] = draw(st.sampled_from([0.0, 0.121, 0.5]))
+    if topology == "switch":
+        link["algorithm"] = draw(st.sampled_from(["ring", "tree", "nvls"]))
+    if topology == "hierarchical":
+        link["algorithm"] = draw(st.sampled_from(["ring", "tree"]))
     if topology == "torus2d":
         link["dims"] = [2, chips // 2]
     elif topology == "hierarchical":
@@ -174,6 +179,7 @@ def small_cases(draw):
         "batch": batch,
         "seq": draw(st.integers(1, 16)),
         "schedule": draw(st.sampled_from(["gpipe", "1f1b"])),
+        "overlap_comm": draw(st.booleans()),
     }
     return config, system, options
 
@@ -195,6 +201,22 @@ def test_the_system_accounting_adds_up_exactly(case):
         for stage in phase.stages:
             parts = stage.compute_s + stage.collectives_s + stage.p2p_wait_s + stage.bubble_s
             assert parts == pytest.approx(phase.latency_s, rel=1e-9)
+        # the timeline holds each stage's compute and exposed collectives exactly
+        for stage in phase.stages:
+            for track, seconds in (
+                ("compute", stage.compute_s),
+                ("collectives", stage.collectives_s),
+            ):
+                drawn = sum(
+                    piece.end_s - piece.start_s
+                    for piece in phase.timeline
+                    if piece.process.startswith(f"stage {stage.stage} (") and piece.track == track
+                )
+                assert drawn == pytest.approx(seconds, rel=1e-9, abs=1e-15)
+        # overlapping moves collectives off the critical path, never adds to them
+        assert phase.hidden_communication_s >= -1e-12 * phase.latency_s
+        if not options["overlap_comm"]:
+            assert phase.hidden_communication_s == 0
         if options["pp"] == 1:  # one stage never waits for another
             assert phase.losses_ops["pipeline_bubble"] == pytest.approx(0, abs=1e-9 * capacity)
 

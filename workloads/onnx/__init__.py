@@ -19,6 +19,9 @@ opened. The model:
   or tanh form), SiLU, hard-swish and LayerNorm/RMSNorm subgraphs are recognised and
   become one op each. Known ONNX ops with no topsim kind (Slice, Pad, Resize, Reduce*,
   Where ...) become `custom` ops with their element operations counted.
+- Quantized models (`quant`): a MatMul/Gemm/Conv between QuantizeLinear/DequantizeLinear
+  pairs is an int8 op on the integer tensors (a following Q folded into its epilogue);
+  Q/DQ that no int8 op absorbs are cast ops; QLinear*/*Integer ops read int8 already.
 - Unknown op types become `custom` ops on the host (`accelerated: false`) with output
   shapes from shape inference, and one warning lists them; the import never fails
   because of an op type. Only the standard domain ('' or 'ai.onnx') maps by op type, plus
@@ -52,8 +55,9 @@ by kernels nobody here wrote.
 
 The import runs in stages, one module each: `read` (bytes, dtypes, nodes), `fold`
 (constants), `patterns` (decomposed activations and norms), `checks` (shape
-contradictions), the mappers (`mappers_nn`, `mappers_math`, `mappers_shape`, registered
-through `mapping`), and `importer`, which drives them over a `state`. `export` is apart.
+contradictions), the mappers (`mappers_nn`, `mappers_math`, `mappers_shape`, `quant`,
+registered through `mapping`), and `importer`, which drives them over a `state`. `export`
+is apart.
 """
 
 from workloads.onnx.checks import SHAPE_CHECKS
@@ -73,7 +77,6 @@ from workloads.onnx.mappers_math import (
     map_cast,
     map_clip,
     map_pow,
-    map_quantize,
     map_reduce,
     map_unary,
 )
@@ -102,6 +105,7 @@ from workloads.onnx.mappers_shape import (
     map_transpose,
 )
 from workloads.onnx.patterns import ANCHORS, ELEMENTWISE_TYPES, REGION_LIMIT
+from workloads.onnx.quant import map_dequantize, map_dynamic_quantize, map_quantize
 from workloads.onnx.read import MAX_ONNX_BYTES, ONNX_DTYPES, Shape, onnx_dtype, read_model
 
 __all__ = [
@@ -135,6 +139,8 @@ __all__ = [
     "map_conv",
     "map_conv_transpose",
     "map_copy",
+    "map_dequantize",
+    "map_dynamic_quantize",
     "map_einsum",
     "map_gather",
     "map_gemm",

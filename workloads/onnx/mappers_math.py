@@ -182,11 +182,6 @@ def map_cast(imp: ImportState, node: Node) -> None:
     imp.emit(node, "cast", [node.inputs[0]], [node.outputs[0]], dtype=None)
 
 
-@mapper("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear")
-def map_quantize(imp: ImportState, node: Node) -> None:
-    imp.emit(node, "cast", [node.inputs[0]], [node.outputs[0]])
-
-
 def _reduction(imp: ImportState, node: Node, axes: list[int], keepdims: int) -> None:
     """A custom op reading every input element once per output element's share."""
     xs = imp.shape(node.inputs[0])

@@ -15,6 +15,7 @@ from typing import Any
 
 from workloads.graph import Op
 from workloads.onnx.mapping import Mappers
+from workloads.onnx.quant import int8_operands
 from workloads.onnx.read import Node, Shape, Unmappable
 from workloads.onnx.state import ImportState
 from workloads.ops import numel
@@ -164,6 +165,7 @@ def map_conv(
     pads: Sequence[int] | None = None,
     strides: Sequence[int] | None = None,
 ) -> None:
+    node = int8_operands(imp, node)
     bias = node.inputs[2] if len(node.inputs) > 2 else ""
     x, w = node.inputs[0], node.inputs[1]
     _conv(imp, node, x, w, bias, auto_pad, dilations, group, pads, strides)
@@ -212,6 +214,7 @@ def map_conv_transpose(imp: ImportState, node: Node, *, group: int = 1) -> None:
 
 @mapper("Gemm")
 def map_gemm(imp: ImportState, node: Node, *, transA: int = 0, transB: int = 0) -> None:
+    node = int8_operands(imp, node)
     a, b = node.inputs[0], node.inputs[1]
     c = node.inputs[2] if len(node.inputs) > 2 else ""
     out = node.outputs[0]
@@ -261,6 +264,7 @@ def _matmul(imp: ImportState, node: Node, a: str, b: str) -> None:
 
 @mapper("MatMul", "MatMulInteger")
 def map_matmul(imp: ImportState, node: Node) -> None:
+    node = int8_operands(imp, node)
     _matmul(imp, node, node.inputs[0], node.inputs[1])
 
 

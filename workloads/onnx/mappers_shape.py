@@ -14,6 +14,7 @@ import numpy as np
 
 from workloads.onnx.fold import axes_of, reshape_target
 from workloads.onnx.mapping import Mappers
+from workloads.onnx.quant import int8_operands
 from workloads.onnx.read import Node, Unmappable
 from workloads.onnx.state import ImportState
 from workloads.ops import numel
@@ -79,6 +80,7 @@ def map_reshape(
     shape: Sequence[int] | None = None,
 ) -> None:
     """The target is the constant second input, or the `shape` attribute of Reshape-1."""
+    node = int8_operands(imp, node)
     x, out = node.inputs[0], node.outputs[0]
     xs = imp.shape(x)
     target = imp.value(node.inputs[1]) if len(node.inputs) > 1 else None
@@ -97,6 +99,7 @@ def map_reshape(
 @mapper("Flatten")
 def map_flatten(imp: ImportState, node: Node, *, axis: int = 1) -> None:
     """To 2-D around `axis`: topsim's flatten for activations at axis 1, else a view."""
+    node = int8_operands(imp, node)
     x, out = node.inputs[0], node.outputs[0]
     xs = imp.shape(x)
     at = int(axis) % (len(xs) + 1) if xs else 0
@@ -110,6 +113,7 @@ def map_flatten(imp: ImportState, node: Node, *, axis: int = 1) -> None:
 @mapper("Squeeze")
 def map_squeeze(imp: ImportState, node: Node, *, axes: Sequence[int] | None = None) -> None:
     """Without axes, every axis of size 1 goes."""
+    node = int8_operands(imp, node)
     x, out = node.inputs[0], node.outputs[0]
     xs = imp.shape(x)
     found = axes_of(axes, [imp.value(t) for t in node.inputs])
@@ -123,6 +127,7 @@ def map_squeeze(imp: ImportState, node: Node, *, axes: Sequence[int] | None = No
 
 @mapper("Unsqueeze")
 def map_unsqueeze(imp: ImportState, node: Node, *, axes: Sequence[int] | None = None) -> None:
+    node = int8_operands(imp, node)
     x, out = node.inputs[0], node.outputs[0]
     xs = imp.shape(x)
     found = axes_of(axes, [imp.value(t) for t in node.inputs])
@@ -137,6 +142,7 @@ def map_unsqueeze(imp: ImportState, node: Node, *, axes: Sequence[int] | None = 
 @mapper("Transpose")
 def map_transpose(imp: ImportState, node: Node, *, perm: Sequence[int] | None = None) -> None:
     """Without `perm`, the axes reverse; moving only size-1 axes is a free view."""
+    node = int8_operands(imp, node)
     x, out = node.inputs[0], node.outputs[0]
     xs = imp.shape(x)
     order = [int(p) for p in (perm if perm is not None else list(reversed(range(len(xs)))))]

@@ -49,6 +49,7 @@ class ImportState:
         self.unknown: Counter = Counter()
         self.approximated: Counter = Counter()
         self.notes: list[str] = []
+        self.quant: Any = None  # quant.QuantPlan, made when a mapper first needs it
         self.chosen: dict[str, int] = {}  # input dimensions this import chose -> their sizes
         # numbered names: base -> the lowest k whose `base.k` may be free (all below are
         # taken), and each numbered name -> (base, k), so that naming stays linear

@@ -36,6 +36,13 @@ Modelling choices, stated so nobody has to guess:
   transpose of the activations, but keeps the parameter count and the weight bytes right.
 - `weight_dtype` is the storage dtype of the linear weights (weight-only quantization:
   the matmuls still compute in `dtype`); embedding tables stay in `dtype`.
+- Mixed precision: `dtype` is the dtype of the tensors and of the matrix ops (linears,
+  attention); `vector_dtype` the dtype the other ops (norms, residual adds, GELU/SiLU,
+  RoPE) compute in. It defaults to `dtype`, except for an integer `dtype`, where it is
+  fp16: an int8 transformer runs its GEMMs and attention in int8 and its LayerNorm,
+  softmax-free vector ops and activations in fp16 reading and writing int8 tensors, as
+  TensorRT's int8 BERT does (int8 I/O SkipLayerNorm and fused MHA on Turing and later).
+  `vector_dtype="int8"` gives the all-int8 graph.
 - No dropout, no BERT pooler (bert-base returns hidden states), biases as in each model.
 """
 
@@ -73,6 +80,7 @@ def transformer(
     max_positions: int | None = None,
     embed: bool = True,
     head: bool = True,
+    vector_dtype: str | None = None,
 ) -> Graph:
     """The block stack of `config` as a Graph.
 
@@ -91,9 +99,15 @@ def transformer(
         config = dataclasses.replace(config, max_positions=max_positions)
     weight_dtype = weight_dtype or dtype
     kv_dtype = kv_dtype or dtype
+    vector_dtype = vector_dtype or default_vector_dtype(dtype)
     new_tokens = _check(config, batch, seq, dtype, mode, kv, weight_dtype, kv_dtype)
+    if vector_dtype not in DTYPE_BYTES:
+        raise InputError(
+            f"workload {config.name!r}: unknown vector_dtype {vector_dtype!r}; allowed: "
+            f"{', '.join(DTYPE_BYTES)}."
+        )
     graph_name = config.name if not config.decoder else f"{config.name}-{mode}"
-    b = GraphBuilder(graph_name, dtype)
+    b = GraphBuilder(graph_name, dtype, vector_dtype)
     if embed:
         x = _embed(b, config, batch, new_tokens, first_position=kv)
     else:
@@ -129,6 +143,16 @@ def decode_step(
         kv_dtype=kv_dtype,
         layers=layers,
     )
+
+
+INTEGER_DTYPES = ("int8", "int4")
+MIXED_VECTOR_DTYPE = "fp16"  # what int8 deployments (TensorRT, onnxruntime) keep norms in
+
+
+def default_vector_dtype(dtype: str) -> str:
+    """The dtype of the non-matrix ops when none is named: fp16 for an integer `dtype`
+    (nobody runs LayerNorm or GELU in int8 arithmetic), else `dtype` itself."""
+    return MIXED_VECTOR_DTYPE if dtype in INTEGER_DTYPES else dtype
 
 
 def is_kv_cache(tensor_name: str) -> bool:
@@ -350,28 +374,54 @@ def _permute(b: GraphBuilder, x: str, perm: list[int], name: str) -> str:
 
 
 def bert(
-    batch: int = 1, seq: int = 128, dtype: str = "fp16", size: Literal["base", "large"] = "base"
+    batch: int = 1,
+    seq: int = 128,
+    dtype: str = "fp16",
+    size: Literal["base", "large"] = "base",
+    vector_dtype: str | None = None,
 ) -> Graph:
     """BERT-`size` encoder (base: 12 x 768, 12 heads; large: 24 x 1024, 16 heads): hidden
-    states for `seq` tokens, no pooler."""
-    return transformer(CONFIGS[f"bert-{size}"], batch=batch, seq=seq, dtype=dtype)
+    states for `seq` tokens, no pooler. dtype=int8 keeps norms and GELU in fp16
+    (vector_dtype overrides)."""
+    return transformer(
+        CONFIGS[f"bert-{size}"], batch=batch, seq=seq, dtype=dtype, vector_dtype=vector_dtype
+    )
 
 
-def bert_base(batch: int = 1, seq: int = 128, dtype: str = "fp16") -> Graph:
-    """BERT-base encoder (12 x 768, 12 heads): hidden states for `seq` tokens, no pooler."""
-    return transformer(CONFIGS["bert-base"], batch=batch, seq=seq, dtype=dtype)
+def bert_base(
+    batch: int = 1, seq: int = 128, dtype: str = "fp16", vector_dtype: str | None = None
+) -> Graph:
+    """BERT-base encoder (12 x 768, 12 heads): hidden states for `seq` tokens, no pooler.
+    dtype=int8 keeps norms and GELU in fp16 (vector_dtype overrides)."""
+    return bert(batch, seq, dtype, "base", vector_dtype)
 
 
-def bert_large(batch: int = 1, seq: int = 128, dtype: str = "fp16") -> Graph:
-    """BERT-large encoder (24 x 1024, 16 heads): hidden states for `seq` tokens, no pooler."""
-    return transformer(CONFIGS["bert-large"], batch=batch, seq=seq, dtype=dtype)
+def bert_large(
+    batch: int = 1, seq: int = 128, dtype: str = "fp16", vector_dtype: str | None = None
+) -> Graph:
+    """BERT-large encoder (24 x 1024, 16 heads): hidden states for `seq` tokens, no pooler.
+    dtype=int8 keeps norms and GELU in fp16 (vector_dtype overrides)."""
+    return bert(batch, seq, dtype, "large", vector_dtype)
 
 
 def gpt2(
-    batch: int = 1, seq: int = 128, dtype: str = "fp16", mode: str = "prefill", kv: int = 0
+    batch: int = 1,
+    seq: int = 128,
+    dtype: str = "fp16",
+    mode: str = "prefill",
+    kv: int = 0,
+    vector_dtype: str | None = None,
 ) -> Graph:
     """GPT-2 small (124M): prefill of `seq` tokens, or one decode step after `kv` cached."""
-    return transformer(CONFIGS["gpt2"], batch=batch, seq=seq, dtype=dtype, mode=mode, kv=kv)
+    return transformer(
+        CONFIGS["gpt2"],
+        batch=batch,
+        seq=seq,
+        dtype=dtype,
+        mode=mode,
+        kv=kv,
+        vector_dtype=vector_dtype,
+    )
 
 
 def _llama_builder(name: str):

@@ -20,7 +20,7 @@ from typing import Literal
 from workloads.builder import GraphBuilder
 from workloads.graph import Graph
 from workloads.zoo.llm_configs import TransformerConfig
-from workloads.zoo.transformer import block
+from workloads.zoo.transformer import block, default_vector_dtype
 
 PATCH = 16
 # Dosovitskiy et al. 2021, Table 1: layers, hidden size D, MLP size, heads (86M / 307M)
@@ -37,7 +37,8 @@ def vit(
     variant: Literal["b16", "l16"] = "b16",
 ) -> Graph:
     """ViT-`variant` at `resolution` (a multiple of 16): at 224x224, ViT-B/16 17.6 G MACs
-    and 86 M params, ViT-L/16 61.6 G MACs and 304 M params."""
+    and 86 M params, ViT-L/16 61.6 G MACs and 304 M params. dtype=int8 keeps norms and
+    GELU in fp16, as in the transformers."""
     layers, hidden, mlp, heads = VIT_SIZES[variant]
     patches = (resolution // PATCH) ** 2
     config = TransformerConfig(
@@ -51,7 +52,7 @@ def vit(
         max_positions=patches + 1,
         decoder=False,
     )
-    b = GraphBuilder(config.name, dtype)
+    b = GraphBuilder(config.name, dtype, default_vector_dtype(dtype))
     image = b.input("image", (batch, 3, resolution, resolution))
     x = b.conv2d(image, hidden, kernel=PATCH, stride=PATCH, bias=True, name="conv_proj")
     x = b.op("reshape", [x], name="conv_proj.flatten", shape=[batch, hidden, patches])
