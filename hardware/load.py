@@ -182,6 +182,8 @@ def apply_overrides(
                 )
             node = child
         node[parts[-1]] = value
+        if owned is not None and isinstance(value, BaseModel):
+            owned.add(id(value))  # a model given as a value stays one, as in a raw dict
         data.setdefault("sources", {})
         if owned is not None:
             data["sources"] = _opened(data["sources"], owned)

@@ -90,3 +90,12 @@ def test_any_override_of_the_object_matches_the_whole_chip(data: st.DataObject) 
     )
     overrides = data.draw(st.dictionaries(path, value, min_size=1, max_size=3))
     same_as_whole(name, overrides)
+
+
+def test_a_model_given_as_a_value_is_a_value() -> None:
+    """As in the raw mapping: a later path cannot reach into it (and nothing is changed)."""
+    toy = load_chip("toy")
+    overrides = {"memory": toy.memory, "memory.l2.capacity": "2 MiB"}
+    same_as_whole("toy", overrides)
+    assert outcome(toy, overrides)[0] == "error"
+    assert outcome(toy, {"memory": toy.memory})[0] == "chip"
