@@ -37,22 +37,38 @@ METRICS: dict[str, tuple[str, str, bool]] = {
     "throughput": ("throughput", "throughput (items/s)", False),
     "efficiency": ("efficiency", "efficiency (delivered / peak)", False),
 }
+# a system sweep's (`--system`): its rows are run_system's plan rows
+SYSTEM_METRICS: dict[str, tuple[str, str, bool]] = {
+    "latency": ("prefill_latency_s", "prefill latency", True),
+    "decode_latency": ("decode_latency_s", "decode step latency", True),
+    "tokens_per_s": ("decode_tokens_per_s", "decode tokens/s (all replicas)", False),
+    "prefill_tokens_per_s": ("prefill_tokens_per_s", "prefill tokens/s (all replicas)", False),
+}
 # --metric name -> (the unit its plot axis is drawn in, the factor from its column to it)
 METRIC_UNITS: dict[str, tuple[str, float]] = {
     "latency": ("s", 1.0),
     "tops": ("OP/s", 1e12),
     "throughput": ("/s", 1.0),
     "efficiency": ("%", 100.0),
+    "decode_latency": ("s", 1.0),
+    "tokens_per_s": ("tokens/s", 1.0),
+    "prefill_tokens_per_s": ("tokens/s", 1.0),
 }
 
 if TYPE_CHECKING:  # the sweep machinery and matplotlib load when a sweep runs
     from sim.studies.sweep import SweepRun, SweepSpec
 
 
-def metric_column(metric: str) -> tuple[str, str, bool]:
-    if metric not in METRICS:
-        raise InputError(f"--metric {metric!r}: choose one of {', '.join(METRICS)}.")
-    return METRICS[metric]
+def metrics_of(system: bool) -> dict[str, tuple[str, str, bool]]:
+    return SYSTEM_METRICS if system else METRICS
+
+
+def metric_column(metric: str, system: bool = False) -> tuple[str, str, bool]:
+    metrics = metrics_of(system)
+    if metric not in metrics:
+        kind = "a system sweep" if system else "a chip sweep"
+        raise InputError(f"--metric {metric!r}: for {kind}, choose one of {', '.join(metrics)}.")
+    return metrics[metric]
 
 
 def sweep(
@@ -63,13 +79,22 @@ def sweep(
     chip: Annotated[
         str | None, typer.Option("--chip", help="A chip preset or file (or `chip:` in --file).")
     ] = None,
+    system: Annotated[
+        str | None,
+        typer.Option(
+            "--system",
+            help="A system preset or file instead of --chip: each point one `topsim system` "
+            "run; vary tp, pp, ep, dp, micro_batches, batch, seq, ... and system fields by "
+            "dotted path (interconnect.bandwidth).",
+        ),
+    ] = None,
     vary: Annotated[
         list[str] | None,
         typer.Option(
             "--vary",
             metavar="KEY=VALUES",
             help="A varied key: a chip field by dotted path, a workload parameter or a "
-            "simulation option; values a,b,c or ranges a..b*2 / a..b+step (repeatable).",
+            "simulation option (with --system: a system run option or a system field); values a,b,c or ranges a..b*2 / a..b+step (repeatable).",
         ),
     ] = None,
     settings: Annotated[
@@ -103,7 +128,12 @@ def sweep(
         Path | None, typer.Option("--plot", help="Draw the metric against the varied fields.")
     ] = None,
     metric: Annotated[
-        str, typer.Option("--metric", help="latency, tops, throughput or efficiency.")
+        str,
+        typer.Option(
+            "--metric",
+            help="latency, tops, throughput or efficiency (with --system: latency (prefill), "
+            "decode_latency, tokens_per_s (decode), prefill_tokens_per_s).",
+        ),
     ] = "latency",
     top: Annotated[int, typer.Option("--top", help="Rows in the table of points.")] = 10,
     sort: Annotated[
@@ -124,15 +154,16 @@ def sweep(
     ] = False,
 ) -> None:
     """Run a workload over the cartesian product of varied chip fields, workload
-    parameters and simulation options; write one line per point to --out."""
+    parameters and simulation options (or, with --system, a transformer over parallelism
+    degrees, batch and system fields); write one line per point to --out."""
     with user_errors():
-        metric_column(metric)
+        metric_column(metric, system is not None)
         if plot is not None:
             check_plot_path(plot)  # before the sweep: a bad --plot should not cost a run
         from sim.studies.sweep import build_spec, check_outputs, read_rows, run_sweep
         from sim.studies.sweep.run import input_files
 
-        spec = build_spec(workload, chip, vary or [], settings or [], file)
+        spec = build_spec(workload, chip, vary or [], settings or [], file, system=system)
         check_sort(sort, spec)
         inputs = input_files(spec) + ([file] if file is not None else [])
         check_outputs(out, inputs=inputs, others=[("--plot", plot)] if plot else [])
@@ -159,7 +190,8 @@ def sweep(
         stdout = Console(highlight=False)
         stdout.print(run_line(run))
         stdout.print(best_table(rows, spec, metric, top, sort=sort))
-        stdout.print(dominance_table(rows, spec, metric))
+        if spec.system is None:  # a system row has no single-chip top loss
+            stdout.print(dominance_table(rows, spec, metric))
         errors = [r for r in rows if r.get("error")]
         if errors:
             stdout.print(
@@ -213,7 +245,7 @@ def _value(row: dict[str, Any], column: str) -> float | None:
 
 def ranked(rows: list[dict[str, Any]], spec: SweepSpec, metric: str) -> list[dict[str, Any]]:
     """Successful rows, best first by `metric`; ties in the order of the sweep's values."""
-    column, _, smaller_better = metric_column(metric)
+    column, _, smaller_better = metric_column(metric, spec.system is not None)
     good = [r for r in rows if not r.get("error") and _value(r, column) is not None]
     sign = 1.0 if smaller_better else -1.0
     position = positions(spec)
@@ -233,9 +265,10 @@ def positions(spec: SweepSpec) -> dict[str, dict[str, int]]:
 
 
 def check_sort(sort: str | None, spec: SweepSpec) -> None:
-    if sort is not None and sort not in METRICS and sort not in spec.keys:
+    metrics = metrics_of(spec.system is not None)
+    if sort is not None and sort not in metrics and sort not in spec.keys:
         raise InputError(
-            f"--sort {sort!r}: choose a metric ({', '.join(METRICS)}) or a varied key "
+            f"--sort {sort!r}: choose a metric ({', '.join(metrics)}) or a varied key "
             f"({', '.join(spec.keys) or 'none'})."
         )
 
@@ -263,12 +296,15 @@ def best_table(
 ) -> Table:
     """The points, `top` of them: best first when `sort` is a metric, else in the order of
     the varied values (`sort` a varied key: that one first)."""
-    if sort in METRICS:
+    system = spec.system is not None
+    if sort in metrics_of(system):
         ordered = ranked(rows, spec, sort)
-        title = f"Best points by {metric_column(sort)[1]}"
+        title = f"Best points by {metric_column(sort, system)[1]}"
     else:
         ordered = by_values(rows, spec, sort)
         title = f"Points by {sort or ', '.join(spec.keys) or 'the varied values'}"
+    if system:
+        return system_table(ordered[: max(top, 0)], spec, title)
     table = Table(title=title)
     for key in spec.keys:
         table.add_column(key)
@@ -289,6 +325,38 @@ def best_table(
     return table
 
 
+def system_table(rows: list[dict[str, Any]], spec: SweepSpec, title: str) -> Table:
+    """A system sweep's points: the plan, both phases, the system losses, memory fit."""
+    caption = "tok/s: decode, all replicas; comm %, bubble %: prefill/decode shares"
+    table = Table(title=title, caption=caption)
+    for key in spec.keys:
+        table.add_column(key)
+    table.add_column("plan", no_wrap=True)
+    headers = ("prefill ms", "decode ms", "tok/s", "comm %", "bubble %", "GiB/chip")
+    for name in headers:
+        table.add_column(name, justify="right")
+    table.add_column("fits")
+    for row in rows:
+        table.add_row(
+            *(axis.label(row.get(axis.column, "")) for axis in spec.axes),
+            str(row["plan"]),
+            f"{row['prefill_latency_s'] * 1e3:.4g}",
+            f"{row['decode_latency_s'] * 1e3:.4g}",
+            f"{row['decode_tokens_per_s']:.4g}",
+            _shares(row, "communication"),
+            _shares(row, "bubble"),
+            f"{row['memory_per_chip_bytes'] / 2**30:.3g}",
+            "yes" if str(row["fits"]) == "True" else "no",
+        )
+    return table
+
+
+def _shares(row: dict[str, Any], name: str) -> str:
+    """'18/1': the prefill and decode shares of a system loss, in percent."""
+    prefill, decode = row[f"prefill_{name}_share"], row[f"decode_{name}_share"]
+    return f"{prefill * 100:.0f}/{decode * 100:.0f}"
+
+
 def _sorted_values(values: set[str]) -> list[str]:
     from sim.studies.sweep import axis_number
 
@@ -301,7 +369,7 @@ def _sorted_values(values: set[str]) -> list[str]:
 
 def dominance_table(rows: list[dict[str, Any]], spec: SweepSpec, metric: str) -> Table:
     """For each loss that is the biggest somewhere: how many points, where, the remedy."""
-    column, label, _ = metric_column(metric)
+    column, label, _ = metric_column(metric, spec.system is not None)
     table = Table(title="Which loss dominates where")
     table.add_column("top loss", style="bold")
     table.add_column("points", justify="right")
@@ -355,7 +423,7 @@ def plot_sweep(rows: list[dict[str, Any]], spec: SweepSpec, metric: str, path: P
     from sim.studies.sweep.values import SI_UNITS
 
     plot_module(path)
-    column, label, smaller_better = metric_column(metric)
+    column, label, smaller_better = metric_column(metric, spec.system is not None)
     unit, scale = METRIC_UNITS[metric]
     varied = [axis for axis in spec.axes if len(axis.values) > 1]
     if not varied:
@@ -375,7 +443,7 @@ def plot_sweep(rows: list[dict[str, Any]], spec: SweepSpec, metric: str, path: P
     x_numbers = [axis_number(x_axis.cell(v)) for v in x_axis.values]
     numeric = all(x is not None for x in x_numbers)
     others = [a.key for a in varied[2:]]
-    title = f"{Path(spec.workload).name} on {Path(spec.chip).name}" + (
+    title = f"{Path(spec.workload).name} on {Path(spec.system or spec.chip).name}" + (
         f"\n(the best over {', '.join(others)})" if others else ""
     )
     figure = SweepFigure(
