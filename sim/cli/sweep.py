@@ -327,12 +327,12 @@ def best_table(
 
 def system_table(rows: list[dict[str, Any]], spec: SweepSpec, title: str) -> Table:
     """A system sweep's points: the plan, both phases, the system losses, memory fit."""
-    caption = "tok/s: decode, all replicas; comm %, bubble %: prefill/decode shares"
+    caption = "tok/s: decode, all replicas; comm %, bubble %: prefill/decode; GiB per chip"
     table = Table(title=title, caption=caption)
     for key in spec.keys:
         table.add_column(key)
     table.add_column("plan", no_wrap=True)
-    headers = ("prefill ms", "decode ms", "tok/s", "comm %", "bubble %", "GiB/chip")
+    headers = ("prefill ms", "decode ms", "tok/s", "comm %", "bubble %", "GiB")
     for name in headers:
         table.add_column(name, justify="right")
     table.add_column("fits")
