@@ -94,7 +94,8 @@ def sweep(
             "--vary",
             metavar="KEY=VALUES",
             help="A varied key: a chip field by dotted path, a workload parameter or a "
-            "simulation option (with --system: a system run option or a system field); values a,b,c or ranges a..b*2 / a..b+step (repeatable).",
+            "simulation option (with --system: a system run option or a system field); "
+            "values a,b,c or ranges a..b*2 / a..b+step (repeatable).",
         ),
     ] = None,
     settings: Annotated[

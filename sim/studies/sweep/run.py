@@ -26,8 +26,8 @@ from typing import Any
 import hardware
 import workloads
 from hardware.errors import InputError
-from sim.studies.sweep.executors import dask_client, dask_results, local_results, worker_count
 from hardware.system import load_system
+from sim.studies.sweep.executors import dask_client, dask_results, local_results, worker_count
 from sim.studies.sweep.spec import KINDS, SYSTEM_KINDS, Point, SweepSpec, points
 from sim.studies.sweep.store import open_output
 from sim.studies.sweep.table import output_format
