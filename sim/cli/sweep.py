@@ -44,6 +44,15 @@ SYSTEM_METRICS: dict[str, tuple[str, str, bool]] = {
     "tokens_per_s": ("decode_tokens_per_s", "decode tokens/s (all replicas)", False),
     "prefill_tokens_per_s": ("prefill_tokens_per_s", "prefill tokens/s (all replicas)", False),
 }
+# a serving sweep's (`--system --serve`)
+SERVE_METRICS: dict[str, tuple[str, str, bool]] = {
+    "latency": ("e2e_p99_s", "p99 end-to-end latency", True),
+    "ttft": ("ttft_p99_s", "p99 time to first token", True),
+    "tpot": ("tpot_p99_s", "p99 time per output token", True),
+    "tokens_per_s": ("tokens_per_s", "output tokens/s", False),
+    "goodput": ("goodput_requests_per_s", "goodput (requests/s within the SLO)", False),
+}
+MODE_METRICS = {"chip": METRICS, "system": SYSTEM_METRICS, "serve": SERVE_METRICS}
 # --metric name -> (the unit its plot axis is drawn in, the factor from its column to it)
 METRIC_UNITS: dict[str, tuple[str, float]] = {
     "latency": ("s", 1.0),
@@ -53,21 +62,27 @@ METRIC_UNITS: dict[str, tuple[str, float]] = {
     "decode_latency": ("s", 1.0),
     "tokens_per_s": ("tokens/s", 1.0),
     "prefill_tokens_per_s": ("tokens/s", 1.0),
+    "ttft": ("s", 1.0),
+    "tpot": ("s", 1.0),
+    "goodput": ("requests/s", 1.0),
 }
 
 if TYPE_CHECKING:  # the sweep machinery and matplotlib load when a sweep runs
     from sim.studies.sweep import SweepRun, SweepSpec
 
 
-def metrics_of(system: bool) -> dict[str, tuple[str, str, bool]]:
-    return SYSTEM_METRICS if system else METRICS
+def mode(spec: SweepSpec) -> str:
+    """chip, system or serve: which rows a sweep writes, so which metrics it has."""
+    return "serve" if spec.serve else "system" if spec.system is not None else "chip"
 
 
-def metric_column(metric: str, system: bool = False) -> tuple[str, str, bool]:
-    metrics = metrics_of(system)
+def metric_column(metric: str, mode: str = "chip") -> tuple[str, str, bool]:
+    metrics = MODE_METRICS[mode]
     if metric not in metrics:
-        kind = "a system sweep" if system else "a chip sweep"
-        raise InputError(f"--metric {metric!r}: for {kind}, choose one of {', '.join(metrics)}.")
+        kind = {"chip": "a chip", "system": "a system", "serve": "a serving"}[mode]
+        raise InputError(
+            f"--metric {metric!r}: for {kind} sweep, choose one of {', '.join(metrics)}."
+        )
     return metrics[metric]
 
 
@@ -88,6 +103,14 @@ def sweep(
             "dotted path (interconnect.bandwidth).",
         ),
     ] = None,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="With --system: each point one `topsim serve` run; vary rate, duration, tp, "
+            "prompt, tokens, max_batch, chunk, ... (rate and duration are needed).",
+        ),
+    ] = False,
     vary: Annotated[
         list[str] | None,
         typer.Option(
@@ -133,7 +156,8 @@ def sweep(
         typer.Option(
             "--metric",
             help="latency, tops, throughput or efficiency (with --system: latency (prefill), "
-            "decode_latency, tokens_per_s (decode), prefill_tokens_per_s).",
+            "decode_latency, tokens_per_s (decode), prefill_tokens_per_s; with --serve: "
+            "latency (p99 end to end), ttft, tpot (p99), tokens_per_s, goodput).",
         ),
     ] = "latency",
     top: Annotated[int, typer.Option("--top", help="Rows in the table of points.")] = 10,
@@ -158,13 +182,15 @@ def sweep(
     parameters and simulation options (or, with --system, a transformer over parallelism
     degrees, batch and system fields); write one line per point to --out."""
     with user_errors():
-        metric_column(metric, system is not None)
+        metric_column(metric, "serve" if serve else "system" if system is not None else "chip")
         if plot is not None:
             check_plot_path(plot)  # before the sweep: a bad --plot should not cost a run
         from sim.studies.sweep import build_spec, check_outputs, read_rows, run_sweep
         from sim.studies.sweep.run import input_files
 
-        spec = build_spec(workload, chip, vary or [], settings or [], file, system=system)
+        spec = build_spec(
+            workload, chip, vary or [], settings or [], file, system=system, serve=serve
+        )
         check_sort(sort, spec)
         inputs = input_files(spec) + ([file] if file is not None else [])
         check_outputs(out, inputs=inputs, others=[("--plot", plot)] if plot else [])
@@ -246,7 +272,7 @@ def _value(row: dict[str, Any], column: str) -> float | None:
 
 def ranked(rows: list[dict[str, Any]], spec: SweepSpec, metric: str) -> list[dict[str, Any]]:
     """Successful rows, best first by `metric`; ties in the order of the sweep's values."""
-    column, _, smaller_better = metric_column(metric, spec.system is not None)
+    column, _, smaller_better = metric_column(metric, mode(spec))
     good = [r for r in rows if not r.get("error") and _value(r, column) is not None]
     sign = 1.0 if smaller_better else -1.0
     position = positions(spec)
@@ -266,7 +292,7 @@ def positions(spec: SweepSpec) -> dict[str, dict[str, int]]:
 
 
 def check_sort(sort: str | None, spec: SweepSpec) -> None:
-    metrics = metrics_of(spec.system is not None)
+    metrics = MODE_METRICS[mode(spec)]
     if sort is not None and sort not in metrics and sort not in spec.keys:
         raise InputError(
             f"--sort {sort!r}: choose a metric ({', '.join(metrics)}) or a varied key "
@@ -297,14 +323,15 @@ def best_table(
 ) -> Table:
     """The points, `top` of them: best first when `sort` is a metric, else in the order of
     the varied values (`sort` a varied key: that one first)."""
-    system = spec.system is not None
-    if sort in metrics_of(system):
+    if sort in MODE_METRICS[mode(spec)]:
         ordered = ranked(rows, spec, sort)
-        title = f"Best points by {metric_column(sort, system)[1]}"
+        title = f"Best points by {metric_column(sort, mode(spec))[1]}"
     else:
         ordered = by_values(rows, spec, sort)
         title = f"Points by {sort or ', '.join(spec.keys) or 'the varied values'}"
-    if system:
+    if spec.serve:
+        return serve_table(ordered[: max(top, 0)], spec, title)
+    if spec.system is not None:
         return system_table(ordered[: max(top, 0)], spec, title)
     table = Table(title=title)
     for key in spec.keys:
@@ -352,6 +379,27 @@ def system_table(rows: list[dict[str, Any]], spec: SweepSpec, title: str) -> Tab
     return table
 
 
+def serve_table(rows: list[dict[str, Any]], spec: SweepSpec, title: str) -> Table:
+    """A serving sweep's points: latency percentiles, throughput, goodput."""
+    table = Table(title=title, caption="ms; goodput: requests/s within the SLO")
+    for key in spec.keys:
+        table.add_column(key)
+    table.add_column("plan", no_wrap=True)
+    headers = ("TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "e2e p99", "tok/s", "goodput")
+    for name in headers:
+        table.add_column(name, justify="right")
+    columns = ("ttft_p50_s", "ttft_p99_s", "tpot_p50_s", "tpot_p99_s", "e2e_p99_s")
+    for row in rows:
+        table.add_row(
+            *(axis.label(row.get(axis.column, "")) for axis in spec.axes),
+            str(row["plan"]),
+            *("-" if row[c] is None else f"{row[c] * 1e3:.4g}" for c in columns),
+            f"{row['tokens_per_s']:.4g}",
+            f"{row['goodput_requests_per_s']:.4g}",
+        )
+    return table
+
+
 def _shares(row: dict[str, Any], name: str) -> str:
     """'18/1': the prefill and decode shares of a system loss, in percent."""
     prefill, decode = row[f"prefill_{name}_share"], row[f"decode_{name}_share"]
@@ -370,7 +418,7 @@ def _sorted_values(values: set[str]) -> list[str]:
 
 def dominance_table(rows: list[dict[str, Any]], spec: SweepSpec, metric: str) -> Table:
     """For each loss that is the biggest somewhere: how many points, where, the remedy."""
-    column, label, _ = metric_column(metric, spec.system is not None)
+    column, label, _ = metric_column(metric, mode(spec))
     table = Table(title="Which loss dominates where")
     table.add_column("top loss", style="bold")
     table.add_column("points", justify="right")
@@ -424,7 +472,7 @@ def plot_sweep(rows: list[dict[str, Any]], spec: SweepSpec, metric: str, path: P
     from sim.studies.sweep.values import SI_UNITS
 
     plot_module(path)
-    column, label, smaller_better = metric_column(metric, spec.system is not None)
+    column, label, smaller_better = metric_column(metric, mode(spec))
     unit, scale = METRIC_UNITS[metric]
     varied = [axis for axis in spec.axes if len(axis.values) > 1]
     if not varied:

@@ -173,3 +173,47 @@ def test_a_system_sweep_needs_a_transformer(tmp_path: Path) -> None:
 
 def test_run_keys_are_run_systems_options() -> None:
     assert {"tp", "pp", "dp", "ep", "batch", "micro_batches", "seq"} <= set(RUN_PARAMS)
+
+
+# serving sweeps (--serve) -----------------------------------------------------------------
+
+
+def test_a_serving_row_is_what_serve_says_for_that_point(tmp_path: Path) -> None:
+    from sim.studies.serve import serve
+
+    out = tmp_path / "s.csv"
+    spec = build_spec(
+        "gpt2",
+        vary=["rate=5,20"],
+        settings=["duration=2s", "tp=4", "prompt=32", "tokens=8"],
+        system="toy-4",
+        serve=True,
+    )
+    run = run_sweep(spec, out, jobs=1)
+    assert run.failed == 0
+    rows = read_rows(out)
+    assert [r["rate"] for r in rows] == ["5", "20"]
+    for row, rate in zip(rows, (5, 20), strict=True):
+        direct = serve("gpt2", load_system("toy-4"), rate, 2.0, prompt=32, tokens=8, tp=4)
+        assert row["plan"] == "tp4xdp1"
+        assert row["requests"] == direct.requests
+        assert row["tokens_per_s"] == pytest.approx(direct.tokens_per_s, rel=1e-12)
+        assert row["ttft_p99_s"] == pytest.approx(direct.ttft_s.p99, rel=1e-12)
+        assert row["tpot_p50_s"] == pytest.approx(direct.tpot_s.p50, rel=1e-12)
+
+
+def test_the_serving_command_needs_a_rate_and_a_duration(tmp_path: Path) -> None:
+    out = str(tmp_path / "s.csv")
+    result = invoke("gpt2", "--system", "toy-4", "--serve", "--vary", "tp=2,4", "--out", out)
+    assert result.exit_code == 2
+    assert "give rate and duration" in result.output
+    result = invoke("gpt2", "--chip", "toy", "--serve", "--vary", "rate=1,2", "--out", out)
+    assert result.exit_code == 2
+    assert "give --system" in result.output
+    result = invoke(
+        "gpt2", "--system", "toy-4", "--serve", "--vary", "rate=1,2", "--set", "duration=1s",
+        "--set", "prompt=16", "--set", "tokens=4", "--out", out, "--jobs", "1",
+        "--metric", "ttft", "--sort", "ttft",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Best points by p99 time to first token" in result.stdout

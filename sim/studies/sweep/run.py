@@ -102,15 +102,18 @@ def tasks_for(spec: SweepSpec, todo: list[Point]) -> tuple[Context, list[Task]]:
     )
     kind_of = {axis.key: axis for axis in (*spec.axes, *spec.settings)}
     fixed = {axis.key: axis.values[0] for axis in spec.settings}
-    if spec.system is not None:  # run_system options as the workload's, system overrides
+    if spec.system is not None:  # run_system's (or serve's) options, system overrides
         system = load_system(spec.system)
         tasks = []
         for index, point in enumerate(todo):
             split = {kind: {} for kind in SYSTEM_KINDS}
             for key, value in {**fixed, **point.values}.items():
-                split[kind_of[key].kind][kind_of[key].name] = value
-            tasks.append(Task(index, split["run"], {}, split["system"]))
-        return Context(workload=spec.workload, chip=system.chip, system=system), tasks
+                axis = kind_of[key]  # serve takes numbers: a quantity ('60s') in SI
+                split[axis.kind][axis.name] = axis.cell(value) if axis.kind == "serve" else value
+            options = split["serve"] if spec.serve else split["run"]
+            tasks.append(Task(index, options, {}, split["system"]))
+        context = Context(spec.workload, system.chip, system=system, serve=spec.serve)
+        return context, tasks
     tasks = []
     for index, point in enumerate(todo):
         split: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
@@ -178,7 +181,13 @@ def run_sweep(
         if progress:
             progress(0, len(todo))
         context, tasks = tasks_for(spec, todo)
-        context = Context(context.workload, context.chip, cache_plans, system=context.system)
+        context = Context(
+            context.workload,
+            context.chip,
+            cache_plans,
+            system=context.system,
+            serve=context.serve,
+        )
         if client is not None:
             results = dask_results(tasks, context, client)
         else:

@@ -43,7 +43,14 @@ from hardware.load import parse_assignment
 from hardware.system import System, load_system
 from sim.losses import LOSS_CATEGORIES
 from sim.options import SimOptions
-from sim.studies.sweep.systems import RUN_PARAMS, SYSTEM_COLUMNS
+from sim.studies.sweep.systems import (
+    RUN_PARAMS,
+    SERVE_ALIASES,
+    SERVE_COLUMNS,
+    SERVE_PARAMS,
+    SERVE_REQUIRED,
+    SYSTEM_COLUMNS,
+)
 from sim.studies.sweep.values import (
     SI_UNITS,
     axis_dimension,
@@ -55,7 +62,7 @@ from sim.studies.sweep.values import (
 
 MAX_POINTS = 1_000_000
 KINDS = ("workload", "sim", "chip")
-SYSTEM_KINDS = ("run", "system")
+SYSTEM_KINDS = ("run", "serve", "system")
 SET_USAGE = "KEY=VALUE, e.g. batch=8"
 SWEEP_FILE_KEYS = ("workload", "chip", "system", "set", "vary")
 
@@ -68,7 +75,7 @@ class Axis:
     """One varied (or fixed) setting: `key` as written, its kind and name without prefix."""
 
     key: str
-    kind: str  # workload | sim | chip, or for a system sweep: run | system
+    kind: str  # workload | sim | chip, or for a system sweep: run | serve | system
     name: str
     values: tuple[Any, ...]
 
@@ -105,6 +112,7 @@ class SweepSpec:
     axes: tuple[Axis, ...]
     settings: tuple[Axis, ...] = ()  # fixed for every point (one value each)
     system: str | None = None  # a system sweep: each point one run_system call
+    serve: bool = False  # a system sweep whose points are serve calls (serving under load)
 
     @property
     def keys(self) -> list[str]:
@@ -113,6 +121,8 @@ class SweepSpec:
     @property
     def columns(self) -> list[str]:
         axes = [a.column for a in self.axes]
+        if self.serve:
+            return ["id", *axes, *SERVE_COLUMNS, "error"]
         if self.system is not None:
             return ["id", *axes, *SYSTEM_COLUMNS, "error"]
         return ["id", *axes, *METRIC_COLUMNS, *LOSS_COLUMNS, "error"]
@@ -171,18 +181,25 @@ def classify(key: str, workload: str, base_chip: Chip, source: str = "--vary") -
     return Axis(key=key, kind=kind, name=name, values=())
 
 
-def classify_system_key(key: str, system: System, source: str = "--vary") -> Axis:
-    """A key of a system sweep: a run_system option, or a system field by dotted path."""
-    if key in RUN_PARAMS:
+def classify_system_key(
+    key: str, system: System, source: str = "--vary", serve: bool = False
+) -> Axis:
+    """A key of a system sweep: a run_system option (with `serve`: a serve option), or a
+    system field by dotted path."""
+    options = [*SERVE_ALIASES, *SERVE_PARAMS] if serve else list(RUN_PARAMS)
+    if key in options:
+        if serve:
+            return Axis(key=key, kind="serve", name=SERVE_ALIASES.get(key, key), values=())
         return Axis(key=key, kind="run", name=key, values=())
     if key.partition(".")[0] in System.model_fields:
         _check_path(key, system, source, key, "the system")
         return Axis(key=key, kind="system", name=key, values=())
-    candidates = [*RUN_PARAMS, *System.model_fields]
+    candidates = [*options, *System.model_fields]
     close = difflib.get_close_matches(key, candidates, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
+    what = "a serving run (--serve)" if serve else "a system run"
     raise InputError(
-        f"{source} {key!r}: not an option of a system run ({', '.join(RUN_PARAMS)}) or a "
+        f"{source} {key!r}: not an option of {what} ({', '.join(options)}) or a "
         f"system field by dotted path ({', '.join(System.model_fields)}, e.g. "
         f"interconnect.bandwidth or chip.memory.dram.bandwidth).{hint}"
     )
@@ -266,8 +283,10 @@ def make_system_spec(
     vary: Mapping[str, list[Any]],
     settings: Mapping[str, Any] | None = None,
     source: str = "--vary",
+    serve: bool = False,
 ) -> SweepSpec:
-    """A system sweep: the system is loaded once here to check dotted paths."""
+    """A system sweep (with `serve`, of serving runs): the system is loaded once here to
+    check dotted paths."""
     from workloads.zoo.transformer import CONFIGS
 
     if workload not in CONFIGS:
@@ -280,17 +299,31 @@ def make_system_spec(
     for key, values in vary.items():
         if not values:
             raise InputError(f"{source} {key}: no values.")
-        axes.append(_with_values(classify_system_key(key, base, source), values))
+        axes.append(_with_values(classify_system_key(key, base, source, serve), values))
     fixed = []
     for key, value in (settings or {}).items():
         if key in vary:
             raise InputError(f"--set {key}: the key is also varied; give it in one place.")
-        fixed.append(_with_values(classify_system_key(key, base, "--set"), [value]))
+        fixed.append(_with_values(classify_system_key(key, base, "--set", serve), [value]))
+    if serve:
+        given = {axis.name for axis in (*axes, *fixed)}
+        names = {v: k for k, v in SERVE_ALIASES.items()}
+        missing = [names.get(name, name) for name in SERVE_REQUIRED if name not in given]
+        if missing:
+            raise InputError(
+                f"sweep --serve: give {' and '.join(missing)} with --vary or --set "
+                f"(e.g. --vary rate=1,2,4 --set duration=60s)."
+            )
     count = math.prod(len(axis.values) for axis in axes)
     if count > MAX_POINTS:
         raise InputError(f"{source}: the sweep has {count:,} points; at most {MAX_POINTS:,}.")
     return SweepSpec(
-        workload=workload, chip="", axes=tuple(axes), settings=tuple(fixed), system=system
+        workload=workload,
+        chip="",
+        axes=tuple(axes),
+        settings=tuple(fixed),
+        system=system,
+        serve=serve,
     )
 
 
@@ -305,6 +338,7 @@ def build_spec(
     settings: Iterable[str] = (),
     file: str | os.PathLike | None = None,
     system: str | None = None,
+    serve: bool = False,
 ) -> SweepSpec:
     """From the command line (`--vary K=V` texts, `--set K=V`) and an optional sweep file;
     the command line wins over the file. With a system (`--system` or `system:`), a
@@ -313,6 +347,8 @@ def build_spec(
     workload = workload or data.get("workload")
     chip = chip or data.get("chip")
     system = system or data.get("system")
+    if serve and not system:
+        raise InputError("sweep --serve: serving runs on a system; give --system.")
     if not workload:
         raise InputError("sweep: no workload: give it as the argument or `workload:` in --file.")
     if chip and system:
@@ -340,7 +376,7 @@ def build_spec(
         if key in fixed and key not in cli_keys:
             varied.pop(key)  # a --set on the command line fixes a key the file varies
     if system:
-        return make_system_spec(str(workload), str(system), varied, fixed)
+        return make_system_spec(str(workload), str(system), varied, fixed, serve=serve)
     return make_spec(str(workload), str(chip), varied, fixed)
 
 
@@ -399,5 +435,7 @@ def point_id(spec: SweepSpec, values: Mapping[str, Any]) -> str:
     }
     if spec.system is not None:  # a single-chip sweep's ids stay what they were
         payload["system"] = spec.system
+    if spec.serve:
+        payload["serve"] = True
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]

@@ -32,7 +32,7 @@ from sim.pipeline import plan
 from sim.simulate import simulate
 from sim.studies.sweep.plans import PlanCache
 from sim.studies.sweep.spec import LOSS_COLUMNS
-from sim.studies.sweep.systems import system_metrics
+from sim.studies.sweep.systems import serve_metrics, system_metrics
 from workloads.graph import Graph
 
 MAX_ERROR_CHARS = 1000
@@ -53,6 +53,7 @@ class Context:
     measure: Callable[[Chip, Task], dict[str, Any]] | None = None
     # a system sweep: each point one run_system on this system (`chip` is its chip)
     system: System | None = None
+    serve: bool = False  # with `system`: each point one serve call instead
 
 
 @dataclass(frozen=True)
@@ -81,9 +82,8 @@ class Worker:
         try:
             if self.context.system is not None:
                 assert isinstance(self.context.workload, str)
-                metrics = system_metrics(
-                    self.system(task), self.context.workload, task.workload_params
-                )
+                measure = serve_metrics if self.context.serve else system_metrics
+                metrics = measure(self.system(task), self.context.workload, task.workload_params)
                 return task.index, {k: _finite(v) for k, v in metrics.items()}
             if self.context.measure is not None:
                 metrics = self.context.measure(self.chip(task), task)
