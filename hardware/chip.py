@@ -15,6 +15,7 @@ from hardware.quantity import (
     Bandwidth,
     Bytes,
     Celsius,
+    Flag,
     Frequency,
     Joules,
     JoulesPerKelvin,
@@ -103,8 +104,8 @@ class Unit(Spec):
 
     instances: PositiveInt
     rates: dict[OpClass, dict[Dtype, PositiveRate]]
-    peak: bool = True
-    host: bool = False
+    peak: Flag = True
+    host: Flag = False
     clock: Frequency | None = None
     tile: tuple[PositiveInt, PositiveInt, PositiveInt] = (1, 1, 1)
     vector_width: PositiveInt = 1
@@ -224,7 +225,7 @@ class Launch(Spec):
     latency: Seconds = 0.0
     device_gap: Seconds = 0.0
     queue_depth: PositiveInt = 1024
-    graph_launch: bool = False
+    graph_launch: Flag = False
     graph_latency: Seconds = 0.0
 
 
@@ -249,6 +250,12 @@ class Thermal(Spec):
             raise ValueError("release temperature must not be above the throttle temperature")
         if self.throttle <= self.ambient:
             raise ValueError("throttle temperature must be above ambient")
+        if self.power_cap is not None and self.power_cap <= self.static_power:
+            raise ValueError(
+                f"power_cap ({self.power_cap:g} W) must be above static_power "
+                f"({self.static_power:g} W): static power is drawn at every clock, so no "
+                "DVFS level can hold the chip under that cap"
+            )
         return self
 
 
@@ -261,7 +268,7 @@ class Chip(Spec):
 
     name: Name
     description: Text = ""
-    hypothetical: bool = False
+    hypothetical: Flag = False
     clock: Clock
     units: dict[Name, Unit]
     memory: Memory

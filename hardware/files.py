@@ -7,6 +7,7 @@ becomes one `InputError` paragraph instead of a traceback, a hang or a silent ov
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -15,7 +16,9 @@ import yaml
 
 from hardware.errors import InputError
 
-MAX_INPUT_BYTES = 64 * 2**20
+# a chip, system, sweep or graph file (a graph file of MAX_FILE_OPS ops is 1-3 MiB): a
+# bigger one would take seconds and hundreds of MB only to parse
+MAX_INPUT_BYTES = 16 * 2**20
 
 
 def user_path(path: object, what: str) -> Path:
@@ -95,7 +98,9 @@ class YamlRefused(yaml.YAMLError):
     """A document the loader refuses before building it: a bomb, or a silent overwrite."""
 
 
-MAX_YAML_NODES = 5_000_000  # values in one YAML document (~250k ops); JSON has no limit
+# values in one YAML document: a graph of 10k ops has about 170k; the YAML composer takes
+# ~15 us a value, so this bounds a parse to seconds (JSON, parsed in C, is bound by size)
+MAX_YAML_NODES = 250_000
 MAX_INT_DIGITS = 40  # digits of an integer; 2^128 has 39, no topsim number needs more
 
 # libyaml's scanner and parser when present (a 200k-op graph parses in seconds instead of
@@ -161,7 +166,10 @@ class _GuardedLoader(yaml.composer.Composer, _Parser, _Constructor, _Resolver): 
             return super().compose_node(parent, index)
         self._nodes += 1
         if self._nodes > MAX_YAML_NODES:
-            raise YamlRefused(f"the document has more than {MAX_YAML_NODES:,} values")
+            raise YamlRefused(
+                f"the document has more than {MAX_YAML_NODES:,} values, more than YAML is "
+                "read in seconds; save a graph that large as JSON"
+            )
         self._depth += 1
         try:
             if self._depth > MAX_YAML_DEPTH:
@@ -257,14 +265,14 @@ def _json_object(pairs: list[tuple[str, object]]) -> dict:
 
 def _depth(data: object) -> int:
     """Nesting levels of parsed JSON, walked without recursion."""
-    deepest, stack = 0, [(data, 1)]
-    while stack:
+    deepest, stack = 1, [(data, 1)]
+    while stack:  # only containers are pushed: a scalar adds its level where it is found
         value, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if isinstance(value, dict):
-            stack.extend((v, depth + 1) for v in value.values())
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value)
+        if not isinstance(value, dict | list) or not value:
+            continue
+        children = value.values() if isinstance(value, dict) else value
+        deepest = max(deepest, depth + 1)
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
     return deepest
 
 
@@ -325,6 +333,23 @@ def same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
     except (OSError, ValueError, RuntimeError):
         return False
+
+
+def write_output(path: str | os.PathLike, text: str, flag: str) -> None:
+    """Write an output file whole or not at all: into a temporary file beside it, then
+    renamed over it. A full disk or a crash leaves the old file as it was, and a name that
+    is a hard or symbolic link to another file gets a file of its own (the other file is
+    never written through the link)."""
+    target = Path(path)
+    temporary = target.with_name(f".{target.name[:200]}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(temporary, target)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise InputError(f"{flag} {target}: cannot write the file ({err.strerror}).") from None
 
 
 def check_output(path: object, flag: str, inputs: tuple[object, ...] = ()) -> Path:

@@ -217,6 +217,7 @@ def _nonnegative(value: float) -> float:
 # latency of 1e15 s puts simulated time where a nanosecond no longer changes a float).
 MAX_BYTES = 1e21  # a zettabyte
 MAX_BANDWIDTH = 1e21  # a zettabyte per second
+MIN_BANDWIDTH = 1e3  # a kilobyte per second: slower than any memory or link feeding a network
 MAX_FREQUENCY = 1e12  # a terahertz
 MIN_FREQUENCY = 1e3  # a kilohertz: slower than any clock that runs a network
 MAX_LATENCY_S = 3600.0  # an hour: no launch, memory or link latency comes near it
@@ -260,6 +261,22 @@ def reject_bool(value):
     return value
 
 
+def check_flag(value: object) -> bool:
+    """A yes/no field takes `true` or `false` only. YAML's own booleans arrive as bools;
+    a string ('yes', 'false'), a number (1, 0) or null is refused, where pydantic would
+    read 'no' as false and 1 as true in silence."""
+    if not isinstance(value, bool):
+        raise ValueError(
+            f"must be true or false, got {type(value).__name__} {_shown(value)} (write "
+            "true or false without quotes)"
+        )
+    return value
+
+
+# every yes/no field of a chip, system, graph or simulation option (tests/test_flags.py)
+Flag = Annotated[bool, BeforeValidator(check_flag)]
+
+
 def _physical(parse, check, limit=None):
     if limit is None:
         return BeforeValidator(lambda v: check(_finite(parse(reject_bool(v)))))
@@ -267,7 +284,12 @@ def _physical(parse, check, limit=None):
 
 
 Bytes = Annotated[float, _physical(parse_bytes, _positive, _below(MAX_BYTES, "B"))]
-Bandwidth = Annotated[float, _physical(parse_bandwidth, _positive, _below(MAX_BANDWIDTH, "B/s"))]
+_bandwidth_floor = _range(MIN_BANDWIDTH, math.inf, "B/s")
+_bandwidth_ceiling = _below(MAX_BANDWIDTH, "B/s")
+Bandwidth = Annotated[
+    float,
+    _physical(parse_bandwidth, _positive, lambda v: _bandwidth_ceiling(_bandwidth_floor(v))),
+]
 _clock_floor = _range(MIN_FREQUENCY, math.inf, "Hz")
 _clock_ceiling = _below(MAX_FREQUENCY, "Hz")
 Frequency = Annotated[
@@ -298,6 +320,8 @@ MAX_TEXT_CHARS = 10_000
 
 def check_name(value: str, what: str = "a name") -> str:
     """`value` if it is a usable name, else a ValueError saying what is wrong."""
+    if not value.strip():  # an empty name draws as nothing in every table and trace
+        raise ValueError(f"{what} must not be empty or only spaces")
     if len(value) > MAX_NAME_CHARS:
         raise ValueError(
             f"{what} is at most {MAX_NAME_CHARS} characters, got {len(value)} ({value[:40]!r}...)"

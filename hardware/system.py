@@ -46,7 +46,7 @@ from hardware.chip import Chip, Spec, Sustained
 from hardware.errors import InputError, explain_validation
 from hardware.files import load_yaml_mapping, path_kind, read_text, user_path
 from hardware.load import PRESET_DIR, apply_overrides, load_chip
-from hardware.quantity import Bytes, Name, Seconds, Text
+from hardware.quantity import Bytes, Flag, Name, Seconds, Text
 
 SYSTEM_DIR = Path(__file__).parent / "systems"
 ALGORITHMS = ("ring", "tree", "nvls")  # all-reduce algorithms (sim/system/collectives.py)
@@ -104,7 +104,7 @@ class System(Spec):
 
     name: Name
     description: Text = ""
-    hypothetical: bool = False
+    hypothetical: Flag = False
     chip: Chip
     chips: int = Field(ge=2, le=MAX_CHIPS)
     interconnect: Interconnect

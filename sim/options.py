@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hardware.errors import InputError, shown
+from hardware.quantity import Flag
 from sim.fuse import FusionMode
 from sim.runtimes import RUNTIMES, RuntimeName
 
@@ -29,19 +30,19 @@ class SimOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     fusion: FusionMode = "epilogue"
-    overlap: bool = True
-    graph_launch: bool = False
-    load_input: bool | None = None
+    overlap: Flag = True
+    graph_launch: Flag = False
+    load_input: Flag | None = None
     dtype: str | None = None  # the dtype the peak is quoted in; default: the graph's
     batches: int = Field(default=1, ge=1, le=MAX_BATCHES)
     duration_s: float | None = Field(default=None, gt=0, le=MAX_DURATION_S, allow_inf_nan=False)
     prefetch: int = Field(default=0, ge=0)
     input_compression: float = Field(default=1.0, ge=1.0, allow_inf_nan=False)
-    thermal: bool = True
-    fast_forward: bool = True
-    tf32: bool = False  # fp32 matmuls may run on a matrix engine in TF32 (off, as in PyTorch)
+    thermal: Flag = True
+    fast_forward: Flag = True
+    tf32: Flag = False  # fp32 matmuls may run on a matrix engine in TF32 (off, as in PyTorch)
     # per-kernel rows and the timeline in the Result; off where only totals are read (a sweep)
-    details: bool = True
+    details: Flag = True
     # the software running the model (sim/runtimes.py); it sets the defaults of `fusion`
     # and `graph_launch` and adds its host cost per kernel
     runtime: RuntimeName = "native"

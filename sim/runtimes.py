@@ -21,6 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hardware.errors import InputError
+from hardware.quantity import Flag
 from sim.fuse import FusionMode
 
 
@@ -41,7 +42,7 @@ class Runtime(BaseModel):
     description: str
     dispatch_s: float = Field(ge=0.0)  # host time per kernel on top of the driver's launch
     fusion: FusionMode
-    graph_launch: bool
+    graph_launch: Flag
     source: str
     request: RequestPath | None = None  # a serving front end, measured from its client
     # host time per kernel for op kinds whose host path costs more than `dispatch_s` (a
@@ -51,7 +52,7 @@ class Runtime(BaseModel):
     dispatch_source: str = ""
     # automatic mixed precision (workloads/autocast.py): weights and inputs stored in fp32
     # and cast to the graph's dtype by a kernel each, every forward pass
-    autocast: bool = False
+    autocast: Flag = False
 
 
 def _with_autocast(base: Runtime) -> Runtime:

@@ -17,7 +17,7 @@ from hardware.chip import Chip
 from hardware.errors import InputError, explain_validation
 from hardware.files import load_yaml_mapping, path_kind, read_text, user_path
 from hardware.origin import Origin, file_sha256, record
-from workloads.graph import Graph
+from workloads.graph import Graph, check_file_ops
 from workloads.hf import from_hf_config, is_hf_config
 from workloads.registry import builder_params, list_workloads
 
@@ -66,6 +66,8 @@ def load(
     data = load_yaml_mapping(read_text(p, "graph"), str(p))
     if is_hf_config(data):
         return from_hf_config(p)
+    ops = data.get("ops")
+    check_file_ops(len(ops) if isinstance(ops, list) else 0, str(p))
     graph = graph_from_dict(data, str(p))
     return record(graph, Origin(kind="file", name=str(p), sha256=file_sha256(p)))
 

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import heapq
 from functools import cached_property
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -35,7 +36,8 @@ from pydantic import (
 )
 
 from hardware.chip import DTYPE_BYTES, Dtype
-from hardware.quantity import Name
+from hardware.errors import InputError
+from hardware.quantity import Flag, Name, reject_bool
 from workloads.ops import KINDS, OpShapeError, OpStats, infer, numel
 
 OpKind = Literal[tuple(KINDS)]  # type: ignore[valid-type]
@@ -45,14 +47,34 @@ OpKind = Literal[tuple(KINDS)]  # type: ignore[valid-type]
 # graph to split. Each op declares about two tensors.
 MAX_OPS = 1_000_000
 MAX_TENSORS = 4 * MAX_OPS
+# The largest graph read from a file (YAML, JSON, ONNX): a file is untrusted input, and
+# every command on one must finish in seconds (issue 15: 10 s and 1 GB). 10k ops is five
+# times an unrolled Llama-2-70B (about 2k); `explain` of 20k independent matmuls took
+# 8.5 s of CPU on h100-sxm (benchmarks/redteam3.py), 10k half that. Bigger graphs are
+# built in Python, up to MAX_OPS.
+MAX_FILE_OPS = 10_000
+
+
+def check_file_ops(count: int, source: str) -> None:
+    """Refuse a graph file of more than MAX_FILE_OPS ops, before any op is validated."""
+    if count > MAX_FILE_OPS:
+        raise InputError(
+            f"{source}: the graph has {count:,} ops; a graph file may hold at most "
+            f"{MAX_FILE_OPS:,} (a run of more takes minutes): split the model, simulate "
+            "a repeated block and scale, or build the graph in Python (up to "
+            f"{MAX_OPS:,} ops)."
+        )
+
+
+Dim = Annotated[int, BeforeValidator(reject_bool)]  # YAML's `true` is not a size of 1
 
 
 class Tensor(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    shape: tuple[int, ...] = Field(min_length=0)
+    shape: tuple[Dim, ...] = Field(min_length=0)
     dtype: Dtype = "fp16"
-    const: bool = False
+    const: Flag = False
 
     @field_validator("shape")
     @classmethod

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from hardware.errors import InputError, explain_validation
 from hardware.files import read_text, user_path
 from hardware.origin import Origin, file_sha256, record
-from hardware.quantity import check_name
+from hardware.quantity import check_flag, check_name
 from workloads.graph import Graph
 from workloads.zoo.transformer import TransformerConfig, transformer
 
@@ -150,9 +150,10 @@ def hf_transformer_config(data: Mapping[str, Any], source: str) -> TransformerCo
                 f"({experts})."
             )
         ffn *= per_token
-    tie = data.get("tie_word_embeddings", tied)
-    if not isinstance(tie, bool):
-        raise InputError(f"{source}: tie_word_embeddings must be true or false, got {tie!r}.")
+    try:
+        tie = check_flag(data.get("tie_word_embeddings", tied))
+    except ValueError as err:
+        raise InputError(f"{source}: tie_word_embeddings {err}.") from None
     name = data.get("_name_or_path") or os.path.basename(os.path.dirname(source)) or family
     try:
         name = check_name(str(name), "_name_or_path")

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hardware.quantity import check_flag
+
 Shape = tuple[int, ...]
 
 
@@ -70,10 +72,18 @@ def _pair(value: Any, name: str) -> tuple[int, int]:
     if (
         isinstance(value, list | tuple)
         and len(value) == 2
-        and all(isinstance(v, int) for v in value)
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     ):
         return int(value[0]), int(value[1])
     raise OpShapeError(f"attribute {name!r} must be an int or a pair of ints, got {value!r}")
+
+
+def _flag_attr(attrs: dict, name: str, default: bool) -> bool:
+    """A yes/no attribute (`causal`, `accelerated`): true or false, as every flag."""
+    try:
+        return check_flag(attrs.get(name, default))
+    except ValueError as err:
+        raise OpShapeError(f"attribute {name!r} {err}") from None
 
 
 def _int_attr(attrs: dict, name: str, default: int) -> int:
@@ -331,7 +341,7 @@ def _attention(shapes: list[Shape], attrs: dict) -> OpStats:
     cached = k[2] if new is not None else 0
     t = k[2] + (new[2] if new is not None else 0)
     pairs = s * t
-    if attrs.get("causal", False) and s <= t:
+    if _flag_attr(attrs, "causal", False) and s <= t:
         pairs = s * cached + s * (s + 1) // 2 if new is not None else s * (t - s) + s * (s + 1) // 2
     macs = 2 * b * h * pairs * d
     group = h // k[1]  # query heads sharing one KV head are stacked into M, as kernels do
@@ -458,6 +468,7 @@ def _custom(shapes: list[Shape], attrs: dict) -> OpStats:
             f"custom op 'macs' and 'flops' must be integers from 0 to 2^64 "
             f"({MAX_OP_COUNT:.3g}), got {_short(macs)} and {_short(flops)}"
         )
+    _flag_attr(attrs, "accelerated", True)
     op_class = attrs.get("op_class", "vector")
     if op_class not in ("matrix", "vector", "scalar"):
         raise OpShapeError(

@@ -22,7 +22,7 @@ import hardware
 import workloads
 from hardware.chip import Chip
 from hardware.errors import InputError
-from hardware.files import load_yaml_mapping, read_text
+from hardware.files import load_yaml_mapping, read_text, write_output
 from hardware.load import chip_yaml
 from hardware.quantity import format_si
 from sim.cli.common import (
@@ -221,10 +221,7 @@ def chips_export(
         if out == "-":
             typer.echo(text, nl=False)
             return
-        try:
-            Path(out).write_text(text, encoding="utf-8")
-        except OSError as err:
-            raise InputError(f"--out {out}: cannot write the file ({err.strerror}).") from None
+        write_output(out, text, "--out")
     typer.echo(f"wrote {out}", err=True)
 
 

@@ -22,7 +22,7 @@ import hardware
 import workloads
 from hardware.chip import Chip
 from hardware.errors import InputError
-from hardware.files import check_output, same_file
+from hardware.files import check_output, same_file, write_output
 from hardware.load import PRESET_DIR
 from hardware.quantity import format_si
 from sim.fuse import FUSION_MODES
@@ -112,10 +112,7 @@ def emit_json(payload: Any, target: str) -> None:
     if target == "-":
         typer.echo(text)
         return
-    try:
-        Path(target).write_text(text + "\n", encoding="utf-8")
-    except OSError as err:
-        raise InputError(f"--json {target}: cannot write the file ({err.strerror}).") from None
+    write_output(target, text + "\n", "--json")
     typer.echo(f"wrote {target}", err=True)
 
 

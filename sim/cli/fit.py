@@ -15,6 +15,7 @@ from rich.table import Table
 
 import hardware
 from hardware.errors import InputError
+from hardware.files import write_output
 from sim.cli.common import check_outputs, stdout, user_errors
 
 
@@ -81,8 +82,5 @@ def fit(
         today = datetime.date.today().isoformat()
         spec = fitted_spec(result, str(measurements), data.format, len(data.rows), today)
         with user_errors():
-            try:
-                out.write_text(spec_yaml(spec), encoding="utf-8")
-            except OSError as exc:
-                raise InputError(f"--out {out}: cannot write the file ({exc.strerror}).") from None
+            write_output(out, spec_yaml(spec), "--out")
         console.print(f"wrote {out}")

@@ -60,7 +60,7 @@ def lut(
         bool, typer.Option("--resume", help="Keep the rows already in --out, run the rest.")
     ] = False,
     overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace an --out file that is not a table.")
+        bool, typer.Option("--overwrite", help="Replace an existing --out file (else it is kept).")
     ] = False,
     fusion: FusionOption = "epilogue",
     networks: Annotated[

@@ -189,10 +189,13 @@ def run(
             graph, spec, chosen = rerun_inputs(from_)
         else:
             spec = load_chip_with(chip, set_)
+            # the LLM storage dtypes are builder parameters: a builder without them says so
+            given = {"weight_dtype": weight_dtype, "kv_dtype": kv_dtype}
+            storage = [f"{k}={v}" for k, v in given.items() if v is not None]
             graph, dtype_note = workload_for(
                 workload,
                 spec,
-                param,
+                [*(param or []), *storage] or None,
                 batch=batch,
                 resolution=resolution,
                 seq=seq,

@@ -172,7 +172,7 @@ def sweep(
     ] = None,
     overwrite: Annotated[
         bool,
-        typer.Option("--overwrite", help="Replace an --out file that is not a sweep output."),
+        typer.Option("--overwrite", help="Replace an existing --out file (else it is kept)."),
     ] = False,
     force_jobs: Annotated[
         bool, typer.Option("--force-jobs", help="Run --jobs workers even beyond the CPUs.")

@@ -453,7 +453,7 @@ class Engine:
                 )
             )
             step = self.thermal.decide(power, self.level, len(self.levels))
-            if step:
+            if step and not self.finished:  # a step after the last kernel slows nothing
                 self.set_level(self.level + step)
 
 

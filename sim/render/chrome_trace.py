@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from hardware.errors import InputError
+from hardware.files import write_output
 from sim.render.tracks import track_order
 from sim.result import Result, Segment
 
@@ -318,8 +318,5 @@ def write_chrome_trace(
     """Write the Chrome trace-event JSON of `result` to `path`; returns the path."""
     target = Path(path)
     data = chrome_trace(result)
-    try:
-        target.write_text(json.dumps(data, allow_nan=False), encoding="utf-8")
-    except OSError as err:
-        raise InputError(f"--trace {target}: cannot write the file ({err.strerror}).") from None
+    write_output(target, json.dumps(data, allow_nan=False), "--trace")
     return target

@@ -10,11 +10,13 @@ own (`loss_<category>_ops`), zero where the kernel lost nothing to it.
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
 from typing import Any
 
 from hardware.errors import InputError, expect
+from hardware.files import write_output
 from sim.result import Result
 
 NO_DRAM_INTENSITY = 1e29  # OpRow.intensity at or above this means "no DRAM bytes"
@@ -114,13 +116,11 @@ def write_kernels_csv(result: Result, path: str | os.PathLike) -> Path:
     the path. Needs no pandas."""
     target = Path(path)
     rows = kernel_rows(result)
-    try:
-        with target.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["kernel"])
-            writer.writeheader()
-            writer.writerows(rows)
-    except OSError as err:
-        raise InputError(f"--kernels {target}: cannot write the file ({err.strerror}).") from None
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["kernel"])
+    writer.writeheader()
+    writer.writerows(rows)
+    write_output(target, buffer.getvalue(), "--kernels")
     return target
 
 

@@ -49,7 +49,7 @@ REQUIRED = (
     "id", "chip", "device", "workload", "runtime", "metric", "measured", "source", "setup",
     "split",
 )  # fmt: skip
-OPTIONAL = ("notes", "sim_runtime")
+OPTIONAL = ("notes", "sim_runtime", "set")
 WITHIN = 0.25  # "within 25%": 0.75 <= predicted / measured <= 1.25
 
 
@@ -68,6 +68,9 @@ class Case(BaseModel):
     split: str
     notes: str = ""
     sim_runtime: str = "native"  # the topsim runtime modelling `runtime` (sim/runtimes.py)
+    # chip fields by dotted path where the measured part differs from the preset (as
+    # `--set`): e.g. the 40 GB A100's HBM2 bandwidth on the 80 GB a100-sxm preset
+    set: dict[str, str] = {}
     base: str = "."
 
 
@@ -163,8 +166,17 @@ def _check_case(file: Path, index: int, raw: object) -> Case:
         raise InputError(
             f"{where}: {', '.join(GENERATE_METRICS)} go with a generate workload, and only they do."
         )
-    text = {k: str(raw[k]) for k in (*REQUIRED, *OPTIONAL) if k in raw}
+    overrides = raw.get("set", {})
+    if not isinstance(overrides, dict) or not all(
+        isinstance(k, str) and isinstance(v, str | int | float) and not isinstance(v, bool)
+        for k, v in overrides.items()
+    ):
+        raise InputError(f"{where}: set must map chip fields (dotted paths) to values.")
+    if overrides and "system" in workload:
+        raise InputError(f"{where}: set applies to a chip preset, not to a system case.")
+    text = {k: str(raw[k]) for k in (*REQUIRED, *OPTIONAL) if k in raw and k != "set"}
     text.update(workload=workload, measured=float(measured))
+    text.update(set={k: str(v) for k, v in overrides.items()})
     return Case(**text, base=str(file.parent))
 
 
@@ -197,10 +209,11 @@ class Predictor:
         self._chips: dict[str, Chip] = {}
         self._graphs: dict[str, Graph] = {}
 
-    def chip(self, name: str) -> Chip:
-        if name not in self._chips:
-            self._chips[name] = hardware.load_chip(name)
-        return self._chips[name]
+    def chip(self, name: str, overrides: dict[str, str] | None = None) -> Chip:
+        key = json.dumps([name, overrides or {}], sort_keys=True)
+        if key not in self._chips:
+            self._chips[key] = hardware.load_chip(name, overrides=overrides or None)
+        return self._chips[key]
 
     def graph(self, case: Case) -> Graph:
         spec = dict(case.workload)
@@ -230,7 +243,7 @@ class Predictor:
         return None
 
     def predict(self, case: Case) -> float:
-        chip = self.chip(case.chip)
+        chip = self.chip(case.chip, case.set)
         spec = case.workload
         if "generate" in spec and "system" in spec:
             return system_generation(case, chip)

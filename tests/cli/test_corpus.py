@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from hardware.files import MAX_INPUT_BYTES
 from sim.cli.main import app
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -139,16 +140,17 @@ def test_a_100_mb_file_is_refused_by_size_quickly(tmp_path: Path) -> None:
         start = time.perf_counter()
         result = topsim(*args)
         assert time.perf_counter() - start < CASE_SECONDS
-        word = "limited to 64 MiB"
+        word = f"limited to {MAX_INPUT_BYTES // 2**20} MiB"
         assert_rejected(result.exit_code, result.stdout, result.stderr, word, str(big))
 
 
 def test_a_graph_file_over_the_limit_is_refused(tmp_path: Path) -> None:
     big = tmp_path / "huge-graph.json"
     with big.open("wb") as f:
-        f.truncate(64 * 2**20 + 1)  # sparse: nothing is written, the size is what counts
+        f.truncate(MAX_INPUT_BYTES + 1)  # sparse: nothing is written, the size is what counts
     result = topsim("run", str(big), "--chip", "toy")
-    assert_rejected(result.exit_code, result.stdout, result.stderr, "limited to 64 MiB", str(big))
+    word = f"limited to {MAX_INPUT_BYTES // 2**20} MiB"
+    assert_rejected(result.exit_code, result.stdout, result.stderr, word, str(big))
 
 
 @pytest.mark.skipif(not HAS_ONNX, reason="the onnx extra is not installed")

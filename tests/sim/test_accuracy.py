@@ -209,3 +209,34 @@ def test_decode_steps_interpolate_between_simulated_cache_lengths():
     at_256, at_512 = steps.decode_s(2, 256), steps.decode_s(2, 512)
     assert steps.decode_exact_s(2, 256) == at_256
     assert steps.decode_exact_s(2, 384) == pytest.approx((at_256 + at_512) / 2)
+
+
+def test_a_case_sets_the_fields_where_the_measured_part_differs(tmp_path):
+    """A GEMV-shaped GEMM is DRAM-bound, so halving the bandwidth by `set` halves TOP/s
+    (to within the fixed launch and latency costs, which do not depend on bandwidth)."""
+    from sim.studies.accuracy import accuracy
+
+    gemv = {**SMALL["cases"][0], "id": "gemv", "workload": {"gemm": [1, 16384, 16384]}}
+    slow = {**gemv, "id": "gemv-half-bw", "split": "holdout"}
+    slow["set"] = {"memory.dram.bandwidth": "1.0195 TB/s"}  # half of a100-sxm's 2.039 TB/s
+    rows = {r.id: r.predicted for r in accuracy(write(tmp_path, {"cases": [gemv, slow]})).rows}
+    assert 0.5 <= rows["gemv-half-bw"] / rows["gemv"] < 0.56
+
+
+@pytest.mark.parametrize(
+    "bad", [["memory.dram.bandwidth=1TB/s"], {"memory.dram.bandwidth": True}, "x"]
+)
+def test_a_case_set_must_map_fields_to_values(tmp_path, bad):
+    data = {"cases": [{**SMALL["cases"][0], "set": bad}, SMALL["cases"][1]]}
+    with pytest.raises(InputError, match="set must map chip fields"):
+        load_cases(write(tmp_path, data))
+
+
+def test_a_case_set_names_a_real_field(tmp_path):
+    """A case topsim cannot run is skipped with the reason, as any other such case."""
+    from sim.studies.accuracy import accuracy
+
+    case = {**SMALL["cases"][0], "split": "holdout", "set": {"memory.dram.speed": "1TB/s"}}
+    result = accuracy(write(tmp_path, {"cases": [case]}))
+    assert not result.rows
+    assert "speed" in result.skipped[0].reason

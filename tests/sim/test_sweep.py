@@ -360,11 +360,14 @@ def test_resume_of_json_lines_repairs_a_torn_line(tmp_path: Path) -> None:
     assert all(set(r) == set(spec.columns) for r in rows)
 
 
-def test_without_resume_the_file_starts_over(tmp_path: Path) -> None:
+def test_an_earlier_sweep_is_kept_unless_resumed_or_overwritten(tmp_path: Path) -> None:
     spec = small_spec()
     out = tmp_path / "sweep.csv"
     run_sweep(spec, out, jobs=1, limit=3)
-    run_sweep(spec, out, jobs=1, limit=2)
+    with pytest.raises(InputError, match="--overwrite"):
+        run_sweep(spec, out, jobs=1, limit=2)
+    assert len(read_rows(out)) == 3
+    run_sweep(spec, out, jobs=1, limit=2, overwrite=True)
     assert len(read_rows(out)) == 2
 
 

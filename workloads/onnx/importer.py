@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
-from hardware.errors import InputError, explain_validation
-from workloads.graph import Graph
+from hardware.errors import InputError, explain_validation, shown
+from workloads.graph import Graph, check_file_ops
 from workloads.onnx.checks import check, check_schema
 from workloads.onnx.fold import fold
 from workloads.onnx.mappers_math import MAPPERS as MATH_MAPPERS
@@ -43,6 +43,8 @@ from workloads.onnx.read import (
 )
 from workloads.onnx.state import ImportState
 from workloads.ops import numel
+
+MAX_DIM = 2**50  # a tensor holds at most 2^50 elements (workloads/graph.py), so no dim is more
 
 MAPPERS = Mappers.merge(NN_MAPPERS, MATH_MAPPERS, SHAPE_MAPPERS, QUANT_MAPPERS)
 
@@ -176,6 +178,7 @@ class Importer(ImportState):
             self.notes.append(
                 f"nodes mapped approximately as custom ops with ONNX's output shapes: {listing}"
             )
+        check_file_ops(len(self.ops), self.source)
         try:
             result = Graph(
                 name=graph.name or Path(self.source).stem,
@@ -253,8 +256,17 @@ class Importer(ImportState):
                     f"{self.source}: dim {name!r} is not a symbolic dim of the model's "
                     f"inputs; they have {', '.join(sorted(symbolic)) or 'none'}."
                 )
-            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-                raise InputError(f"{self.source}: dim {name!r} must be a size of at least 1.")
+            if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_DIM:
+                raise InputError(
+                    f"{self.source}: dim {name!r} must be a size from 1 to 2^50, got {shown(size)}."
+                )
+        batch = self.batch
+        if batch is not None and (
+            isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_DIM
+        ):
+            raise InputError(
+                f"{self.source}: batch must be a size from 1 to 2^50, got {shown(batch)}."
+            )
 
     def _shape_inference(self) -> None:
         """ONNX's shapes, with data propagation (shape computations evaluated) only where
@@ -381,9 +393,14 @@ class Importer(ImportState):
             raise
         except (ArithmeticError, IndexError, KeyError, TypeError, ValueError) as exc:
             # a node the checks let through but topsim cannot read: still one paragraph
+            detail = (
+                "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+                if isinstance(exc, ValidationError)
+                else " ".join(str(exc).split())[:300]
+            )
             raise InputError(
                 f"{self.source}: node {label(node)} ({qualified(node)}): topsim cannot "
-                f"map it ({exc.__class__.__name__}: {exc}); its inputs, ranks or "
+                f"map it ({exc.__class__.__name__}: {detail}); its inputs, ranks or "
                 "attributes are outside what ONNX's definition of the op allows."
             ) from None
 

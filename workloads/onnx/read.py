@@ -17,12 +17,16 @@ from typing import Any
 import numpy as np
 
 from hardware.errors import InputError
+from workloads.graph import MAX_FILE_OPS
 from workloads.onnx.lean import WireError, lean_model_bytes
 
 Shape = tuple[int, ...]
 
 MAX_ONNX_BYTES = 2**31  # protobuf's limit for one serialized message
-MAX_ONNX_NODES = 2**18  # several times the largest exported networks (LLMs unrolled: ~50k)
+# nodes in a model: shape arithmetic and constants fold away, so a model of MAX_FILE_OPS
+# ops may have more nodes (exported transformers: about twice as many); an import takes
+# ~0.1 ms of CPU a node, so more would not finish in seconds
+MAX_ONNX_NODES = 2 * MAX_FILE_OPS
 FOLD_LIMIT = 1 << 16  # constant values up to this many elements are read and evaluated here
 STANDARD_DOMAINS = ("", "ai.onnx")
 # ONNX Runtime's contrib ops (domain com.microsoft) that the mappers follow on purpose,

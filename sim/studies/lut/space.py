@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hardware.chip import DTYPE_BYTES
 from hardware.errors import InputError, explain_validation
 from hardware.files import load_yaml_mapping, read_text
+from hardware.quantity import Flag
 
 SPACE_DIR = Path(__file__).resolve().parents[3] / "spaces"
 BlockKind = Literal["conv", "dwsep", "mbconv", "shuffle", "transformer", "skip"]
@@ -50,10 +51,10 @@ class Candidate(Model):
     kernel: int = Field(default=3, ge=1, le=15)
     expansion: float = Field(default=1, gt=0, le=16)
     groups: int = Field(default=1, ge=1, le=1024)
-    se: bool = False
+    se: Flag = False
     dtype: str | None = None
     heads: int = Field(default=4, ge=1, le=256)  # transformer only
-    project: bool = False  # skip only: a 1x1 conv where the shape changes
+    project: Flag = False  # skip only: a 1x1 conv where the shape changes
 
 
 class Stage(Model):

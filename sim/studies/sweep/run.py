@@ -2,9 +2,9 @@
 
 Everything a user can get wrong is checked before any point runs or any file is touched:
 the output's type and folder, that no output is an input (a chip file, a graph file, the
-sweep file) or another output, that an existing file is a sweep output of ours (else it
-is replaced only with `overwrite`), the worker count, the dask scheduler. Only then is the
-output opened, locked and started (sim/studies/sweep/store.py).
+sweep file) or another output, that an existing file is kept (continued with `resume`,
+replaced with `overwrite`, never replaced silently), the worker count, the dask
+scheduler. Only then is the output opened, locked and started (sim/studies/sweep/store.py).
 
 SIGTERM stops the sweep as Ctrl-C does: the rows already written are synced, the workers
 shut down, and the process exits with 128 + 15. Workers outlive no parent (worker.py).

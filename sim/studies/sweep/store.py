@@ -168,7 +168,7 @@ def open_output(
     if output_format(path) == "parquet":
         journal = journal_path(path)
         if not resume and path.exists() and not overwrite:
-            refuse_foreign(path)
+            refuse_replacing(path)
         if resume and path.exists() and not journal.exists():
             start_journal(path, journal, columns)
         writer, done = open_output(
@@ -187,7 +187,7 @@ def open_output(
             done = resumed_ids(fd, path, columns, notice)
             return RowWriter(path, columns, fd, os.fstat(fd).st_size), done
         if size > 0 and not overwrite:
-            refuse_foreign(path)
+            refuse_replacing(path)
         os.ftruncate(fd, 0)
         writer = RowWriter(path, columns, fd, 0)
         if output_format(path) == "csv":
@@ -236,16 +236,25 @@ def lock(fd: int, path: Path) -> None:
         ) from None
 
 
-def refuse_foreign(path: Path) -> None:
-    """Refuse to replace a file that is not a sweep output (a chip file, a table...)."""
-    if sweep_header(path) is None:
-        raise InputError(
-            f"--out {path}: the file exists and is not a sweep output (its first line is "
-            "not a sweep's header); choose a new file, or pass --overwrite to replace it."
-        )
+def refuse_replacing(path: Path) -> None:
+    """The one rule for every table topsim appends to (sweeps, latency tables): a file
+    that is not empty is never replaced without --overwrite, whether it holds an earlier
+    run's rows (hours of work, perhaps) or something else entirely (a chip file, notes)."""
+    ours = output_format(path) == "parquet" or sweep_header(path) is not None
+    what = "holds an earlier run's rows" if ours else "is not a sweep output"
+    raise InputError(
+        f"--out {path}: the file exists and {what}; pass --resume to keep its rows "
+        "and run the rest, --overwrite to replace it, or choose a new file."
+    )
 
 
 def resumed_ids(fd: int, path: Path, columns: list[str], notice: Callable[[str], None]) -> set[str]:
+    if sweep_header(path) is None:  # checked before any torn line is cut: not ours to cut
+        raise InputError(
+            f"--resume {path}: the file is not a sweep output (its first line is not a "
+            "sweep's header); nothing in it was changed. Choose a new --out file, or "
+            "--overwrite to replace it."
+        )
     torn = cut_torn_line(fd)
     if torn:
         notice(
