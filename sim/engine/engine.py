@@ -101,7 +101,7 @@ class Engine:
             chip.launch.device_gap + chip.units[k.unit].kernel_overhead for k in kernels
         ]
         self.cycles = [k.compute_cycles(chip.units[k.unit].instances) for k in kernels]
-        self.onchip_s = [k.onchip_bytes / l2.bandwidth if l2 else 0.0 for k in kernels]
+        self.onchip_s = [k.onchip_bytes / l2.sustained_bandwidth if l2 else 0.0 for k in kernels]
         self.top_energy: dict[tuple[int, bool], float] = {}  # see energy
 
     def clock(self, unit: str) -> float:
@@ -429,7 +429,7 @@ class Engine:
         `onchip_share` of its on-chip bytes at the on-chip bandwidth, side by side. The
         slower sets the pace; `record.memory_s` accumulates how long they took."""
         l2 = self.chip.memory.l2
-        onchip_s = kernel.onchip_bytes * onchip_share / l2.bandwidth if l2 else 0.0
+        onchip_s = kernel.onchip_bytes * onchip_share / l2.sustained_bandwidth if l2 else 0.0
         if dram_bytes <= 0 and onchip_s <= 0:
             return
         begin = self.env.now + delay

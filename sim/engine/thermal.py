@@ -91,7 +91,7 @@ def capped_level(
         return floor
     l2 = chip.memory.l2
     memory_s = kernel.traffic(batch) / chip.memory.dram.sustained_bandwidth
-    memory_s += kernel.onchip_bytes / l2.bandwidth if l2 else 0.0
+    memory_s += kernel.onchip_bytes / l2.sustained_bandwidth if l2 else 0.0
     overhead = chip.launch.device_gap + unit.kernel_overhead
     for level in range(floor, len(levels)):
         compute_s = cycles / levels[level].frequency

@@ -1,8 +1,9 @@
 """Fit a chip's achievable-rate parameters to measured op times.
 
 Only parameters that say how much of the rated hardware real kernels get are fitted, never
-a time per op: each unit's `efficiency` per op class, `memory.dram.efficiency`, the launch
-`latency` and `device_gap`, and each unit's `kernel_overhead`. Each measurement is its op
+a time per op: each unit's `efficiency` per op class, `memory.dram.efficiency`,
+`memory.l2.efficiency` (the on-chip level's sustained share), the launch `latency` and
+`device_gap`, and each unit's `kernel_overhead`. Each measurement is its op
 alone (a one-op graph, inputs in device memory) simulated on the candidate chip; the fit
 minimises the mean squared log error, so a 2x miss on a 10 us op counts as much as one on
 a 10 ms op.
@@ -56,6 +57,20 @@ class Fit:
     evaluations: int
     chip: Chip
     predictions: list[float] = field(default_factory=list)
+    at_bound: list[str] = field(default_factory=list)  # efficiencies fitted to their top, 1
+
+
+def at_upper_bound(values: dict[str, float], params: Sequence[Parameter]) -> list[str]:
+    """The fitted efficiencies at their upper bound of 1. An efficiency is a share of a
+    rated figure, so 1 is a physical limit, not a fitting artefact: measurements that
+    pin it there run at least at the rated rate, and if they want more, either the rated
+    figure is too low (measure it: `topsim calibrate` raises a rate a kernel beats) or
+    the model counts work or bytes the kernels do not do."""
+    return [
+        p.path
+        for p in params
+        if p.high == EFFICIENCY_BOUNDS[1] and values.get(p.path, 0.0) >= p.high * (1 - 1e-9)
+    ]
 
 
 def candidate_parameters(chip: Chip) -> list[Parameter]:
@@ -66,6 +81,8 @@ def candidate_parameters(chip: Chip) -> list[Parameter]:
             if rates:
                 params.append(Parameter(f"units.{name}.efficiency.{op_class}", *EFFICIENCY_BOUNDS))
     params.append(Parameter("memory.dram.efficiency", *EFFICIENCY_BOUNDS))
+    if chip.memory.l2 is not None:
+        params.append(Parameter("memory.l2.efficiency", *EFFICIENCY_BOUNDS))
     params.append(Parameter("launch.latency", *SECONDS_BOUNDS))
     params.append(Parameter("launch.device_gap", *SECONDS_BOUNDS))
     for name in chip.units:
@@ -228,6 +245,7 @@ def fit_chip(
         evaluations=evaluations,
         chip=fitted,
         predictions=predictions,
+        at_bound=at_upper_bound(values, params),
     )
 
 
