@@ -12,6 +12,8 @@ import hardware
 import sim
 import workloads
 from hardware.errors import InputError
+from sim.studies.host_rates import cache_resident
+from sim.studies.measurements import Measurement
 
 CHAIN = workloads.build("elementwise-chain")
 WRITE_S = 100e-9 + 2048 / 10e9  # op001's DRAM write: latency + bytes at 10 GB/s
@@ -47,3 +49,12 @@ def test_default_efficiency_is_one_and_out_of_range_values_are_refused():
     for bad in (0.0, 1.5):
         with pytest.raises(InputError, match="memory.l2.efficiency"):
             hardware.load_chip("toy", {"memory.l2.efficiency": bad})
+
+
+def test_cache_resident_operands_move_at_the_sustained_onchip_rate():
+    # a one-op measurement whose operands sit in the cache: DRAM stands in for the cache,
+    # at its rate and efficiency (100 GB/s x 0.5), not at DRAM's own efficiency
+    chip = hardware.load_chip("toy", {"memory.l2.efficiency": 0.5, "memory.dram.efficiency": 0.9})
+    relu = Measurement("relu", ((1, 1024),), "fp16", 1e-6)
+    cached = cache_resident(chip, [relu])
+    assert cached.memory.dram.sustained_bandwidth == cached.memory.l2.sustained_bandwidth == 50e9
