@@ -9,12 +9,15 @@ Target: 500 points/s on 2 cores. `--no-plan-cache` shows what the plan cache buy
 
 On a shared machine wall time says little: the first line is the CPU cost, one worker in
 this process, points per CPU-second (time.process_time), the median of `--repeat` runs;
-N workers that each get a core would do about N times that.
+the second runs 2 worker processes and counts their CPU seconds (getrusage of the reaped
+children), so it includes what each worker repeats (building the graph, its own plans):
+2 workers that each get a core would do about points / (their CPU seconds / 2) per second.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import tempfile
 import time
@@ -71,6 +74,27 @@ def points_per_cpu_s(cache_plans: bool, repeat: int) -> float:
     return statistics.median(rates)
 
 
+def pool_points_per_cpu_s(workers: int, cache_plans: bool, repeat: int) -> float:
+    """Points per CPU-second of the `workers` worker processes of a local sweep together,
+    the median of `repeat` runs (the pool reaps them before run_sweep returns)."""
+    spec = build_spec("resnet50", "h100-sxm", VARY, ["batch=1"])
+    rates = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as folder:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            run = run_sweep(
+                spec,
+                Path(folder) / "bench-sweep.csv",
+                jobs=workers,
+                force_jobs=True,
+                cache_plans=cache_plans,
+            )
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        spent = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        rates.append(run.total / spent)
+    return statistics.median(rates)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--executor", default="local", choices=("local", "dask"))
@@ -85,6 +109,12 @@ def main() -> None:
     )
     cpu_rate = points_per_cpu_s(not args.no_plan_cache, args.repeat)
     print(f"  1 worker in process: {cpu_rate:7.1f} points per CPU-second")
+    if args.executor == "local":
+        pool_rate = pool_points_per_cpu_s(2, not args.no_plan_cache, args.repeat)
+        print(
+            f"  2 worker processes:  {pool_rate:7.1f} points per worker CPU-second; "
+            f"~{2 * pool_rate:.0f} points/s were each to get a core"
+        )
     single = None
     for workers in sorted({1, 2, cpus}):
         rate = points_per_s(workers, args.executor, not args.no_plan_cache, args.repeat)

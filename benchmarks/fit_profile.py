@@ -115,7 +115,8 @@ def main() -> None:
         print(
             f"fit on half {name}: {len(train)} ops fitted, {len(test)} held out; held-out "
             f"typical error {before:.3f}x -> {after:.3f}x (on the fitted half "
-            f"{fit.before:.3f}x -> {fit.after:.3f}x); fitted: {fitted}"
+            f"{fit.before:.3f}x -> {fit.after:.3f}x); fitted: {fitted}; at the upper "
+            f"bound 1: {', '.join(fit.at_bound) or 'none'}"
         )
 
 

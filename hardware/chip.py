@@ -151,7 +151,8 @@ class Unit(Spec):
 
 class Sustained(Spec):
     """A rated bandwidth and the share of it that real transfers sustain (refresh, bank
-    and turnaround for DRAM; protocol overhead for links), as copy microbenchmarks measure."""
+    and turnaround for DRAM; protocol overhead for links; tag, bank and fill conflicts for
+    an on-chip cache), as copy microbenchmarks measure."""
 
     bandwidth: Bandwidth
     efficiency: float = Field(default=1.0, ge=0.01, le=1.0)
@@ -168,11 +169,11 @@ class Dram(Sustained):
     latency: Seconds = 0.0
 
 
-class OnChip(Spec):
-    """The last on-chip level: a hardware cache or a software-managed scratchpad."""
+class OnChip(Sustained):
+    """The last on-chip level: a hardware cache or a software-managed scratchpad;
+    `bandwidth` is the rated figure, `efficiency` the share of it kernels sustain."""
 
     capacity: Bytes
-    bandwidth: Bandwidth
     policy: Literal["cache", "scratchpad"] = "cache"
 
 

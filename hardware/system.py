@@ -27,21 +27,25 @@ and how many of them it has. The interconnect is described per chip port:
 
 The `host` is informational (what drives the chips); the simulation does not use it yet.
 Systems load like chips: `load_system("hgx-h100")` or a YAML/JSON file; bad input is one
-`InputError` paragraph.
+`InputError` paragraph. Overrides are dotted paths, applied by the chip loader's one rule
+(`hardware.load.apply_overrides`): `load_system("hgx-h100", overrides={"interconnect.
+bandwidth": "300 GB/s"})`; a path under `chip.` overrides the system's chip
+(`chip.memory.dram.bandwidth`).
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
 from hardware.chip import Chip, Spec, Sustained
 from hardware.errors import InputError, explain_validation
 from hardware.files import load_yaml_mapping, path_kind, read_text, user_path
-from hardware.load import PRESET_DIR, load_chip
+from hardware.load import PRESET_DIR, apply_overrides, load_chip
 from hardware.quantity import Bytes, Flag, Name, Seconds, Text
 
 SYSTEM_DIR = Path(__file__).parent / "systems"
@@ -131,37 +135,78 @@ def list_systems() -> list[str]:
     return sorted(p.stem for p in SYSTEM_DIR.glob("*.yaml"))
 
 
-def load_system(name_or_path: str | Path) -> System:
-    """A system preset name or a YAML/JSON system file, validated."""
+def load_system(
+    name_or_path: str | Path | System, overrides: Mapping[str, Any] | None = None
+) -> System:
+    """A system preset name, a YAML/JSON system file, or a System, validated; `overrides`
+    are dotted paths -> values (`chip.` paths go to the system's chip)."""
+    if isinstance(name_or_path, System):
+        data = name_or_path.model_dump()
+        data["chip"] = name_or_path.chip
+        source, folder = f"system {name_or_path.name!r}", None
+    else:
+        data, source, folder = _system_data(name_or_path)
+    if overrides:
+        if not isinstance(overrides, Mapping):
+            raise InputError(
+                f"{source}: overrides must be a mapping of dotted paths to values, e.g. "
+                f"{{'interconnect.bandwidth': '300 GB/s'}}, got {type(overrides).__name__}."
+            )
+        chip_changes = {
+            str(k).partition(".")[2]: v for k, v in overrides.items() if str(k).startswith("chip.")
+        }
+        others = {k: v for k, v in overrides.items() if not str(k).startswith("chip.")}
+        chip = data.pop("chip", None)
+        data = apply_overrides(data, others, source) if others else data
+        if chip_changes:
+            if not isinstance(chip, Chip | str) or not chip:
+                raise InputError(f"{source}: cannot override chip fields: no chip named.")
+            if isinstance(chip, str):
+                chip = _chip_path(chip, folder)
+            try:
+                chip = load_chip(chip, overrides=chip_changes)
+            except InputError as err:
+                raise InputError(f"{source}: field 'chip': {err}") from None
+        if chip is not None:
+            data["chip"] = chip
+    return validate_system(data, source, folder)
+
+
+def _system_data(name_or_path: str | Path) -> tuple[dict, str, Path | None]:
+    """The raw mapping of a preset or a system file, its source name and folder."""
     path = user_path(name_or_path, "system (a preset name or a system file)")
     text = str(path)
     if text in list_systems():
         file = SYSTEM_DIR / f"{text}.yaml"
         data = load_yaml_mapping(file.read_text(encoding="utf-8"), f"system preset {text!r}")
-        source, folder = f"system preset {text!r}", None
-    elif path.suffix.lower() in (".yaml", ".yml", ".json") or path_kind(path) is not None:
-        data = load_yaml_mapping(read_text(path, "system"), str(path))
-        source, folder = str(path), path.parent
-    else:
-        close = difflib.get_close_matches(text, list_systems(), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise InputError(
-            f"unknown system {text!r}: not a preset and not a file.{hint} "
-            f"Presets: {', '.join(list_systems())}."
-        )
-    return validate_system(data, source, folder)
+        return data, f"system preset {text!r}", None
+    if path.suffix.lower() in (".yaml", ".yml", ".json") or path_kind(path) is not None:
+        return load_yaml_mapping(read_text(path, "system"), str(path)), str(path), path.parent
+    close = difflib.get_close_matches(text, list_systems(), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise InputError(
+        f"unknown system {text!r}: not a preset and not a file.{hint} "
+        f"Presets: {', '.join(list_systems())}."
+    )
+
+
+def _chip_path(chip_ref: str, folder: Path | None) -> str:
+    """A system file's chip: a preset name, or a path relative to the system file."""
+    is_preset = path_kind(PRESET_DIR / f"{chip_ref}.yaml") == "file"  # OSError-safe
+    if folder is not None and not is_preset and not Path(chip_ref).is_absolute():
+        return str(folder / chip_ref)
+    return chip_ref
 
 
 def validate_system(data: dict, source: str, folder: Path | None = None) -> System:
     """A System from its raw mapping; the `chip` entry is loaded as a chip preset or file
     (a relative path is read from `folder`, the system file's folder)."""
     chip_ref = data.get("chip")
-    if isinstance(chip_ref, str) and chip_ref:
-        is_preset = path_kind(PRESET_DIR / f"{chip_ref}.yaml") == "file"  # OSError-safe
-        if folder is not None and not is_preset and not Path(chip_ref).is_absolute():
-            chip_ref = str(folder / chip_ref)
+    if isinstance(chip_ref, Chip):
+        pass  # already loaded (a System's own chip, or one with overrides)
+    elif isinstance(chip_ref, str) and chip_ref:
         try:
-            chip = load_chip(chip_ref)
+            chip = load_chip(_chip_path(chip_ref, folder))
         except InputError as err:
             raise InputError(f"{source}: field 'chip': {err}") from None
         data = {**data, "chip": chip}

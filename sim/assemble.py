@@ -191,11 +191,17 @@ def unit_usage(
     launches (peak units, from the accounting), and useful ops."""
     duration = trace.end
     launch = CATEGORY_INDEX["launch"]
+    records_of: dict[str, list] = {name: [] for name in chip.units}
+    for r in trace.records:
+        records_of[r.unit].append(r)
+    kernels_of: dict[str, list[Kernel]] = {name: [] for name in chip.units}
+    for k in kernels:
+        kernels_of[k.unit].append(k)
     units = []
     for name, unit in chip.units.items():
-        records = [r for r in trace.records if r.unit == name]
+        records = records_of[name]
         busy = sum(r.end - r.compute_start for r in records)
-        waited = sum(books.before[k.index, launch] for k in kernels if k.unit == name)
+        waited = sum(books.before[k.index, launch] for k in kernels_of[name])
         useful = books.unit_useful.get(name)  # accounted for peak units only
         if useful is None:
             useful = sum(kernels[r.kernel].useful_ops for r in records)

@@ -22,6 +22,7 @@ reads are legal, and so is a graph of several disconnected parts.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -171,7 +172,19 @@ class Op(BaseModel):
         return bool(self.attrs.get("accelerated", True))
 
 
+class Totals(NamedTuple):
+    """A graph's sums over its ops, derived once (see `Graph.totals`)."""
+
+    macs: int
+    ops: int
+    dtype: str  # the dtype most MACs (or, without MACs, most ops) are computed in
+
+
 class Graph(BaseModel):
+    """Derived figures (`order`, `totals`) are computed once and kept; assigning a field,
+    or a copy with fields replaced, forgets them. A validated graph's lists are not to be
+    changed in place: build a new graph (its ops' numbers are derived by validation, too)."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: Name = Field(min_length=1)
@@ -181,6 +194,23 @@ class Graph(BaseModel):
     ops: list[Op] = Field(min_length=1)
 
     _order: list[Op] | None = PrivateAttr(default=None)
+    _totals: Totals | None = PrivateAttr(default=None)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in type(self).model_fields:
+            self._forget()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Graph:
+        copied = super().model_copy(update=update, deep=deep)
+        if update:
+            copied._forget()
+        return copied
+
+    def _forget(self) -> None:
+        """Drop what was derived from the fields (see the class docstring)."""
+        self._order = None
+        self._totals = None
 
     @model_validator(mode="before")
     @classmethod
@@ -199,8 +229,9 @@ class Graph(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> Graph:
         self._check_names()
+        shared: dict[tuple, Derived] = {}  # repeated layers share one record (it is immutable)
         for op in self.ops:
-            self._derive(op)
+            self._derive(op, shared)
         self._check_outputs()
         _ = self.order
         self._check_orphans()
@@ -246,8 +277,11 @@ class Graph(BaseModel):
                     "output, not a graph input and not const (remove it, or list it in inputs)"
                 )
 
-    def _derive(self, op: Op) -> None:
-        shapes = [self.tensors[t].shape for t in op.inputs]
+    def _derive(self, op: Op, shared: dict[tuple, Derived]) -> None:
+        tensors = self.tensors
+        ins = [tensors[t] for t in op.inputs]
+        outs = [tensors[t] for t in op.outputs]
+        shapes = [t.shape for t in ins]
         try:
             stats = infer(op.kind, shapes, op.attrs)
         except OpShapeError as exc:
@@ -258,37 +292,37 @@ class Graph(BaseModel):
                 f"op {op.name!r} ({op.kind}): its inputs {[list(s) for s in shapes]} and "
                 f"attributes do not fit a {op.kind} op (see the graph schema in README.md)"
             ) from None
-        if len(stats.out_shapes) != len(op.outputs):
+        if len(stats.out_shapes) != len(outs):
             raise ValueError(
                 f"op {op.name!r} ({op.kind}) makes {len(stats.out_shapes)} outputs "
-                f"but lists {len(op.outputs)}"
+                f"but lists {len(outs)}"
             )
-        for name, shape in zip(op.outputs, stats.out_shapes, strict=True):
-            if self.tensors[name].shape != tuple(shape):
+        for name, tensor, shape in zip(op.outputs, outs, stats.out_shapes, strict=True):
+            if tensor.shape != tuple(shape):
                 raise ValueError(
                     f"op {op.name!r} ({op.kind}): output {name!r} is declared "
-                    f"{list(self.tensors[name].shape)} but the op makes {list(shape)}"
+                    f"{list(tensor.shape)} but the op makes {list(shape)}"
                 )
-        dtype = op.attrs.get("dtype") or self.tensors[(op.inputs or op.outputs)[0]].dtype
+        dtype = op.attrs.get("dtype") or (ins or outs)[0].dtype
         if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
             raise ValueError(
                 f"op {op.name!r}: unknown dtype {str(dtype)[:40]!r} in attribute 'dtype'; "
                 f"allowed: {', '.join(DTYPE_BYTES)}"
             )
-        read = 0.0
-        for i, t in enumerate(dict.fromkeys(op.inputs)):
-            tensor = self.tensors[t]
-            share = stats.read_fraction if (op.kind == "embedding" and i == 1) else 1.0
-            read += tensor.nbytes * share
-        if op.kind == "embedding":
-            read = self.tensors[op.inputs[0]].nbytes + self.tensors[op.outputs[0]].nbytes
-        write = sum(self.tensors[t].nbytes for t in op.outputs)
-        op.derived = Derived(
-            stats=stats,
-            dtype=dtype,
-            read_bytes=0.0 if stats.is_view else read,
-            write_bytes=0.0 if stats.is_view else write,
-        )
+        if op.kind == "embedding":  # the table's gathered rows: as many as it writes
+            read = ins[0].nbytes + outs[0].nbytes
+        else:  # each input once
+            read = 0.0
+            for t in dict.fromkeys(op.inputs):
+                read += tensors[t].nbytes
+        write = sum(t.nbytes for t in outs)
+        if stats.is_view:
+            read = write = 0.0
+        key = (id(stats), dtype, read, write)  # stats: one object per distinct op (infer)
+        derived = shared.get(key)
+        if derived is None:
+            derived = shared[key] = Derived(stats, dtype, read, write)
+        op.derived = derived
 
     def _check_outputs(self) -> None:
         if not self.outputs:
@@ -327,12 +361,30 @@ class Graph(BaseModel):
         return order
 
     @property
+    def totals(self) -> Totals:
+        """MACs, ops and main dtype of the whole graph (a simulation reads them per run)."""
+        if self._totals is None:
+            self._totals = self._summed()
+        return self._totals
+
+    def _summed(self) -> Totals:
+        weight: dict[str, int] = {}
+        macs = ops = 0
+        for op in self.ops:
+            stats = op.stats
+            macs += stats.macs
+            ops += stats.ops
+            weight[op.dtype] = weight.get(op.dtype, 0) + (stats.macs or stats.ops) + 1
+        dtype = max(sorted(weight), key=lambda d: weight[d])
+        return Totals(macs=macs, ops=ops, dtype=dtype)
+
+    @property
     def macs(self) -> int:
-        return sum(op.macs for op in self.ops)
+        return self.totals.macs
 
     @property
     def total_ops(self) -> int:
-        return sum(op.ops for op in self.ops)
+        return self.totals.ops
 
     @property
     def params(self) -> int:
@@ -341,10 +393,7 @@ class Graph(BaseModel):
     @property
     def dtype(self) -> str:
         """The dtype most MACs (or, without MACs, most ops) are computed in."""
-        weight: dict[str, int] = {}
-        for op in self.ops:
-            weight[op.dtype] = weight.get(op.dtype, 0) + (op.macs or op.ops) + 1
-        return max(sorted(weight), key=lambda d: weight[d])
+        return self.totals.dtype
 
     @property
     def input_bytes(self) -> float:

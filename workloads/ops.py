@@ -325,12 +325,14 @@ def _attention(shapes: list[Shape], attrs: dict) -> OpStats:
         shapes[3] != shapes[4]
         or len(new) != 4
         or new[2] != q[2]
-        or new[:2] != k[:2]
+        or new[0] != k[0]
+        or k[1] % new[1]
         or new[3] != k[3]
     ):
         raise OpShapeError(
             f"attention k_new and v_new must be [B,Hkv,S,D] matching q and the "
-            f"cache; got {list(shapes[3])} and {list(shapes[4])}"
+            f"cache (the cache may hold a multiple of Hkv heads: a kernel that reads each "
+            f"KV head once per query head); got {list(shapes[3])} and {list(shapes[4])}"
         )
     if len(q) != 4 or len(k) != 4 or k != v or q[0] != k[0] or q[3] != k[3] or q[1] % k[1]:
         raise OpShapeError(

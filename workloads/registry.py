@@ -64,7 +64,14 @@ def list_workloads() -> list[str]:
 def builder_params(name: str) -> dict[str, object]:
     """Parameter names of a builder with their defaults; an unknown name is an InputError."""
     _check_name(name)
-    return {p.name: p.default for p in inspect.signature(BUILDERS[name]).parameters.values()}
+    return dict(_defaults(BUILDERS[name]))
+
+
+@functools.cache
+def _defaults(builder: Callable[..., Graph]) -> tuple[tuple[str, object], ...]:
+    """(name, default) of each parameter of a builder function (read once per function:
+    each point of a sweep asks)."""
+    return tuple((p.name, p.default) for p in inspect.signature(builder).parameters.values())
 
 
 def param_choices(name: str) -> dict[str, tuple]:

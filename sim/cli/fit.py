@@ -66,6 +66,13 @@ def fit(
         console.print(
             f"not fitted (no measurement depends on them): {', '.join(result.not_fitted)}"
         )
+    if result.at_bound:
+        console.print(
+            f"at their upper bound 1 (the measurements run at least at the rated rate; if "
+            f"they would run faster, the rated figure is too low or the model counts work the "
+            f"kernels do not do): {', '.join(result.at_bound)}",
+            soft_wrap=True,
+        )
     for reason, count in sorted(data.skipped.items(), key=lambda item: -item[1]):
         console.print(f"skipped {count} event(s): {reason}", soft_wrap=True)
     cv = (

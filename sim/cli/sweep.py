@@ -37,22 +37,53 @@ METRICS: dict[str, tuple[str, str, bool]] = {
     "throughput": ("throughput", "throughput (items/s)", False),
     "efficiency": ("efficiency", "efficiency (delivered / peak)", False),
 }
+# a system sweep's (`--system`): its rows are run_system's plan rows
+SYSTEM_METRICS: dict[str, tuple[str, str, bool]] = {
+    "latency": ("prefill_latency_s", "prefill latency", True),
+    "decode_latency": ("decode_latency_s", "decode step latency", True),
+    "tokens_per_s": ("decode_tokens_per_s", "decode tokens/s (all replicas)", False),
+    "prefill_tokens_per_s": ("prefill_tokens_per_s", "prefill tokens/s (all replicas)", False),
+}
+# a serving sweep's (`--system --serve`)
+SERVE_METRICS: dict[str, tuple[str, str, bool]] = {
+    "latency": ("e2e_p99_s", "p99 end-to-end latency", True),
+    "ttft": ("ttft_p99_s", "p99 time to first token", True),
+    "tpot": ("tpot_p99_s", "p99 time per output token", True),
+    "tokens_per_s": ("tokens_per_s", "output tokens/s", False),
+    "goodput": ("goodput_requests_per_s", "goodput (requests/s within the SLO)", False),
+}
+MODE_METRICS = {"chip": METRICS, "system": SYSTEM_METRICS, "serve": SERVE_METRICS}
 # --metric name -> (the unit its plot axis is drawn in, the factor from its column to it)
 METRIC_UNITS: dict[str, tuple[str, float]] = {
     "latency": ("s", 1.0),
     "tops": ("OP/s", 1e12),
     "throughput": ("/s", 1.0),
     "efficiency": ("%", 100.0),
+    "decode_latency": ("s", 1.0),
+    "tokens_per_s": ("tokens/s", 1.0),
+    "prefill_tokens_per_s": ("tokens/s", 1.0),
+    "ttft": ("s", 1.0),
+    "tpot": ("s", 1.0),
+    "goodput": ("requests/s", 1.0),
 }
 
 if TYPE_CHECKING:  # the sweep machinery and matplotlib load when a sweep runs
     from sim.studies.sweep import SweepRun, SweepSpec
 
 
-def metric_column(metric: str) -> tuple[str, str, bool]:
-    if metric not in METRICS:
-        raise InputError(f"--metric {metric!r}: choose one of {', '.join(METRICS)}.")
-    return METRICS[metric]
+def mode(spec: SweepSpec) -> str:
+    """chip, system or serve: which rows a sweep writes, so which metrics it has."""
+    return "serve" if spec.serve else "system" if spec.system is not None else "chip"
+
+
+def metric_column(metric: str, mode: str = "chip") -> tuple[str, str, bool]:
+    metrics = MODE_METRICS[mode]
+    if metric not in metrics:
+        kind = {"chip": "a chip", "system": "a system", "serve": "a serving"}[mode]
+        raise InputError(
+            f"--metric {metric!r}: for {kind} sweep, choose one of {', '.join(metrics)}."
+        )
+    return metrics[metric]
 
 
 def sweep(
@@ -63,13 +94,31 @@ def sweep(
     chip: Annotated[
         str | None, typer.Option("--chip", help="A chip preset or file (or `chip:` in --file).")
     ] = None,
+    system: Annotated[
+        str | None,
+        typer.Option(
+            "--system",
+            help="A system preset or file instead of --chip: each point one `topsim system` "
+            "run; vary tp, pp, ep, dp, micro_batches, batch, seq, ... and system fields by "
+            "dotted path (interconnect.bandwidth).",
+        ),
+    ] = None,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="With --system: each point one `topsim serve` run; vary rate, duration, tp, "
+            "prompt, tokens, max_batch, chunk, ... (rate and duration are needed).",
+        ),
+    ] = False,
     vary: Annotated[
         list[str] | None,
         typer.Option(
             "--vary",
             metavar="KEY=VALUES",
             help="A varied key: a chip field by dotted path, a workload parameter or a "
-            "simulation option; values a,b,c or ranges a..b*2 / a..b+step (repeatable).",
+            "simulation option (with --system: a system run option or a system field); "
+            "values a,b,c or ranges a..b*2 / a..b+step (repeatable).",
         ),
     ] = None,
     settings: Annotated[
@@ -103,7 +152,13 @@ def sweep(
         Path | None, typer.Option("--plot", help="Draw the metric against the varied fields.")
     ] = None,
     metric: Annotated[
-        str, typer.Option("--metric", help="latency, tops, throughput or efficiency.")
+        str,
+        typer.Option(
+            "--metric",
+            help="latency, tops, throughput or efficiency (with --system: latency (prefill), "
+            "decode_latency, tokens_per_s (decode), prefill_tokens_per_s; with --serve: "
+            "latency (p99 end to end), ttft, tpot (p99), tokens_per_s, goodput).",
+        ),
     ] = "latency",
     top: Annotated[int, typer.Option("--top", help="Rows in the table of points.")] = 10,
     sort: Annotated[
@@ -124,15 +179,18 @@ def sweep(
     ] = False,
 ) -> None:
     """Run a workload over the cartesian product of varied chip fields, workload
-    parameters and simulation options; write one line per point to --out."""
+    parameters and simulation options (or, with --system, a transformer over parallelism
+    degrees, batch and system fields); write one line per point to --out."""
     with user_errors():
-        metric_column(metric)
+        metric_column(metric, "serve" if serve else "system" if system is not None else "chip")
         if plot is not None:
             check_plot_path(plot)  # before the sweep: a bad --plot should not cost a run
         from sim.studies.sweep import build_spec, check_outputs, read_rows, run_sweep
         from sim.studies.sweep.run import input_files
 
-        spec = build_spec(workload, chip, vary or [], settings or [], file)
+        spec = build_spec(
+            workload, chip, vary or [], settings or [], file, system=system, serve=serve
+        )
         check_sort(sort, spec)
         inputs = input_files(spec) + ([file] if file is not None else [])
         check_outputs(out, inputs=inputs, others=[("--plot", plot)] if plot else [])
@@ -159,7 +217,8 @@ def sweep(
         stdout = Console(highlight=False)
         stdout.print(run_line(run))
         stdout.print(best_table(rows, spec, metric, top, sort=sort))
-        stdout.print(dominance_table(rows, spec, metric))
+        if spec.system is None:  # a system row has no single-chip top loss
+            stdout.print(dominance_table(rows, spec, metric))
         errors = [r for r in rows if r.get("error")]
         if errors:
             stdout.print(
@@ -213,7 +272,7 @@ def _value(row: dict[str, Any], column: str) -> float | None:
 
 def ranked(rows: list[dict[str, Any]], spec: SweepSpec, metric: str) -> list[dict[str, Any]]:
     """Successful rows, best first by `metric`; ties in the order of the sweep's values."""
-    column, _, smaller_better = metric_column(metric)
+    column, _, smaller_better = metric_column(metric, mode(spec))
     good = [r for r in rows if not r.get("error") and _value(r, column) is not None]
     sign = 1.0 if smaller_better else -1.0
     position = positions(spec)
@@ -233,9 +292,10 @@ def positions(spec: SweepSpec) -> dict[str, dict[str, int]]:
 
 
 def check_sort(sort: str | None, spec: SweepSpec) -> None:
-    if sort is not None and sort not in METRICS and sort not in spec.keys:
+    metrics = MODE_METRICS[mode(spec)]
+    if sort is not None and sort not in metrics and sort not in spec.keys:
         raise InputError(
-            f"--sort {sort!r}: choose a metric ({', '.join(METRICS)}) or a varied key "
+            f"--sort {sort!r}: choose a metric ({', '.join(metrics)}) or a varied key "
             f"({', '.join(spec.keys) or 'none'})."
         )
 
@@ -263,12 +323,16 @@ def best_table(
 ) -> Table:
     """The points, `top` of them: best first when `sort` is a metric, else in the order of
     the varied values (`sort` a varied key: that one first)."""
-    if sort in METRICS:
+    if sort in MODE_METRICS[mode(spec)]:
         ordered = ranked(rows, spec, sort)
-        title = f"Best points by {metric_column(sort)[1]}"
+        title = f"Best points by {metric_column(sort, mode(spec))[1]}"
     else:
         ordered = by_values(rows, spec, sort)
         title = f"Points by {sort or ', '.join(spec.keys) or 'the varied values'}"
+    if spec.serve:
+        return serve_table(ordered[: max(top, 0)], spec, title)
+    if spec.system is not None:
+        return system_table(ordered[: max(top, 0)], spec, title)
     table = Table(title=title)
     for key in spec.keys:
         table.add_column(key)
@@ -289,6 +353,59 @@ def best_table(
     return table
 
 
+def system_table(rows: list[dict[str, Any]], spec: SweepSpec, title: str) -> Table:
+    """A system sweep's points: the plan, both phases, the system losses, memory fit."""
+    caption = "tok/s: decode, all replicas; comm %, bubble %: prefill/decode; GiB per chip"
+    table = Table(title=title, caption=caption)
+    for key in spec.keys:
+        table.add_column(key)
+    table.add_column("plan", no_wrap=True)
+    headers = ("prefill ms", "decode ms", "tok/s", "comm %", "bubble %", "GiB")
+    for name in headers:
+        table.add_column(name, justify="right")
+    table.add_column("fits")
+    for row in rows:
+        table.add_row(
+            *(axis.label(row.get(axis.column, "")) for axis in spec.axes),
+            str(row["plan"]),
+            f"{row['prefill_latency_s'] * 1e3:.4g}",
+            f"{row['decode_latency_s'] * 1e3:.4g}",
+            f"{row['decode_tokens_per_s']:.4g}",
+            _shares(row, "communication"),
+            _shares(row, "bubble"),
+            f"{row['memory_per_chip_bytes'] / 2**30:.3g}",
+            "yes" if str(row["fits"]) == "True" else "no",
+        )
+    return table
+
+
+def serve_table(rows: list[dict[str, Any]], spec: SweepSpec, title: str) -> Table:
+    """A serving sweep's points: latency percentiles, throughput, goodput."""
+    table = Table(title=title, caption="ms; goodput: requests/s within the SLO")
+    for key in spec.keys:
+        table.add_column(key)
+    table.add_column("plan", no_wrap=True)
+    headers = ("TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "e2e p99", "tok/s", "goodput")
+    for name in headers:
+        table.add_column(name, justify="right")
+    columns = ("ttft_p50_s", "ttft_p99_s", "tpot_p50_s", "tpot_p99_s", "e2e_p99_s")
+    for row in rows:
+        table.add_row(
+            *(axis.label(row.get(axis.column, "")) for axis in spec.axes),
+            str(row["plan"]),
+            *("-" if row[c] is None else f"{row[c] * 1e3:.4g}" for c in columns),
+            f"{row['tokens_per_s']:.4g}",
+            f"{row['goodput_requests_per_s']:.4g}",
+        )
+    return table
+
+
+def _shares(row: dict[str, Any], name: str) -> str:
+    """'18/1': the prefill and decode shares of a system loss, in percent."""
+    prefill, decode = row[f"prefill_{name}_share"], row[f"decode_{name}_share"]
+    return f"{prefill * 100:.0f}/{decode * 100:.0f}"
+
+
 def _sorted_values(values: set[str]) -> list[str]:
     from sim.studies.sweep import axis_number
 
@@ -301,7 +418,7 @@ def _sorted_values(values: set[str]) -> list[str]:
 
 def dominance_table(rows: list[dict[str, Any]], spec: SweepSpec, metric: str) -> Table:
     """For each loss that is the biggest somewhere: how many points, where, the remedy."""
-    column, label, _ = metric_column(metric)
+    column, label, _ = metric_column(metric, mode(spec))
     table = Table(title="Which loss dominates where")
     table.add_column("top loss", style="bold")
     table.add_column("points", justify="right")
@@ -355,7 +472,7 @@ def plot_sweep(rows: list[dict[str, Any]], spec: SweepSpec, metric: str, path: P
     from sim.studies.sweep.values import SI_UNITS
 
     plot_module(path)
-    column, label, smaller_better = metric_column(metric)
+    column, label, smaller_better = metric_column(metric, mode(spec))
     unit, scale = METRIC_UNITS[metric]
     varied = [axis for axis in spec.axes if len(axis.values) > 1]
     if not varied:
@@ -375,7 +492,7 @@ def plot_sweep(rows: list[dict[str, Any]], spec: SweepSpec, metric: str, path: P
     x_numbers = [axis_number(x_axis.cell(v)) for v in x_axis.values]
     numeric = all(x is not None for x in x_numbers)
     others = [a.key for a in varied[2:]]
-    title = f"{Path(spec.workload).name} on {Path(spec.chip).name}" + (
+    title = f"{Path(spec.workload).name} on {Path(spec.system or spec.chip).name}" + (
         f"\n(the best over {', '.join(others)})" if others else ""
     )
     figure = SweepFigure(

@@ -1,5 +1,6 @@
 """`topsim system MODEL --system S [--tp N] [--pp M] [--dp K] [--ep E] [--micro-batches B]
-[--schedule gpipe|1f1b] [--seq N] [--batch B] [--overlap-comm] [--algorithm ring|tree|nvls]`:
+[--schedule gpipe|1f1b] [--seq N] [--batch B] [--overlap-comm] [--algorithm ring|tree|nvls]
+[--set KEY=VALUE]`:
 a transformer laid tensor-, pipeline- and data-parallel (and expert-parallel for MoE)
 over a system of chips (sim/system/)."""
 
@@ -10,6 +11,7 @@ from typing import Annotated
 import typer
 
 from hardware.errors import InputError
+from hardware.load import parse_overrides
 from hardware.system import SYSTEM_DIR, list_systems, load_system
 from sim.cli.common import check_outputs, emit_json, user_errors
 
@@ -72,6 +74,16 @@ def system(
             "one track per link.",
         ),
     ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            "-s",
+            metavar="KEY=VALUE",
+            help="Change a system field by dotted path, e.g. interconnect.bandwidth=900GB/s "
+            "(chip.* for the chips' fields, e.g. chip.memory.dram.bandwidth=4TB/s).",
+        ),
+    ] = None,
     json_out: Annotated[
         str | None, typer.Option("--json", metavar="PATH", help="Write JSON to PATH ('-': stdout).")
     ] = None,
@@ -86,7 +98,9 @@ def system(
     from sim.system.sweep import compare_plans, parse_plans
 
     with user_errors():
-        spec = load_system(system_spec)
+        overrides = parse_overrides(set_ or [])
+        spec = load_system(system_spec, overrides=overrides)
+        changed = {"overrides": {key: str(value) for key, value in overrides.items()}}
         preset = SYSTEM_DIR / f"{system_spec}.yaml"
         inputs = [model, system_spec, spec.chip.name]
         inputs.append(str(preset) if system_spec in list_systems() else None)
@@ -118,6 +132,7 @@ def system(
                 overlap_comm=overlap_comm,
                 algorithm=algorithm,
             )
+            table = table.model_copy(update=changed)
             if json_out is not None:
                 emit_json(table.model_dump(mode="json"), json_out)
                 if json_out == "-":
@@ -139,6 +154,7 @@ def system(
             overlap_comm=overlap_comm,
             algorithm=algorithm,
         )
+        result = result.model_copy(update=changed)
         if trace is not None:
             write_system_trace(result, trace)
         if json_out is not None:

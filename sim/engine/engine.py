@@ -73,11 +73,13 @@ class Engine:
         self.launches: list[LaunchRecord] = []
         # host time to issue each kernel: the driver's launch plus the runtime's dispatch
         by_kind = dict(options.dispatch_by_kind)
-        self.issue_s = [
-            chip.launch.latency
-            + max([options.dispatch_s, *(by_kind.get(k, 0.0) for k in kernel.kinds)])
-            for kernel in kernels
-        ]
+        self.issue_s = [chip.launch.latency + options.dispatch_s] * len(kernels)
+        if by_kind:
+            self.issue_s = [
+                chip.launch.latency
+                + max([options.dispatch_s, *(by_kind.get(k, 0.0) for k in kernel.kinds)])
+                for kernel in kernels
+            ]
         self.launch_count = 0
         self.levels = chip.clock.levels()
         top = self.levels[0].voltage
@@ -99,7 +101,7 @@ class Engine:
             chip.launch.device_gap + chip.units[k.unit].kernel_overhead for k in kernels
         ]
         self.cycles = [k.compute_cycles(chip.units[k.unit].instances) for k in kernels]
-        self.onchip_s = [k.onchip_bytes / l2.bandwidth if l2 else 0.0 for k in kernels]
+        self.onchip_s = [k.onchip_bytes / l2.sustained_bandwidth if l2 else 0.0 for k in kernels]
         self.top_energy: dict[tuple[int, bool], float] = {}  # see energy
 
     def clock(self, unit: str) -> float:
@@ -121,18 +123,29 @@ class Engine:
         level = self.capped.get(key)
         if level is None:
             level = self.capped[key] = capped_level(
-                kernel, self.chip, self.level, batch, self.options.overlap, self.voltage_scales
+                kernel,
+                self.chip,
+                self.level,
+                batch,
+                self.options.overlap,
+                self.voltage_scales,
+                self.cycles[kernel.index],
+                self.top_joules(kernel, batch),
             )
         return level
 
     def energy(self, kernel: Kernel, batch: int, level: int) -> float:
-        """A kernel's dynamic joules at a DVFS level (as kernel_energy, its parts at the top
-        voltage worked out once: they are the same for every steady batch)."""
+        """A kernel's dynamic joules at a DVFS level."""
+        return self.top_joules(kernel, batch) * self.voltage_scale(level)
+
+    def top_joules(self, kernel: Kernel, batch: int) -> float:
+        """A kernel's dynamic joules at the top voltage (as kernel_energy), worked out once:
+        they are the same for every steady batch."""
         key = (kernel.index, batch > 0)
         joules = self.top_energy.get(key)
         if joules is None:
             joules = self.top_energy[key] = kernel_energy(kernel, self.chip, 1.0, batch)
-        return joules * self.voltage_scale(level)
+        return joules
 
     def set_level(self, level: int) -> None:
         self.level_s[self.level] += self.env.now - self.level_since
@@ -416,7 +429,7 @@ class Engine:
         `onchip_share` of its on-chip bytes at the on-chip bandwidth, side by side. The
         slower sets the pace; `record.memory_s` accumulates how long they took."""
         l2 = self.chip.memory.l2
-        onchip_s = kernel.onchip_bytes * onchip_share / l2.bandwidth if l2 else 0.0
+        onchip_s = kernel.onchip_bytes * onchip_share / l2.sustained_bandwidth if l2 else 0.0
         if dram_bytes <= 0 and onchip_s <= 0:
             return
         begin = self.env.now + delay

@@ -63,10 +63,19 @@ def cap_can_bind(chip: Chip) -> bool:
 
 
 def capped_level(
-    kernel: Kernel, chip: Chip, floor: int, batch: int, overlap: bool, voltage_scales: list[float]
+    kernel: Kernel,
+    chip: Chip,
+    floor: int,
+    batch: int,
+    overlap: bool,
+    voltage_scales: list[float],
+    cycles: float,
+    top_joules: float,
 ) -> int:
     """The fastest DVFS level, at or below `floor` (the thermal governor's), at which the
-    kernel's power stays under the chip's power cap.
+    kernel's power stays under the chip's power cap. `cycles` is the kernel's compute
+    cycles on its unit, `top_joules` its `kernel_energy` at the top voltage (scale 1), both
+    as the engine has them already.
 
     GPUs hold their power limit within milliseconds by lowering the clock; a kernel's
     power is the static power plus its dynamic energy (MACs, bytes moved, scaled by V^2)
@@ -80,12 +89,10 @@ def capped_level(
     unit = chip.units[kernel.unit]
     if unit.clock is not None:  # a unit with its own clock is not capped with the rest
         return floor
-    cycles = kernel.compute_cycles(unit.instances)
     l2 = chip.memory.l2
     memory_s = kernel.traffic(batch) / chip.memory.dram.sustained_bandwidth
-    memory_s += kernel.onchip_bytes / l2.bandwidth if l2 else 0.0
+    memory_s += kernel.onchip_bytes / l2.sustained_bandwidth if l2 else 0.0
     overhead = chip.launch.device_gap + unit.kernel_overhead
-    top_joules = kernel_energy(kernel, chip, 1.0, batch)  # times each level's V^2 scale
     for level in range(floor, len(levels)):
         compute_s = cycles / levels[level].frequency
         busy = max(compute_s, memory_s) if overlap else compute_s + memory_s

@@ -267,13 +267,13 @@ def system_generation(case: Case, chip: Chip) -> float:
     system = load_system(spec.pop("system"))
     if system.chip.name != chip.name:
         raise InputError(f"system {system.name} has {system.chip.name} chips, not {chip.name}.")
-    allowed = {"generate", "tp", "prompt", "tokens", "batch", "dtype"}
+    allowed = {"generate", "tp", "prompt", "tokens", "batch", "dtype", "kv_reads"}
     if set(spec) - allowed:
         raise InputError(f"a system generate takes only {', '.join(sorted(allowed))}.")
     tp = expect_int(spec.get("tp", system.chips), "tp", 1, system.chips)
     steps = SimulatedSteps(
         spec["generate"], chip, spec.get("dtype", "fp16"), tp, system.interconnect,
-        runtime=case.sim_runtime,
+        runtime=case.sim_runtime, kv_reads=spec.get("kv_reads", "shared"),
     )  # fmt: skip
     batch, prompt, tokens = spec.get("batch", 1), spec["prompt"], spec["tokens"]
     ttft, total = steps.generation_s(batch, prompt, tokens)

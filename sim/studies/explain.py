@@ -76,7 +76,7 @@ def binding_resource(row: OpRow, chip: Chip) -> str:
             bandwidth, streamer = dma.bandwidth, DMA_ENGINES
     stream_s = row.dram_bytes / bandwidth
     dram_s = latency + stream_s if row.dram_bytes > 0 else 0.0
-    if l2 is not None and row.onchip_bytes / l2.bandwidth > dram_s:
+    if l2 is not None and row.onchip_bytes / l2.sustained_bandwidth > dram_s:
         return ONCHIP_BANDWIDTH
     return DRAM_LATENCY if latency > stream_s else streamer
 

@@ -50,15 +50,18 @@ def _bytes(m: Measurement) -> float:
 
 def cache_resident(chip: Chip, measured: Sequence[Measurement]) -> Chip:
     """`chip` as the micro-kernels see it: their operands, reused run after run, stay in
-    the last-level cache, so their memory traffic moves at its bandwidth, not DRAM's.
-    The chip itself when some kernel's operands do not fit the cache."""
+    the last-level cache, so their memory traffic moves at its sustained bandwidth (its
+    rate and efficiency), not DRAM's. The chip itself when some kernel's operands do not
+    fit the cache."""
     l2 = chip.memory.l2
     if l2 is None:
         return chip
     largest = max((_bytes(m) for m in measured), default=0.0)
     if largest > l2.capacity:
         return chip
-    return with_values(chip, {"memory.dram.bandwidth": l2.bandwidth})
+    return with_values(
+        chip, {"memory.dram.bandwidth": l2.bandwidth, "memory.dram.efficiency": l2.efficiency}
+    )
 
 
 def achieved_rates(

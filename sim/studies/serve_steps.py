@@ -48,7 +48,8 @@ def grain(tokens: int) -> int:
 
 class SimulatedSteps:
     """Iteration latencies of `model` on one replica: `tp` chips of `chip` joined by
-    `link` (needed when tp > 1), each (kind, batch, length) simulated once."""
+    `link` (needed when tp > 1), each (kind, batch, length) simulated once. `kv_reads`:
+    how the decode attention kernel reads a grouped-query cache (transformer.KV_READS)."""
 
     def __init__(
         self,
@@ -58,6 +59,7 @@ class SimulatedSteps:
         tp: int = 1,
         link: Interconnect | None = None,
         runtime: str | None = None,
+        kv_reads: str = "shared",
     ) -> None:
         self.config, self.chip, self.dtype, self.tp, self.link = (
             CONFIGS[model],
@@ -67,6 +69,7 @@ class SimulatedSteps:
             link,
         )
         self.options = {"runtime": runtime} if runtime else {}
+        self.kv_reads = kv_reads  # how decode attention reads the cache (transformer.KV_READS)
         self.part = shard(self.config, tp)
         self.cache: dict[tuple[str, int, int], float] = {}
 
@@ -74,7 +77,10 @@ class SimulatedSteps:
         key = (mode, batch, length)
         if key not in self.cache:
             shape = {"seq": length} if mode == "prefill" else {"kv": length}
-            graph = transformer(self.part, batch=batch, mode=mode, dtype=self.dtype, **shape)
+            graph = transformer(
+                self.part, batch=batch, mode=mode, dtype=self.dtype, kv_reads=self.kv_reads,
+                **shape,
+            )  # fmt: skip
             seconds = simulate(graph, self.chip, **self.options).latency_s
             new = length if mode == "prefill" else 1
             for kind, _, nbytes, count in collectives(self.config, self.tp, batch, new, self.dtype):

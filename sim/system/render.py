@@ -14,6 +14,7 @@ def render_system(result: SystemResult) -> list[str]:
     lines = [
         f"{result.workload} on {result.system} ({result.chips}x {result.chip}, {_plan(result)}), "
         f"{result.dtype}, batch {result.batch}, seq {result.seq}",
+        *changed_fields(result.overrides),
         "",
         *_memory_lines(result),
         "",
@@ -145,6 +146,13 @@ def _gb(nbytes: float) -> str:
     return format_si(nbytes, "B")
 
 
+def changed_fields(overrides: dict[str, str]) -> list[str]:
+    """The --set changes a result was run with, as one line (none when there are none)."""
+    if not overrides:
+        return []
+    return ["with " + ", ".join(f"{key}={value}" for key, value in overrides.items())]
+
+
 def render_plans(table: PlanTable) -> list[str]:
     """One row per plan: latencies, tokens/s, communication and bubble shares (prefill /
     decode), memory per chip and whether it fits."""
@@ -179,6 +187,7 @@ def render_plans(table: PlanTable) -> list[str]:
     lines = [
         f"{table.workload} on {table.system}, {table.dtype}, batch {table.batch}, "
         f"seq {table.seq}: {len(table.rows)} plans",
+        *changed_fields(table.overrides),
         "",
     ]
     for n, line in enumerate((head, *body)):

@@ -118,6 +118,7 @@ class Phase(Model):
 class SystemResult(Model):
     workload: str
     system: str
+    overrides: dict[str, str] = {}  # system (and chip.*) fields changed from the file, as --set
     chip: str
     chips: int
     tp: int
@@ -164,6 +165,7 @@ class PlanRow(Model):
 class PlanTable(Model):
     workload: str
     system: str
+    overrides: dict[str, str] = {}  # as SystemResult.overrides
     batch: int
     seq: int
     dtype: str

@@ -13,7 +13,14 @@ from typer.testing import CliRunner
 import hardware
 from hardware.errors import InputError
 from sim.cli.main import app
-from sim.studies.fit import coordinate_search, fit_chip, folds_of, predict, typical_factor
+from sim.studies.fit import (
+    candidate_parameters,
+    coordinate_search,
+    fit_chip,
+    folds_of,
+    predict,
+    typical_factor,
+)
 from sim.studies.measurements import Measurement, read_csv, read_measurements
 
 DATA = Path(__file__).parent / "data"
@@ -37,6 +44,37 @@ def test_fit_recovers_matrix_and_dram_efficiency_within_5_percent():
     for path, true in TRUTH.items():
         assert fit.values[path] == pytest.approx(true, rel=0.05)
     assert fit.before > 1.3 and fit.after < 1.01
+
+
+def test_fit_recovers_the_onchip_efficiency_within_5_percent():
+    # operands in the cache (DRAM made faster than the 100 GB/s on-chip level, as for
+    # kernels whose data stays in the last-level cache): elementwise ops are on-chip-bound
+    cached = {"memory.dram.bandwidth": 400e9}
+    truth = {"units.mxu.efficiency.matrix": 0.6, "memory.l2.efficiency": 0.45}
+    start = hardware.load_chip("toy", cached)
+    measured = synthetic({**cached, **truth})
+    fit = fit_chip(start, measured, only=list(truth), folds=0)
+    for path, true in truth.items():
+        assert fit.values[path] == pytest.approx(true, rel=0.05)
+    assert fit.before > 1.3 and fit.after < 1.01
+    assert "memory.l2.efficiency" in {p.path for p in candidate_parameters(start)}
+
+
+def test_an_efficiency_the_measurements_want_above_1_stays_at_1_and_is_reported():
+    # measured on a chip with twice the DRAM bandwidth: the elementwise ops beat the rated
+    # 10 GB/s, so DRAM's efficiency pins at 1 and the fit says so; the matrix one does not
+    faster = synthetic({"memory.dram.bandwidth": 20e9, "units.mxu.efficiency.matrix": 0.6})
+    fit = fit_chip(hardware.load_chip("toy"), faster, only=list(TRUTH), folds=0)
+    assert fit.values["memory.dram.efficiency"] == 1.0
+    assert fit.at_bound == ["memory.dram.efficiency"]
+    # on toy the on-chip level (100 GB/s) does not bind these ops at 1: the fit leaves
+    # its efficiency there, and it is not listed as pressing on the bound
+    loose = fit_chip(hardware.load_chip("toy"), faster, only=["memory.l2.efficiency"], folds=0)
+    assert loose.values["memory.l2.efficiency"] == 1.0 and loose.at_bound == []
+    assert (
+        fit_chip(hardware.load_chip("toy"), synthetic(TRUTH), only=list(TRUTH), folds=0).at_bound
+        == []
+    )
 
 
 def test_fit_leaves_parameters_no_measurement_depends_on():

@@ -175,3 +175,24 @@ def test_the_json_output_never_overwrites_the_system_or_its_chip(tmp_path):
         )
         assert result.exit_code == 2, result.output
         assert target.read_bytes() == before
+
+
+def test_cli_set_changes_a_system_field_and_says_so():
+    """--set on `topsim system` goes through the one KEY=VALUE rule: a slower interconnect
+    makes the tensor-parallel prefill slower, the result records the change, and an unknown
+    field is refused with exit 2."""
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    args = ["system", "gpt2", "--system", "toy-4", "--tp", "4", "--json", "-"]
+    base = json.loads(runner.invoke(app, args).stdout)
+    slow = runner.invoke(app, [*args, "--set", "interconnect.bandwidth=0.25GB/s"])
+    slow_json = json.loads(slow.stdout)
+    assert base["overrides"] == {}
+    assert slow_json["overrides"] == {"interconnect.bandwidth": "0.25GB/s"}
+    assert slow_json["prefill"]["latency_s"] > base["prefill"]["latency_s"]
+    text = runner.invoke(app, [*args[:-2], "-s", "interconnect.bandwidth=0.25GB/s"]).stdout
+    assert "with interconnect.bandwidth=0.25GB/s" in text
+    bad = runner.invoke(app, [*args[:-2], "--set", "interconnect.speed=1"])
+    assert bad.exit_code == 2
+    assert "unknown key 'interconnect.speed'" in bad.output

@@ -385,3 +385,17 @@ def test_validated_graph_input_is_not_mutated() -> None:
     before = copy.deepcopy(data)
     graph_from_dict(data, "tiny")
     assert data == before
+
+
+def test_totals_are_the_sums_over_ops_and_assignment_forgets_them() -> None:
+    graph = mixed_graph()
+    assert graph.macs == sum(op.macs for op in graph.ops)
+    assert graph.total_ops == sum(op.ops for op in graph.ops)
+    assert graph.totals is graph.totals  # worked out once
+    order = graph.order
+    graph.outputs = list(graph.outputs)
+    assert graph._totals is None and graph._order is None
+    assert graph.order == order and graph.totals.ops == sum(op.ops for op in graph.ops)
+    renamed = graph.model_copy(update={"name": "other"})
+    assert renamed._totals is None and renamed._order is None
+    assert graph.model_copy()._totals == graph.totals  # a plain copy keeps them

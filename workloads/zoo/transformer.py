@@ -65,6 +65,17 @@ __all__ = ["CONFIGS", "TransformerConfig", "decode_step", "transformer"]
 ID_DTYPE = "fp32"  # 4-byte stand-in for int32 token ids
 ROPE_FLOPS_PER_ELEMENT = 3  # x*cos + rotate_half(x)*sin
 KV_CACHE_SUFFIXES = (".k_cache", ".v_cache")
+# How a decode step's attention kernel reads the KV cache of a grouped-query model:
+#   "shared": each KV head is read once for the query heads of its group (a GQA-aware
+#             kernel: FlashAttention/FlashDecoding, TensorRT-LLM's XQA, vLLM's paged attention)
+#   "per_query_head": once per QUERY head, i.e. (heads / kv_heads) times. TensorRT-LLM's
+#             masked multi-head attention kernel runs "a single CUDA thread-block per head"
+#             and XQA, its GQA kernel, supports a paged KV cache only (docs/source/
+#             gpt_attention.md, "Generation Phase" and "XQA Optimization", v0.7 era); an
+#             engine built without --paged_kv_cache reads each KV head once per query head.
+#             (Those re-reads are priced as DRAM reads: hits in L2 between the thread
+#             blocks of one group are not modelled.)
+KV_READS = ("shared", "per_query_head")
 
 
 def transformer(
@@ -81,6 +92,7 @@ def transformer(
     embed: bool = True,
     head: bool = True,
     vector_dtype: str | None = None,
+    kv_reads: str = "shared",
 ) -> Graph:
     """The block stack of `config` as a Graph.
 
@@ -92,6 +104,9 @@ def transformer(
     than it was trained for; learned position tables grow with it).
     `embed=False` starts from a hidden-state input "hidden" [B, S, H] and `head=False` ends
     at the last layer's output: a pipeline stage that holds only some of the layers.
+    `kv_reads` (see KV_READS) "per_query_head" makes a decode step's cache tensors
+    [B, heads, T, D]: the bytes the kernel reads, group-size times the bytes cached, so
+    kv_cache_bytes of such a graph counts reads (size the memory with "shared").
     """
     if layers is not None:
         config = dataclasses.replace(config, layers=layers)
@@ -106,6 +121,12 @@ def transformer(
             f"workload {config.name!r}: unknown vector_dtype {vector_dtype!r}; allowed: "
             f"{', '.join(DTYPE_BYTES)}."
         )
+    if kv_reads not in KV_READS:
+        raise InputError(
+            f"workload {config.name!r}: unknown kv_reads {kv_reads!r}; allowed: "
+            f"{', '.join(KV_READS)}."
+        )
+    cache_heads = config.heads if kv_reads == "per_query_head" else config.kv_heads
     graph_name = config.name if not config.decoder else f"{config.name}-{mode}"
     b = GraphBuilder(graph_name, dtype, vector_dtype)
     if embed:
@@ -113,7 +134,8 @@ def transformer(
     else:
         x = b.input("hidden", (batch, new_tokens, config.hidden))
     for i in range(config.layers):
-        x = block(b, config, x, f"layer{i}", kv if mode == "decode" else 0, weight_dtype, kv_dtype)
+        cached = kv if mode == "decode" else 0
+        x = block(b, config, x, f"layer{i}", cached, weight_dtype, kv_dtype, cache_heads)
     if head and config.pre_norm:
         x = b.layernorm(x, name="final_norm", kind=config.norm)
     if head and config.decoder:
@@ -246,20 +268,23 @@ def block(
     cached: int,
     weight_dtype: str,
     kv_dtype: str,
+    cache_heads: int | None = None,
 ) -> str:
-    """One layer; pre-norm (GPT-2, Llama) or post-norm (BERT)."""
+    """One layer; pre-norm (GPT-2, Llama) or post-norm (BERT). `cache_heads`: the heads
+    of the cache tensors a decode step reads (kv_heads unless the kernel reads per query
+    head, see KV_READS)."""
     if config.pre_norm:
         h = b.layernorm(x, name=f"{prefix}.attn_norm", kind=config.norm)
         x = b.add(
             x,
-            _attention(b, config, h, prefix, cached, weight_dtype, kv_dtype),
+            _attention(b, config, h, prefix, cached, weight_dtype, kv_dtype, cache_heads),
             name=f"{prefix}.attn_residual",
         )
         h = b.layernorm(x, name=f"{prefix}.ffn_norm", kind=config.norm)
         return b.add(x, _ffn(b, config, h, prefix, weight_dtype), name=f"{prefix}.ffn_residual")
     x = b.add(
         x,
-        _attention(b, config, x, prefix, cached, weight_dtype, kv_dtype),
+        _attention(b, config, x, prefix, cached, weight_dtype, kv_dtype, cache_heads),
         name=f"{prefix}.attn_residual",
     )
     x = b.layernorm(x, name=f"{prefix}.attn_norm", kind=config.norm)
@@ -275,8 +300,10 @@ def _attention(
     cached: int,
     weight_dtype: str,
     kv_dtype: str,
+    cache_heads: int | None = None,
 ) -> str:
     """Self-attention of the new tokens over the cache (if any) and themselves."""
+    cache_heads = cache_heads or config.kv_heads
     d = config.head_dim
     heads = {}
     for proj, n_heads in (("q", config.heads), ("k", config.kv_heads), ("v", config.kv_heads)):
@@ -301,7 +328,7 @@ def _attention(
     if cached:
         batch = b.shape(x)[0]
         caches = [
-            b.const(f"{prefix}.{proj}_cache", (batch, config.kv_heads, cached, d), dtype=kv_dtype)
+            b.const(f"{prefix}.{proj}_cache", (batch, cache_heads, cached, d), dtype=kv_dtype)
             for proj in ("k", "v")
         ]
         inputs = [heads["q"], *caches, heads["k"], heads["v"]]

@@ -6,6 +6,8 @@
 - `run`: `run_sweep`, with every path and option checked before any work;
 - `worker`, `executors`: one point in a worker; local processes or dask;
 - `plans`: the plan cache, keyed by the chip fields the plan reads;
+- `systems`: system sweeps (`--system`): each point one run_system (or, with `--serve`,
+  one serve) call, its keys those calls' options and system fields by dotted path;
 - `store`: the append-only, locked output file (CSV or JSON lines), resumed;
 - `table`: the output read back line by line, bad lines reported by number.
 """

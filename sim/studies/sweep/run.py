@@ -26,8 +26,9 @@ from typing import Any
 import hardware
 import workloads
 from hardware.errors import InputError
+from hardware.system import load_system
 from sim.studies.sweep.executors import dask_client, dask_results, local_results, worker_count
-from sim.studies.sweep.spec import KINDS, Point, SweepSpec, points
+from sim.studies.sweep.spec import KINDS, SYSTEM_KINDS, Point, SweepSpec, points
 from sim.studies.sweep.store import open_output
 from sim.studies.sweep.table import output_format
 from sim.studies.sweep.worker import Context, Task
@@ -57,7 +58,8 @@ def warn(message: str) -> None:
 
 def input_files(spec: SweepSpec) -> list[Path]:
     """The files a sweep reads (a chip file, a graph file), for the output checks."""
-    return [Path(name) for name in (spec.chip, spec.workload) if Path(name).is_file()]
+    names = (spec.chip, spec.workload, spec.system or "")
+    return [Path(name) for name in names if name and Path(name).is_file()]
 
 
 def check_outputs(
@@ -100,6 +102,18 @@ def tasks_for(spec: SweepSpec, todo: list[Point]) -> tuple[Context, list[Task]]:
     )
     kind_of = {axis.key: axis for axis in (*spec.axes, *spec.settings)}
     fixed = {axis.key: axis.values[0] for axis in spec.settings}
+    if spec.system is not None:  # run_system's (or serve's) options, system overrides
+        system = load_system(spec.system)
+        tasks = []
+        for index, point in enumerate(todo):
+            split = {kind: {} for kind in SYSTEM_KINDS}
+            for key, value in {**fixed, **point.values}.items():
+                axis = kind_of[key]  # serve takes numbers: a quantity ('60s') in SI
+                split[axis.kind][axis.name] = axis.cell(value) if axis.kind == "serve" else value
+            options = split["serve"] if spec.serve else split["run"]
+            tasks.append(Task(index, options, {}, split["system"]))
+        context = Context(spec.workload, system.chip, system=system, serve=spec.serve)
+        return context, tasks
     tasks = []
     for index, point in enumerate(todo):
         split: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
@@ -167,7 +181,13 @@ def run_sweep(
         if progress:
             progress(0, len(todo))
         context, tasks = tasks_for(spec, todo)
-        context = Context(context.workload, context.chip, cache_plans)
+        context = Context(
+            context.workload,
+            context.chip,
+            cache_plans,
+            system=context.system,
+            serve=context.serve,
+        )
         if client is not None:
             results = dask_results(tasks, context, client)
         else:

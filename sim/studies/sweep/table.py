@@ -21,10 +21,21 @@ from typing import Any
 from hardware.errors import InputError
 from sim.render.parquet import pyarrow, read_parquet
 from sim.studies.sweep.spec import LOSS_COLUMNS, METRIC_COLUMNS
+from sim.studies.sweep.systems import (
+    SERVE_COLUMNS,
+    SERVE_NUMERIC_COLUMNS,
+    SYSTEM_COLUMNS,
+    SYSTEM_NUMERIC_COLUMNS,
+)
 
 MAX_LINE_BYTES = 64 * 1024  # a row is a few hundred bytes; errors are cut at 1,000 chars
 MAX_LISTED = 5
-NUMERIC_COLUMNS = frozenset(set(METRIC_COLUMNS) - {"top_loss"} | set(LOSS_COLUMNS))
+NUMERIC_COLUMNS = frozenset(
+    set(METRIC_COLUMNS) - {"top_loss"}
+    | set(LOSS_COLUMNS)
+    | SYSTEM_NUMERIC_COLUMNS
+    | SERVE_NUMERIC_COLUMNS
+)
 _POINT_ID = re.compile(r"^[0-9a-f]{12}$")
 _UNIT_COLUMN = re.compile(r" \[[^\]]+\]$")
 
@@ -117,7 +128,8 @@ def sweep_header(path: Path) -> list[str] | None:
 
 
 def _is_sweep(fields: list[str]) -> bool:
-    return fields[:1] == ["id"] and set(METRIC_COLUMNS) <= set(fields) and "error" in fields
+    metrics = any(set(c) <= set(fields) for c in (METRIC_COLUMNS, SYSTEM_COLUMNS, SERVE_COLUMNS))
+    return fields[:1] == ["id"] and metrics and "error" in fields
 
 
 def check_table(path: str | os.PathLike, columns: list[str] | None = None) -> Table:

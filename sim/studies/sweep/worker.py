@@ -26,11 +26,13 @@ import hardware
 import workloads
 from hardware.chip import Chip
 from hardware.errors import InputError
+from hardware.system import System, load_system
 from sim.losses import LOSS_CATEGORIES
 from sim.pipeline import plan
 from sim.simulate import simulate
 from sim.studies.sweep.plans import PlanCache
 from sim.studies.sweep.spec import LOSS_COLUMNS
+from sim.studies.sweep.systems import serve_metrics, system_metrics
 from workloads.graph import Graph
 
 MAX_ERROR_CHARS = 1000
@@ -49,6 +51,9 @@ class Context:
     cache_plans: bool = True
     # a study's own point in place of one simulation (module-level, so it pickles)
     measure: Callable[[Chip, Task], dict[str, Any]] | None = None
+    # a system sweep: each point one run_system on this system (`chip` is its chip)
+    system: System | None = None
+    serve: bool = False  # with `system`: each point one serve call instead
 
 
 @dataclass(frozen=True)
@@ -56,9 +61,9 @@ class Task:
     """One point: small and picklable."""
 
     index: int
-    workload_params: dict[str, Any]
+    workload_params: dict[str, Any]  # a system sweep: run_system's options
     options: dict[str, Any]
-    overrides: dict[str, Any]  # chip fields by dotted path
+    overrides: dict[str, Any]  # chip fields by dotted path (a system sweep: system fields)
 
 
 class Worker:
@@ -68,12 +73,18 @@ class Worker:
         self.context = context
         self.graphs: dict[str, Graph] = {}
         self.chips: dict[str, Chip] = {}
+        self.systems: dict[str, System] = {}
         self.plans = PlanCache()
         self.lock = threading.Lock()
 
     def run(self, task: Task) -> Result:
         """Simulate one point: its metrics, or its error message (never raises)."""
         try:
+            if self.context.system is not None:
+                assert isinstance(self.context.workload, str)
+                measure = serve_metrics if self.context.serve else system_metrics
+                metrics = measure(self.system(task), self.context.workload, task.workload_params)
+                return task.index, {k: _finite(v) for k, v in metrics.items()}
             if self.context.measure is not None:
                 metrics = self.context.measure(self.chip(task), task)
                 return task.index, {k: _finite(v) for k, v in metrics.items()}
@@ -117,6 +128,15 @@ class Worker:
         key = json.dumps(task.overrides, sort_keys=True, default=str)
         return self._kept(
             self.chips, key, lambda: hardware.load_chip(self.context.chip, overrides=task.overrides)
+        )
+
+    def system(self, task: Task) -> System:
+        assert self.context.system is not None
+        if not task.overrides:
+            return self.context.system
+        key = json.dumps(task.overrides, sort_keys=True, default=str)
+        return self._kept(
+            self.systems, key, lambda: load_system(self.context.system, overrides=task.overrides)
         )
 
     def _kept(self, kept: dict, key: str, make: Any) -> Any:
