@@ -157,6 +157,9 @@ def load_system(
         }
         others = {k: v for k, v in overrides.items() if not str(k).startswith("chip.")}
         chip = data.pop("chip", None)
+        if "chip" in others:  # the whole chip replaced (a preset or a chip file), then changed
+            others = dict(others)
+            chip = others.pop("chip")
         data = apply_overrides(data, others, source) if others else data
         if chip_changes:
             if not isinstance(chip, Chip | str) or not chip:

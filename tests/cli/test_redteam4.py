@@ -378,3 +378,16 @@ def test_a_system_whose_chip_name_is_too_long_is_an_input_error(tmp_path: Path) 
     )
     with pytest.raises(InputError, match="field 'chip'"):
         load_system(system)
+
+
+# a system override of the whole chip is applied, never silently dropped ---------------------
+
+
+def test_a_system_override_of_the_chip_replaces_it() -> None:
+    assert load_system("toy-4", overrides={"chip": "h100-sxm"}).chip.name == "h100-sxm"
+    changed = load_system(
+        "toy-4", overrides={"chip": "h100-sxm", "chip.memory.dram.capacity": "1 GB"}
+    )
+    assert changed.chip.memory.dram.capacity == 1e9
+    with pytest.raises(InputError, match="field 'chip'"):
+        load_system("toy-4", overrides={"chip": "no-such-chip"})
