@@ -214,6 +214,18 @@ def cli_cases() -> list[Case]:
         ["system", "llama-2-7b", "--system", "toy-4", "--ep", "4", "--tp", "1"],
     )
 
+    for value in (
+        "chip=no-such-chip",
+        "chip=5",
+        "chips=1e400",
+        "interconnect=3",
+        "=",
+        "interconnect.overlap_share=nan",
+        "chip.memory.dram.bandwidth=1e400 TB/s",
+        "interconnect.dims=[1000000,1000000]",
+        f"chip={'x' * 5000}",
+    ):
+        add("system", f"set-{value[:24]}", [*system, "--set", value])
     long = "x" * 5000
     add("system", "long-onnx-name", ["run", f"{long}.onnx", "--chip", "toy", "-q"])
     add("system", "long-lut-space", ["lut", long, "--chip", "toy"])
