@@ -61,11 +61,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import simpy
 
 from hardware.errors import InputError
 from hardware.system import Interconnect
+
+
+class CollectiveNeed(NamedTuple):
+    """A collective a parallel plan needs in one forward pass: `count` calls of `kind`
+    (all_reduce, all_gather, reduce_scatter, all_to_all), each of `bytes_per_chip`, and
+    `where` in the model they sit."""
+
+    kind: str
+    where: str
+    bytes_per_chip: float
+    count: int
+
 
 COLLECTIVES: tuple[str, ...] = ("all_reduce", "reduce_scatter", "all_gather", "all_to_all")
 

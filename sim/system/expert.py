@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 
 from hardware.chip import DTYPE_BYTES
+from sim.system.collectives import CollectiveNeed
 from sim.system.tensor import StageSlice
 from workloads.zoo.llm_configs import TransformerConfig
 
@@ -46,18 +47,20 @@ def expert_config(config: TransformerConfig, ep: int) -> TransformerConfig:
 
 def expert_collectives(
     config: TransformerConfig, ep: int, batch: int, new_tokens: int, dtype: str, stage: StageSlice
-) -> list[tuple[str, str, float, int]]:
-    """(kind, where, bytes per chip, count) of one forward pass of the stage's layers, for
+) -> list[CollectiveNeed]:
+    """The collectives of one forward pass of the stage's layers, for
     a chip with `batch` sequences of its own; none for ep = 1."""
     if ep == 1:
         return []
     routed = batch * new_tokens * config.experts_per_token * config.hidden * DTYPE_BYTES[dtype]
     return [
-        (
+        CollectiveNeed(
             "all_to_all",
             "MoE dispatch of each layer's tokens to their experts",
             routed,
             stage.layers,
         ),
-        ("all_to_all", "MoE combine of each layer's expert outputs", routed, stage.layers),
+        CollectiveNeed(
+            "all_to_all", "MoE combine of each layer's expert outputs", routed, stage.layers
+        ),
     ]

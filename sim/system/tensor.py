@@ -28,6 +28,7 @@ import math
 
 from hardware.chip import DTYPE_BYTES, Chip
 from hardware.errors import InputError
+from sim.system.collectives import CollectiveNeed
 from workloads.graph import Graph
 from workloads.zoo.transformer import TransformerConfig, kv_cache_bytes, transformer
 
@@ -107,20 +108,26 @@ def collectives(
     new_tokens: int,
     dtype: str,
     stage: StageSlice | None = None,
-) -> list[tuple[str, str, float, int]]:
-    """(kind, where, bytes per chip, count) of one forward pass of the layers of `stage`
+) -> list[CollectiveNeed]:
+    """The collectives of one forward pass of the layers of `stage`
     (default: the whole model); none for tp = 1."""
     stage = stage or StageSlice(config.layers, True, True)
     if tp == 1:
         return []
     width = exchanged_bytes(dtype)
     activation = batch * new_tokens * config.hidden * width
-    calls = [("all_reduce", "after each layer's attention and MLP", activation, 2 * stage.layers)]
+    calls = [
+        CollectiveNeed(
+            "all_reduce", "after each layer's attention and MLP", activation, 2 * stage.layers
+        )
+    ]
     if stage.embed:
-        calls.append(("all_reduce", "after the vocabulary-parallel embedding", activation, 1))
+        calls.append(
+            CollectiveNeed("all_reduce", "after the vocabulary-parallel embedding", activation, 1)
+        )
     if config.decoder and stage.head:
         logits = batch * new_tokens * math.ceil(config.vocab / tp) * tp * width
-        calls.append(("all_gather", "the LM head's logits", logits, 1))
+        calls.append(CollectiveNeed("all_gather", "the LM head's logits", logits, 1))
     return calls
 
 
