@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -137,14 +138,16 @@ def problems(result: dict, limit_s: float, limit_mb: float) -> list[str]:
     return found
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_round(make_cases: Callable[[], Iterable[Case]], description: str) -> None:
+    """Parse the command line, run the cases whose name holds --only, print a line per
+    failure and a summary per category; exit 1 when any case failed."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--only", default="", help="Run the cases whose name holds WORD.")
     parser.add_argument("--limit-s", type=float, default=10.0)
     parser.add_argument("--limit-mb", type=float, default=1024.0)
     parser.add_argument("--verbose", action="store_true", help="Print every case's last line.")
     options = parser.parse_args()
-    cases = [c for c in all_cases() if options.only in c.name]
+    cases = [c for c in make_cases() if options.only in c.name]
     failed: Counter[str] = Counter()
     total: Counter[str] = Counter()
     peak_mb = 0.0
@@ -173,6 +176,10 @@ def main() -> None:
     for category in total:
         print(f"  {category:8} {total[category]:4} cases {failed[category]:4} failed")
     sys.exit(1 if failed else 0)
+
+
+def main() -> None:
+    run_round(all_cases, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":
