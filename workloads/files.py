@@ -110,9 +110,15 @@ def dtype_for(spec: str, chip: Chip, given: object) -> tuple[Any, str | None]:
     params = builder_params(spec)
     if "dtype" not in params:
         return None, None
+    return chip_dtype(chip, params["dtype"])
+
+
+def chip_dtype(chip: Chip, default: object) -> tuple[str, str]:
+    """The dtype a model whose own default is `default` runs in on `chip`, and why: the
+    chip's `default_dtype`, else `default` when the chip has a peak for it, else the chip's
+    main dtype (the rule of `dtype_for` once no dtype was given)."""
     if chip.default_dtype is not None:
         return chip.default_dtype, f"{chip.name}'s default_dtype (none given)"
-    default = params["dtype"]
     if isinstance(default, str) and chip.peak_ops(default) > 0:
         return default, f"the builder's default, which {chip.name} has a peak for"
     best = chip.main_dtype()

@@ -52,6 +52,7 @@ from sim.system.tensor import (
     shard,
 )
 from sim.system.timeline import pass_timeline
+from workloads.files import chip_dtype
 from workloads.zoo.transformer import CONFIGS, TransformerConfig, transformer
 
 ASSUMPTIONS = [
@@ -119,7 +120,7 @@ def run_system(
         batch=batch,
     )
     chip = system.chip
-    dtype = dtype or chip.default_dtype or ("fp16" if chip.peak_ops("fp16") else chip.main_dtype())
+    dtype = dtype or chip_dtype(chip, "fp16")[0]  # the transformer builders' default
     if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
         raise InputError(
             f"--dtype: unknown dtype {shown(dtype)}; allowed: {', '.join(DTYPE_BYTES)}."
